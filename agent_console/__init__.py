@@ -1,0 +1,5 @@
+"""The staff console, mounted at /console: tickets, customers, orders, manager and admin pages."""
+
+from agent_console.views import bp
+
+__all__ = ["bp"]

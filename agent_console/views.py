@@ -1,0 +1,139 @@
+"""Console routes: parse the request, call one core query or service, commit, render."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_login import login_user, logout_user
+
+from agent_console.auth import current_actor, require_staff, role_required
+from core.customers import queries as customer_queries
+from core.customers import services as customer_services
+from core.db import utcnow
+from core.errors import DomainError, NotFound
+from core.orders import queries as order_queries
+from core.pagination import clamp_page
+from core.security import queries as security_queries
+from core.security.roles import Role, is_staff
+from core.security.services import authenticate
+from core.support import queries as support_queries
+
+bp = Blueprint("console", __name__)
+bp.before_request(require_staff)
+
+
+def _safe_next(target: str | None) -> str:
+    default = url_for("console.dashboard")
+    if not target or not target.startswith("/") or target.startswith("//") or urlsplit(target).netloc:
+        return default
+    return target
+
+
+def _render(template: str, fragment: str, **context: Any) -> str:
+    """The full page, or only its fragment for an htmx request (same markup either way)."""
+    return render_template(fragment if request.headers.get("HX-Request") else template, **context)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Any:
+    """Staff sign-in."""
+    error = None
+    if request.method == "POST":
+        user = authenticate(g.db, request.form.get("email", ""), request.form.get("password", ""), now=utcnow())
+        if user is not None and is_staff(user.role):
+            g.db.commit()
+            login_user(user)
+            return redirect(_safe_next(request.args.get("next")), code=303)
+        error = "That email and password don't match a staff account."
+    return render_template("console/login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    """Sign out."""
+    logout_user()
+    return redirect(url_for("console.login"), code=303)
+
+
+@bp.get("/")
+def dashboard() -> Any:
+    """The agent's start page: work waiting, by queue."""
+    return render_template("console/dashboard.html", summary=support_queries.console_summary(g.db))
+
+
+@bp.get("/tickets")
+def tickets() -> Any:
+    """Conversations, filtered by status, most recently active first."""
+    status = request.args.get("status", "open")
+    page = support_queries.ticket_list(g.db, status=status, page=clamp_page(request.args.get("page")))
+    return _render("console/tickets/list.html", "console/tickets/_list.html", page=page, status=status)
+
+
+@bp.get("/tickets/<int:conversation_id>")
+def ticket_detail(conversation_id: int) -> Any:
+    """One conversation with the customer's cross-channel orders and CRM notes beside it."""
+    try:
+        conversation = support_queries.ticket_detail(g.db, conversation_id)
+    except NotFound:
+        abort(404)
+    profile = (
+        customer_queries.customer_profile(g.db, conversation.customer_id) if conversation.customer_id else None
+    )
+    return render_template("console/tickets/detail.html", conversation=conversation, profile=profile)
+
+
+@bp.get("/customers/<int:customer_id>")
+def customer_detail(customer_id: int) -> Any:
+    """A unified customer: identities per channel, merged order history, CRM notes."""
+    try:
+        profile = customer_queries.customer_profile(g.db, customer_id)
+    except NotFound:
+        abort(404)
+    return render_template("console/customers/detail.html", profile=profile)
+
+
+@bp.post("/customers/<int:customer_id>/notes")
+def add_customer_note(customer_id: int) -> Any:
+    """Add a CRM note to a customer (audited)."""
+    try:
+        note = customer_services.add_crm_note(
+            g.db, customer_id, request.form.get("body", ""), actor=current_actor(), now=utcnow()
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        if request.headers.get("HX-Request"):
+            return render_template("console/customers/_note_form.html", customer_id=customer_id, error=str(exc)), 422
+        flash(str(exc), "error")
+        return redirect(url_for("console.customer_detail", customer_id=customer_id), code=303)
+    g.db.commit()
+    if request.headers.get("HX-Request"):
+        return render_template("console/customers/_note.html", note=note, fresh=True)
+    return redirect(url_for("console.customer_detail", customer_id=customer_id), code=303)
+
+
+@bp.get("/orders/<int:order_id>")
+def order_detail(order_id: int) -> Any:
+    """An order with lines, allocations, shipments and its full timeline."""
+    try:
+        order = order_queries.staff_order(g.db, order_id)
+    except NotFound:
+        abort(404)
+    return render_template("console/orders/detail.html", order=order)
+
+
+@bp.get("/analytics")
+@role_required(Role.MANAGER)
+def analytics() -> Any:
+    """Manager dashboard: orders and tickets per channel."""
+    return render_template("console/analytics.html", kpis=order_queries.channel_kpis(g.db, now=utcnow()))
+
+
+@bp.get("/admin/users")
+@role_required(Role.ADMIN)
+def admin_users() -> Any:
+    """Staff accounts and their roles."""
+    return render_template("console/admin/users.html", users=security_queries.staff_users(g.db))
+

@@ -1,0 +1,5 @@
+"""Machine interfaces, mounted at /api: channel webhooks and the web shop's REST API (JSON only, no CSRF)."""
+
+from api.views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,283 @@
+"""The composition root: `create_app` wires the database, sign-in, CSRF and the three faces; the
+`crossdock` command (also `flask --app app ...`) drives the same core from the shell."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import secrets
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+import waitress
+from flask import Flask, Response, current_app, g, redirect, render_template, request, url_for
+from flask.cli import AppGroup, FlaskGroup
+from flask_login import LoginManager
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from htmx_flask import Htmx
+from werkzeug.exceptions import HTTPException
+
+from core import migrate
+from core.db import INSTANCE_DIR, default_database_url, make_engine, make_session_factory, utcnow
+from core.demo import seed
+from core.jobs import Worker
+from core.money import format_money
+from core.security.models import User
+from core.system.queries import health_report
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+def _secret_key() -> str:
+    """SECRET_KEY from the environment, else one generated once into instance/ and reused."""
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the web application. `config` overrides settings (tests pass DATABASE_URL or SESSION_FACTORY)."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(
+        SECRET_KEY=None,
+        DATABASE_URL=None,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=8 * 1024 * 1024,
+        WTF_CSRF_TIME_LIMIT=None,
+        WTF_CSRF_SSL_STRICT=False,
+        PORTAL_BASE_URL=os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
+        DISPLAY_TZ=os.environ.get("CROSSDOCK_TZ", "UTC"),
+    )
+    app.config.update(config or {})
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _secret_key()
+
+    factory = app.config.get("SESSION_FACTORY")
+    if factory is None:
+        engine = make_engine(app.config["DATABASE_URL"] or default_database_url())
+        factory = make_session_factory(engine)
+    app.extensions["crossdock.session_factory"] = factory
+
+    _init_request_session(app)  # first, so every later hook (CSRF included) can use g.db
+    CSRFProtect(app)
+    Htmx(app)
+    _init_login(app)
+    _init_templates(app)
+
+    from agent_console import bp as console_bp
+    from api import bp as api_bp
+    from portal import bp as portal_bp
+
+    app.register_blueprint(portal_bp)
+    app.register_blueprint(console_bp, url_prefix="/console")
+    app.register_blueprint(api_bp, url_prefix="/api")
+    app.extensions["csrf"].exempt(api_bp)
+
+    app.add_url_rule("/healthz", "healthz", healthz)
+    _init_errors(app)
+    register_commands(app)
+    return app
+
+
+ERROR_TEXT = {
+    400: ("Bad request", "The request could not be understood."),
+    403: ("Not allowed", "Your account does not have access to this page."),
+    404: ("Not found", "There is nothing here. The link may be old or mistyped."),
+    413: ("Too large", "That upload is larger than we accept."),
+    429: ("Slow down", "Too many attempts. Please wait a minute and try again."),
+}
+
+
+def _init_errors(app: Flask) -> None:
+    def handle(exc: HTTPException) -> Any:
+        if request.path.startswith("/api/"):
+            return {"error": exc.description or exc.name}, exc.code
+        title, message = ERROR_TEXT.get(exc.code or 500, (exc.name, exc.description))
+        if isinstance(exc, CSRFError):
+            message = "This form has expired or was not sent from our site. Go back, reload the page and try again."
+        return render_template("errors.html", code=exc.code, title=title, message=message), exc.code
+
+    for code in ERROR_TEXT:
+        app.register_error_handler(code, handle)
+
+
+def healthz() -> tuple[dict[str, Any], int]:
+    """Database reachable, migrations current, worker heartbeat age; 503 when not ready."""
+    report = health_report(g.db, now=utcnow())
+    return report, (200 if report["ok"] else 503)
+
+
+def _init_login(app: Flask) -> None:
+    login = LoginManager(app)
+    login.session_protection = "strong"
+
+    @login.user_loader
+    def load_user(alternative_id: str) -> User | None:
+        user_id, _, version = alternative_id.partition(":")
+        if not user_id.isdigit() or not version.isdigit():
+            return None
+        user = g.db.get(User, int(user_id))
+        if user is None or not user.active or user.session_version != int(version):
+            return None
+        return user
+
+    @login.unauthorized_handler
+    def unauthorized() -> Response:
+        target = "console.login" if request.blueprint == "console" else "portal.login"
+        if request.headers.get("HX-Request"):
+            resp = Response(status=401)
+            resp.headers["HX-Redirect"] = url_for(target, next=request.full_path)
+            return resp
+        return redirect(url_for(target, next=request.full_path))
+
+
+def _init_request_session(app: Flask) -> None:
+    factory = app.extensions["crossdock.session_factory"]
+
+    @app.before_request
+    def open_session() -> None:
+        g.db = factory()
+
+    @app.teardown_request
+    def close_session(_exc: BaseException | None) -> None:
+        session = g.pop("db", None)
+        if session is not None:
+            session.rollback()
+            session.close()
+
+    @app.after_request
+    def security_headers(response: Response) -> Response:
+        if response.mimetype == "text/html":
+            response.vary.add("HX-Request")
+            response.headers.setdefault("X-Content-Type-Options", "nosniff")
+            response.headers.setdefault("X-Frame-Options", "DENY")
+            response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+
+def _init_templates(app: Flask) -> None:
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.globals["display_tz"] = app.config["DISPLAY_TZ"]
+
+    zone = ZoneInfo(app.config["DISPLAY_TZ"])
+
+    def local_time(value: Any, fmt: str = "%d %b %Y %H:%M") -> str:
+        return "" if value is None else value.astimezone(zone).strftime(fmt)
+
+    app.jinja_env.filters["local"] = local_time
+
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The `crossdock` command. Each command is thin: parse arguments, open one unit of work, call core.
+
+
+def _factory() -> Any:
+    return current_app.extensions["crossdock.session_factory"]
+
+
+def _engine() -> Any:
+    return _factory().kw["bind"]
+
+
+def register_commands(app: Flask) -> None:
+    """Attach the CLI commands to `app.cli` (so both `crossdock X` and `flask --app app X` work)."""
+    db_group = AppGroup("db", help="Database schema.")
+
+    @db_group.command("upgrade")
+    def db_upgrade() -> None:
+        """Apply migrations to DATABASE_URL."""
+        engine = _engine()
+        migrate.upgrade(engine)
+        click.echo(f"database at revision {migrate.current_revision(engine)} ({engine.url.render_as_string()})")
+
+    app.cli.add_command(db_group)
+
+    @app.cli.command("seed")
+    @click.option("--orders", "orders", type=click.IntRange(min=0), default=20000, show_default=True)
+    @click.option("--seed", "seed_value", type=int, default=42, show_default=True, help="Random seed.")
+    @click.option("--force", is_flag=True, help="Seed even if the database already has data.")
+    def seed_cmd(orders: int, seed_value: int, force: bool) -> None:
+        """Generate a realistic, deterministic demo data set of about N orders."""
+        engine = _engine()
+        migrate.upgrade(engine)
+        if not force and not seed.database_is_empty(engine):
+            raise click.ClickException("the database already has data: use --force to seed anyway")
+        with click.progressbar(length=orders, label="Seeding orders", show_pos=True) as bar:
+            stats = seed.seed_demo(engine, orders=orders, seed=seed_value, progress=bar.update)
+        click.echo(", ".join(f"{count} {name}" for name, count in stats.counts.items()))
+        click.echo(f"seeded in {stats.seconds:.1f}s ({stats.orders_per_second:.0f} orders/s)")
+
+    @app.cli.command("serve")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", type=int, default=5000, show_default=True)
+    @click.option("--threads", type=int, default=8, show_default=True)
+    def serve_cmd(host: str, port: int, threads: int) -> None:
+        """Serve the web application (portal, console, API) with waitress."""
+        waitress.serve(current_app._get_current_object(), host=host, port=port, threads=threads)
+
+    @app.cli.command("worker")
+    def worker_cmd() -> None:
+        """Run the scheduled jobs (APScheduler) in this process until interrupted."""
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        Worker(_factory()).start()
+
+    @app.cli.command("demo")
+    @click.option("--port", type=int, default=5000, show_default=True)
+    @click.option("--orders", type=click.IntRange(min=0), default=20000, show_default=True)
+    def demo_cmd(port: int, orders: int) -> None:
+        """Migrate, seed demo data if the database is empty, run the worker and serve on 127.0.0.1."""
+        engine = _engine()
+        migrate.upgrade(engine)
+        if seed.database_is_empty(engine):
+            with click.progressbar(length=orders, label="Seeding demo data", show_pos=True) as bar:
+                seed.seed_demo(engine, orders=orders, seed=42, progress=bar.update)
+        worker = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "app.py"), "worker"])
+        base = f"http://127.0.0.1:{port}"
+        click.echo(
+            f"\nCrossdock demo is running.\n"
+            f"  Customer portal: {base}/            sign in at {base}/login\n"
+            f"  Agent console:   {base}/console/    sign in at {base}/console/login\n"
+            f"  Health:          {base}/healthz\n"
+            f"Demo sign-ins (password {seed.DEMO_PASSWORD}):\n"
+            + "".join(f"  {email:<24} {role}\n" for email, role in seed.DEMO_ACCOUNTS)
+            + "Press Ctrl+C to stop.\n"
+        )
+        try:
+            waitress.serve(current_app._get_current_object(), host="127.0.0.1", port=port, threads=8)
+        finally:
+            worker.terminate()
+            worker.wait(timeout=10)
+
+    @app.cli.command("bench")
+    @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
+    @click.option("--only", default=None, help="Run only scenarios whose name contains this text.")
+    def bench_cmd(as_json: bool, only: str | None) -> None:
+        """Run the benchmark suite (benchmarks/), each scenario beside its floor."""
+        sys.path.insert(0, str(PROJECT_ROOT))
+        runner = importlib.import_module("benchmarks.runner")
+        sys.exit(runner.main(as_json=as_json, only=only))
+
+
+if __name__ == "__main__":
+    cli_main()

@@ -1,0 +1,77 @@
+"""Unified customers, the per-channel identities that make them up, merges, and CRM notes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import Base, utcnow
+
+
+class Customer(Base):
+    """The one person behind orders on several channels."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(254), index=True)  # lower-case; the person's real address
+    phone: Mapped[str | None] = mapped_column(String(40), index=True)  # E.164 where known
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    marketing_opt_out: Mapped[bool] = mapped_column(default=False)
+    notification_prefs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    deletion_requested_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    identities: Mapped[list[Identity]] = relationship(back_populates="customer", order_by="Identity.id")
+
+
+class Identity(Base):
+    """How one channel knows a customer: its buyer id, name, email, phone and address as given."""
+
+    __tablename__ = "identities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))
+    external_id: Mapped[str | None] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(40), index=True)
+    address: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    matched_by: Mapped[str] = mapped_column(String(32), default="new")  # new, email, phone, fuzzy, manual
+    match_score: Mapped[int | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    customer: Mapped[Customer] = relationship(back_populates="identities")
+
+
+class CustomerMerge(Base):
+    """A recorded merge of one customer into another; undone by moving the listed identities back."""
+
+    __tablename__ = "customer_merges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    target_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    identity_ids: Mapped[list[Any]] = mapped_column(default=list)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    undone_at: Mapped[datetime | None]
+
+
+class CrmNote(Base):
+    """A staff note on a customer, shown beside every conversation with them."""
+
+    __tablename__ = "crm_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    pinned: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

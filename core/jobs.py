@@ -1,0 +1,84 @@
+"""The scheduled jobs and their schedule. Runs in `crossdock worker` only, never in a web process.
+
+Every job is thin: open a unit of work, call services. Jobs run only while this worker holds the
+leader lease (core.system.services), so running two workers is safe: the second waits, and takes over
+within a minute when the first stops beating.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.db import unit_of_work, utcnow
+from core.system.services import acquire_lease, release_lease
+
+log = logging.getLogger("crossdock.worker")
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    func: Callable[[Session, datetime], object]
+    trigger: str
+    trigger_args: dict[str, int]
+    needs_lease: bool = True
+
+
+class Worker:
+    """Holds the lease and runs the job table on an APScheduler BlockingScheduler."""
+
+    def __init__(self, factory: sessionmaker[Session], jobs: list[JobSpec] | None = None) -> None:
+        self.factory = factory
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.is_leader = False
+        self.jobs = jobs if jobs is not None else JOBS
+        self.scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+
+    def heartbeat_job(self) -> None:
+        """Renew (or try to take) the leader lease; the lease row carries the heartbeat /healthz reports."""
+        with unit_of_work(self.factory) as session:
+            leader = acquire_lease(session, self.holder, now=utcnow())
+        if leader != self.is_leader:
+            log.info("worker %s %s the scheduler lease", self.holder, "took" if leader else "lost")
+        self.is_leader = leader
+
+    def run_job(self, spec: JobSpec) -> None:
+        """Run one job in its own unit of work, if this worker leads; log its outcome."""
+        if spec.needs_lease and not self.is_leader:
+            return
+        started = utcnow()
+        try:
+            with unit_of_work(self.factory) as session:
+                result = spec.func(session, started)
+        except Exception:
+            log.exception("job %s failed", spec.id)
+            return
+        log.info("job %s done in %.3fs: %s", spec.id, (utcnow() - started).total_seconds(), result)
+
+    def start(self) -> None:
+        """Block, running jobs until interrupted; release the lease on the way out."""
+        self.heartbeat_job()
+        self.scheduler.add_job(self.heartbeat_job, "interval", seconds=10, id="heartbeat_job")
+        for spec in self.jobs:
+            self.scheduler.add_job(self.run_job, spec.trigger, args=[spec], id=spec.id, **spec.trigger_args)
+        log.info("worker %s started with %d jobs (leader: %s)", self.holder, len(self.jobs), self.is_leader)
+        try:
+            self.scheduler.start()
+        except (KeyboardInterrupt, SystemExit):
+            pass
+        finally:
+            with unit_of_work(self.factory) as session:
+                release_lease(session, self.holder)
+
+
+# The job table: later areas add their jobs here (outbox dispatch, shipment scan, polling, digests, ...).
+JOBS: list[JobSpec] = []

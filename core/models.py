@@ -1,0 +1,23 @@
+"""Every area's models in one import, so the metadata (and Alembic) see the whole schema."""
+
+from core.audit.models import AuditEntry
+from core.catalog.models import Listing, Product, Sku
+from core.channels.models import Channel, channel_locations
+from core.customers.models import CrmNote, Customer, CustomerMerge, Identity
+from core.db import Base
+from core.fulfillment.models import Shipment, ShipmentLine, ShippingOption, TrackingEvent
+from core.inventory.models import Location, LowStockAlert, StockLevel, StockMovement
+from core.notifications.models import OutboxMessage
+from core.orders.models import Allocation, InboundPayload, Order, OrderEvent, OrderLine
+from core.returns.models import Refund, ReturnLine, ReturnRequest
+from core.security.models import User
+from core.support.models import Conversation, HelpArticle, Macro, Message
+from core.system.models import WorkerLease
+
+__all__ = [
+    "Allocation", "AuditEntry", "Base", "Channel", "Conversation", "CrmNote", "Customer", "CustomerMerge",
+    "HelpArticle", "Identity", "InboundPayload", "Listing", "Location", "LowStockAlert", "Macro", "Message",
+    "Order", "OrderEvent", "OrderLine", "OutboxMessage", "Product", "Refund", "ReturnLine", "ReturnRequest",
+    "Shipment", "ShipmentLine", "ShippingOption", "Sku", "StockLevel", "StockMovement", "TrackingEvent", "User",
+    "WorkerLease", "channel_locations",
+]

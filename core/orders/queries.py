@@ -1,0 +1,115 @@
+"""Read models for order screens; each loads what its screen shows in a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from core.channels.models import Channel
+from core.errors import NotFound
+from core.orders.models import Order, OrderEvent, OrderLine
+from core.pagination import Page
+
+
+def customer_orders(
+    session: Session, customer_id: int, *, page: int = 1, per_page: int = 20, search: str = ""
+) -> Page[Order]:
+    """A customer's orders from every channel, newest first, optionally filtered by number or item title."""
+    where = [Order.customer_id == customer_id]
+    term = search.strip()
+    if term:
+        like = "%" + term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(
+            or_(
+                func.lower(Order.number).like(like, escape="\\"),
+                func.lower(Order.external_id).like(like, escape="\\"),
+                Order.id.in_(select(OrderLine.order_id).where(func.lower(OrderLine.title).like(like, escape="\\"))),
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
+    items = session.scalars(
+        select(Order)
+        .where(*where)
+        .options(selectinload(Order.lines), selectinload(Order.channel))
+        .order_by(Order.placed_at.desc(), Order.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return Page(list(items), page, per_page, total)
+
+
+def customer_order(session: Session, customer_id: int, number: str) -> Order:
+    """One of the customer's orders by its number; NotFound for any order that is not theirs."""
+    order = session.scalar(
+        select(Order)
+        .where(Order.number == number, Order.customer_id == customer_id)
+        .options(selectinload(Order.lines), selectinload(Order.channel), selectinload(Order.shipments))
+    )
+    if order is None:
+        raise NotFound("order not found")
+    return order
+
+
+def customer_timeline(session: Session, order: Order) -> list[OrderEvent]:
+    """The timeline entries the customer may see, oldest first."""
+    return list(
+        session.scalars(
+            select(OrderEvent)
+            .where(OrderEvent.order_id == order.id, OrderEvent.visible_to_customer.is_(True))
+            .order_by(OrderEvent.created_at, OrderEvent.id)
+        )
+    )
+
+
+def staff_order(session: Session, order_id: int) -> Order:
+    """An order with lines, shipments, customer and the full timeline, for staff; NotFound otherwise."""
+    order = session.scalar(
+        select(Order)
+        .where(Order.id == order_id)
+        .options(
+            selectinload(Order.lines),
+            selectinload(Order.channel),
+            selectinload(Order.shipments),
+            selectinload(Order.events),
+            selectinload(Order.customer),
+        )
+    )
+    if order is None:
+        raise NotFound(f"order {order_id} not found")
+    return order
+
+
+@dataclass(frozen=True)
+class ChannelKpi:
+    channel: str
+    orders: int
+    revenue: int
+    currency: str
+    cancelled: int
+    returned: int
+
+
+def channel_kpis(session: Session, *, now: datetime, days: int = 30) -> list[ChannelKpi]:
+    """Orders, revenue (in the channel's main currency), cancellations and returns per channel, last `days`."""
+    since = now - timedelta(days=days)
+    rows = session.execute(
+        select(
+            Channel.name,
+            Order.currency,
+            func.count(Order.id),
+            func.coalesce(func.sum(Order.total), 0),
+            func.count(Order.id).filter(Order.status == "cancelled"),
+            func.count(Order.id).filter(Order.status.in_(["returned", "partially_returned"])),
+        )
+        .join(Channel, Channel.id == Order.channel_id)
+        .where(Order.placed_at >= since)
+        .group_by(Channel.name, Order.currency)
+        .order_by(Channel.name, func.count(Order.id).desc())
+    ).all()
+    kpis: dict[str, ChannelKpi] = {}
+    for name, currency, count, revenue, cancelled, returned in rows:
+        kpis.setdefault(name, ChannelKpi(name, count, revenue, currency, cancelled, returned))
+    return list(kpis.values())

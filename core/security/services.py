@@ -1,0 +1,52 @@
+"""Account writes and sign-in checks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.errors import DomainError
+from core.security.models import User
+from core.security.passwords import MIN_PASSWORD_LENGTH, hash_password, needs_rehash, verify_password
+from core.security.roles import Role
+
+# Verified against when the email is unknown, so a wrong email costs as much time as a wrong password.
+_DUMMY_HASH = hash_password("not-a-real-password-used-for-timing")
+
+
+def create_user(
+    session: Session, email: str, password: str, *, role: str, name: str = "", customer_id: int | None = None,
+    now: datetime,
+) -> User:
+    """A new account; the email must be unused and the password long enough."""
+    email = email.strip().lower()
+    if "@" not in email:
+        raise DomainError("enter a valid email address")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    Role(role)
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise DomainError("an account with this email already exists")
+    user = User(
+        email=email, name=name, password_hash=hash_password(password), role=role, customer_id=customer_id,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, email: str, password: str, *, now: datetime) -> User | None:
+    """The active user with this email and password, or None (same answer and cost for any failure)."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        verify_password(_DUMMY_HASH, password)
+        return None
+    if not verify_password(user.password_hash, password) or not user.active:
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = now
+    return user

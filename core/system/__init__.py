@@ -1,0 +1,1 @@
+"""Operational state: the worker's leader lease and heartbeat."""
