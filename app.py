@@ -146,9 +146,9 @@ def _init_login(app: Flask) -> None:
         target = "console.login" if request.blueprint == "console" else "portal.login"
         if request.headers.get("HX-Request"):
             resp = Response(status=401)
-            resp.headers["HX-Redirect"] = url_for(target, next=request.full_path)
+            resp.headers["HX-Redirect"] = url_for(target, next=request.full_path.rstrip("?"))
             return resp
-        return redirect(url_for(target, next=request.full_path))
+        return redirect(url_for(target, next=request.full_path.rstrip("?")))
 
 
 def _init_request_session(app: Flask) -> None:

@@ -20,7 +20,7 @@ def require_staff() -> Any:
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
-        return redirect(url_for("console.login", next=request.full_path))
+        return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
     if not is_staff(current_user.role):
         abort(403)
     return None

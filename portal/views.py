@@ -27,7 +27,7 @@ def customer_required(view: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
-            return redirect(url_for("portal.login", next=request.full_path))
+            return redirect(url_for("portal.login", next=request.full_path.rstrip("?")))
         if current_user.role != Role.CUSTOMER or current_user.customer_id is None:
             abort(403)
         return view(*args, **kwargs)
