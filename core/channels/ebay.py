@@ -1,0 +1,262 @@
+"""eBay Sell Fulfillment API orders: the Order object (getOrder) and the getOrders response {"orders": [...]}.
+
+Amounts are `{"value": "12.0", "currency": "USD"}` in the seller's currency. `lineItemCost` is the line's
+price times its quantity, so the unit price is derived from it. eBay-collected ("collect and remit") tax is
+only in the order total when the order was fetched with fieldGroups=TAX_BREAKDOWN: `tax_total` follows
+`pricingSummary.tax`, so totals stay consistent with the payload either way. The Order object carries no
+tracking numbers (those live in shipping fulfillments), so `shipments` stays empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from core.channels.base import (
+    Extracted,
+    as_dict,
+    as_list,
+    check_shipping_address,
+    clean,
+    currency_code,
+    divide,
+    extract_json,
+    first,
+    make_address,
+    make_buyer,
+    make_line,
+    money,
+    optional_time,
+    parse_time,
+    quantity,
+    reads_payload,
+    require_lines,
+    unknown_status,
+)
+from core.channels.canonical import CanonicalAddress, CanonicalLine, CanonicalOrder, ChannelStatus
+from core.errors import PayloadError
+
+KIND = "ebay"
+
+_EXPECTED = 'an eBay Order object (getOrder) or a getOrders response {"orders": [...]}'
+# Fulfillment types where a parcel goes to an address (the others are digital or picked up).
+_SHIPPED_TYPES = frozenset({"SHIP_TO", None})
+
+
+def extract(documents: Sequence[Any]) -> list[Extracted]:
+    """All orders found in these documents (one order, a list/search response, a webhook body), in order."""
+    return extract_json(documents, _find_orders, adapt, _EXPECTED)
+
+
+def _is_order(item: Any) -> bool:
+    """An Order object."""
+    return isinstance(item, dict) and "orderId" in item and ("lineItems" in item or "pricingSummary" in item)
+
+
+def _find_orders(data: Any) -> list | None:
+    """The native orders a document holds."""
+    if isinstance(data, list):
+        return data if any(_is_order(item) for item in data) else None
+    if isinstance(data, dict) and isinstance(data.get("orders"), list):
+        return data["orders"]
+    return [data] if _is_order(data) else None
+
+
+@reads_payload
+def adapt(native: dict) -> CanonicalOrder:
+    """One native order -> canonical; raises PayloadError with an exact reason when it cannot be read."""
+    warnings: list[str] = []
+    external_id = clean(native.get("orderId"))
+    if external_id is None:
+        raise PayloadError("orderId: missing")
+    pricing = as_dict(native.get("pricingSummary"), "pricingSummary")
+    raw_items = [
+        as_dict(raw, f"lineItems[{i}]") for i, raw in enumerate(as_list(native.get("lineItems"), "lineItems"))
+    ]
+    require_lines(raw_items, "lineItems")
+    currency = currency_code(_currency_of(pricing, raw_items))
+    status, raw_status = _status(native, warnings)
+    lines = tuple(_line(raw, i, currency, warnings) for i, raw in enumerate(raw_items))
+
+    buyer = as_dict(native.get("buyer"), "buyer")
+    registration = as_dict(buyer.get("buyerRegistrationAddress"), "buyer.buyerRegistrationAddress")
+    instructions = as_list(native.get("fulfillmentStartInstructions"), "fulfillmentStartInstructions")
+    instruction = as_dict(instructions[0], "fulfillmentStartInstructions[0]") if instructions else {}
+    step = as_dict(instruction.get("shippingStep"), "fulfillmentStartInstructions[0].shippingStep")
+    ship_to = as_dict(step.get("shipTo"), "fulfillmentStartInstructions[0].shippingStep.shipTo")
+    shipping_address = _address(ship_to, "shipTo", warnings)
+    billing_address = _address(registration, "buyerRegistrationAddress", warnings)
+    check_shipping_address(
+        warnings,
+        shipping_address,
+        needed=clean(instruction.get("fulfillmentInstructionsType")) in _SHIPPED_TYPES
+        and status not in (ChannelStatus.CANCELLED, ChannelStatus.REFUNDED),
+    )
+
+    def amount(key: str) -> int:
+        return abs(
+            money(
+                as_dict(pricing.get(key), f"pricingSummary.{key}").get("value"),
+                currency,
+                f"pricingSummary.{key}",
+            )
+        )
+
+    return CanonicalOrder(
+        channel_kind=KIND,
+        external_id=external_id,
+        number=first(native.get("legacyOrderId"), external_id),
+        placed_at=parse_time(native.get("creationDate"), "creationDate"),
+        updated_at=optional_time(native.get("lastModifiedDate"), "lastModifiedDate"),
+        currency=currency,
+        status=status,
+        raw_status=raw_status,
+        buyer=make_buyer(
+            name=first(registration.get("fullName"), ship_to.get("fullName")),
+            email=first(registration.get("email"), ship_to.get("email")),
+            phone=first(_phone(registration), _phone(ship_to)),
+            external_id=buyer.get("username"),
+        ),
+        billing_address=billing_address,
+        shipping_address=shipping_address,
+        lines=lines,
+        shipping_method=first(step.get("shippingServiceCode")),
+        subtotal=amount("priceSubtotal"),
+        # eBay reports discounts as negative amounts; item and delivery discounts together make the order's.
+        discount_total=amount("priceDiscount") + amount("deliveryDiscount"),
+        shipping_total=amount("deliveryCost"),
+        tax_total=amount("tax"),
+        total=amount("total"),
+        refunded_total=_refunded(native, raw_items, currency),
+        source=first(raw_items[0].get("purchaseMarketplaceId")) if raw_items else None,
+        note=clean(native.get("buyerCheckoutNotes")),
+        warnings=tuple(warnings),
+    )
+
+
+def _currency_of(pricing: dict, items: list[dict]) -> Any:
+    """The order currency: from the order total, else from any priced part of the order."""
+    for key in ("total", "priceSubtotal"):
+        code = as_dict(pricing.get(key), f"pricingSummary.{key}").get("currency")
+        if clean(code):
+            return code
+    for item in items:
+        code = as_dict(item.get("lineItemCost"), "lineItemCost").get("currency")
+        if clean(code):
+            return code
+    return None
+
+
+def _status(native: dict, warnings: list[str]) -> tuple[ChannelStatus, str]:
+    """Reduce payment, fulfillment and cancel states to one status, and the raw words for the timeline."""
+    payment = clean(native.get("orderPaymentStatus"))
+    fulfillment = clean(native.get("orderFulfillmentStatus"))
+    cancel = clean(as_dict(native.get("cancelStatus"), "cancelStatus").get("cancelState"))
+    raw = f"{payment or 'NONE'}/{fulfillment or 'NONE'}"
+    if cancel not in (None, "NONE_REQUESTED"):
+        raw += f"/{cancel}"
+    if cancel == "IN_PROGRESS":
+        warnings.append("buyer requested cancellation")
+    if payment == "FULLY_REFUNDED":
+        return ChannelStatus.REFUNDED, raw
+    if cancel == "CANCELED":
+        return ChannelStatus.CANCELLED, raw
+    if fulfillment == "FULFILLED":
+        return ChannelStatus.SHIPPED, raw
+    if payment in ("PAID", "PARTIALLY_REFUNDED"):
+        return ChannelStatus.PAID, raw
+    if payment == "FAILED":
+        warnings.append("payment failed")
+    elif payment not in (None, "PENDING"):
+        unknown_status(warnings, payment)
+    return ChannelStatus.PENDING, raw
+
+
+def _line(raw: dict, index: int, currency: str, warnings: list[str]) -> CanonicalLine:
+    """One line item: unit price = lineItemCost / quantity, discount from appliedPromotions, tax: taxes."""
+    field = f"lineItems[{index}]"
+    count = quantity(raw.get("quantity"), f"{field}.quantity")
+    cost = money(
+        as_dict(raw.get("lineItemCost"), f"{field}.lineItemCost").get("value"),
+        currency,
+        f"{field}.lineItemCost",
+    )
+    discount = sum(
+        abs(
+            money(
+                as_dict(as_dict(p, f"{field}.appliedPromotions").get("discountAmount"), "discountAmount").get(
+                    "value"
+                ),
+                currency,
+                f"{field}.appliedPromotions[{i}].discountAmount",
+            )
+        )
+        for i, p in enumerate(as_list(raw.get("appliedPromotions"), f"{field}.appliedPromotions"))
+    )
+    tax = sum(
+        money(
+            as_dict(as_dict(t, f"{field}.taxes").get("amount"), "amount").get("value"),
+            currency,
+            f"{field}.taxes[{i}]",
+        )
+        for i, t in enumerate(as_list(raw.get("taxes"), f"{field}.taxes"))
+    )
+    sku = clean(raw.get("sku"))
+    item_id, variation_id = clean(raw.get("legacyItemId")), clean(raw.get("legacyVariationId"))
+    if sku is None and item_id is not None:
+        # One listing can hold several variations: the variation keeps them apart.
+        sku = f"item:{item_id}" if variation_id is None else f"item:{item_id}:{variation_id}"
+    return make_line(
+        warnings,
+        index + 1,
+        external_id=raw.get("lineItemId"),
+        sku=sku,
+        title=raw.get("title"),
+        quantity=count,
+        unit_price=divide(cost, count),
+        discount=discount,
+        tax=tax,
+    )
+
+
+def _phone(contact: dict) -> str | None:
+    """The primary phone number of an eBay contact."""
+    return clean(as_dict(contact.get("primaryPhone"), "primaryPhone").get("phoneNumber"))
+
+
+def _address(contact: dict, field: str, warnings: list[str]) -> CanonicalAddress | None:
+    """An eBay contact (fullName, companyName, contactAddress, primaryPhone) as an address."""
+    raw = as_dict(contact.get("contactAddress"), f"{field}.contactAddress")
+    return make_address(
+        warnings,
+        name=contact.get("fullName"),
+        company=contact.get("companyName"),
+        line1=raw.get("addressLine1"),
+        line2=raw.get("addressLine2"),
+        city=raw.get("city"),
+        region=raw.get("stateOrProvince"),
+        postal_code=raw.get("postalCode"),
+        country_value=raw.get("countryCode"),
+        phone=_phone(contact),
+    )
+
+
+def _refunded(native: dict, items: list[dict], currency: str) -> int:
+    """Order-level refunds that went through, plus line-level refunds (eBay lists them apart)."""
+    summary = as_dict(native.get("paymentSummary"), "paymentSummary")
+    total = 0
+    for i, raw in enumerate(as_list(summary.get("refunds"), "paymentSummary.refunds")):
+        refund = as_dict(raw, f"paymentSummary.refunds[{i}]")
+        if refund.get("refundStatus") in ("REFUNDED", None):
+            total += abs(
+                money(as_dict(refund.get("amount"), "amount").get("value"), currency, f"refunds[{i}].amount")
+            )
+    for i, item in enumerate(items):
+        for j, raw in enumerate(as_list(item.get("refunds"), f"lineItems[{i}].refunds")):
+            refund = as_dict(raw, f"lineItems[{i}].refunds[{j}]")
+            total += abs(
+                money(
+                    as_dict(refund.get("amount"), "amount").get("value"), currency, f"lineItems[{i}].refunds"
+                )
+            )
+    return total

@@ -1,0 +1,274 @@
+"""Shopify REST Admin API orders (also the orders/create and orders/updated webhook bodies, same shape).
+
+Documents: an order object, `{"order": {...}}`, `{"orders": [...]}` or a JSON list of orders. Orders placed
+through Shopify's sales channels (Instagram, Facebook, POS, ...) come through here too; `source_name` tells
+them apart and becomes `CanonicalOrder.source`. Amounts are read from the `*_set.shop_money` values when
+present (the shop's currency, `currency`), else from the plain fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from core.channels.base import (
+    Extracted,
+    as_dict,
+    as_list,
+    check_shipping_address,
+    clean,
+    currency_code,
+    extract_json,
+    first,
+    full_name,
+    make_address,
+    make_buyer,
+    make_line,
+    money,
+    optional_time,
+    parse_time,
+    quantity,
+    reads_payload,
+    require_lines,
+    unknown_status,
+)
+from core.channels.canonical import (
+    CanonicalAddress,
+    CanonicalLine,
+    CanonicalOrder,
+    CanonicalShipment,
+    ChannelStatus,
+)
+from core.errors import PayloadError
+
+KIND = "shopify"
+
+_EXPECTED = 'a Shopify order object, {"order": {...}} or {"orders": [...]}'
+_PAID = frozenset({"paid", "partially_paid", "authorized", "partially_refunded"})
+# Fulfillments in these states never left the warehouse.
+_VOID_FULFILLMENTS = frozenset({"cancelled", "failure", "error"})
+
+
+def extract(documents: Sequence[Any]) -> list[Extracted]:
+    """All orders found in these documents (one order, a list/search response, a webhook body), in order."""
+    return extract_json(documents, _find_orders, adapt, _EXPECTED)
+
+
+def _is_order(item: Any) -> bool:
+    """An order object (a refund has refund_line_items instead of line_items)."""
+    return isinstance(item, dict) and "line_items" in item and "refund_line_items" not in item
+
+
+def _find_orders(data: Any) -> list | None:
+    """The native orders a document holds; a list of something else (refunds) holds none."""
+    if isinstance(data, list):
+        return data if any(_is_order(item) for item in data) else None
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("order"), dict):
+        return [data["order"]]
+    if isinstance(data.get("orders"), list):
+        return data["orders"]
+    return [data] if _is_order(data) else None
+
+
+@reads_payload
+def adapt(native: dict) -> CanonicalOrder:
+    """One native order -> canonical; raises PayloadError with an exact reason when it cannot be read."""
+    warnings: list[str] = []
+    external_id = clean(native.get("id"))
+    if external_id is None:
+        raise PayloadError("id: missing")
+    currency = currency_code(native.get("currency"))
+    financial = clean(native.get("financial_status"))
+    fulfillment = clean(native.get("fulfillment_status"))
+    status = _status(native, financial, fulfillment, warnings)
+    raw_status = f"{financial or 'none'}/{fulfillment or 'unfulfilled'}"
+    if clean(native.get("cancelled_at")):
+        raw_status += "/cancelled"
+
+    raw_lines = as_list(native.get("line_items"), "line_items")
+    require_lines(raw_lines, "line_items")
+    lines = tuple(
+        _line(as_dict(raw, f"line_items[{i}]"), i, currency, warnings) for i, raw in enumerate(raw_lines)
+    )
+    shipping_address = _address(native.get("shipping_address"), "shipping_address", warnings)
+    billing_address = _address(native.get("billing_address"), "billing_address", warnings)
+    source = clean(native.get("source_name"))
+    needs_shipping = source != "pos" and any(
+        raw.get("requires_shipping", True) is not False for raw in raw_lines
+    )
+    check_shipping_address(
+        warnings,
+        shipping_address,
+        needed=needs_shipping and status not in (ChannelStatus.CANCELLED, ChannelStatus.REFUNDED),
+    )
+
+    shipping_lines = as_list(native.get("shipping_lines"), "shipping_lines")
+    first_shipping = as_dict(shipping_lines[0], "shipping_lines[0]") if shipping_lines else {}
+    if _has_amount(native, "total_shipping_price"):
+        shipping_total = _amount(native, "total_shipping_price", currency)
+    else:
+        shipping_total = sum(
+            _amount(as_dict(raw, f"shipping_lines[{i}]"), "price", currency)
+            for i, raw in enumerate(shipping_lines)
+        )
+    if _has_amount(native, "total_line_items_price"):
+        subtotal = _amount(native, "total_line_items_price", currency)
+    else:
+        subtotal = sum(line.unit_price * line.quantity for line in lines)
+
+    customer = as_dict(native.get("customer"), "customer")
+    return CanonicalOrder(
+        channel_kind=KIND,
+        external_id=external_id,
+        number=first(native.get("name"), native.get("order_number")),
+        placed_at=parse_time(first(native.get("created_at"), native.get("processed_at")), "created_at"),
+        updated_at=optional_time(native.get("updated_at"), "updated_at"),
+        currency=currency,
+        status=status,
+        raw_status=raw_status,
+        buyer=make_buyer(
+            name=first(
+                full_name(customer.get("first_name"), customer.get("last_name")),
+                billing_address.name if billing_address else None,
+                shipping_address.name if shipping_address else None,
+            ),
+            email=first(native.get("email"), native.get("contact_email"), customer.get("email")),
+            phone=first(
+                native.get("phone"),
+                customer.get("phone"),
+                billing_address.phone if billing_address else None,
+                shipping_address.phone if shipping_address else None,
+            ),
+            external_id=customer.get("id"),
+        ),
+        billing_address=billing_address,
+        shipping_address=shipping_address,
+        lines=lines,
+        shipping_method=first(first_shipping.get("code"), first_shipping.get("title")),
+        subtotal=subtotal,
+        discount_total=_amount(native, "total_discounts", currency),
+        shipping_total=shipping_total,
+        tax_total=_amount(native, "total_tax", currency),
+        total=_amount(native, "total_price", currency),
+        refunded_total=_refunded(native, currency),
+        shipments=_shipments(native),
+        source=source,
+        note=clean(native.get("note")),
+        warnings=tuple(warnings),
+    )
+
+
+def _status(
+    native: dict, financial: str | None, fulfillment: str | None, warnings: list[str]
+) -> ChannelStatus:
+    """Reduce financial_status, fulfillment_status and cancelled_at to one status."""
+    if financial == "refunded":
+        return ChannelStatus.REFUNDED
+    if financial == "voided" or clean(native.get("cancelled_at")):
+        return ChannelStatus.CANCELLED
+    if fulfillment == "fulfilled":
+        return ChannelStatus.SHIPPED
+    if financial in _PAID:
+        return ChannelStatus.PAID
+    if financial == "expired":
+        warnings.append("payment authorization expired")
+    elif financial not in (None, "pending"):
+        unknown_status(warnings, financial)
+    return ChannelStatus.PENDING
+
+
+def _has_amount(obj: dict, key: str) -> bool:
+    """True when the object carries the amount, as a *_set or a plain field."""
+    return isinstance(obj.get(f"{key}_set"), dict) or clean(obj.get(key)) is not None
+
+
+def _amount(obj: dict, key: str, currency: str, field: str | None = None) -> int:
+    """An amount in shop currency: `<key>_set.shop_money.amount` when present, else `<key>`."""
+    money_set = obj.get(f"{key}_set")
+    if isinstance(money_set, dict):
+        shop_money = as_dict(money_set.get("shop_money"), f"{key}_set.shop_money")
+        if "amount" in shop_money:
+            return money(shop_money["amount"], currency, f"{field or key}_set.shop_money.amount")
+    return money(obj.get(key), currency, field or key)
+
+
+def _line(raw: dict, index: int, currency: str, warnings: list[str]) -> CanonicalLine:
+    """One line item; discount from discount_allocations (else total_discount), tax from tax_lines."""
+    field = f"line_items[{index}]"
+    allocations = as_list(raw.get("discount_allocations"), f"{field}.discount_allocations")
+    if allocations:
+        discount = sum(
+            _amount(as_dict(item, f"{field}.discount_allocations[{i}]"), "amount", currency)
+            for i, item in enumerate(allocations)
+        )
+    else:
+        discount = _amount(raw, "total_discount", currency, f"{field}.total_discount")
+    tax = sum(
+        _amount(as_dict(item, f"{field}.tax_lines[{i}]"), "price", currency)
+        for i, item in enumerate(as_list(raw.get("tax_lines"), f"{field}.tax_lines"))
+    )
+    sku = clean(raw.get("sku"))
+    if sku is None and clean(raw.get("variant_id")) is not None:
+        sku = f"variant:{clean(raw.get('variant_id'))}"
+    return make_line(
+        warnings,
+        index + 1,
+        external_id=raw.get("id"),
+        sku=sku,
+        title=first(raw.get("name"), raw.get("title")),
+        quantity=quantity(raw.get("quantity"), f"{field}.quantity"),
+        unit_price=_amount(raw, "price", currency, f"{field}.price"),
+        discount=discount,
+        tax=tax,
+    )
+
+
+def _address(value: Any, field: str, warnings: list[str]) -> CanonicalAddress | None:
+    """A Shopify address object."""
+    raw = as_dict(value, field)
+    return make_address(
+        warnings,
+        name=first(raw.get("name"), full_name(raw.get("first_name"), raw.get("last_name"))),
+        company=raw.get("company"),
+        line1=raw.get("address1"),
+        line2=raw.get("address2"),
+        city=raw.get("city"),
+        region=first(raw.get("province_code"), raw.get("province")),
+        postal_code=raw.get("zip"),
+        country_value=first(raw.get("country_code"), raw.get("country")),
+        phone=raw.get("phone"),
+    )
+
+
+def _refunded(native: dict, currency: str) -> int:
+    """Money actually refunded: successful refund transactions of all refunds."""
+    total = 0
+    for i, refund in enumerate(as_list(native.get("refunds"), "refunds")):
+        transactions = as_list(
+            as_dict(refund, f"refunds[{i}]").get("transactions"), f"refunds[{i}].transactions"
+        )
+        for j, raw in enumerate(transactions):
+            transaction = as_dict(raw, f"refunds[{i}].transactions[{j}]")
+            if transaction.get("kind") == "refund" and transaction.get("status") in ("success", None):
+                total += _amount(transaction, "amount", currency, f"refunds[{i}].transactions[{j}].amount")
+    return total
+
+
+def _shipments(native: dict) -> tuple[CanonicalShipment, ...]:
+    """One shipment per tracking number of each fulfillment that went out."""
+    shipments: list[CanonicalShipment] = []
+    for i, raw in enumerate(as_list(native.get("fulfillments"), "fulfillments")):
+        fulfillment = as_dict(raw, f"fulfillments[{i}]")
+        if clean(fulfillment.get("status")) in _VOID_FULFILLMENTS:
+            continue
+        carrier = clean(fulfillment.get("tracking_company"))
+        shipped_at = optional_time(fulfillment.get("created_at"), f"fulfillments[{i}].created_at")
+        numbers = [
+            clean(n)
+            for n in as_list(fulfillment.get("tracking_numbers"), f"fulfillments[{i}].tracking_numbers")
+        ]
+        numbers = [n for n in numbers if n] or [clean(fulfillment.get("tracking_number"))]
+        shipments.extend(CanonicalShipment(carrier, number, shipped_at) for number in numbers)
+    return tuple(shipments)

@@ -1,0 +1,397 @@
+"""The physical store's point of sale: Square Orders API orders.
+
+Documents: RetrieveOrder / CreateOrder / UpdateOrder `{"order": {...}}`, BatchRetrieveOrders / SearchOrders
+`{"orders": [...]}`, an Order object, or an `order.*` webhook event. Webhook events and SearchOrders with
+`return_entries` carry only order ids: each gives an Extracted with an error saying the order must be fetched.
+
+Money is `{"amount": <minor units>, "currency": "USD"}`. A line's channel SKU is its `catalog_object_id` (the
+catalog item variation: Square orders carry no SKU text); ad-hoc lines have none. Square gives no order
+subtotal: it is the sum of the lines' gross sales. Service charges count as shipping only on orders with a
+shipment or delivery fulfillment.
+
+Point-of-sale orders are handed over at the till: COMPLETED means SHIPPED, and without a shipment or delivery
+fulfillment no address is needed. In-store returns (`returns[].return_line_items`) become `returns`, and what
+was paid back becomes `refunded_total`; an order made only of returns (the usual return receipt) is REFUNDED
+and names the sale it returns in `note`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from core.channels.base import (
+    Extracted,
+    adapt_all,
+    as_dict,
+    as_list,
+    check_shipping_address,
+    clean,
+    currency_code,
+    divide,
+    first,
+    full_name,
+    load_document,
+    make_address,
+    make_buyer,
+    make_line,
+    minor_units,
+    no_order,
+    optional_time,
+    parse_time,
+    quantity,
+    reads_payload,
+    require_lines,
+    unknown_status,
+)
+from core.channels.canonical import (
+    CanonicalAddress,
+    CanonicalLine,
+    CanonicalOrder,
+    CanonicalReturnLine,
+    CanonicalShipment,
+    ChannelStatus,
+)
+from core.errors import PayloadError
+
+KIND = "square"
+
+_EXPECTED = 'a Square Order, {"order": {...}}, {"orders": [...]} or an order webhook event'
+_SHIPPED_TYPES = frozenset({"SHIPMENT", "DELIVERY"})
+_REFUND_DONE = frozenset({"APPROVED", "COMPLETED"})
+
+
+def extract(documents: Sequence[Any]) -> list[Extracted]:
+    """All orders found in these documents (one order, a list/search response, a webhook body), in order."""
+    results: list[Extracted] = []
+    for document in documents:
+        try:
+            data = load_document(document)
+        except PayloadError as exc:
+            results.append(no_order(document, str(exc)))
+            continue
+        if isinstance(data, dict) and isinstance(data.get("data"), dict) and "type" in data:
+            results.append(_webhook(data))
+        elif (
+            isinstance(data, dict) and isinstance(data.get("order_entries"), list) and not data.get("orders")
+        ):
+            results.extend(_fetch_needed(entry) for entry in data["order_entries"])
+        else:
+            natives = _find_orders(data)
+            results.extend(
+                adapt_all(natives, adapt) if natives else [no_order(data, f"expected {_EXPECTED}")]
+            )
+    return results
+
+
+def _is_order(item: Any) -> bool:
+    """An Order object."""
+    return (
+        isinstance(item, dict)
+        and "location_id" in item
+        and any(key in item for key in ("line_items", "returns", "state"))
+    )
+
+
+def _find_orders(data: Any) -> list | None:
+    """The native orders a document holds."""
+    if isinstance(data, list):
+        return data if any(_is_order(item) for item in data) else None
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("order"), dict):
+        return [data["order"]]
+    if isinstance(data.get("orders"), list):
+        return data["orders"]
+    return [data] if _is_order(data) else None
+
+
+def _webhook(event: dict) -> Extracted:
+    """An order webhook event: the full order if it carries one, else an error asking to fetch it."""
+    payload = as_dict(event.get("data"), "data")
+    obj = payload.get("object") if isinstance(payload.get("object"), dict) else {}
+    if isinstance(obj.get("order"), dict):
+        return adapt_all([obj["order"]], adapt)[0]
+    summary = next((value for value in obj.values() if isinstance(value, dict)), {})
+    order_id = first(summary.get("order_id"), payload.get("id"))
+    if order_id is None:
+        return no_order(event, f"webhook event {event.get('type')!r} names no order")
+    version = summary.get("version")
+    return Extracted(
+        native=event,
+        order=None,
+        error=(
+            f"webhook event {event.get('type')!r} carries only the id of order {order_id}"
+            f"{f' (version {version})' if version is not None else ''}: fetch the order with RetrieveOrder"
+        ),
+    )
+
+
+def _fetch_needed(entry: Any) -> Extracted:
+    """A SearchOrders entry that names an order without its content."""
+    order_id = clean(entry.get("order_id")) if isinstance(entry, dict) else None
+    return Extracted(
+        native=entry if isinstance(entry, dict) else {},
+        order=None,
+        error=f"search result carries only the id of order {order_id}: fetch it with BatchRetrieveOrders",
+    )
+
+
+@reads_payload
+def adapt(native: dict) -> CanonicalOrder:
+    """One native order -> canonical; raises PayloadError with an exact reason when it cannot be read."""
+    warnings: list[str] = []
+    external_id = clean(native.get("id"))
+    if external_id is None:
+        raise PayloadError("id: missing")
+    currency = currency_code(_currency_of(native))
+    raw_lines = [
+        as_dict(raw, f"line_items[{i}]")
+        for i, raw in enumerate(as_list(native.get("line_items"), "line_items"))
+    ]
+    lines = tuple(_line(raw, i, warnings) for i, raw in enumerate(raw_lines))
+    returns, returned_amount, source_orders = _returns(native)
+    if not returns:
+        # A return receipt may list only returns; anything else must sell something.
+        require_lines(raw_lines, "line_items")
+    refunded_total = max(returned_amount, _refunds(native))
+    fulfillments = [
+        as_dict(raw, f"fulfillments[{i}]")
+        for i, raw in enumerate(as_list(native.get("fulfillments"), "fulfillments"))
+    ]
+    shipped = [f for f in fulfillments if clean(f.get("type")) in _SHIPPED_TYPES]
+    state = clean(native.get("state"))
+    status = _status(native, state=state, lines=lines, returns=returns, shipped=shipped, warnings=warnings)
+    raw_status = state or "none"
+    if fulfillments:
+        raw_status += "/" + ",".join(f"{f.get('type')}:{f.get('state')}" for f in fulfillments)
+
+    recipient, shipping_address = _recipient(fulfillments, warnings)
+    check_shipping_address(
+        warnings,
+        shipping_address,
+        needed=bool(shipped) and status not in (ChannelStatus.CANCELLED, ChannelStatus.REFUNDED),
+    )
+    note = clean(native.get("note"))
+    if source_orders and not raw_lines:
+        note = f"return of order {', '.join(source_orders)}"
+
+    def amount(key: str) -> int:
+        return minor_units(as_dict(native.get(key), key).get("amount"), key)
+
+    return CanonicalOrder(
+        channel_kind=KIND,
+        external_id=external_id,
+        number=clean(native.get("reference_id")),
+        placed_at=parse_time(native.get("created_at"), "created_at"),
+        updated_at=optional_time(native.get("updated_at"), "updated_at"),
+        currency=currency,
+        status=status,
+        raw_status=raw_status,
+        buyer=make_buyer(
+            name=first(recipient.get("display_name"), shipping_address.name if shipping_address else None),
+            email=recipient.get("email_address"),
+            phone=recipient.get("phone_number"),
+            external_id=first(native.get("customer_id"), recipient.get("customer_id")),
+        ),
+        billing_address=None,
+        shipping_address=shipping_address,
+        lines=lines,
+        shipping_method=first(
+            *(as_dict(f.get("shipment_details"), "shipment_details").get("shipping_type") for f in shipped)
+        )
+        if shipped
+        else None,
+        subtotal=sum(
+            minor_units(
+                as_dict(raw.get("gross_sales_money"), "gross_sales_money").get("amount"), "gross_sales_money"
+            )
+            if isinstance(raw.get("gross_sales_money"), dict)
+            else line.unit_price * line.quantity
+            for raw, line in zip(raw_lines, lines, strict=True)
+        ),
+        discount_total=amount("total_discount_money"),
+        shipping_total=amount("total_service_charge_money") if shipped else 0,
+        tax_total=amount("total_tax_money"),
+        total=amount("total_money"),
+        refunded_total=refunded_total,
+        shipments=_shipments(shipped),
+        returns=returns,
+        source=clean(as_dict(native.get("source"), "source").get("name")),
+        note=note,
+        warnings=tuple(warnings),
+    )
+
+
+def _currency_of(native: dict) -> Any:
+    """The order currency: from its total, else from any priced line or return."""
+    code = as_dict(native.get("total_money"), "total_money").get("currency")
+    candidates = [
+        as_dict(line, "line_items").get("base_price_money")
+        for line in as_list(native.get("line_items"), "line_items")
+    ]
+    candidates += [as_dict(native.get("return_amounts"), "return_amounts").get("total_money")]
+    for candidate in candidates:
+        if code:
+            break
+        code = as_dict(candidate, "money").get("currency")
+    return code
+
+
+def _status(
+    native: dict,
+    *,
+    state: str | None,
+    lines: tuple[CanonicalLine, ...],
+    returns: tuple[CanonicalReturnLine, ...],
+    shipped: list[dict],
+    warnings: list[str],
+) -> ChannelStatus:
+    """Map the order state (and, for open orders, payment and shipment progress)."""
+    if state == "CANCELED":
+        return ChannelStatus.CANCELLED
+    if returns and not lines:
+        return ChannelStatus.REFUNDED
+    if state == "COMPLETED":
+        return ChannelStatus.SHIPPED
+    if state == "OPEN":
+        if shipped and all(f.get("state") == "COMPLETED" for f in shipped):
+            return ChannelStatus.SHIPPED
+        return ChannelStatus.PAID if _is_paid(native) else ChannelStatus.PENDING
+    if state not in (None, "DRAFT"):
+        unknown_status(warnings, state)
+    return ChannelStatus.PENDING
+
+
+def _is_paid(native: dict) -> bool:
+    """True when tenders were taken and nothing is left to pay."""
+    if not as_list(native.get("tenders"), "tenders"):
+        return False
+    due = as_dict(native.get("net_amount_due_money"), "net_amount_due_money")
+    return minor_units(due.get("amount"), "net_amount_due_money") <= 0
+
+
+def _line(raw: dict, index: int, warnings: list[str]) -> CanonicalLine:
+    """One line item: unit price from gross sales / quantity (it includes modifiers), else the base price."""
+    field = f"line_items[{index}]"
+    count = quantity(raw.get("quantity"), f"{field}.quantity")
+    gross = raw.get("gross_sales_money")
+    if isinstance(gross, dict) and count:
+        unit_price = divide(minor_units(gross.get("amount"), f"{field}.gross_sales_money"), count)
+    else:
+        unit_price = minor_units(
+            as_dict(raw.get("base_price_money"), "base_price_money").get("amount"), field
+        )
+    return make_line(
+        warnings,
+        index + 1,
+        external_id=raw.get("uid"),
+        sku=raw.get("catalog_object_id"),
+        title=" - ".join(filter(None, (clean(raw.get("name")), clean(raw.get("variation_name"))))),
+        quantity=count,
+        unit_price=unit_price,
+        discount=minor_units(
+            as_dict(raw.get("total_discount_money"), "money").get("amount"), f"{field}.total_discount"
+        ),
+        tax=minor_units(
+            as_dict(raw.get("total_tax_money"), "money").get("amount"), f"{field}.total_tax_money"
+        ),
+    )
+
+
+def _returns(native: dict) -> tuple[tuple[CanonicalReturnLine, ...], int, list[str]]:
+    """Returned lines, the money they returned, and the sales they came from."""
+    lines: list[CanonicalReturnLine] = []
+    returned = 0
+    sources: list[str] = []
+    for i, raw in enumerate(as_list(native.get("returns"), "returns")):
+        entry = as_dict(raw, f"returns[{i}]")
+        source = clean(entry.get("source_order_id"))
+        if source and source not in sources:
+            sources.append(source)
+        entry_total = 0
+        for j, item_raw in enumerate(
+            as_list(entry.get("return_line_items"), f"returns[{i}].return_line_items")
+        ):
+            item = as_dict(item_raw, f"returns[{i}].return_line_items[{j}]")
+            field = f"returns[{i}].return_line_items[{j}]"
+            amount = minor_units(
+                as_dict(item.get("total_money"), "total_money").get("amount"), f"{field}.total_money"
+            )
+            entry_total += amount
+            lines.append(
+                CanonicalReturnLine(
+                    external_id=clean(item.get("source_line_item_uid")) or clean(item.get("uid")),
+                    channel_sku=clean(item.get("catalog_object_id")),
+                    title=" - ".join(
+                        filter(None, (clean(item.get("name")), clean(item.get("variation_name"))))
+                    )
+                    or f"return line {j + 1}",
+                    quantity=quantity(item.get("quantity"), f"{field}.quantity"),
+                    amount=amount,
+                )
+            )
+        amounts = as_dict(entry.get("return_amounts"), f"returns[{i}].return_amounts")
+        if isinstance(amounts.get("total_money"), dict):
+            entry_total = minor_units(
+                amounts["total_money"].get("amount"), f"returns[{i}].return_amounts.total_money"
+            )
+        returned += entry_total
+    order_amounts = as_dict(native.get("return_amounts"), "return_amounts")
+    if isinstance(order_amounts.get("total_money"), dict):
+        returned = minor_units(order_amounts["total_money"].get("amount"), "return_amounts.total_money")
+    return tuple(lines), returned, sources
+
+
+def _refunds(native: dict) -> int:
+    """Refunds of this order's tenders that went through."""
+    total = 0
+    for i, raw in enumerate(as_list(native.get("refunds"), "refunds")):
+        refund = as_dict(raw, f"refunds[{i}]")
+        if clean(refund.get("status")) in _REFUND_DONE:
+            total += minor_units(
+                as_dict(refund.get("amount_money"), "amount_money").get("amount"), f"refunds[{i}]"
+            )
+    return total
+
+
+def _recipient(fulfillments: list[dict], warnings: list[str]) -> tuple[dict, CanonicalAddress | None]:
+    """The first fulfillment recipient (shipment, delivery or pickup) and its address, if any."""
+    for fulfillment in fulfillments:
+        for key in ("shipment_details", "delivery_details", "pickup_details"):
+            details = as_dict(fulfillment.get(key), key)
+            recipient = as_dict(details.get("recipient"), f"{key}.recipient")
+            if recipient:
+                return recipient, _address(recipient, warnings)
+    return {}, None
+
+
+def _address(recipient: dict, warnings: list[str]) -> CanonicalAddress | None:
+    """A Square Address of a fulfillment recipient."""
+    raw = as_dict(recipient.get("address"), "recipient.address")
+    return make_address(
+        warnings,
+        name=first(recipient.get("display_name"), full_name(raw.get("first_name"), raw.get("last_name"))),
+        company=raw.get("organization"),
+        line1=raw.get("address_line_1"),
+        line2=" ".join(filter(None, (clean(raw.get("address_line_2")), clean(raw.get("address_line_3"))))),
+        city=first(raw.get("locality"), raw.get("sublocality")),
+        region=raw.get("administrative_district_level_1"),
+        postal_code=raw.get("postal_code"),
+        country_value=raw.get("country"),
+        phone=recipient.get("phone_number"),
+    )
+
+
+def _shipments(shipped: list[dict]) -> tuple[CanonicalShipment, ...]:
+    """Shipments with a carrier or tracking number from shipment fulfillments."""
+    shipments = []
+    for i, fulfillment in enumerate(shipped):
+        details = as_dict(fulfillment.get("shipment_details"), "shipment_details")
+        carrier, tracking = clean(details.get("carrier")), clean(details.get("tracking_number"))
+        if carrier or tracking:
+            shipped_at = optional_time(
+                details.get("shipped_at"), f"fulfillments[{i}].shipment_details.shipped_at"
+            )
+            shipments.append(CanonicalShipment(carrier, tracking, shipped_at))
+    return tuple(shipments)

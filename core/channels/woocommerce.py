@@ -1,0 +1,236 @@
+"""WooCommerce REST API v3 orders (GET /wp-json/wc/v3/orders[/<id>]; the order webhook body is the same).
+
+Documents: an order object or a JSON list of them. Amounts are decimal strings in the order's currency.
+Times come from the `*_gmt` fields, which WooCommerce gives without an offset but documents as UTC.
+Product names arrive HTML-escaped and are unescaped. Tracking numbers are read from the Shipment Tracking
+extension's `_wc_shipment_tracking_items` meta, when present.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from core.channels.base import (
+    Extracted,
+    as_dict,
+    as_list,
+    check_shipping_address,
+    clean,
+    currency_code,
+    extract_json,
+    first,
+    full_name,
+    make_address,
+    make_buyer,
+    make_line,
+    money,
+    optional_time,
+    parse_time,
+    quantity,
+    reads_payload,
+    require_lines,
+    unknown_status,
+)
+from core.channels.canonical import (
+    CanonicalAddress,
+    CanonicalLine,
+    CanonicalOrder,
+    CanonicalShipment,
+    ChannelStatus,
+)
+from core.errors import PayloadError
+
+KIND = "woocommerce"
+
+_EXPECTED = "a WooCommerce order object or a list of them"
+_STATUSES = {
+    "pending": ChannelStatus.PENDING,
+    "on-hold": ChannelStatus.PENDING,
+    "checkout-draft": ChannelStatus.PENDING,
+    "processing": ChannelStatus.PAID,
+    "completed": ChannelStatus.SHIPPED,
+    "cancelled": ChannelStatus.CANCELLED,
+    "failed": ChannelStatus.CANCELLED,
+    "trash": ChannelStatus.CANCELLED,
+    "refunded": ChannelStatus.REFUNDED,
+}
+# Shipping methods where the buyer collects the parcel: no shipping address is needed.
+_PICKUP_METHODS = frozenset({"local_pickup", "pickup_location"})
+_TRACKING_META = "_wc_shipment_tracking_items"
+
+
+def extract(documents: Sequence[Any]) -> list[Extracted]:
+    """All orders found in these documents (one order, a list/search response, a webhook body), in order."""
+    return extract_json(documents, _find_orders, adapt, _EXPECTED)
+
+
+def _is_order(item: Any) -> bool:
+    """An order object (a refund object has line items too, but no status or billing)."""
+    return isinstance(item, dict) and "line_items" in item and ("status" in item or "billing" in item)
+
+
+def _find_orders(data: Any) -> list | None:
+    """The native orders a document holds; a list of refunds holds none."""
+    if isinstance(data, list):
+        return data if any(_is_order(item) for item in data) else None
+    return [data] if _is_order(data) else None
+
+
+@reads_payload
+def adapt(native: dict) -> CanonicalOrder:
+    """One native order -> canonical; raises PayloadError with an exact reason when it cannot be read."""
+    warnings: list[str] = []
+    external_id = clean(native.get("id"))
+    if external_id is None:
+        raise PayloadError("id: missing")
+    currency = currency_code(native.get("currency"))
+    raw_status = clean(native.get("status")) or "none"
+    status = _STATUSES.get(raw_status)
+    if status is None:
+        unknown_status(warnings, raw_status)
+        status = ChannelStatus.PENDING
+
+    raw_lines = as_list(native.get("line_items"), "line_items")
+    require_lines(raw_lines, "line_items")
+    lines = tuple(
+        _line(as_dict(raw, f"line_items[{i}]"), i, currency, warnings) for i, raw in enumerate(raw_lines)
+    )
+    billing = as_dict(native.get("billing"), "billing")
+    billing_address = _address(billing, warnings)
+    shipping_address = _address(as_dict(native.get("shipping"), "shipping"), warnings)
+    shipping_lines = [
+        as_dict(raw, f"shipping_lines[{i}]")
+        for i, raw in enumerate(as_list(native.get("shipping_lines"), "shipping_lines"))
+    ]
+    delivered = [line for line in shipping_lines if clean(line.get("method_id")) not in _PICKUP_METHODS]
+    check_shipping_address(
+        warnings,
+        shipping_address,
+        needed=bool(delivered) and status not in (ChannelStatus.CANCELLED, ChannelStatus.REFUNDED),
+    )
+    first_shipping = shipping_lines[0] if shipping_lines else {}
+    customer_id = clean(native.get("customer_id"))
+
+    return CanonicalOrder(
+        channel_kind=KIND,
+        external_id=external_id,
+        number=first(native.get("number"), external_id),
+        placed_at=_time(native, "date_created", required=True),
+        updated_at=_time(native, "date_modified", required=False),
+        currency=currency,
+        status=status,
+        raw_status=raw_status,
+        buyer=make_buyer(
+            name=first(
+                full_name(billing.get("first_name"), billing.get("last_name")),
+                shipping_address.name if shipping_address else None,
+            ),
+            email=billing.get("email"),
+            phone=first(billing.get("phone"), shipping_address.phone if shipping_address else None),
+            external_id=None if customer_id in (None, "0") else customer_id,
+        ),
+        billing_address=billing_address,
+        shipping_address=shipping_address,
+        lines=lines,
+        shipping_method=first(first_shipping.get("method_title"), first_shipping.get("method_id")),
+        # WooCommerce gives no order subtotal: it is the sum of the line subtotals (before coupons).
+        subtotal=sum(line.unit_price * line.quantity for line in lines),
+        discount_total=money(native.get("discount_total"), currency, "discount_total"),
+        shipping_total=money(native.get("shipping_total"), currency, "shipping_total"),
+        tax_total=money(native.get("total_tax"), currency, "total_tax"),
+        total=money(native.get("total"), currency, "total"),
+        refunded_total=sum(
+            abs(money(as_dict(raw, f"refunds[{i}]").get("total"), currency, f"refunds[{i}].total"))
+            for i, raw in enumerate(as_list(native.get("refunds"), "refunds"))
+        ),
+        shipments=_shipments(native),
+        source=clean(native.get("created_via")),
+        note=clean(native.get("customer_note")),
+        warnings=tuple(warnings),
+    )
+
+
+def _time(native: dict, name: str, *, required: bool) -> datetime | None:
+    """`<name>_gmt` read as UTC; without it, the site-local `<name>` only when it carries an offset."""
+    gmt = native.get(f"{name}_gmt")
+    if clean(gmt) is not None:
+        return parse_time(gmt, f"{name}_gmt", naive_is_utc=True)
+    if required:
+        return parse_time(native.get(name), name)
+    try:
+        return optional_time(native.get(name), name)
+    except PayloadError:
+        # A site-local time of unknown zone only orders updates; better none than a wrong one.
+        return None
+
+
+def _line(raw: dict, index: int, currency: str, warnings: list[str]) -> CanonicalLine:
+    """One line item: unit price from the pre-coupon subtotal, discount = subtotal - total."""
+    field = f"line_items[{index}]"
+    count = quantity(raw.get("quantity"), f"{field}.quantity")
+    subtotal = money(raw.get("subtotal"), currency, f"{field}.subtotal")
+    total = money(raw.get("total"), currency, f"{field}.total") if clean(raw.get("total")) else subtotal
+    if count and subtotal % count == 0:
+        unit_price = subtotal // count
+    else:
+        unit_price = money(raw.get("price"), currency, f"{field}.price")
+    sku = clean(raw.get("sku"))
+    product_id, variation_id = clean(raw.get("product_id")), clean(raw.get("variation_id"))
+    if sku is None and product_id not in (None, "0"):
+        sku = (
+            f"product:{product_id}" if variation_id in (None, "0") else f"product:{product_id}:{variation_id}"
+        )
+    return make_line(
+        warnings,
+        index + 1,
+        external_id=raw.get("id"),
+        sku=sku,
+        # WooCommerce sends product names HTML-escaped ("&ndash;").
+        title=html.unescape(clean(raw.get("name")) or ""),
+        quantity=count,
+        unit_price=unit_price,
+        discount=max(subtotal - total, 0),
+        tax=money(raw.get("total_tax"), currency, f"{field}.total_tax"),
+    )
+
+
+def _address(raw: dict, warnings: list[str]) -> CanonicalAddress | None:
+    """A WooCommerce billing or shipping block."""
+    return make_address(
+        warnings,
+        name=full_name(raw.get("first_name"), raw.get("last_name")),
+        company=raw.get("company"),
+        line1=raw.get("address_1"),
+        line2=raw.get("address_2"),
+        city=raw.get("city"),
+        region=raw.get("state"),
+        postal_code=raw.get("postcode"),
+        country_value=raw.get("country"),
+        phone=raw.get("phone"),
+    )
+
+
+def _shipments(native: dict) -> tuple[CanonicalShipment, ...]:
+    """Tracking numbers stored by the Shipment Tracking extension in the order's meta data."""
+    shipments: list[CanonicalShipment] = []
+    for i, raw in enumerate(as_list(native.get("meta_data"), "meta_data")):
+        meta = as_dict(raw, f"meta_data[{i}]")
+        if meta.get("key") != _TRACKING_META or not isinstance(meta.get("value"), list):
+            continue
+        for item in meta["value"]:
+            if not isinstance(item, dict):
+                continue
+            shipped = clean(item.get("date_shipped"))
+            shipments.append(
+                CanonicalShipment(
+                    carrier=first(item.get("custom_tracking_provider"), item.get("tracking_provider")),
+                    tracking_number=clean(item.get("tracking_number")),
+                    shipped_at=datetime.fromtimestamp(int(shipped), UTC)
+                    if shipped and shipped.isdigit()
+                    else None,
+                )
+            )
+    return tuple(shipments)

@@ -1,0 +1,323 @@
+"""Square Orders API (the store's point of sale) -> canonical orders, checked against the public sample."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from core.channels import square
+from core.channels.canonical import ChannelStatus
+from core.errors import PayloadError
+
+SAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "channels" / "square"
+
+
+def _sample() -> dict:
+    return json.loads((SAMPLES / "RetrieveOrderResponse.json").read_text(encoding="utf-8"))
+
+
+def _order() -> dict:
+    return copy.deepcopy(_sample()["order"])
+
+
+def _usd(amount: int) -> dict:
+    return {"amount": amount, "currency": "USD"}
+
+
+def _completed_sale() -> dict:
+    """The sample, paid and closed at the till, its lines tied to catalog variations."""
+    native = _order()
+    native["state"] = "COMPLETED"
+    native["customer_id"] = "JDKYHBWT1D4F8MFH63DBMEN8Y4"
+    native["tenders"] = [{"id": "T1", "type": "CARD", "amount_money": _usd(550)}]
+    native["net_amount_due_money"] = _usd(0)
+    native["line_items"][0]["catalog_object_id"] = "W62UWFY35CWMYGVWK6TWJDNI"
+    native["line_items"][1]["catalog_object_id"] = "AD4IXDXPMNRXDO5WFIRYIUZU"
+    return native
+
+
+def _return_order() -> dict:
+    """An in-store return receipt: no sale lines, one returned line of the sample's sale."""
+    return {
+        "id": "RETURN-ORDER-1",
+        "location_id": "D7AVYMEAPJ3A3",
+        "created_at": "2020-05-20T10:00:00.000Z",
+        "updated_at": "2020-05-20T10:00:05.000Z",
+        "state": "COMPLETED",
+        "returns": [
+            {
+                "uid": "R1",
+                "source_order_id": "CAISENgvlJ6jLWAzERDzjyHVybY",
+                "return_line_items": [
+                    {
+                        "uid": "RL1",
+                        "source_line_item_uid": "mumY8Nun4BC5aKe2yyx5a",
+                        "name": "Item 2",
+                        "quantity": "1",
+                        "catalog_object_id": "AD4IXDXPMNRXDO5WFIRYIUZU",
+                        "base_price_money": _usd(300),
+                        "gross_return_money": _usd(300),
+                        "total_discount_money": _usd(150),
+                        "total_money": _usd(150),
+                    }
+                ],
+            }
+        ],
+        "return_amounts": {"total_money": _usd(150), "discount_money": _usd(150), "tax_money": _usd(0)},
+        "total_money": _usd(0),
+        "refunds": [{"id": "RF1", "amount_money": _usd(150), "status": "APPROVED"}],
+    }
+
+
+def test_square_sample_order_field_by_field():
+    sample = _sample()["order"]
+    [result] = square.extract([_sample()])
+    order = result.order
+    assert result.error is None
+    assert result.native == sample
+    assert order.channel_kind == "square"
+    assert order.external_id == sample["id"] == "CAISENgvlJ6jLWAzERDzjyHVybY"
+    assert order.number is None
+    assert order.placed_at == datetime(2020, 5, 18, 16, 30, 49, 614000, tzinfo=UTC)
+    assert order.updated_at == datetime.fromisoformat(sample["updated_at"])
+    assert order.currency == "USD"
+    # OPEN at the till, nothing tendered yet.
+    assert order.status is ChannelStatus.PENDING
+    assert order.raw_status == "OPEN"
+    assert order.subtotal == 1100
+    assert order.discount_total == sample["total_discount_money"]["amount"] == 550
+    assert order.tax_total == 0
+    assert order.shipping_total == 0
+    assert order.total == sample["total_money"]["amount"] == 550
+    assert order.refunded_total == 0
+    assert order.returns == ()
+    assert order.shipping_address is None
+    assert order.shipping_method is None
+    assert order.buyer.external_id is None
+
+
+def test_square_sample_lines_field_by_field():
+    sample = _sample()["order"]
+    order = square.extract([_sample()])[0].order
+    assert len(order.lines) == 2
+    for line, raw in zip(order.lines, sample["line_items"], strict=True):
+        assert line.external_id == raw["uid"]
+        assert line.title == raw["name"]
+        assert line.quantity == int(raw["quantity"])
+        assert line.discount == raw["total_discount_money"]["amount"]
+        assert line.total == raw["total_money"]["amount"]
+    assert [(line.unit_price, line.quantity, line.discount, line.total) for line in order.lines] == [
+        (500, 1, 250, 250),
+        (300, 2, 300, 300),
+    ]
+    # Ad-hoc lines with no catalog variation: kept, and held for a person to map.
+    assert [line.channel_sku for line in order.lines] == [None, None]
+    assert order.warnings == ("line 1 has no SKU", "line 2 has no SKU")
+
+
+def test_square_completed_pos_sale_is_handed_over_without_address():
+    order = square.adapt(_completed_sale())
+    assert order.status is ChannelStatus.SHIPPED
+    assert order.raw_status == "COMPLETED"
+    assert order.shipping_address is None
+    assert "missing shipping address" not in order.warnings
+    assert order.warnings == ()
+    assert order.buyer.external_id == "JDKYHBWT1D4F8MFH63DBMEN8Y4"
+    assert [line.channel_sku for line in order.lines] == [
+        "W62UWFY35CWMYGVWK6TWJDNI",
+        "AD4IXDXPMNRXDO5WFIRYIUZU",
+    ]
+
+
+def test_square_open_paid_order_is_paid():
+    native = _completed_sale()
+    native["state"] = "OPEN"
+    assert square.adapt(native).status is ChannelStatus.PAID
+
+
+@pytest.mark.parametrize(
+    ("state", "expected"),
+    [
+        ("DRAFT", ChannelStatus.PENDING),
+        ("CANCELED", ChannelStatus.CANCELLED),
+        ("COMPLETED", ChannelStatus.SHIPPED),
+    ],
+)
+def test_square_state_mapping(state, expected):
+    native = _order()
+    native["state"] = state
+    assert square.adapt(native).status is expected
+
+
+def test_square_shipment_fulfillment_gives_address_buyer_and_tracking():
+    native = _completed_sale()
+    native["state"] = "OPEN"
+    native["service_charges"] = [{"name": "Shipping", "total_money": _usd(499)}]
+    native["total_service_charge_money"] = _usd(499)
+    native["fulfillments"] = [
+        {
+            "uid": "F1",
+            "type": "SHIPMENT",
+            "state": "COMPLETED",
+            "shipment_details": {
+                "recipient": {
+                    "display_name": "Jaiden Urie",
+                    "email_address": "Jaiden.Urie@Example.com",
+                    "phone_number": "1-212-555-4250",
+                    "address": {
+                        "address_line_1": "1955 Broadway",
+                        "address_line_2": "Suite 600",
+                        "locality": "Oakland",
+                        "administrative_district_level_1": "CA",
+                        "postal_code": "94612",
+                        "country": "US",
+                    },
+                },
+                "carrier": "USPS",
+                "tracking_number": "9400100000000000000000",
+                "shipping_type": "First Class",
+                "shipped_at": "2020-05-19T09:00:00Z",
+            },
+        }
+    ]
+    order = square.adapt(native)
+    assert order.status is ChannelStatus.SHIPPED
+    assert order.raw_status == "OPEN/SHIPMENT:COMPLETED"
+    assert order.buyer.name == "Jaiden Urie"
+    assert order.buyer.email == "jaiden.urie@example.com"
+    assert (order.shipping_address.line1, order.shipping_address.city) == ("1955 Broadway", "Oakland")
+    assert order.shipping_address.country == "US"
+    assert order.shipping_method == "First Class"
+    assert order.shipping_total == 499
+    [shipment] = order.shipments
+    assert (shipment.carrier, shipment.tracking_number) == ("USPS", "9400100000000000000000")
+    assert shipment.shipped_at == datetime(2020, 5, 19, 9, 0, tzinfo=UTC)
+    assert order.warnings == ()
+
+
+def test_square_shipment_without_address_is_a_warning():
+    native = _completed_sale()
+    native["state"] = "OPEN"
+    native["fulfillments"] = [
+        {
+            "uid": "F1",
+            "type": "SHIPMENT",
+            "state": "PROPOSED",
+            "shipment_details": {"recipient": {"display_name": "Jaiden Urie"}},
+        }
+    ]
+    order = square.adapt(native)
+    assert order.status is ChannelStatus.PAID
+    assert order.buyer.name == "Jaiden Urie"
+    assert order.warnings == ("missing shipping address",)
+
+
+def test_square_pickup_needs_no_address():
+    native = _completed_sale()
+    native["state"] = "OPEN"
+    native["fulfillments"] = [
+        {
+            "uid": "F1",
+            "type": "PICKUP",
+            "state": "PROPOSED",
+            "pickup_details": {"recipient": {"display_name": "Jaiden Urie", "phone_number": "555"}},
+        }
+    ]
+    order = square.adapt(native)
+    assert order.buyer.phone == "555"
+    assert order.shipping_address is None
+    assert order.warnings == ()
+
+
+def test_square_in_store_return_becomes_returns_and_refunded_total():
+    [result] = square.extract([{"order": _return_order()}])
+    order = result.order
+    assert result.error is None
+    assert order.external_id == "RETURN-ORDER-1"
+    assert order.status is ChannelStatus.REFUNDED
+    assert order.lines == ()
+    assert order.refunded_total == 150
+    [returned] = order.returns
+    assert returned.external_id == "mumY8Nun4BC5aKe2yyx5a"
+    assert returned.channel_sku == "AD4IXDXPMNRXDO5WFIRYIUZU"
+    assert (returned.title, returned.quantity, returned.amount) == ("Item 2", 1, 150)
+    assert order.note == "return of order CAISENgvlJ6jLWAzERDzjyHVybY"
+    assert order.warnings == ()
+
+
+def test_square_exchange_keeps_sale_lines_and_returns():
+    native = _completed_sale()
+    native["returns"] = _return_order()["returns"]
+    native["return_amounts"] = _return_order()["return_amounts"]
+    order = square.adapt(native)
+    assert order.status is ChannelStatus.SHIPPED
+    assert len(order.lines) == 2
+    assert len(order.returns) == 1
+    assert order.refunded_total == 150
+
+
+def test_square_fractional_quantity_is_an_error():
+    native = _order()
+    native["line_items"][0]["quantity"] = "1.5"
+    [result] = square.extract([{"order": native}])
+    assert result.error == "line_items[0].quantity: quantity must be a whole number: '1.5'"
+
+
+def test_square_search_orders_response_gives_each_order():
+    second = _completed_sale()
+    second["id"] = "SECOND"
+    results = square.extract([{"orders": [_order(), second], "cursor": "abc"}])
+    assert [r.order.external_id for r in results] == ["CAISENgvlJ6jLWAzERDzjyHVybY", "SECOND"]
+
+
+def test_square_webhook_with_only_ids_asks_to_fetch_the_order():
+    event = {
+        "merchant_id": "5S9MXCS9Y99KK",
+        "type": "order.updated",
+        "event_id": "4b8e5c91",
+        "created_at": "2020-04-16T23:14:26.129Z",
+        "data": {
+            "type": "order_updated",
+            "id": "eA3vssLHKJrv9H0IdJCM3gNqfdcZY",
+            "object": {
+                "order_updated": {
+                    "order_id": "eA3vssLHKJrv9H0IdJCM3gNqfdcZY",
+                    "version": 2,
+                    "location_id": "FPYCBCHYMXFK1",
+                    "state": "OPEN",
+                }
+            },
+        },
+    }
+    [result] = square.extract([event])
+    assert result.order is None
+    assert result.native == event
+    assert result.error == (
+        "webhook event 'order.updated' carries only the id of order eA3vssLHKJrv9H0IdJCM3gNqfdcZY "
+        "(version 2): fetch the order with RetrieveOrder"
+    )
+
+
+def test_square_search_entries_ask_to_fetch_each_order():
+    results = square.extract([{"order_entries": [{"order_id": "A", "version": 1}, {"order_id": "B"}]}])
+    assert [r.error for r in results] == [
+        "search result carries only the id of order A: fetch it with BatchRetrieveOrders",
+        "search result carries only the id of order B: fetch it with BatchRetrieveOrders",
+    ]
+
+
+def test_square_unknown_currency_is_an_error():
+    native = _order()
+    native["total_money"]["currency"] = "XX"
+    with pytest.raises(PayloadError, match="unknown currency 'XX'"):
+        square.adapt(native)
+
+
+def test_square_error_response_holds_no_order():
+    [result] = square.extract([{"errors": [{"category": "INVALID_REQUEST_ERROR", "code": "NOT_FOUND"}]}])
+    assert result.order is None
+    assert result.error.startswith("no order found in document: expected a Square Order")
