@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import os
 import secrets
@@ -26,8 +27,11 @@ from werkzeug.exceptions import HTTPException
 from core import migrate
 from core.db import INSTANCE_DIR, default_database_url, make_engine, make_session_factory, utcnow
 from core.demo import seed
+from core.errors import NotFound
 from core.jobs import Worker
 from core.money import format_money
+from core.orders import queries as order_queries
+from core.orders.importer import import_files
 from core.security.models import User
 from core.system.queries import health_report
 
@@ -86,12 +90,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from agent_console import bp as console_bp
     from api import bp as api_bp
+    from api import webhooks_bp
     from portal import bp as portal_bp
 
     app.register_blueprint(portal_bp)
     app.register_blueprint(console_bp, url_prefix="/console")
     app.register_blueprint(api_bp, url_prefix="/api")
-    app.extensions["csrf"].exempt(api_bp)
+    app.register_blueprint(webhooks_bp, url_prefix="/api")
+    for machine_bp in (api_bp, webhooks_bp):  # machines sign their requests; CSRF is for browsers
+        app.extensions["csrf"].exempt(machine_bp)
 
     app.add_url_rule("/healthz", "healthz", healthz)
     _init_errors(app)
@@ -114,7 +121,9 @@ def _init_errors(app: Flask) -> None:
             return {"error": exc.description or exc.name}, exc.code
         title, message = ERROR_TEXT.get(exc.code or 500, (exc.name, exc.description))
         if isinstance(exc, CSRFError):
-            message = "This form has expired or was not sent from our site. Go back, reload the page and try again."
+            message = (
+                "This form has expired or was not sent from our site. Go back, reload the page and try again."
+            )
         return render_template("errors.html", code=exc.code, title=title, message=message), exc.code
 
     for code in ERROR_TEXT:
@@ -187,8 +196,7 @@ def _init_templates(app: Flask) -> None:
     app.jinja_env.filters["local"] = local_time
 
 
-
-# ---------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------
 # The `crossdock` command. Each command is thin: parse arguments, open one unit of work, call core.
 
 
@@ -209,7 +217,9 @@ def register_commands(app: Flask) -> None:
         """Apply migrations to DATABASE_URL."""
         engine = _engine()
         migrate.upgrade(engine)
-        click.echo(f"database at revision {migrate.current_revision(engine)} ({engine.url.render_as_string()})")
+        click.echo(
+            f"database at revision {migrate.current_revision(engine)} ({engine.url.render_as_string()})"
+        )
 
     app.cli.add_command(db_group)
 
@@ -252,7 +262,7 @@ def register_commands(app: Flask) -> None:
         if seed.database_is_empty(engine):
             with click.progressbar(length=orders, label="Seeding demo data", show_pos=True) as bar:
                 seed.seed_demo(engine, orders=orders, seed=42, progress=bar.update)
-        worker = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "app.py"), "worker"])
+        worker = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "app.py"), "worker"])  # noqa: S603
         base = f"http://127.0.0.1:{port}"
         click.echo(
             f"\nCrossdock demo is running.\n"
@@ -269,6 +279,51 @@ def register_commands(app: Flask) -> None:
             worker.terminate()
             worker.wait(timeout=10)
 
+    orders_group = AppGroup("orders", help="Orders.")
+
+    @orders_group.command("show")
+    @click.argument("channel_code")
+    @click.argument("external_id")
+    @click.option("--json", "as_json", is_flag=True, help="Print the canonical order JSON.")
+    def orders_show(channel_code: str, external_id: str, as_json: bool) -> None:
+        """Show one order by channel and the channel's own order id."""
+        with _factory()() as session:
+            try:
+                order = order_queries.order_by_external_id(session, channel_code, external_id)
+            except NotFound as exc:
+                raise click.ClickException(str(exc)) from exc
+            data = order_queries.canonical_order_json(session, order)
+        if as_json:
+            click.echo(json.dumps(data, ensure_ascii=False))
+            return
+        click.echo(
+            f"{data['number']}  {data['channel']} {data['external_id']}  {data['status']}  "
+            f"{data['total']} {data['currency']}"
+        )
+        if data["hold_reason"]:
+            click.echo(f"on hold: {data['hold_reason']}")
+        for line in data["lines"]:
+            click.echo(
+                f"  {line['quantity']} x {line['sku'] or '(unmapped ' + str(line['channel_sku']) + ')'}"
+                f"  {line['title']}  {line['total']}"
+            )
+
+    app.cli.add_command(orders_group)
+
+    @app.cli.command("import")
+    @click.argument("channel_code")
+    @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+    @click.option(
+        "--create-listings", is_flag=True, help="Create missing products and listings (first backfill)."
+    )
+    def import_cmd(channel_code: str, files: tuple[Path, ...], create_listings: bool) -> None:
+        """Ingest native channel payload files the way webhooks are ingested; one JSON line per order."""
+        lines, failed = import_files(_factory(), channel_code, files, create_listings=create_listings)
+        for line in lines:
+            click.echo(json.dumps(line, ensure_ascii=False))
+        if failed:
+            sys.exit(1)
+
     @app.cli.command("bench")
     @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
     @click.option("--only", default=None, help="Run only scenarios whose name contains this text.")
@@ -277,6 +332,11 @@ def register_commands(app: Flask) -> None:
         sys.path.insert(0, str(PROJECT_ROOT))
         runner = importlib.import_module("benchmarks.runner")
         sys.exit(runner.main(as_json=as_json, only=only))
+
+
+def cli_main() -> None:
+    """Entry point of the `crossdock` console script."""
+    FlaskGroup(create_app=create_app, add_version_option=False, load_dotenv=False)(prog_name="crossdock")
 
 
 if __name__ == "__main__":

@@ -45,5 +45,8 @@ def role_required(role: Role) -> Callable[[Callable[..., Any]], Callable[..., An
 def current_actor() -> Actor:
     """The signed-in staff member as an Actor for services and the audit log."""
     return Actor(
-        label=current_user.email, user_id=current_user.id, role=current_user.role, ip_address=request.remote_addr
+        label=current_user.email,
+        user_id=current_user.id,
+        role=current_user.role,
+        ip_address=request.remote_addr,
     )

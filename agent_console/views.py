@@ -41,7 +41,9 @@ def login() -> Any:
     """Staff sign-in."""
     error = None
     if request.method == "POST":
-        user = authenticate(g.db, request.form.get("email", ""), request.form.get("password", ""), now=utcnow())
+        user = authenticate(
+            g.db, request.form.get("email", ""), request.form.get("password", ""), now=utcnow()
+        )
         if user is not None and is_staff(user.role):
             g.db.commit()
             login_user(user)
@@ -79,7 +81,9 @@ def ticket_detail(conversation_id: int) -> Any:
     except NotFound:
         abort(404)
     profile = (
-        customer_queries.customer_profile(g.db, conversation.customer_id) if conversation.customer_id else None
+        customer_queries.customer_profile(g.db, conversation.customer_id)
+        if conversation.customer_id
+        else None
     )
     return render_template("console/tickets/detail.html", conversation=conversation, profile=profile)
 
@@ -105,7 +109,9 @@ def add_customer_note(customer_id: int) -> Any:
         abort(404)
     except DomainError as exc:
         if request.headers.get("HX-Request"):
-            return render_template("console/customers/_note_form.html", customer_id=customer_id, error=str(exc)), 422
+            return render_template(
+                "console/customers/_note_form.html", customer_id=customer_id, error=str(exc)
+            ), 422
         flash(str(exc), "error")
         return redirect(url_for("console.customer_detail", customer_id=customer_id), code=303)
     g.db.commit()
@@ -136,4 +142,3 @@ def analytics() -> Any:
 def admin_users() -> Any:
     """Staff accounts and their roles."""
     return render_template("console/admin/users.html", users=security_queries.staff_users(g.db))
-

@@ -1,5 +1,6 @@
 """Machine interfaces, mounted at /api: channel webhooks and the web shop's REST API (JSON only, no CSRF)."""
 
 from api.views import bp
+from api.webhooks import bp as webhooks_bp
 
-__all__ = ["bp"]
+__all__ = ["bp", "webhooks_bp"]

@@ -80,8 +80,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def _sqlite_begin(conn: Any) -> None:
     # pysqlite's own transaction handling is off (isolation_level=None); we emit BEGIN ourselves so that
-    # SQLite takes the write lock at the first write and SAVEPOINTs work (SQLAlchemy's documented recipe).
-    conn.exec_driver_sql("BEGIN")
+    # SAVEPOINTs work (SQLAlchemy's documented recipe). A writer asks for BEGIN IMMEDIATE (see begin_write):
+    # a deferred transaction that reads and then writes fails at once when another writer got there first.
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
@@ -100,6 +102,14 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     """A session factory; sessions do not expire objects on commit so pages can render after committing."""
     return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def begin_write(session: Session) -> None:
+    """Start the session's transaction as a writer: on SQLite take the write lock now (waiting up to the
+    busy timeout) so that the transaction can't fail later on upgrading its lock; nothing on PostgreSQL."""
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite" and not session.in_transaction():
+        session.connection(execution_options={"sqlite_immediate": True})
 
 
 @contextmanager

@@ -41,7 +41,9 @@ class Worker:
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.is_leader = False
         self.jobs = jobs if jobs is not None else JOBS
-        self.scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+        self.scheduler = BlockingScheduler(
+            timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
+        )
 
     def heartbeat_job(self) -> None:
         """Renew (or try to take) the leader lease; the lease row carries the heartbeat /healthz reports."""

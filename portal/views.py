@@ -58,7 +58,9 @@ def login() -> Any:
     """Customer sign-in."""
     error = None
     if request.method == "POST":
-        user = authenticate(g.db, request.form.get("email", ""), request.form.get("password", ""), now=utcnow())
+        user = authenticate(
+            g.db, request.form.get("email", ""), request.form.get("password", ""), now=utcnow()
+        )
         if user is not None and user.role == Role.CUSTOMER:
             g.db.commit()
             login_user(user, remember=bool(request.form.get("remember")))

@@ -25,8 +25,9 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 
 def _create_postgres_database(base_url: str, name: str) -> str:
     url = make_url(base_url)
-    admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
+    admin = make_engine(
+        url.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -36,8 +37,9 @@ def _create_postgres_database(base_url: str, name: str) -> str:
 
 def _drop_postgres_database(url_text: str) -> None:
     url = make_url(url_text)
-    admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
+    admin = make_engine(
+        url.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
     admin.dispose()

@@ -47,8 +47,12 @@ def make_user(session: Session, role: str = "agent", **overrides: Any) -> User:
     n = _n()
     if role == "customer" and "customer_id" not in overrides:
         overrides["customer_id"] = make_customer(session).id
-    fields = {"email": f"{role}{n}@example.org", "name": f"{role.title()} {n}", "password_hash": _PASSWORD_HASH,
-              "role": role}
+    fields = {
+        "email": f"{role}{n}@example.org",
+        "name": f"{role.title()} {n}",
+        "password_hash": _PASSWORD_HASH,
+        "role": role,
+    }
     user = User(**(fields | overrides))
     session.add(user)
     session.flush()
@@ -60,7 +64,9 @@ def make_sku(session: Session, **overrides: Any) -> Sku:
     product = Product(title=f"Product {n}")
     session.add(product)
     session.flush()
-    sku = Sku(**({"product_id": product.id, "code": f"SKU-{n}", "title": f"Product {n}", "price": 1999} | overrides))
+    sku = Sku(
+        **({"product_id": product.id, "code": f"SKU-{n}", "title": f"Product {n}", "price": 1999} | overrides)
+    )
     session.add(sku)
     session.flush()
     return sku
@@ -71,15 +77,31 @@ def make_order(session: Session, *, lines: int = 1, **overrides: Any) -> Order:
     n = _n()
     if "channel_id" not in overrides:
         overrides["channel_id"] = make_channel(session).id
-    fields = {"external_id": f"EXT-{n}", "number": f"TMP-{n}", "status": "pending", "placed_at": NOW,
-              "currency": "USD", "subtotal": 1999 * lines, "total": 1999 * lines}
+    fields = {
+        "external_id": f"EXT-{n}",
+        "number": f"TMP-{n}",
+        "status": "pending",
+        "placed_at": NOW,
+        "currency": "USD",
+        "subtotal": 1999 * lines,
+        "total": 1999 * lines,
+    }
     order = Order(**(fields | overrides))
     session.add(order)
     session.flush()
     if order.number.startswith("TMP-"):
         order.number = format_order_number(order.id)
     for i in range(lines):
-        session.add(OrderLine(order_id=order.id, line_no=i + 1, channel_sku=f"CH-{n}-{i}", title=f"Item {i + 1}",
-                              quantity=1, unit_price=1999, total=1999))
+        session.add(
+            OrderLine(
+                order_id=order.id,
+                line_no=i + 1,
+                channel_sku=f"CH-{n}-{i}",
+                title=f"Item {i + 1}",
+                quantity=1,
+                unit_price=1999,
+                total=1999,
+            )
+        )
     session.flush()
     return order

@@ -58,7 +58,9 @@ class Listing(Base):
     channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id"))
     channel_sku: Mapped[str] = mapped_column(String(128))
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"), index=True)
-    channel_listing_id: Mapped[str | None] = mapped_column(String(128))  # ASIN, eBay item id, Shopify variant id
+    channel_listing_id: Mapped[str | None] = mapped_column(
+        String(128)
+    )  # ASIN, eBay item id, Shopify variant id
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -75,7 +75,9 @@ class CanonicalReturnLine:
 
 @dataclass(frozen=True)
 class CanonicalOrder:
-    channel_kind: str  # the adapter that produced it: shopify, amazon, ebay, woocommerce, square, pos_csv, webshop
+    channel_kind: (
+        str  # the adapter that produced it: shopify, amazon, ebay, woocommerce, square, pos_csv, webshop
+    )
     external_id: str  # the channel's own id for the order, the one its API fetches it by
     number: str | None  # the number the channel shows the buyer (Shopify "#1001", Woo "727"), if different
     placed_at: datetime  # aware, in the zone the channel gave
@@ -99,4 +101,6 @@ class CanonicalOrder:
     returns: tuple[CanonicalReturnLine, ...] = ()
     source: str | None = None  # sub-channel inside the channel, e.g. Shopify source_name "instagram"
     note: str | None = None
-    warnings: tuple[str, ...] = field(default=())  # things intake must hold the order for (missing address, ...)
+    warnings: tuple[str, ...] = field(
+        default=()
+    )  # things intake must hold the order for (missing address, ...)

@@ -29,7 +29,9 @@ class Channel(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(32))  # shopify, amazon, ebay, woocommerce, square, pos_csv, webshop
+    kind: Mapped[str] = mapped_column(
+        String(32)
+    )  # shopify, amazon, ebay, woocommerce, square, pos_csv, webshop
     sender_name: Mapped[str] = mapped_column(String(100), default="")
     credentials: Mapped[dict[str, Any]] = mapped_column(default=dict)
     webhook_secret: Mapped[str | None] = mapped_column(String(200))
@@ -46,4 +48,3 @@ class Channel(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     locations: Mapped[list[Location]] = relationship(secondary=channel_locations)
-

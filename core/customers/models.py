@@ -18,7 +18,9 @@ class Customer(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), default="")
-    email: Mapped[str | None] = mapped_column(String(254), index=True)  # lower-case; the person's real address
+    email: Mapped[str | None] = mapped_column(
+        String(254), index=True
+    )  # lower-case; the person's real address
     phone: Mapped[str | None] = mapped_column(String(40), index=True)  # E.164 where known
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     marketing_opt_out: Mapped[bool] = mapped_column(default=False)

@@ -44,5 +44,7 @@ def customer_profile(session: Session, customer_id: int, *, recent_orders: int =
             .order_by(CrmNote.pinned.desc(), CrmNote.created_at.desc())
         )
     )
-    count = session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == customer_id)) or 0
+    count = (
+        session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == customer_id)) or 0
+    )
     return CustomerProfile(customer, list(customer.identities), orders, notes, count)

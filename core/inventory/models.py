@@ -21,7 +21,9 @@ class Location(Base):
     name: Mapped[str] = mapped_column(String(100))
     kind: Mapped[str] = mapped_column(String(16))  # warehouse, store, 3pl, dropship
     fulfillment_method: Mapped[str] = mapped_column(String(16))  # in_house, 3pl, dropship
-    regions: Mapped[list[Any]] = mapped_column(default=list)  # ISO country or "US-CA" style region codes served
+    regions: Mapped[list[Any]] = mapped_column(
+        default=list
+    )  # ISO country or "US-CA" style region codes served
     priority: Mapped[int] = mapped_column(default=100)  # lower ships first
     email: Mapped[str | None] = mapped_column(String(254))  # purchase orders / 3PL requests go here
     address: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -61,7 +63,9 @@ class StockMovement(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     location_id: Mapped[int] = mapped_column(ForeignKey("locations.id"))
     sku_id: Mapped[int] = mapped_column(ForeignKey("skus.id"))
-    kind: Mapped[str] = mapped_column(String(24))  # receipt, reservation, release, shipment, return, write_off, ...
+    kind: Mapped[str] = mapped_column(
+        String(24)
+    )  # receipt, reservation, release, shipment, return, write_off, ...
     on_hand_delta: Mapped[int] = mapped_column(default=0)
     reserved_delta: Mapped[int] = mapped_column(default=0)
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)

@@ -46,5 +46,12 @@ def status_changed(
 ) -> OrderEvent:
     """Timeline entry for a status change: who, when, from, to, why."""
     return record_event(
-        session, order, "status_changed", why, actor=actor, now=now, from_status=from_status, to_status=to_status
+        session,
+        order,
+        "status_changed",
+        why,
+        actor=actor,
+        now=now,
+        from_status=from_status,
+        to_status=to_status,
     )

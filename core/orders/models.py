@@ -34,6 +34,7 @@ class Order(Base):
     status: Mapped[str] = mapped_column(String(24), default="pending")
     channel_status: Mapped[str] = mapped_column(String(64), default="")
     hold_reason: Mapped[str | None] = mapped_column(Text)
+    hold_warnings: Mapped[list[Any]] = mapped_column(default=list)  # the adapter's warnings behind a hold
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"))
     email: Mapped[str | None] = mapped_column(String(254), index=True)
@@ -73,7 +74,7 @@ class Order(Base):
 
 
 class OrderLine(Base):
-    """One line; `sku_id` stays empty until the channel SKU maps to one of ours (the order is held meanwhile)."""
+    """One line; `sku_id` stays empty until the channel SKU maps to ours (the order is held meanwhile)."""
 
     __tablename__ = "order_lines"
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
+from core.catalog.models import Sku
 from core.channels.models import Channel
 from core.errors import NotFound
+from core.money import to_decimal_string
 from core.orders.models import Order, OrderEvent, OrderLine
 from core.pagination import Page
 
@@ -26,7 +30,9 @@ def customer_orders(
             or_(
                 func.lower(Order.number).like(like, escape="\\"),
                 func.lower(Order.external_id).like(like, escape="\\"),
-                Order.id.in_(select(OrderLine.order_id).where(func.lower(OrderLine.title).like(like, escape="\\"))),
+                Order.id.in_(
+                    select(OrderLine.order_id).where(func.lower(OrderLine.title).like(like, escape="\\"))
+                ),
             )
         )
     total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
@@ -93,7 +99,7 @@ class ChannelKpi:
 
 
 def channel_kpis(session: Session, *, now: datetime, days: int = 30) -> list[ChannelKpi]:
-    """Orders, revenue (in the channel's main currency), cancellations and returns per channel, last `days`."""
+    """Orders, revenue (main currency), cancellations and returns per channel over the last `days`."""
     since = now - timedelta(days=days)
     rows = session.execute(
         select(
@@ -113,3 +119,72 @@ def channel_kpis(session: Session, *, now: datetime, days: int = 30) -> list[Cha
     for name, currency, count, revenue, cancelled, returned in rows:
         kpis.setdefault(name, ChannelKpi(name, count, revenue, currency, cancelled, returned))
     return list(kpis.values())
+
+
+def order_by_external_id(session: Session, channel_code: str, external_id: str) -> Order:
+    """An order by its channel's code and the channel's own id, or NotFound."""
+    order = session.scalar(
+        select(Order)
+        .join(Channel, Channel.id == Order.channel_id)
+        .where(Channel.code == channel_code, Order.external_id == external_id)
+        .options(selectinload(Order.lines), selectinload(Order.shipments), selectinload(Order.customer))
+    )
+    if order is None:
+        raise NotFound(f"no order {external_id!r} on channel {channel_code!r}")
+    return order
+
+
+def canonical_order_json(session: Session, order: Order) -> dict[str, Any]:
+    """The canonical order as JSON (DESIGN.md): money as decimal strings, times in ISO 8601."""
+    money = functools.partial(to_decimal_string, currency=order.currency)
+    sku_codes = dict(
+        session.execute(
+            select(Sku.id, Sku.code).where(Sku.id.in_({line.sku_id for line in order.lines if line.sku_id}))
+        ).all()
+    )
+    address = order.shipping_address or {}
+    customer = order.customer
+    return {
+        "id": order.id,
+        "number": order.number,
+        "channel": order.channel.code,
+        "external_id": order.external_id,
+        "status": order.status,
+        "hold_reason": order.hold_reason,
+        "placed_at": order.placed_at.astimezone(
+            timezone(timedelta(minutes=order.placed_at_offset_minutes))
+        ).isoformat(),
+        "currency": order.currency,
+        "subtotal": money(order.subtotal),
+        "discount_total": money(order.discount_total),
+        "shipping_total": money(order.shipping_total),
+        "tax_total": money(order.tax_total),
+        "total": money(order.total),
+        "customer": {
+            "id": customer.id if customer else None,
+            "name": order.buyer_name or (customer.name if customer else None),
+            "email": order.email,
+        },
+        "shipping_address": {
+            key: address.get(key)
+            for key in ("name", "line1", "line2", "city", "region", "postal_code", "country")
+        }
+        if order.shipping_address
+        else None,
+        "lines": [
+            {
+                "sku": sku_codes.get(line.sku_id) if line.sku_id else None,
+                "channel_sku": line.channel_sku,
+                "title": line.title,
+                "quantity": line.quantity,
+                "unit_price": money(line.unit_price),
+                "total": money(line.total),
+            }
+            for line in order.lines
+        ],
+        "fulfilled_by_channel": order.fulfilled_by_channel,
+        "shipments": [
+            {"carrier": s.carrier, "tracking_number": s.tracking_number, "status": s.status}
+            for s in order.shipments
+        ],
+    }

@@ -36,7 +36,9 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
 }
 
 OPEN_STATUSES = frozenset({S.PENDING, S.ON_HOLD, S.BACKORDERED, S.CONFIRMED, S.PARTIALLY_SHIPPED})
-CANCELLABLE_STATUSES = frozenset(status for status, targets in ALLOWED_TRANSITIONS.items() if S.CANCELLED in targets)
+CANCELLABLE_STATUSES = frozenset(
+    status for status, targets in ALLOWED_TRANSITIONS.items() if S.CANCELLED in targets
+)
 
 
 def can_transition(current: str, target: str) -> bool:

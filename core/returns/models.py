@@ -21,7 +21,9 @@ class ReturnRequest(Base):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     status: Mapped[str] = mapped_column(String(16), default="requested")
-    reason: Mapped[str] = mapped_column(String(32))  # wrong_size, damaged, not_as_described, changed_mind, late, other
+    reason: Mapped[str] = mapped_column(
+        String(32)
+    )  # wrong_size, damaged, not_as_described, changed_mind, late, other
     reason_text: Mapped[str] = mapped_column(Text, default="")
     resolution: Mapped[str] = mapped_column(String(16), default="refund")  # refund, store_credit, exchange
     exchange_sku_id: Mapped[int | None] = mapped_column(ForeignKey("skus.id"))

@@ -12,5 +12,7 @@ from core.security.roles import STAFF_ROLES
 def staff_users(session: Session) -> list[User]:
     """Every staff account, by role then email."""
     return list(
-        session.scalars(select(User).where(User.role.in_([r.value for r in STAFF_ROLES])).order_by(User.role, User.email))
+        session.scalars(
+            select(User).where(User.role.in_([r.value for r in STAFF_ROLES])).order_by(User.role, User.email)
+        )
     )

@@ -17,7 +17,13 @@ _DUMMY_HASH = hash_password("not-a-real-password-used-for-timing")
 
 
 def create_user(
-    session: Session, email: str, password: str, *, role: str, name: str = "", customer_id: int | None = None,
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    role: str,
+    name: str = "",
+    customer_id: int | None = None,
     now: datetime,
 ) -> User:
     """A new account; the email must be unused and the password long enough."""
@@ -30,7 +36,11 @@ def create_user(
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise DomainError("an account with this email already exists")
     user = User(
-        email=email, name=name, password_hash=hash_password(password), role=role, customer_id=customer_id,
+        email=email,
+        name=name,
+        password_hash=hash_password(password),
+        role=role,
+        customer_id=customer_id,
         created_at=now,
     )
     session.add(user)

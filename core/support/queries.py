@@ -15,14 +15,18 @@ def published_articles(session: Session) -> list[HelpArticle]:
     """Every published help article, by topic then title."""
     return list(
         session.scalars(
-            select(HelpArticle).where(HelpArticle.published.is_(True)).order_by(HelpArticle.topic, HelpArticle.title)
+            select(HelpArticle)
+            .where(HelpArticle.published.is_(True))
+            .order_by(HelpArticle.topic, HelpArticle.title)
         )
     )
 
 
 def article_by_slug(session: Session, slug: str) -> HelpArticle:
     """A published article, or NotFound."""
-    article = session.scalar(select(HelpArticle).where(HelpArticle.slug == slug, HelpArticle.published.is_(True)))
+    article = session.scalar(
+        select(HelpArticle).where(HelpArticle.slug == slug, HelpArticle.published.is_(True))
+    )
     if article is None:
         raise NotFound("article not found")
     return article
@@ -75,7 +79,7 @@ def console_summary(session: Session) -> dict[str, int]:
     rows = session.execute(select(Conversation.status, func.count()).group_by(Conversation.status)).all()
     summary = {status: 0 for status in TICKET_STATUSES}
     summary.update({status: count for status, count in rows})
-    summary["orders_on_hold"] = session.scalar(
-        select(func.count()).select_from(Order).where(Order.status == "on_hold")
-    ) or 0
+    summary["orders_on_hold"] = (
+        session.scalar(select(func.count()).select_from(Order).where(Order.status == "on_hold")) or 0
+    )
     return summary

@@ -24,7 +24,12 @@ def health_report(session: Session, *, now: datetime) -> dict[str, Any]:
         heartbeat_age = worker_heartbeat_age(session, now=now)
     except SQLAlchemyError as exc:
         session.rollback()
-        return {"ok": False, "database": f"error: {type(exc).__name__}", "migrations": "unknown", "worker": None}
+        return {
+            "ok": False,
+            "database": f"error: {type(exc).__name__}",
+            "migrations": "unknown",
+            "worker": None,
+        }
     worker: dict[str, Any] = {
         "heartbeat_age_seconds": None if heartbeat_age is None else round(heartbeat_age, 1),
         "alive": heartbeat_age is not None and heartbeat_age < WORKER_STALE_AFTER_SECONDS,

@@ -20,8 +20,16 @@ from core import migrate
 from core.db import make_engine, make_session_factory
 from tests.conftest import drop_database, fresh_database_url
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 OUTPUT = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 

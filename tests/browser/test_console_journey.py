@@ -7,7 +7,6 @@ from playwright.sync_api import Page, expect
 from tests.factories import PASSWORD, make_user
 
 
-
 def test_agent_signs_in_and_sees_console_shell(page: Page, live_server: str, live_session) -> None:
     agent = make_user(live_session, "agent", email="browser-agent@example.com")
     live_session.commit()

@@ -15,7 +15,9 @@ from tests.factories import NOW, make_order
 
 ALLOWED = [(a.value, b.value) for a, targets in ALLOWED_TRANSITIONS.items() for b in sorted(targets)]
 FORBIDDEN = [
-    (a.value, b.value) for a, b in itertools.product(OrderStatus, OrderStatus) if b not in ALLOWED_TRANSITIONS[a]
+    (a.value, b.value)
+    for a, b in itertools.product(OrderStatus, OrderStatus)
+    if b not in ALLOWED_TRANSITIONS[a]
 ]
 
 
@@ -36,7 +38,11 @@ def test_change_order_status_allowed_transition_is_recorded(db, current: str, ta
     assert order.status == target
     event = db.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id)).one()
     assert (event.from_status, event.to_status, event.actor, event.message, event.created_at) == (
-        current, target, "agent@example.com", "test move", NOW,
+        current,
+        target,
+        "agent@example.com",
+        "test move",
+        NOW,
     )
 
 
@@ -49,9 +55,16 @@ def test_check_transition_forbidden_raises(current: str, target: str) -> None:
 
 @pytest.mark.parametrize(
     ("current", "target"),
-    [("delivered", "pending"), ("cancelled", "confirmed"), ("shipped", "cancelled"), ("returned", "delivered")],
+    [
+        ("delivered", "pending"),
+        ("cancelled", "confirmed"),
+        ("shipped", "cancelled"),
+        ("returned", "delivered"),
+    ],
 )
-def test_change_order_status_forbidden_leaves_order_and_timeline_untouched(db, current: str, target: str) -> None:
+def test_change_order_status_forbidden_leaves_order_and_timeline_untouched(
+    db, current: str, target: str
+) -> None:
     order = make_order(db, status=current)
     with pytest.raises(InvalidTransition, match=f"order cannot go from {current} to {target}"):
         change_order_status(db, order, target, actor="system", now=NOW, why="should fail")

@@ -45,7 +45,7 @@ def test_times_come_back_aware_utc(db) -> None:
 
 def test_naive_datetime_is_refused(db) -> None:
     with pytest.raises(Exception, match="naive datetime"):
-        make_order(db, placed_at=datetime(2026, 3, 1, 9, 30))  # noqa: DTZ001
+        make_order(db, placed_at=datetime(2026, 3, 1, 9, 30))
 
 
 def test_money_is_stored_as_integer_minor_units(db) -> None:

@@ -17,7 +17,11 @@ def console_get_paths(app: Flask) -> list[tuple[str, str]]:
     """(endpoint, path) for every GET route of the console, with 1 for every URL parameter."""
     paths = []
     for rule in app.url_map.iter_rules():
-        if rule.endpoint.startswith("console.") and "GET" in rule.methods and rule.endpoint != "console.login":
+        if (
+            rule.endpoint.startswith("console.")
+            and "GET" in rule.methods
+            and rule.endpoint != "console.login"
+        ):
             paths.append((rule.endpoint, rule.build({arg: 1 for arg in rule.arguments})[1]))
     assert len(paths) >= 6
     return sorted(paths)
@@ -100,7 +104,11 @@ def test_crm_note_by_staff_lands_in_audit_log(client, db) -> None:
     token = csrf_token(client, f"/console/customers/{customer.customer_id}")
     client.post(f"/console/customers/{customer.customer_id}/notes", data={"body": "VIP", "csrf_token": token})
     entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "crm_note.added")).one()
-    assert (entry.actor_id, entry.entity_type, entry.entity_id) == (agent.id, "customer", str(customer.customer_id))
+    assert (entry.actor_id, entry.entity_type, entry.entity_id) == (
+        agent.id,
+        "customer",
+        str(customer.customer_id),
+    )
 
 
 def test_session_cookie_is_httponly_and_samesite_lax(client, db) -> None:
@@ -175,7 +183,8 @@ def test_sign_in_does_not_redirect_off_site(client, db) -> None:
     user = make_user(db, "customer")
     token = csrf_token(client, "/login")
     response = client.post(
-        "/login?next=https://evil.example/", data={"email": user.email, "password": PASSWORD, "csrf_token": token}
+        "/login?next=https://evil.example/",
+        data={"email": user.email, "password": PASSWORD, "csrf_token": token},
     )
     assert response.headers["Location"] == "/orders"
 

@@ -21,8 +21,9 @@ def test_portal_orders_list_shows_orders_from_several_channels_newest_first(clie
     user = make_user(db, "customer")
     amazon, ebay = make_channel(db, name="Amazon"), make_channel(db, name="eBay")
     older = make_order(db, customer_id=user.customer_id, channel_id=amazon.id)
-    newer = make_order(db, customer_id=user.customer_id, channel_id=ebay.id,
-                       placed_at=older.placed_at.replace(day=21))
+    newer = make_order(
+        db, customer_id=user.customer_id, channel_id=ebay.id, placed_at=older.placed_at.replace(day=21)
+    )
     sign_in(client, user.email, PASSWORD)
     html = client.get("/orders").get_data(as_text=True)
     assert "Amazon" in html and "eBay" in html
@@ -54,7 +55,9 @@ def test_console_ticket_list_empty_state_and_fragment(client, db) -> None:
     agent = make_user(db, "agent")
     sign_in(client, agent.email, PASSWORD, console=True)
     assert "No open tickets" in client.get("/console/tickets").get_data(as_text=True)
-    fragment = client.get("/console/tickets?status=solved", headers={"HX-Request": "true"}).get_data(as_text=True)
+    fragment = client.get("/console/tickets?status=solved", headers={"HX-Request": "true"}).get_data(
+        as_text=True
+    )
     assert "No solved tickets" in fragment and "<html" not in fragment
 
 

@@ -43,8 +43,12 @@ def test_worker_heartbeat_age(db: Session) -> None:
 
 def test_worker_runs_jobs_only_while_leader(session_factory) -> None:
     ran: list[str] = []
-    spec = JobSpec(id="probe_job", func=lambda session, now: ran.append("ran"), trigger="interval",
-                   trigger_args={"seconds": 1})
+    spec = JobSpec(
+        id="probe_job",
+        func=lambda session, now: ran.append("ran"),
+        trigger="interval",
+        trigger_args={"seconds": 1},
+    )
     leader, follower = Worker(session_factory, jobs=[spec]), Worker(session_factory, jobs=[spec])
     leader.heartbeat_job()
     follower.heartbeat_job()

@@ -1,0 +1,89 @@
+"""Channel order webhooks: verify the signature, store the raw body, then process it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from core.channels.signatures import WEBHOOK_SCHEMES, verify_signature
+from core.db import begin_write, utcnow
+from core.errors import NotFound
+from core.orders import intake
+
+bp = Blueprint("webhooks", __name__)
+
+
+def _error(status: int, message: str) -> Any:
+    return jsonify(error=message), status
+
+
+@bp.post("/channels/<channel_code>/webhooks/orders")
+def order_webhook(channel_code: str) -> Any:
+    """Receive an order (create/update) from a channel that pushes them."""
+    try:
+        channel = intake.get_channel(g.db, channel_code)
+    except NotFound:
+        return _error(404, f"unknown channel {channel_code!r}")
+    scheme = WEBHOOK_SCHEMES.get(channel.kind)
+    if scheme is None:
+        return _error(
+            404, f"channel {channel_code!r} ({channel.kind}) delivers orders by polling, not webhooks"
+        )
+    if (request.content_length or 0) > intake.MAX_PAYLOAD_BYTES:
+        return _error(413, f"body larger than {intake.MAX_PAYLOAD_BYTES} bytes")
+    body = request.get_data(cache=True)
+    if len(body) > intake.MAX_PAYLOAD_BYTES:
+        return _error(413, f"body larger than {intake.MAX_PAYLOAD_BYTES} bytes")
+    url = channel.credentials.get("notification_url") or request.url
+    problem = verify_signature(channel.kind, channel.webhook_secret, body, request.headers, url=url)
+    if problem:
+        return _error(401, problem)
+    try:
+        text = body.decode("utf-8-sig")
+        json.loads(text)
+    except UnicodeDecodeError:
+        return _error(400, "body is not UTF-8 text")
+    except json.JSONDecodeError as exc:
+        if channel.kind == "woocommerce" and body.startswith(b"webhook_id="):
+            return jsonify(status="ping"), 200  # WooCommerce's form-encoded ping when a webhook is created
+        return _error(400, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+
+    now = utcnow()
+    delivery_id = request.headers.get(scheme.delivery_header) if scheme.delivery_header else None
+    headers = {k: v for k, v in request.headers.items() if k.lower().startswith(("x-", "content-type"))}
+    begin_write(g.db)
+    payload, is_new = intake.store_payload(
+        g.db,
+        channel,
+        text,
+        source="webhook",
+        now=now,
+        delivery_id=delivery_id,
+        topic=request.headers.get(scheme.topic_header) if scheme.topic_header else None,
+        headers=headers,
+    )
+    g.db.commit()
+    if not is_new:
+        return jsonify(status="duplicate", payload_id=payload.id), 200
+    try:
+        begin_write(g.db)
+        outcome = intake.process_payloads(
+            g.db, channel, [payload], now=now, allocate=current_app.extensions.get("crossdock.allocator")
+        )
+        g.db.commit()
+    except Exception as exc:
+        g.db.rollback()
+        intake.mark_payload_failed(g.db, payload.id, f"{type(exc).__name__}: {exc}", now=utcnow())
+        g.db.commit()
+        current_app.logger.exception("webhook payload %s failed", payload.id)
+        return jsonify(
+            status="rejected", payload_id=payload.id, error="internal error; payload kept for retry"
+        ), 500
+    stored, results = outcome[0]
+    return jsonify(
+        status=stored.status,
+        payload_id=stored.id,
+        results=[r.__dict__ for r in results],
+    ), 200

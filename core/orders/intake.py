@@ -1,0 +1,614 @@
+"""Channel order intake: every payload stored raw first, then adapted and upserted idempotently.
+
+Steps for one payload (`store_payload` in one transaction, `process_payload` in the next):
+1. The raw body is stored as an InboundPayload before anything reads it; a repeated delivery id is answered
+   as a duplicate at once, and a replayed body finds every order unchanged (status duplicate).
+2. The channel's adapter turns the body into canonical orders (core.channels); an unreadable order is
+   recorded as rejected with the adapter's reason.
+3. Each canonical order is upserted by (channel, external id) inside a SAVEPOINT: a concurrent delivery of
+   the same new order loses the race on the unique key, rolls back its savepoint and is applied as an update.
+4. Updates older than what we hold (by the channel's updated-at) are recorded on the timeline and ignored.
+5. An order that can't be completed (unmapped SKU, unknown currency, missing address) is kept on hold with
+   the reason; `reprocess_held_orders` completes it once the cause is fixed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from core.catalog.models import Listing
+from core.channels.base import Extracted, is_iso_currency
+from core.channels.canonical import CanonicalAddress, CanonicalOrder, ChannelStatus
+from core.channels.models import Channel
+from core.channels.registry import get_adapter
+from core.customers.services import resolve_customer
+from core.errors import DomainError, NotFound
+from core.fulfillment.models import Shipment
+from core.notifications.models import OutboxMessage
+from core.orders import events
+from core.orders.models import InboundPayload, Order, OrderLine
+from core.orders.services import change_order_status, format_order_number
+from core.orders.status import CANCELLABLE_STATUSES, OrderStatus, can_transition
+
+MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
+
+# Payload statuses, as shown to ops.
+RECEIVED, PROCESSED, DUPLICATE, NEEDS_ATTENTION, REJECTED = (
+    "received",
+    "processed",
+    "duplicate",
+    "needs_attention",
+    "rejected",
+)
+UNMAPPED_PREFIX = "unmapped channel SKU"
+
+# Called with (session, order, actor, now) for a paid order ready for stock; the inventory area plugs in here.
+Allocator = Callable[[Session, Order, str, datetime], None]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What happened to one order found in a payload (one JSON line of `crossdock import`)."""
+
+    external_id: str | None
+    status: str  # created, updated, duplicate, stale, needs_attention, rejected
+    order_id: int | None = None
+    error: str | None = None
+
+
+def get_channel(session: Session, code: str) -> Channel:
+    """An active channel by code, or NotFound."""
+    channel = session.scalar(select(Channel).where(Channel.code == code, Channel.active.is_(True)))
+    if channel is None:
+        raise NotFound(f"unknown channel {code!r}")
+    return channel
+
+
+def store_payload(
+    session: Session,
+    channel: Channel,
+    body: str,
+    *,
+    source: str,
+    now: datetime,
+    delivery_id: str | None = None,
+    topic: str | None = None,
+    filename: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[InboundPayload, bool]:
+    """Store the raw body; returns (payload, is_new). A delivery id seen before returns the first payload."""
+    if delivery_id:
+        seen = session.scalar(
+            select(InboundPayload).where(
+                InboundPayload.channel_id == channel.id, InboundPayload.delivery_id == delivery_id
+            )
+        )
+        if seen is not None:
+            return seen, False
+    payload = InboundPayload(
+        channel_id=channel.id,
+        channel_code=channel.code,
+        source=source,
+        delivery_id=delivery_id,
+        topic=topic,
+        filename=filename,
+        body=body,
+        headers=headers or {},
+        sha256=hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        status=RECEIVED,
+        received_at=now,
+    )
+    try:
+        with session.begin_nested():
+            session.add(payload)
+    except IntegrityError:  # the same delivery id stored concurrently
+        seen = session.scalar(
+            select(InboundPayload).where(
+                InboundPayload.channel_id == channel.id, InboundPayload.delivery_id == delivery_id
+            )
+        )
+        if seen is None:
+            raise
+        return seen, False
+    return payload, True
+
+
+def process_payloads(
+    session: Session,
+    channel: Channel,
+    payloads: Sequence[InboundPayload],
+    *,
+    now: datetime,
+    allocate: Allocator | None = None,
+    actor: str | None = None,
+) -> list[tuple[InboundPayload, list[IngestResult]]]:
+    """Adapt and ingest stored payloads read together (Amazon v0 order items join their orders)."""
+    actor = actor or f"channel:{channel.code}"
+    adapter = get_adapter(channel.kind)
+    outcome: list[tuple[InboundPayload, list[IngestResult]]] = []
+    bodies = [p.body for p in payloads]
+    results_by_payload: dict[int, list[IngestResult]] = {}
+    supporting: list[tuple[InboundPayload, set[str]]] = []
+    for index, payload in enumerate(payloads):
+        others = bodies[:index] + bodies[index + 1 :]
+        extracted = _extract_joined(adapter, payload.body, others)
+        contributes = _contributes_to(adapter, payload.body, others) if _holds_no_order(extracted) else set()
+        if contributes:
+            supporting.append((payload, contributes))
+            continue
+        results_by_payload[id(payload)] = [
+            _ingest_extracted(session, channel, item, now=now, allocate=allocate, actor=actor)
+            for item in extracted
+        ]
+    by_external_id = {r.external_id: r for results in results_by_payload.values() for r in results}
+    for payload, contributes in supporting:
+        results_by_payload[id(payload)] = [
+            by_external_id.get(ext, IngestResult(ext, REJECTED, None, "joined order not found"))
+            for ext in sorted(contributes)
+        ]
+    outcome = []
+    for payload in payloads:
+        results = results_by_payload[id(payload)]
+        _settle_payload(payload, results, now)
+        outcome.append((payload, results))
+    return outcome
+
+
+def _holds_no_order(extracted: list[Extracted]) -> bool:
+    return all(item.order is None for item in extracted)
+
+
+def _contributes_to(adapter: Any, body: str, others: list[str]) -> set[str]:
+    """External ids of orders in the other bodies that this body changes when read with them (order items)."""
+    if not others:
+        return set()
+    without = {i.order.external_id: i.order for i in adapter.extract(others) if i.order is not None}
+    with_body = {
+        i.order.external_id: i.order for i in adapter.extract([*others, body]) if i.order is not None
+    }
+    return {ext for ext, order in with_body.items() if without.get(ext) != order}
+
+
+def _extract_joined(adapter: Any, body: str, others: list[str]) -> list[Extracted]:
+    """The orders in `body`, each joined with whatever the other bodies of the same call add to it."""
+    own = adapter.extract([body])
+    if not others or all(item.order is None for item in own):
+        return own
+    joined = {
+        item.order.external_id: item for item in adapter.extract([body, *others]) if item.order is not None
+    }
+    return [joined.get(item.order.external_id, item) if item.order is not None else item for item in own]
+
+
+def _settle_payload(payload: InboundPayload, results: list[IngestResult], now: datetime) -> None:
+    statuses = {r.status for r in results}
+    if not results or statuses == {REJECTED}:
+        payload.status = REJECTED
+    elif NEEDS_ATTENTION in statuses:
+        payload.status = NEEDS_ATTENTION
+    elif statuses <= {DUPLICATE, "stale"}:
+        payload.status = DUPLICATE
+    else:
+        payload.status = PROCESSED
+    errors = [f"{r.external_id or 'document'}: {r.error}" for r in results if r.error]
+    payload.error = "; ".join(errors)[:4000] or (None if results else "no order found in payload")
+    payload.order_id = next((r.order_id for r in results if r.order_id), None)
+    payload.processed_at = now
+
+
+def _ingest_extracted(
+    session: Session,
+    channel: Channel,
+    item: Extracted,
+    *,
+    now: datetime,
+    allocate: Allocator | None,
+    actor: str,
+) -> IngestResult:
+    if item.order is None:
+        external_id = _guess_external_id(item.native)
+        return IngestResult(external_id, REJECTED, None, item.error)
+    try:
+        return ingest_order(session, channel, item.order, now=now, allocate=allocate, actor=actor)
+    except DomainError as exc:
+        return IngestResult(item.order.external_id, REJECTED, None, str(exc))
+
+
+def _guess_external_id(native: dict) -> str | None:
+    for key in ("id", "orderId", "AmazonOrderId", "order_id"):
+        value = native.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return str(value)
+    return None
+
+
+def ingest_order(
+    session: Session,
+    channel: Channel,
+    canonical: CanonicalOrder,
+    *,
+    now: datetime,
+    actor: str,
+    allocate: Allocator | None = None,
+) -> IngestResult:
+    """Create or update one order from its canonical form; idempotent and safe under concurrent delivery."""
+    existing = _find_order(session, channel.id, canonical.external_id)
+    if existing is None:
+        try:
+            with session.begin_nested():
+                order = _create_order(session, channel, canonical, now=now, actor=actor)
+        except IntegrityError:
+            existing = _find_order(session, channel.id, canonical.external_id)
+            if existing is None:
+                raise
+        else:
+            _after_change(session, order, canonical, now=now, actor=actor, allocate=allocate)
+            status = NEEDS_ATTENTION if order.status == OrderStatus.ON_HOLD else "created"
+            return IngestResult(canonical.external_id, status, order.id, order.hold_reason)
+    return _update_order(session, existing, canonical, now=now, actor=actor, allocate=allocate)
+
+
+def _find_order(session: Session, channel_id: int, external_id: str) -> Order | None:
+    return session.scalar(
+        select(Order).where(Order.channel_id == channel_id, Order.external_id == external_id)
+    )
+
+
+def _address(address: CanonicalAddress | None) -> dict[str, Any] | None:
+    return None if address is None else {k: v for k, v in asdict(address).items() if v is not None}
+
+
+def _hold_reasons(order: Order, warnings: Sequence[str]) -> list[str]:
+    """Why the order can't be completed yet: the adapter's warnings, an unknown currency, unmapped lines."""
+    reasons = list(warnings)
+    if not is_iso_currency(order.currency):
+        reasons.append(f"unknown currency {order.currency!r}")
+    reasons += [f"line {line.line_no} has no SKU" for line in order.lines if not line.channel_sku]
+    unmapped = sorted({line.channel_sku for line in order.lines if line.channel_sku and line.sku_id is None})
+    if unmapped:
+        reasons.append(f"{UNMAPPED_PREFIX}: {', '.join(unmapped)}")
+    return list(dict.fromkeys(reasons))
+
+
+def _map_skus(session: Session, channel_id: int, channel_skus: set[str]) -> dict[str, int]:
+    if not channel_skus:
+        return {}
+    rows = session.execute(
+        select(Listing.channel_sku, Listing.sku_id).where(
+            Listing.channel_id == channel_id, Listing.channel_sku.in_(channel_skus), Listing.active.is_(True)
+        )
+    ).all()
+    return dict(rows)
+
+
+def _build_lines(session: Session, channel: Channel, canonical: CanonicalOrder) -> list[OrderLine]:
+    mapping = _map_skus(
+        session, channel.id, {line.channel_sku for line in canonical.lines if line.channel_sku}
+    )
+    return [
+        OrderLine(
+            line_no=index,
+            external_id=line.external_id,
+            channel_sku=line.channel_sku,
+            sku_id=mapping.get(line.channel_sku) if line.channel_sku else None,
+            title=(line.title or line.channel_sku or "Item")[:300],
+            quantity=line.quantity,
+            unit_price=line.unit_price,
+            discount=line.discount,
+            tax=line.tax,
+            total=line.total,
+        )
+        for index, line in enumerate(canonical.lines, start=1)
+    ]
+
+
+def _create_order(
+    session: Session, channel: Channel, canonical: CanonicalOrder, *, now: datetime, actor: str
+) -> Order:
+    customer, identity = resolve_customer(
+        session, channel.id, canonical.buyer, canonical.shipping_address or canonical.billing_address, now=now
+    )
+    offset = canonical.placed_at.utcoffset()
+    order = Order(
+        channel_id=channel.id,
+        external_id=canonical.external_id,
+        number=f"new-{canonical.external_id}"[:32],
+        channel_number=canonical.number,
+        status=OrderStatus.PENDING.value,
+        channel_status=canonical.raw_status[:64],
+        customer_id=customer.id if customer else None,
+        identity_id=identity.id if identity else None,
+        email=canonical.buyer.email,
+        phone=canonical.buyer.phone,
+        buyer_name=(canonical.buyer.name or "")[:200],
+        placed_at=canonical.placed_at,
+        placed_at_offset_minutes=int(offset.total_seconds() // 60) if offset else 0,
+        channel_updated_at=canonical.updated_at,
+        currency=canonical.currency,
+        subtotal=canonical.subtotal,
+        discount_total=canonical.discount_total,
+        shipping_total=canonical.shipping_total,
+        tax_total=canonical.tax_total,
+        total=canonical.total,
+        refunded_total=canonical.refunded_total,
+        billing_address=_address(canonical.billing_address),
+        shipping_address=_address(canonical.shipping_address),
+        shipping_method=(canonical.shipping_method or None) and canonical.shipping_method[:100],
+        fulfilled_by_channel=canonical.fulfilled_by_channel,
+        source=canonical.source,
+        note=canonical.note,
+        created_at=now,
+        updated_at=now,
+    )
+    order.lines = _build_lines(session, channel, canonical)
+    session.add(order)
+    session.flush()
+    order.number = format_order_number(order.id)
+    events.record_event(
+        session,
+        order,
+        "placed",
+        f"Order placed on {channel.name} ({canonical.raw_status})",
+        actor=actor,
+        now=now,
+        data={"external_id": canonical.external_id, "channel_number": canonical.number},
+    )
+    order.hold_warnings = list(canonical.warnings)
+    reasons = _hold_reasons(order, canonical.warnings)
+    if reasons:
+        order.hold_reason = "; ".join(reasons)
+        change_order_status(session, order, OrderStatus.ON_HOLD, actor=actor, now=now, why=order.hold_reason)
+    _add_channel_shipments(session, order, canonical, now=now, actor=actor)
+    session.flush()
+    return order
+
+
+def _add_channel_shipments(
+    session: Session, order: Order, canonical: CanonicalOrder, *, now: datetime, actor: str
+) -> None:
+    known = {(s.carrier, s.tracking_number) for s in order.shipments}
+    for shipped in canonical.shipments:
+        if (shipped.carrier, shipped.tracking_number) in known:
+            continue
+        shipment = Shipment(
+            order_id=order.id,
+            carrier=shipped.carrier,
+            tracking_number=shipped.tracking_number,
+            status="in_transit",
+            shipped_at=shipped.shipped_at or now,
+            created_at=now,
+        )
+        session.add(shipment)
+        order.shipments.append(shipment)
+        events.record_event(
+            session,
+            order,
+            "shipped",
+            f"Shipped by the channel: {shipped.carrier or 'carrier'} {shipped.tracking_number or ''}".strip(),
+            actor=actor,
+            now=now,
+        )
+
+
+def _target_status(order: Order, canonical: CanonicalOrder) -> OrderStatus | None:
+    """The status the channel's news moves the order to, when the status table allows it."""
+    wanted: OrderStatus | None = None
+    if (
+        canonical.status in (ChannelStatus.CANCELLED, ChannelStatus.REFUNDED)
+        and order.status in CANCELLABLE_STATUSES
+    ):
+        wanted = OrderStatus.CANCELLED
+    elif canonical.status == ChannelStatus.SHIPPED and order.status != OrderStatus.ON_HOLD:
+        wanted = OrderStatus.SHIPPED
+    if wanted is None or wanted.value == order.status or not can_transition(order.status, wanted):
+        return None
+    return wanted
+
+
+def _after_change(
+    session: Session,
+    order: Order,
+    canonical: CanonicalOrder,
+    *,
+    now: datetime,
+    actor: str,
+    allocate: Allocator | None,
+) -> None:
+    target = _target_status(order, canonical)
+    if target is not None:
+        if target == OrderStatus.CANCELLED and allocate is not None:
+            _release(session, order, actor, now)
+        change_order_status(
+            session, order, target, actor=actor, now=now, why=f"channel reports {canonical.raw_status}"
+        )
+        return
+    ready = order.status == OrderStatus.PENDING and canonical.status == ChannelStatus.PAID
+    if ready and allocate is not None:
+        allocate(session, order, actor, now)
+    if order.status in (OrderStatus.CONFIRMED, OrderStatus.PENDING) and order.email and ready:
+        queue_order_confirmation(session, order, now=now)
+
+
+def _release(session: Session, order: Order, actor: str, now: datetime) -> None:
+    from core.inventory.services import release_order  # the inventory area is optional for intake
+
+    release_order(session, order, actor=actor, now=now)
+
+
+def queue_order_confirmation(session: Session, order: Order, *, now: datetime) -> None:
+    """The 'order confirmed' email, queued once per order (the dedup key makes a second queueing a no-op)."""
+    key = f"order:{order.id}:confirmed"
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)) is not None:
+        return
+    session.add(
+        OutboxMessage(
+            kind="order_confirmed",
+            transport="email",
+            dedup_key=key,
+            recipient=order.email or "",
+            subject=f"Your order {order.number} is confirmed",
+            payload={"order_id": order.id},
+            next_attempt_at=now,
+            created_at=now,
+        )
+    )
+
+
+def _update_order(
+    session: Session,
+    order: Order,
+    canonical: CanonicalOrder,
+    *,
+    now: datetime,
+    actor: str,
+    allocate: Allocator | None,
+) -> IngestResult:
+    if canonical.updated_at and order.channel_updated_at and canonical.updated_at < order.channel_updated_at:
+        events.record_event(
+            session,
+            order,
+            "stale_update_ignored",
+            f"Ignored an update from {canonical.updated_at.isoformat()}: we already have "
+            f"{order.channel_updated_at.isoformat()}",
+            actor=actor,
+            now=now,
+        )
+        return IngestResult(canonical.external_id, "stale", order.id, None)
+    changes = _apply_changes(session, order, canonical, now=now, actor=actor)
+    previous = order.status
+    _after_change(session, order, canonical, now=now, actor=actor, allocate=allocate)
+    if not changes and order.status == previous:
+        return IngestResult(canonical.external_id, DUPLICATE, order.id, None)
+    order.channel_updated_at = canonical.updated_at or order.channel_updated_at
+    order.updated_at = now
+    status = NEEDS_ATTENTION if order.status == OrderStatus.ON_HOLD else "updated"
+    return IngestResult(canonical.external_id, status, order.id, order.hold_reason)
+
+
+def _apply_changes(
+    session: Session, order: Order, canonical: CanonicalOrder, *, now: datetime, actor: str
+) -> list[str]:
+    changes: list[str] = []
+    if canonical.raw_status[:64] != order.channel_status:
+        changes.append(f"channel status {order.channel_status or '—'} → {canonical.raw_status}")
+        order.channel_status = canonical.raw_status[:64]
+    new_address = _address(canonical.shipping_address)
+    if new_address != order.shipping_address:
+        order.shipping_address = new_address
+        events.record_event(
+            session,
+            order,
+            "address_changed",
+            "Shipping address changed by the channel",
+            actor=actor,
+            now=now,
+            data={"address": new_address},
+        )
+        changes.append("shipping address")
+    if canonical.refunded_total != order.refunded_total:
+        events.record_event(
+            session,
+            order,
+            "refund_recorded",
+            f"Channel refunded {canonical.refunded_total - order.refunded_total} (minor units) in total",
+            actor=actor,
+            now=now,
+            data={"refunded_total": canonical.refunded_total},
+        )
+        order.refunded_total = canonical.refunded_total
+        changes.append("refund")
+    totals = ("subtotal", "discount_total", "shipping_total", "tax_total", "total")
+    if any(getattr(order, f) != getattr(canonical, f) for f in totals):
+        for field in totals:
+            setattr(order, field, getattr(canonical, field))
+        changes.append("totals")
+    if _lines_differ(order, canonical):
+        if order.status in (OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.BACKORDERED):
+            order.lines = _build_lines(session, order.channel, canonical)
+            events.record_event(
+                session, order, "lines_changed", "Order lines changed by the channel", actor=actor, now=now
+            )
+            changes.append("lines")
+        else:
+            events.record_event(
+                session,
+                order,
+                "lines_change_ignored",
+                f"The channel changed the lines but the order is already {order.status}: check by hand",
+                actor=actor,
+                now=now,
+            )
+    before = len(order.shipments)
+    _add_channel_shipments(session, order, canonical, now=now, actor=actor)
+    if len(order.shipments) != before:
+        changes.append("shipments")
+    if changes:
+        session.flush()
+        recheck_hold(session, order, canonical.warnings, now=now, actor=actor)
+    return changes
+
+
+def _lines_differ(order: Order, canonical: CanonicalOrder) -> bool:
+    ours = [(line.external_id, line.channel_sku, line.quantity, line.total) for line in order.lines]
+    theirs = [(line.external_id, line.channel_sku, line.quantity, line.total) for line in canonical.lines]
+    return ours != theirs
+
+
+def recheck_hold(
+    session: Session, order: Order, warnings: Sequence[str] | None = None, *, now: datetime, actor: str
+) -> bool:
+    """Re-map a held order's lines; release the hold when nothing is missing any more. True if released.
+
+    `warnings` are the adapter's warnings from the newest payload; None keeps those of the current hold."""
+    if order.status != OrderStatus.ON_HOLD:
+        return False
+    unmapped = {line.channel_sku for line in order.lines if line.sku_id is None and line.channel_sku}
+    mapping = _map_skus(session, order.channel_id, unmapped)
+    for line in order.lines:
+        if line.sku_id is None and line.channel_sku in mapping:
+            line.sku_id = mapping[line.channel_sku]
+    if warnings is None:
+        warnings = list(order.hold_warnings or [])
+    order.hold_warnings = list(warnings)
+    reasons = _hold_reasons(order, warnings)
+    if reasons:
+        order.hold_reason = "; ".join(reasons)
+        return False
+    order.hold_reason = None
+    change_order_status(session, order, OrderStatus.PENDING, actor=actor, now=now, why="hold cleared")
+    return True
+
+
+def reprocess_held_orders(
+    session: Session, channel_id: int, *, now: datetime, actor: str, allocate: Allocator | None = None
+) -> list[int]:
+    """Retry every order of the channel held for unmapped SKUs (after a listing was added); ids released."""
+    held = session.scalars(
+        select(Order).where(
+            Order.channel_id == channel_id,
+            Order.status == OrderStatus.ON_HOLD,
+            Order.hold_reason.like(f"%{UNMAPPED_PREFIX}%"),
+        )
+    ).all()
+    released = []
+    for order in held:
+        if recheck_hold(session, order, now=now, actor=actor):
+            if allocate is not None and not order.fulfilled_by_channel:
+                allocate(session, order, actor, now)
+            released.append(order.id)
+    return released
+
+
+def mark_payload_failed(session: Session, payload_id: int, error: str, *, now: datetime) -> None:
+    """Record that processing a stored payload failed unexpectedly; it stays for a retry."""
+    payload = session.get(InboundPayload, payload_id)
+    if payload is not None:
+        payload.status, payload.error, payload.processed_at = REJECTED, error[:4000], now

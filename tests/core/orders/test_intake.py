@@ -1,0 +1,240 @@
+"""Channel intake: raw payload stored first, idempotent upserts, holds that release, stale updates ignored."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from core.catalog.services import add_listing
+from core.customers.models import Customer
+from core.orders import intake
+from core.orders.models import InboundPayload, Order, OrderEvent
+from tests.conftest import SHARED_DATA
+from tests.factories import NOW, make_channel, make_sku
+
+CHANNELS = SHARED_DATA / "channels"
+
+
+def sample(path: str) -> dict:
+    return json.loads((CHANNELS / path).read_text())
+
+
+def ingest(db, channel, document, *, now=NOW, delivery_id=None):
+    body = document if isinstance(document, str) else json.dumps(document)
+    payload, is_new = intake.store_payload(
+        db, channel, body, source="webhook", now=now, delivery_id=delivery_id
+    )
+    if not is_new:
+        return payload, []
+    [(stored, results)] = intake.process_payloads(db, channel, [payload], now=now)
+    return stored, results
+
+
+def order_count(db) -> int:
+    return db.scalar(select(func.count()).select_from(Order))
+
+
+@pytest.fixture
+def shopify(db):
+    channel = make_channel(db, code="shopify-x", kind="shopify", name="Shopify")
+    for variant in ("IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK"):
+        add_listing(db, channel, variant, make_sku(db, code=f"OUR-{variant}").code, now=NOW)
+    return channel
+
+
+def test_ingest_order_creates_order_with_lines_customer_and_timeline(db, shopify) -> None:
+    payload, [result] = ingest(db, shopify, sample("shopify/order.json"))
+    native = sample("shopify/order.json")["order"]
+    assert (result.status, result.external_id) == ("created", str(native["id"]))
+    order = db.get(Order, result.order_id)
+    assert order.status == "pending" and order.number.startswith("CD-")
+    assert [line.channel_sku for line in order.lines] == [item["sku"] for item in native["line_items"]]
+    assert all(line.sku_id for line in order.lines)
+    assert order.total == 40994 and order.currency == "USD"
+    assert order.customer.email == native["email"]
+    assert [e.kind for e in order.events] == ["placed"]
+    assert payload.status == "processed" and payload.order_id == order.id and payload.body
+
+
+def test_ingest_same_payload_twice_gives_one_order(db, shopify) -> None:
+    ingest(db, shopify, sample("shopify/order.json"))
+    _payload, [again] = ingest(db, shopify, sample("shopify/order.json"))
+    assert again.status == "duplicate"
+    assert order_count(db) == 1
+    assert db.scalar(select(func.count()).select_from(InboundPayload)) == 2
+
+
+def test_ingest_repeated_delivery_id_is_not_processed_again(db, shopify) -> None:
+    ingest(db, shopify, sample("shopify/order.json"), delivery_id="d-1")
+    payload, results = ingest(db, shopify, sample("shopify/order.json"), delivery_id="d-1")
+    assert results == [] and payload.status == "processed"
+    assert db.scalar(select(func.count()).select_from(InboundPayload)) == 1
+
+
+def test_ingest_cancellation_update_cancels_and_logs(db, shopify) -> None:
+    doc = sample("shopify/order.json")
+    _p, [created] = ingest(db, shopify, doc)
+    update = copy.deepcopy(doc)
+    update["order"]["cancelled_at"] = "2008-01-10T12:00:00-05:00"
+    update["order"]["updated_at"] = "2008-01-10T12:00:00-05:00"
+    _p, [result] = ingest(db, shopify, update)
+    order = db.get(Order, created.order_id)
+    assert result.status == "updated" and order.status == "cancelled"
+    change = db.scalars(
+        select(OrderEvent).where(OrderEvent.order_id == order.id, OrderEvent.kind == "status_changed")
+    ).one()
+    assert (change.from_status, change.to_status) == ("pending", "cancelled")
+
+
+def test_ingest_address_change_updates_and_logs(db, shopify) -> None:
+    doc = sample("shopify/order.json")
+    _p, [created] = ingest(db, shopify, doc)
+    update = copy.deepcopy(doc)
+    update["order"]["shipping_address"]["address1"] = "1 New Street"
+    update["order"]["updated_at"] = "2008-01-11T12:00:00-05:00"
+    ingest(db, shopify, update)
+    order = db.get(Order, created.order_id)
+    assert order.shipping_address["line1"] == "1 New Street"
+    assert "address_changed" in [e.kind for e in order.events]
+
+
+def test_ingest_older_update_is_recorded_and_ignored(db, shopify) -> None:
+    doc = sample("shopify/order.json")
+    newer = copy.deepcopy(doc)
+    newer["order"]["updated_at"] = "2030-01-01T00:00:00Z"
+    _p, [created] = ingest(db, shopify, newer)
+    older = copy.deepcopy(doc)
+    older["order"]["cancelled_at"] = "2008-01-10T12:00:00-05:00"
+    older["order"]["updated_at"] = "2029-12-31T00:00:00Z"
+    _p, [result] = ingest(db, shopify, older)
+    order = db.get(Order, created.order_id)
+    assert result.status == "stale" and order.status == "pending"
+    assert "stale_update_ignored" in [e.kind for e in order.events]
+
+
+def test_ingest_update_for_unseen_order_creates_it(db, shopify) -> None:
+    doc = sample("shopify/order.json")
+    doc["order"]["cancelled_at"] = "2008-01-10T12:00:00-05:00"
+    _p, [result] = ingest(db, shopify, doc)
+    assert result.status == "created"
+    assert db.get(Order, result.order_id).status == "cancelled"
+
+
+def test_ingest_unmapped_sku_holds_order_until_listing_added(db) -> None:
+    channel = make_channel(db, kind="shopify")
+    _p, [result] = ingest(db, channel, sample("shopify/order.json"))
+    order = db.get(Order, result.order_id)
+    assert result.status == "needs_attention" and order.status == "on_hold"
+    assert "unmapped channel SKU: IPOD2008BLACK, IPOD2008GREEN, IPOD2008RED" in order.hold_reason
+    assert [line.sku_id for line in order.lines] == [None, None, None]
+    for variant in ("IPOD2008GREEN", "IPOD2008RED"):
+        add_listing(db, channel, variant, make_sku(db, code=f"X-{variant}").code, now=NOW)
+    assert intake.reprocess_held_orders(db, channel.id, now=NOW, actor="ops") == []
+    assert order.hold_reason == "unmapped channel SKU: IPOD2008BLACK"
+    add_listing(db, channel, "IPOD2008BLACK", make_sku(db, code="X-BLACK").code, now=NOW)
+    assert intake.reprocess_held_orders(db, channel.id, now=NOW, actor="ops") == [order.id]
+    assert order.status == "pending" and order.hold_reason is None
+
+
+def test_ingest_unknown_currency_holds_order(db, shopify) -> None:
+    doc = sample("shopify/order.json")
+    doc["order"]["currency"] = "ZZZ"
+    _p, [result] = ingest(db, shopify, doc)
+    assert result.status == "needs_attention"
+    assert "unknown currency 'ZZZ'" in db.get(Order, result.order_id).hold_reason
+
+
+def test_ingest_missing_address_holds_order_and_keeps_it_on_release(db, shopify) -> None:
+    doc = sample("shopify/order.json")
+    del doc["order"]["shipping_address"]
+    _p, [result] = ingest(db, shopify, doc)
+    order = db.get(Order, result.order_id)
+    assert "missing shipping address" in order.hold_reason
+    assert intake.reprocess_held_orders(db, shopify.id, now=NOW, actor="ops") == []
+    assert order.status == "on_hold"
+
+
+def test_ingest_rejects_unreadable_order_with_reason_and_keeps_payload(db, shopify) -> None:
+    payload, [result] = ingest(
+        db, shopify, {"order": {"id": 5, "created_at": "not a time", "currency": "USD"}}
+    )
+    assert result.status == "rejected" and result.error
+    assert payload.status == "rejected" and payload.error and payload.body
+    assert order_count(db) == 0
+
+
+def test_ingest_document_without_order_is_rejected(db, shopify) -> None:
+    payload, results = ingest(db, shopify, {"hello": "world"})
+    assert payload.status == "rejected" and "no order found" in payload.error
+    assert [r.status for r in results] == ["rejected"]
+
+
+def test_ingest_amazon_v0_joins_items_given_in_the_same_call(db) -> None:
+    channel = make_channel(db, kind="amazon")
+    bodies = [
+        (CHANNELS / "amazon" / name).read_text()
+        for name in ("getOrders_sandbox_TEST_CASE_200.json", "getOrderItems_sandbox_TEST_CASE_200.json")
+    ]
+    payloads = [intake.store_payload(db, channel, b, source="import", now=NOW)[0] for b in bodies]
+    outcome = intake.process_payloads(db, channel, payloads, now=NOW)
+    items = json.loads(bodies[1])["payload"]
+    order = db.scalar(select(Order).where(Order.external_id == items["AmazonOrderId"]))
+    assert [line.channel_sku for line in order.lines] == [i["SellerSKU"] for i in items["OrderItems"]]
+    assert [r.external_id for r in outcome[1][1]] == [items["AmazonOrderId"]]
+    assert outcome[1][0].status != "rejected"
+
+
+def test_ingest_same_buyer_on_two_channels_is_one_customer(db, shopify) -> None:
+    ingest(db, shopify, sample("shopify/order.json"))
+    web = make_channel(db, kind="shopify", code="insta", name="Instagram")
+    doc = sample("shopify/order.json")
+    doc["order"]["id"] = 999
+    ingest(db, web, doc)
+    assert db.scalar(select(func.count()).select_from(Customer)) == 1
+
+
+def test_ingest_relay_email_is_not_the_customers_email(db) -> None:
+    channel = make_channel(db, kind="shopify")
+    doc = sample("shopify/order.json")
+    doc["order"]["email"] = "abc123@marketplace.amazon.com"
+    _p, [result] = ingest(db, channel, doc)
+    order = db.get(Order, result.order_id)
+    assert order.email == "abc123@marketplace.amazon.com" and order.customer.email is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "files"),
+    [
+        ("shopify", ["shopify/order.json"]),
+        (
+            "amazon",
+            [
+                "amazon/getOrders_sandbox_TEST_CASE_200.json",
+                "amazon/getOrderItems_sandbox_TEST_CASE_200.json",
+                "amazon/v2026-01-01_getOrder_sandbox_0.json",
+            ],
+        ),
+        ("ebay", ["ebay/getOrders_sample_full.json"]),
+        ("woocommerce", ["woocommerce/retrieve_order.json"]),
+        ("square", ["square/RetrieveOrderResponse.json"]),
+    ],
+)
+def test_every_sample_ingests_and_replays_as_duplicate(db, kind: str, files: list[str]) -> None:
+    channel = make_channel(db, kind=kind)
+    bodies = [(CHANNELS / f).read_text() for f in files]
+    for attempt in ("first", "replay"):
+        payloads = [intake.store_payload(db, channel, b, source="import", now=NOW)[0] for b in bodies]
+        outcome = intake.process_payloads(db, channel, payloads, now=NOW + timedelta(minutes=1))
+        statuses = {r.status for _p, results in outcome for r in results}
+        if attempt == "first":
+            assert statuses <= {"created", "needs_attention"} and statuses
+            count = order_count(db)
+        else:
+            assert statuses == {"duplicate"}
+            assert order_count(db) == count
+    assert Path(CHANNELS).is_dir()

@@ -1,0 +1,139 @@
+"""The `crossdock` command: migrations, seeding (deterministic, refuses a non-empty database), usage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app import PROJECT_ROOT, create_app
+from core import migrate
+from core.db import make_engine, make_session_factory
+from core.orders.models import Order
+from core.security.models import User
+from tests.conftest import drop_database, fresh_database_url
+
+
+@pytest.fixture
+def cli_db(tmp_path: Path):
+    url, needs_drop = fresh_database_url(tmp_path, "cli")
+    yield url
+    drop_database(url, needs_drop)
+
+
+def invoke(url: str, *args: str):
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "cli-test"})
+    result = app.test_cli_runner().invoke(args=list(args), catch_exceptions=False)
+    app.extensions["crossdock.session_factory"].kw["bind"].dispose()
+    return result
+
+
+def test_db_upgrade_migrates_to_head(cli_db: str) -> None:
+    result = invoke(cli_db, "db", "upgrade")
+    assert result.exit_code == 0, result.output
+    engine = make_engine(cli_db)
+    assert migrate.current_revision(engine) == migrate.head_revision()
+    engine.dispose()
+
+
+def test_seed_creates_demo_accounts_and_orders_then_refuses_to_reseed(cli_db: str) -> None:
+    result = invoke(cli_db, "seed", "--orders", "120")
+    assert result.exit_code == 0, result.output
+    assert "orders/s" in result.output
+    engine = make_engine(cli_db)
+    with make_session_factory(engine)() as session:
+        assert session.scalar(select(func.count()).select_from(Order)) >= 100
+        emails = set(session.scalars(select(User.email)))
+    engine.dispose()
+    assert {"customer@example.com", "agent@example.com", "manager@example.com", "admin@example.com"} <= emails
+    again = invoke(cli_db, "seed", "--orders", "10")
+    assert again.exit_code != 0
+    assert "already has data" in again.output
+
+
+def test_crossdock_console_script_prints_usage() -> None:
+    result = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "app.py"), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0
+    for command in ("db", "seed", "serve", "worker", "demo", "bench"):
+        assert command in result.stdout
+
+
+def test_run_script_without_arguments_prints_usage() -> None:
+    result = subprocess.run(
+        [str(PROJECT_ROOT / "run")], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0
+    assert "./run COMMAND" in result.stdout and "demo" in result.stdout and "test" in result.stdout
+
+
+def _add_channel(url: str, code: str, kind: str) -> None:
+    import core.models  # noqa: F401
+    from core.channels.models import Channel
+
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        session.add(Channel(code=code, name=code.title(), kind=kind, webhook_secret="x"))
+        session.commit()
+    engine.dispose()
+
+
+def test_import_and_show_amazon_v0_with_items_joined(cli_db: str) -> None:
+    import json
+
+    from tests.conftest import SHARED_DATA
+
+    assert invoke(cli_db, "db", "upgrade").exit_code == 0
+    _add_channel(cli_db, "amazon", "amazon")
+    folder = SHARED_DATA / "channels" / "amazon"
+    files = [
+        str(folder / "getOrders_sandbox_TEST_CASE_200.json"),
+        str(folder / "getOrderItems_sandbox_TEST_CASE_200.json"),
+    ]
+    result = invoke(cli_db, "import", "amazon", *files, "--create-listings")
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert {line["file"] for line in lines} == set(files)
+    assert all(set(line) == {"file", "external_id", "status", "order_id", "error"} for line in lines)
+    items = json.loads((folder / "getOrderItems_sandbox_TEST_CASE_200.json").read_text())["payload"]
+    shown = invoke(cli_db, "orders", "show", "amazon", items["AmazonOrderId"], "--json")
+    assert shown.exit_code == 0, shown.output
+    order = json.loads(shown.output)
+    assert order["external_id"] == items["AmazonOrderId"]
+    assert [line["channel_sku"] for line in order["lines"]] == [i["SellerSKU"] for i in items["OrderItems"]]
+    assert [line["sku"] for line in order["lines"]] == [i["SellerSKU"] for i in items["OrderItems"]]
+    assert [line["quantity"] for line in order["lines"]] == [
+        i["QuantityOrdered"] for i in items["OrderItems"]
+    ]
+    replay = invoke(cli_db, "import", "amazon", *files)
+    assert {json.loads(line)["status"] for line in replay.output.splitlines()} == {"duplicate"}
+
+
+def test_import_reports_a_file_without_order_and_exits_nonzero(cli_db: str, tmp_path: Path) -> None:
+    import json
+
+    invoke(cli_db, "db", "upgrade")
+    _add_channel(cli_db, "shop", "shopify")
+    empty = tmp_path / "empty.json"
+    empty.write_text('{"nothing": true}')
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    result = invoke(cli_db, "import", "shop", str(empty), str(broken))
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["status"] for line in lines] == ["rejected", "rejected"]
+    assert "no order found" in lines[0]["error"] and "not JSON" in lines[1]["error"]
+
+
+def test_orders_show_unknown_order_fails_with_one_line(cli_db: str) -> None:
+    invoke(cli_db, "db", "upgrade")
+    result = invoke(cli_db, "orders", "show", "nochannel", "123", "--json")
+    assert result.exit_code != 0 and "no order '123' on channel 'nochannel'" in result.output
