@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import login_user, logout_user
 
 from agent_console.auth import current_actor, require_staff, role_required
@@ -13,7 +13,9 @@ from core.customers import queries as customer_queries
 from core.customers import services as customer_services
 from core.db import utcnow
 from core.errors import DomainError, NotFound
+from core.orders import intake
 from core.orders import queries as order_queries
+from core.orders.models import InboundPayload
 from core.pagination import clamp_page
 from core.security import queries as security_queries
 from core.security.roles import Role, is_staff
@@ -128,6 +130,55 @@ def order_detail(order_id: int) -> Any:
     except NotFound:
         abort(404)
     return render_template("console/orders/detail.html", order=order)
+
+
+@bp.get("/intake")
+def intake_overview() -> Any:
+    """Orders on hold with their reasons, and inbound payloads by processing status."""
+    status = request.args.get("status") or None
+    payloads = order_queries.inbound_payloads(g.db, status=status, page=clamp_page(request.args.get("page")))
+    return _render(
+        "console/intake/index.html",
+        "console/intake/_payloads.html",
+        held=order_queries.held_orders(g.db),
+        payloads=payloads,
+        counts=order_queries.payload_status_counts(g.db),
+        status=status,
+    )
+
+
+@bp.get("/intake/payloads/<int:payload_id>")
+def intake_payload(payload_id: int) -> Any:
+    """One inbound payload: headers, raw body, processing result."""
+    payload = g.db.get(InboundPayload, payload_id)
+    if payload is None:
+        abort(404)
+    return render_template("console/intake/payload.html", payload=payload)
+
+
+@bp.post("/intake/listings")
+@role_required(Role.MANAGER)
+def intake_map_sku() -> Any:
+    """Map a channel SKU to one of ours; orders held for it are released (audited)."""
+    try:
+        channel_id = int(request.form.get("channel_id", ""))
+        released = intake.map_channel_sku(
+            g.db,
+            channel_id,
+            request.form.get("channel_sku", ""),
+            request.form.get("sku", "").strip(),
+            actor=current_actor(),
+            now=utcnow(),
+            allocate=current_app.extensions.get("crossdock.allocator"),
+        )
+    except ValueError:
+        flash("Choose a channel.", "error")
+    except DomainError as exc:
+        flash(str(exc), "error")
+    else:
+        g.db.commit()
+        flash(f"Mapped. {len(released)} order(s) released from hold.")
+    return redirect(url_for("console.intake_overview"), code=303)
 
 
 @bp.get("/analytics")

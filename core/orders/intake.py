@@ -24,7 +24,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.audit.services import record_audit
 from core.catalog.models import Listing
+from core.catalog.services import add_listing
 from core.channels.base import Extracted, is_iso_currency
 from core.channels.canonical import CanonicalAddress, CanonicalOrder, ChannelStatus
 from core.channels.models import Channel
@@ -37,6 +39,7 @@ from core.orders import events
 from core.orders.models import InboundPayload, Order, OrderLine
 from core.orders.services import change_order_status, format_order_number
 from core.orders.status import CANCELLABLE_STATUSES, OrderStatus, can_transition
+from core.security.roles import Actor
 
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 
@@ -612,3 +615,41 @@ def mark_payload_failed(session: Session, payload_id: int, error: str, *, now: d
     payload = session.get(InboundPayload, payload_id)
     if payload is not None:
         payload.status, payload.error, payload.processed_at = REJECTED, error[:4000], now
+
+
+def map_channel_sku(
+    session: Session,
+    channel_id: int,
+    channel_sku: str,
+    sku_code: str,
+    *,
+    actor: Actor,
+    now: datetime,
+    allocate: Allocator | None = None,
+) -> list[int]:
+    """Map a channel SKU to ours (audited) and release the orders held for it; returns released order ids."""
+    channel = session.get(Channel, channel_id)
+    if channel is None:
+        raise NotFound(f"channel {channel_id} not found")
+    listing = add_listing(session, channel, channel_sku, sku_code, now=now)
+    record_audit(
+        session,
+        actor,
+        "listing.mapped",
+        "channel",
+        channel.id,
+        now=now,
+        after={"channel_sku": listing.channel_sku, "sku_id": listing.sku_id},
+    )
+    released = reprocess_held_orders(session, channel.id, now=now, actor=actor.label, allocate=allocate)
+    for order_id in released:
+        record_audit(
+            session,
+            actor,
+            "order.hold_released",
+            "order",
+            order_id,
+            now=now,
+            after={"reason": f"listing {listing.channel_sku} mapped"},
+        )
+    return released

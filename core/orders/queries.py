@@ -14,7 +14,7 @@ from core.catalog.models import Sku
 from core.channels.models import Channel
 from core.errors import NotFound
 from core.money import to_decimal_string
-from core.orders.models import Order, OrderEvent, OrderLine
+from core.orders.models import InboundPayload, Order, OrderEvent, OrderLine
 from core.pagination import Page
 
 
@@ -188,3 +188,44 @@ def canonical_order_json(session: Session, order: Order) -> dict[str, Any]:
             for s in order.shipments
         ],
     }
+
+
+PAYLOAD_STATUSES = ("received", "processed", "duplicate", "needs_attention", "rejected")
+
+
+def inbound_payloads(
+    session: Session, *, status: str | None = None, page: int = 1, per_page: int = 50
+) -> Page[InboundPayload]:
+    """Inbound channel payloads, newest first, optionally in one processing status."""
+    where = [InboundPayload.status == status] if status in PAYLOAD_STATUSES else []
+    total = session.scalar(select(func.count()).select_from(InboundPayload).where(*where)) or 0
+    items = session.scalars(
+        select(InboundPayload)
+        .where(*where)
+        .order_by(InboundPayload.received_at.desc(), InboundPayload.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return Page(list(items), page, per_page, total)
+
+
+def payload_status_counts(session: Session) -> dict[str, int]:
+    """How many inbound payloads are in each processing status."""
+    counts = dict.fromkeys(PAYLOAD_STATUSES, 0)
+    counts.update(
+        session.execute(select(InboundPayload.status, func.count()).group_by(InboundPayload.status)).all()
+    )
+    return counts
+
+
+def held_orders(session: Session, *, limit: int = 200) -> list[Order]:
+    """Orders on hold, oldest first, with their channel and lines (what ops must fix)."""
+    return list(
+        session.scalars(
+            select(Order)
+            .where(Order.status == "on_hold")
+            .options(selectinload(Order.channel), selectinload(Order.lines))
+            .order_by(Order.placed_at, Order.id)
+            .limit(limit)
+        )
+    )
