@@ -7,13 +7,11 @@ from typing import Any
 from flask import Blueprint, jsonify
 from werkzeug.exceptions import HTTPException
 
+from api.openapi import build_openapi
+
 bp = Blueprint("api", __name__)
 
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "Crossdock API", "version": "1"},
-    "paths": {},
-}
+OPENAPI = build_openapi()
 
 
 @bp.get("/openapi.json")

@@ -79,5 +79,13 @@ def test_api_errors_are_json(client) -> None:
     assert response.status_code == 404 and response.is_json and "error" in response.get_json()
 
 
-def test_openapi_document_is_served(client) -> None:
-    assert client.get("/api/openapi.json").get_json()["openapi"].startswith("3.")
+def test_openapi_document_is_served_and_every_ref_resolves(client) -> None:
+    import json
+    import re
+
+    doc = client.get("/api/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    assert "/api/channels/{channel}/webhooks/orders" in doc["paths"]
+    refs = set(re.findall(r"#/components/schemas/(\w+)", json.dumps(doc)))
+    assert refs and refs <= set(doc["components"]["schemas"])
+    assert {"id", "lines", "totals"} <= set(doc["components"]["schemas"]["WebshopOrder"]["required"])

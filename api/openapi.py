@@ -1,0 +1,112 @@
+"""The OpenAPI 3.1 document served at /api/openapi.json, built from the schemas the code validates with."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from core.channels.signatures import WEBHOOK_SCHEMES
+from core.channels.webshop import WEBSHOP_ORDER_SCHEMA
+
+
+def _as_components(schema: dict[str, Any], name: str) -> dict[str, dict[str, Any]]:
+    """A JSON Schema with local $defs as OpenAPI components: `name` plus `<name><Def>` for each $def."""
+    schema = copy.deepcopy(schema)
+    defs = schema.pop("$defs", {})
+    schema.pop("$schema", None)
+
+    def rewrite(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                node["$ref"] = f"#/components/schemas/{name}{ref.removeprefix('#/$defs/').title()}"
+            return {key: rewrite(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [rewrite(item) for item in node]
+        return node
+
+    components = {name: rewrite(schema)}
+    components.update({f"{name}{key.title()}": rewrite(value) for key, value in defs.items()})
+    return components
+
+
+ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+_SIGNATURES = ", ".join(f"{kind}: `{scheme.signature_header}`" for kind, scheme in WEBHOOK_SCHEMES.items())
+
+
+def build_openapi() -> dict[str, Any]:
+    """The whole document."""
+    schemas = _as_components(WEBSHOP_ORDER_SCHEMA, "WebshopOrder")
+    schemas["Error"] = ERROR
+    schemas["IngestResult"] = {
+        "type": "object",
+        "properties": {
+            "external_id": {"type": ["string", "null"]},
+            "status": {"enum": ["created", "updated", "duplicate", "stale", "needs_attention", "rejected"]},
+            "order_id": {"type": ["integer", "null"]},
+            "error": {"type": ["string", "null"]},
+        },
+    }
+    error_response = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Crossdock API",
+            "version": "1",
+            "description": 'Channel webhooks and the web shop order format. Errors: {"error": "..."}.',
+        },
+        "paths": {
+            "/api/channels/{channel}/webhooks/orders": {
+                "post": {
+                    "summary": "Receive an order created or updated on a channel",
+                    "description": (
+                        "The body is the channel's own order JSON (the web shop sends a WebshopOrder), "
+                        "signed with the channel's webhook secret: base64 HMAC-SHA256 of the raw body "
+                        f"(Square: of the notification URL + body) in the channel's header ({_SIGNATURES}). "
+                        "The raw body is stored before processing; a repeated delivery id is `duplicate`."
+                    ),
+                    "parameters": [
+                        {"name": "channel", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": {"$ref": "#/components/schemas/WebshopOrder"}}
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Stored and processed",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "status": {"type": "string"},
+                                            "payload_id": {"type": "integer"},
+                                            "results": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/IngestResult"},
+                                            },
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": {"description": "Body is not valid JSON", **error_response},
+                        "401": {"description": "Missing or bad signature", **error_response},
+                        "404": {"description": "Unknown channel, or one that is polled", **error_response},
+                        "413": {"description": "Body too large", **error_response},
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "summary": "Database reachable, migrations current, worker heartbeat age",
+                    "responses": {"200": {"description": "Ready"}, "503": {"description": "Not ready"}},
+                }
+            },
+        },
+        "components": {"schemas": schemas},
+    }
