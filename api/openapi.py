@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from core.channels.signatures import WEBHOOK_SCHEMES
+from core.channels.signatures import webhook_kinds
 from core.channels.webshop import WEBSHOP_ORDER_SCHEMA
 
 
@@ -32,7 +32,7 @@ def _as_components(schema: dict[str, Any], name: str) -> dict[str, dict[str, Any
 
 ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
 
-_SIGNATURES = ", ".join(f"{kind}: `{scheme.signature_header}`" for kind, scheme in WEBHOOK_SCHEMES.items())
+_SIGNATURES = ", ".join(f"{kind}: `{scheme.signature_header}`" for kind, scheme in webhook_kinds().items())
 
 
 def build_openapi() -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from core.channels.signatures import WEBHOOK_SCHEMES, verify_signature
+from core.channels.signatures import verify_signature, webhook_scheme
 from core.db import begin_write, utcnow
 from core.errors import NotFound
 from core.orders import intake
@@ -26,7 +26,7 @@ def order_webhook(channel_code: str) -> Any:
         channel = intake.get_channel(g.db, channel_code)
     except NotFound:
         return _error(404, f"unknown channel {channel_code!r}")
-    scheme = WEBHOOK_SCHEMES.get(channel.kind)
+    scheme = webhook_scheme(channel.kind)
     if scheme is None:
         return _error(
             404, f"channel {channel_code!r} ({channel.kind}) delivers orders by polling, not webhooks"

@@ -62,6 +62,16 @@ class Extracted:
     error: str | None
 
 
+@dataclass(frozen=True)
+class WebhookScheme:
+    """How a channel that pushes orders signs them: an adapter module declares it as `WEBHOOK`."""
+
+    signature_header: str
+    delivery_header: str | None  # the header carrying a unique delivery id, for de-duplication
+    topic_header: str | None
+    signs_url: bool = False  # Square signs notification URL + body
+
+
 class ChannelAdapter(Protocol):
     """The interface every adapter module provides."""
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from core.channels.base import (
     Extracted,
+    WebhookScheme,
     as_dict,
     as_list,
     check_shipping_address,
@@ -42,6 +43,7 @@ from core.channels.canonical import (
 from core.errors import PayloadError
 
 KIND = "shopify"
+WEBHOOK = WebhookScheme("X-Shopify-Hmac-Sha256", "X-Shopify-Webhook-Id", "X-Shopify-Topic")
 
 _EXPECTED = 'a Shopify order object, {"order": {...}} or {"orders": [...]}'
 _PAID = frozenset({"paid", "partially_paid", "authorized", "partially_refunded"})

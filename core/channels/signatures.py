@@ -6,24 +6,18 @@ import base64
 import hashlib
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
+
+from core.channels.base import WebhookScheme
+from core.channels.registry import ADAPTERS, get_adapter
+from core.errors import PayloadError
 
 
-@dataclass(frozen=True)
-class WebhookScheme:
-    signature_header: str
-    delivery_header: str | None  # the header carrying a unique delivery id, for de-duplication
-    topic_header: str | None
-    signs_url: bool = False  # Square signs notification URL + body
-
-
-# Channel kinds that push orders by webhook; the others (Amazon, eBay) are polled.
-WEBHOOK_SCHEMES: dict[str, WebhookScheme] = {
-    "shopify": WebhookScheme("X-Shopify-Hmac-Sha256", "X-Shopify-Webhook-Id", "X-Shopify-Topic"),
-    "woocommerce": WebhookScheme("X-WC-Webhook-Signature", "X-WC-Webhook-Delivery-ID", "X-WC-Webhook-Topic"),
-    "square": WebhookScheme("X-Square-Hmacsha256-Signature", None, None, signs_url=True),
-    "webshop": WebhookScheme("X-Crossdock-Signature", "X-Crossdock-Delivery", "X-Crossdock-Topic"),
-}
+def webhook_scheme(kind: str) -> WebhookScheme | None:
+    """The signing scheme of a channel kind that pushes orders; None for kinds that are polled."""
+    try:
+        return getattr(get_adapter(kind), "WEBHOOK", None)
+    except PayloadError:
+        return None
 
 
 def sign(secret: str, body: bytes, url: str = "") -> str:
@@ -36,7 +30,7 @@ def verify_signature(
     kind: str, secret: str | None, body: bytes, headers: Mapping[str, str], *, url: str = ""
 ) -> str | None:
     """None when the request is signed by the channel's secret, else the reason it is not."""
-    scheme = WEBHOOK_SCHEMES.get(kind)
+    scheme = webhook_scheme(kind)
     if scheme is None:
         return f"channels of kind {kind!r} do not send order webhooks"
     if not secret:
@@ -48,3 +42,8 @@ def verify_signature(
     if not hmac.compare_digest(expected.encode("ascii"), given.strip().encode("ascii", "replace")):
         return f"bad signature in {scheme.signature_header}"
     return None
+
+
+def webhook_kinds() -> dict[str, WebhookScheme]:
+    """Every channel kind that pushes orders, with its scheme."""
+    return {kind: adapter.WEBHOOK for kind, adapter in ADAPTERS.items() if getattr(adapter, "WEBHOOK", None)}

@@ -22,6 +22,7 @@ from typing import Any
 
 from core.channels.base import (
     Extracted,
+    WebhookScheme,
     adapt_all,
     as_dict,
     as_list,
@@ -55,6 +56,7 @@ from core.channels.canonical import (
 from core.errors import PayloadError
 
 KIND = "square"
+WEBHOOK = WebhookScheme("X-Square-Hmacsha256-Signature", None, None, signs_url=True)
 
 _EXPECTED = 'a Square Order, {"order": {...}}, {"orders": [...]} or an order webhook event'
 _SHIPPED_TYPES = frozenset({"SHIPMENT", "DELIVERY"})

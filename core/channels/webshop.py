@@ -26,6 +26,7 @@ from typing import Any
 
 from core.channels.base import (
     Extracted,
+    WebhookScheme,
     check_shipping_address,
     clean,
     clean_email,
@@ -49,6 +50,7 @@ from core.channels.canonical import (
 from core.errors import PayloadError
 
 KIND = "webshop"
+WEBHOOK = WebhookScheme("X-Crossdock-Signature", "X-Crossdock-Delivery", "X-Crossdock-Topic")
 
 _MONEY = re.compile(r"^\d+(\.\d+)?$")
 _STATUSES = {status.value: status for status in ChannelStatus}

@@ -15,6 +15,7 @@ from typing import Any
 
 from core.channels.base import (
     Extracted,
+    WebhookScheme,
     as_dict,
     as_list,
     check_shipping_address,
@@ -44,6 +45,7 @@ from core.channels.canonical import (
 from core.errors import PayloadError
 
 KIND = "woocommerce"
+WEBHOOK = WebhookScheme("X-WC-Webhook-Signature", "X-WC-Webhook-Delivery-ID", "X-WC-Webhook-Topic")
 
 _EXPECTED = "a WooCommerce order object or a list of them"
 _STATUSES = {
