@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 from flask_login import login_user, logout_user
 
 from agent_console.auth import current_actor, require_staff, role_required
@@ -169,7 +169,6 @@ def intake_map_sku() -> Any:
             request.form.get("sku", "").strip(),
             actor=current_actor(),
             now=utcnow(),
-            allocate=current_app.extensions.get("crossdock.allocator"),
         )
     except ValueError:
         flash("Choose a channel.", "error")

@@ -69,9 +69,7 @@ def order_webhook(channel_code: str) -> Any:
         return jsonify(status="duplicate", payload_id=payload.id), 200
     try:
         begin_write(g.db)
-        outcome = intake.process_payloads(
-            g.db, channel, [payload], now=now, allocate=current_app.extensions.get("crossdock.allocator")
-        )
+        outcome = intake.process_payloads(g.db, channel, [payload], now=now)
         g.db.commit()
     except Exception as exc:
         g.db.rollback()

@@ -16,7 +16,6 @@ from core.channels.registry import get_adapter
 from core.db import begin_write, utcnow
 from core.errors import DomainError
 from core.orders import intake
-from core.orders.intake import Allocator
 
 
 def _read(path: Path) -> tuple[str | None, str | None]:
@@ -38,7 +37,6 @@ def import_files(
     files: tuple[Path, ...],
     *,
     create_listings: bool = False,
-    allocate: Allocator | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
     """Store, then ingest, every file; returns (one dict per order or unreadable file, whether any failed)."""
     lines: list[dict[str, Any]] = []
@@ -77,7 +75,7 @@ def import_files(
                 adapter = get_adapter(channel.kind)
                 orders = [item.order for item in adapter.extract([p.body for p in payloads]) if item.order]
                 create_missing_listings(session, channel, orders, now=now)
-            outcome = intake.process_payloads(session, channel, payloads, now=now, allocate=allocate)
+            outcome = intake.process_payloads(session, channel, payloads, now=now)
             session.commit()
         except Exception as exc:
             session.rollback()

@@ -15,7 +15,7 @@ Steps for one payload (`store_payload` in one transaction, `process_payload` in 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,7 @@ from core.channels.registry import get_adapter
 from core.customers.services import resolve_customer
 from core.errors import DomainError, NotFound
 from core.fulfillment.models import Shipment
+from core.inventory.services import allocate_order, release_order
 from core.notifications.models import OutboxMessage
 from core.orders import events
 from core.orders.models import InboundPayload, Order, OrderLine
@@ -52,9 +53,6 @@ RECEIVED, PROCESSED, DUPLICATE, NEEDS_ATTENTION, REJECTED = (
     "rejected",
 )
 UNMAPPED_PREFIX = "unmapped channel SKU"
-
-# Called with (session, order, actor, now) for a paid order ready for stock; the inventory area plugs in here.
-Allocator = Callable[[Session, Order, str, datetime], None]
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,6 @@ def process_payloads(
     payloads: Sequence[InboundPayload],
     *,
     now: datetime,
-    allocate: Allocator | None = None,
     actor: str | None = None,
 ) -> list[tuple[InboundPayload, list[IngestResult]]]:
     """Adapt and ingest stored payloads read together (Amazon v0 order items join their orders)."""
@@ -148,8 +145,7 @@ def process_payloads(
             supporting.append((payload, contributes))
             continue
         results_by_payload[id(payload)] = [
-            _ingest_extracted(session, channel, item, now=now, allocate=allocate, actor=actor)
-            for item in extracted
+            _ingest_extracted(session, channel, item, now=now, actor=actor) for item in extracted
         ]
     by_external_id = {r.external_id: r for results in results_by_payload.values() for r in results}
     for payload, contributes in supporting:
@@ -213,14 +209,13 @@ def _ingest_extracted(
     item: Extracted,
     *,
     now: datetime,
-    allocate: Allocator | None,
     actor: str,
 ) -> IngestResult:
     if item.order is None:
         external_id = _guess_external_id(item.native)
         return IngestResult(external_id, REJECTED, None, item.error)
     try:
-        return ingest_order(session, channel, item.order, now=now, allocate=allocate, actor=actor)
+        return ingest_order(session, channel, item.order, now=now, actor=actor)
     except DomainError as exc:
         return IngestResult(item.order.external_id, REJECTED, None, str(exc))
 
@@ -234,13 +229,7 @@ def _guess_external_id(native: dict) -> str | None:
 
 
 def ingest_order(
-    session: Session,
-    channel: Channel,
-    canonical: CanonicalOrder,
-    *,
-    now: datetime,
-    actor: str,
-    allocate: Allocator | None = None,
+    session: Session, channel: Channel, canonical: CanonicalOrder, *, now: datetime, actor: str
 ) -> IngestResult:
     """Create or update one order from its canonical form; idempotent and safe under concurrent delivery."""
     existing = _find_order(session, channel.id, canonical.external_id)
@@ -253,10 +242,10 @@ def ingest_order(
             if existing is None:
                 raise
         else:
-            _after_change(session, order, canonical, now=now, actor=actor, allocate=allocate)
+            _after_change(session, order, canonical, now=now, actor=actor)
             status = NEEDS_ATTENTION if order.status == OrderStatus.ON_HOLD else "created"
             return IngestResult(canonical.external_id, status, order.id, order.hold_reason)
-    return _update_order(session, existing, canonical, now=now, actor=actor, allocate=allocate)
+    return _update_order(session, existing, canonical, now=now, actor=actor)
 
 
 def _find_order(session: Session, channel_id: int, external_id: str) -> Order | None:
@@ -327,6 +316,7 @@ def _create_order(
         channel_number=canonical.number,
         status=OrderStatus.PENDING.value,
         channel_status=canonical.raw_status[:64],
+        channel_state=canonical.status.value,
         customer_id=customer.id if customer else None,
         identity_id=identity.id if identity else None,
         email=canonical.buyer.email,
@@ -417,33 +407,32 @@ def _target_status(order: Order, canonical: CanonicalOrder) -> OrderStatus | Non
 
 
 def _after_change(
-    session: Session,
-    order: Order,
-    canonical: CanonicalOrder,
-    *,
-    now: datetime,
-    actor: str,
-    allocate: Allocator | None,
+    session: Session, order: Order, canonical: CanonicalOrder, *, now: datetime, actor: str
 ) -> None:
+    """Follow the channel's news: cancel (releasing stock), mark shipped, or reserve stock once paid."""
+    order.channel_state = canonical.status.value
     target = _target_status(order, canonical)
     if target is not None:
-        if target == OrderStatus.CANCELLED and allocate is not None:
-            _release(session, order, actor, now)
+        if target == OrderStatus.CANCELLED:
+            release_order(session, order, actor=actor, now=now)
         change_order_status(
             session, order, target, actor=actor, now=now, why=f"channel reports {canonical.raw_status}"
         )
         return
-    ready = order.status == OrderStatus.PENDING and canonical.status == ChannelStatus.PAID
-    if ready and allocate is not None:
-        allocate(session, order, actor, now)
-    if order.status in (OrderStatus.CONFIRMED, OrderStatus.PENDING) and order.email and ready:
+    allocate_if_ready(session, order, now=now, actor=actor)
+
+
+def allocate_if_ready(session: Session, order: Order, *, now: datetime, actor: str) -> None:
+    """Reserve stock for a paid, pending order (confirmed or backordered) and queue its confirmation."""
+    if order.status != OrderStatus.PENDING or order.channel_state != ChannelStatus.PAID:
+        return
+    if order.fulfilled_by_channel:
+        why = f"paid; {order.channel.name} fulfils it: nothing is allocated from our stock"
+        change_order_status(session, order, OrderStatus.CONFIRMED, actor=actor, now=now, why=why)
+        return
+    allocate_order(session, order, actor=actor, now=now)
+    if order.status == OrderStatus.CONFIRMED and order.email:
         queue_order_confirmation(session, order, now=now)
-
-
-def _release(session: Session, order: Order, actor: str, now: datetime) -> None:
-    from core.inventory.services import release_order  # the inventory area is optional for intake
-
-    release_order(session, order, actor=actor, now=now)
 
 
 def queue_order_confirmation(session: Session, order: Order, *, now: datetime) -> None:
@@ -466,13 +455,7 @@ def queue_order_confirmation(session: Session, order: Order, *, now: datetime) -
 
 
 def _update_order(
-    session: Session,
-    order: Order,
-    canonical: CanonicalOrder,
-    *,
-    now: datetime,
-    actor: str,
-    allocate: Allocator | None,
+    session: Session, order: Order, canonical: CanonicalOrder, *, now: datetime, actor: str
 ) -> IngestResult:
     if canonical.updated_at and order.channel_updated_at and canonical.updated_at < order.channel_updated_at:
         events.record_event(
@@ -487,7 +470,7 @@ def _update_order(
         return IngestResult(canonical.external_id, "stale", order.id, None)
     changes = _apply_changes(session, order, canonical, now=now, actor=actor)
     previous = order.status
-    _after_change(session, order, canonical, now=now, actor=actor, allocate=allocate)
+    _after_change(session, order, canonical, now=now, actor=actor)
     if not changes and order.status == previous:
         return IngestResult(canonical.external_id, DUPLICATE, order.id, None)
     order.channel_updated_at = canonical.updated_at or order.channel_updated_at
@@ -590,9 +573,7 @@ def recheck_hold(
     return True
 
 
-def reprocess_held_orders(
-    session: Session, channel_id: int, *, now: datetime, actor: str, allocate: Allocator | None = None
-) -> list[int]:
+def reprocess_held_orders(session: Session, channel_id: int, *, now: datetime, actor: str) -> list[int]:
     """Retry every order of the channel held for unmapped SKUs (after a listing was added); ids released."""
     held = session.scalars(
         select(Order).where(
@@ -604,8 +585,7 @@ def reprocess_held_orders(
     released = []
     for order in held:
         if recheck_hold(session, order, now=now, actor=actor):
-            if allocate is not None and not order.fulfilled_by_channel:
-                allocate(session, order, actor, now)
+            allocate_if_ready(session, order, now=now, actor=actor)
             released.append(order.id)
     return released
 
@@ -618,14 +598,7 @@ def mark_payload_failed(session: Session, payload_id: int, error: str, *, now: d
 
 
 def map_channel_sku(
-    session: Session,
-    channel_id: int,
-    channel_sku: str,
-    sku_code: str,
-    *,
-    actor: Actor,
-    now: datetime,
-    allocate: Allocator | None = None,
+    session: Session, channel_id: int, channel_sku: str, sku_code: str, *, actor: Actor, now: datetime
 ) -> list[int]:
     """Map a channel SKU to ours (audited) and release the orders held for it; returns released order ids."""
     channel = session.get(Channel, channel_id)
@@ -641,7 +614,7 @@ def map_channel_sku(
         now=now,
         after={"channel_sku": listing.channel_sku, "sku_id": listing.sku_id},
     )
-    released = reprocess_held_orders(session, channel.id, now=now, actor=actor.label, allocate=allocate)
+    released = reprocess_held_orders(session, channel.id, now=now, actor=actor.label)
     for order_id in released:
         record_audit(
             session,

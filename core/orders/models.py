@@ -32,7 +32,8 @@ class Order(Base):
     number: Mapped[str] = mapped_column(String(32), unique=True)  # shown to customers: CD-1000123
     channel_number: Mapped[str | None] = mapped_column(String(64))  # the channel's display number
     status: Mapped[str] = mapped_column(String(24), default="pending")
-    channel_status: Mapped[str] = mapped_column(String(64), default="")
+    channel_status: Mapped[str] = mapped_column(String(64), default="")  # the channel's own words
+    channel_state: Mapped[str] = mapped_column(String(16), default="pending")  # canonical ChannelStatus
     hold_reason: Mapped[str | None] = mapped_column(Text)
     hold_warnings: Mapped[list[Any]] = mapped_column(default=list)  # the adapter's warnings behind a hold
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))

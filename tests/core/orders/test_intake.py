@@ -16,6 +16,7 @@ from core.orders import intake
 from core.orders.models import InboundPayload, Order, OrderEvent
 from tests.conftest import SHARED_DATA
 from tests.factories import NOW, make_channel, make_sku
+from tests.inventory_factories import link, make_location, make_stock
 
 CHANNELS = SHARED_DATA / "channels"
 
@@ -35,15 +36,33 @@ def ingest(db, channel, document, *, now=NOW, delivery_id=None):
     return stored, results
 
 
+def stock_of(db, order) -> list[tuple[int, int]]:
+    """(on_hand, reserved) of every stock level holding the order's SKUs."""
+    from core.inventory.models import StockLevel
+
+    sku_ids = [line.sku_id for line in order.lines]
+    return [
+        tuple(r)
+        for r in db.execute(
+            select(StockLevel.on_hand, StockLevel.reserved).where(StockLevel.sku_id.in_(sku_ids))
+        )
+    ]
+
+
 def order_count(db) -> int:
     return db.scalar(select(func.count()).select_from(Order))
 
 
 @pytest.fixture
 def shopify(db):
+    """A Shopify channel with listings for the sample's SKUs and 5 units of each in its warehouse."""
     channel = make_channel(db, code="shopify-x", kind="shopify", name="Shopify")
+    warehouse = make_location(db, name="Warehouse East")
+    link(db, channel, warehouse)
     for variant in ("IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK"):
-        add_listing(db, channel, variant, make_sku(db, code=f"OUR-{variant}").code, now=NOW)
+        sku = make_sku(db, code=f"OUR-{variant}")
+        add_listing(db, channel, variant, sku.code, now=NOW)
+        make_stock(db, warehouse, sku.id, 5)
     return channel
 
 
@@ -52,13 +71,15 @@ def test_ingest_order_creates_order_with_lines_customer_and_timeline(db, shopify
     native = sample("shopify/order.json")["order"]
     assert (result.status, result.external_id) == ("created", str(native["id"]))
     order = db.get(Order, result.order_id)
-    assert order.status == "pending" and order.number.startswith("CD-")
+    assert order.status == "confirmed" and order.number.startswith("CD-")
     assert [line.channel_sku for line in order.lines] == [item["sku"] for item in native["line_items"]]
     assert all(line.sku_id for line in order.lines)
     assert order.total == 40994 and order.currency == "USD"
     assert order.customer.email == native["email"]
-    assert [e.kind for e in order.events] == ["placed"]
+    assert [e.kind for e in order.events] == ["placed", "allocated", "status_changed"]
+    assert "Warehouse East" in order.events[1].message
     assert payload.status == "processed" and payload.order_id == order.id and payload.body
+    assert sorted(stock_of(db, order)) == [(5, 1), (5, 1), (5, 1)]
 
 
 def test_ingest_same_payload_twice_gives_one_order(db, shopify) -> None:
@@ -85,10 +106,14 @@ def test_ingest_cancellation_update_cancels_and_logs(db, shopify) -> None:
     _p, [result] = ingest(db, shopify, update)
     order = db.get(Order, created.order_id)
     assert result.status == "updated" and order.status == "cancelled"
-    change = db.scalars(
+    changes = db.scalars(
         select(OrderEvent).where(OrderEvent.order_id == order.id, OrderEvent.kind == "status_changed")
-    ).one()
-    assert (change.from_status, change.to_status) == ("pending", "cancelled")
+    ).all()
+    assert [(c.from_status, c.to_status) for c in changes] == [
+        ("pending", "confirmed"),
+        ("confirmed", "cancelled"),
+    ]
+    assert all(reserved == 0 for _on_hand, reserved in stock_of(db, order))
 
 
 def test_ingest_address_change_updates_and_logs(db, shopify) -> None:
@@ -113,7 +138,7 @@ def test_ingest_older_update_is_recorded_and_ignored(db, shopify) -> None:
     older["order"]["updated_at"] = "2029-12-31T00:00:00Z"
     _p, [result] = ingest(db, shopify, older)
     order = db.get(Order, created.order_id)
-    assert result.status == "stale" and order.status == "pending"
+    assert result.status == "stale" and order.status == "confirmed"
     assert "stale_update_ignored" in [e.kind for e in order.events]
 
 
@@ -138,7 +163,37 @@ def test_ingest_unmapped_sku_holds_order_until_listing_added(db) -> None:
     assert order.hold_reason == "unmapped channel SKU: IPOD2008BLACK"
     add_listing(db, channel, "IPOD2008BLACK", make_sku(db, code="X-BLACK").code, now=NOW)
     assert intake.reprocess_held_orders(db, channel.id, now=NOW, actor="ops") == [order.id]
-    assert order.status == "pending" and order.hold_reason is None
+    assert order.status == "backordered" and order.hold_reason is None  # paid; released, but no stock yet
+
+
+def test_ingest_paid_order_without_stock_is_backordered(db) -> None:
+    channel = make_channel(db, kind="shopify")
+    for variant in ("IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK"):
+        add_listing(db, channel, variant, make_sku(db, code=f"B-{variant}").code, now=NOW)
+    _p, [result] = ingest(db, channel, sample("shopify/order.json"))
+    assert result.status == "created" and db.get(Order, result.order_id).status == "backordered"
+
+
+def test_ingest_unpaid_order_stays_pending_without_reserving(db, shopify) -> None:
+    doc = sample("shopify/order.json")
+    doc["order"]["financial_status"] = "pending"
+    _p, [result] = ingest(db, shopify, doc)
+    order = db.get(Order, result.order_id)
+    assert order.status == "pending" and all(reserved == 0 for _h, reserved in stock_of(db, order))
+
+
+def test_ingest_channel_fulfilled_order_is_confirmed_without_stock(db) -> None:
+    channel = make_channel(db, kind="amazon", name="Amazon")
+    doc = json.loads((CHANNELS / "amazon" / "v2026-01-01_getOrder_sandbox_0.json").read_text())
+    native = doc["order"]
+    for item in native["orderItems"]:
+        add_listing(db, channel, item["product"]["sellerSku"], make_sku(db).code, now=NOW)
+    native["fulfillment"]["fulfilledBy"] = "AMAZON"
+    _p, [result] = ingest(db, channel, doc)
+    order = db.get(Order, result.order_id)
+    assert order.fulfilled_by_channel is True and order.status == "confirmed"
+    assert not any(e.kind == "allocated" for e in order.events)
+    assert "nothing is allocated from our stock" in order.events[-1].message
 
 
 def test_ingest_unknown_currency_holds_order(db, shopify) -> None:

@@ -1,0 +1,668 @@
+"""Stock writes: receipts, adjustments, reservations, releases and shipments, all through one ledger writer;
+order allocation, backorders, and the available-to-sell pushes queued in the outbox after every movement."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from core.catalog.models import Sku
+from core.channels.models import channel_locations
+from core.errors import DomainError, InsufficientStock, NotFound
+from core.inventory.allocation import LineNeed, LocationStock, ShipTo, plan_allocation
+from core.inventory.models import Location, StockLevel, StockMovement
+from core.inventory.queries import available_to_sell_by_channel
+from core.notifications.models import OutboxMessage
+from core.orders import events
+from core.orders.models import Allocation, Order, OrderLine
+from core.orders.services import change_order_status
+from core.orders.status import OrderStatus
+
+ADJUSTMENT_KINDS = frozenset({"adjustment", "count", "write_off", "return"})
+ALLOCATABLE_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.BACKORDERED})
+
+
+@dataclass(frozen=True)
+class LevelState:
+    """A stock level's counters right after a movement."""
+
+    location_id: int
+    sku_id: int
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+def _apply_movement(
+    session: Session,
+    location_id: int,
+    sku_id: int,
+    kind: str,
+    *,
+    on_hand_delta: int = 0,
+    reserved_delta: int = 0,
+    order_id: int | None = None,
+    reference: str | None = None,
+    actor: str,
+    now: datetime,
+) -> LevelState | None:
+    """The only writer of stock: one guarded UPDATE of the level and, when it matched, one ledger row.
+
+    The WHERE clause admits the change only if the new counters keep reserved >= 0 and
+    on_hand - reserved >= 0, so the database decides atomically (row lock on PostgreSQL, the single writer
+    on SQLite); None means refused (or no such level) and nothing was written.
+    """
+    guard = [StockLevel.location_id == location_id, StockLevel.sku_id == sku_id]
+    if reserved_delta < 0:
+        guard.append(StockLevel.reserved >= -reserved_delta)
+    if reserved_delta - on_hand_delta > 0:
+        guard.append(StockLevel.on_hand - StockLevel.reserved >= reserved_delta - on_hand_delta)
+    row = session.execute(
+        update(StockLevel)
+        .where(*guard)
+        .values(
+            on_hand=StockLevel.on_hand + on_hand_delta,
+            reserved=StockLevel.reserved + reserved_delta,
+            updated_at=now,
+        )
+        .returning(StockLevel.id, StockLevel.on_hand, StockLevel.reserved),
+        execution_options={"synchronize_session": False},
+    ).first()
+    if row is None:
+        return None
+    session.execute(
+        insert(StockMovement).values(
+            location_id=location_id,
+            sku_id=sku_id,
+            kind=kind,
+            on_hand_delta=on_hand_delta,
+            reserved_delta=reserved_delta,
+            order_id=order_id,
+            reference=reference,
+            actor=actor,
+            created_at=now,
+        )
+    )
+    cached = session.identity_map.get(session.identity_key(StockLevel, row.id))
+    if cached is not None:
+        session.expire(cached)
+    return LevelState(location_id, sku_id, row.on_hand, row.reserved)
+
+
+def _upsert(session: Session, table: Any) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql_insert(table)
+    if dialect == "sqlite":
+        return sqlite_insert(table)
+    raise NotImplementedError(f"no upsert for {dialect}")
+
+
+def _ensure_level(session: Session, location_id: int, sku_id: int, now: datetime) -> None:
+    """Create the (location, SKU) level at zero unless it exists (safe against a concurrent creator)."""
+    if session.get(Location, location_id) is None:
+        raise NotFound(f"location {location_id} not found")
+    if session.get(Sku, sku_id) is None:
+        raise NotFound(f"SKU {sku_id} not found")
+    session.execute(
+        _upsert(session, StockLevel.__table__)
+        .values(location_id=location_id, sku_id=sku_id, on_hand=0, reserved=0, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["location_id", "sku_id"])
+    )
+
+
+def _available(session: Session, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], int]:
+    pairs = set(pairs)
+    rows = session.execute(
+        select(StockLevel.location_id, StockLevel.sku_id, StockLevel.on_hand - StockLevel.reserved).where(
+            StockLevel.location_id.in_({loc for loc, _ in pairs}),
+            StockLevel.sku_id.in_({sku for _, sku in pairs}),
+        )
+    ).all()
+    return {(loc, sku): available for loc, sku, available in rows if (loc, sku) in pairs}
+
+
+def _shortage(session: Session, short: Sequence[tuple[int, int, int]]) -> list[tuple[str, int, int]]:
+    """(SKU code, wanted, available) for each refused (location, SKU, quantity)."""
+    codes = dict(session.execute(select(Sku.id, Sku.code).where(Sku.id.in_({s for _, s, _ in short}))).all())
+    available = _available(session, [(loc, sku) for loc, sku, _ in short])
+    return [(codes.get(sku, str(sku)), qty, available.get((loc, sku), 0)) for loc, sku, qty in short]
+
+
+def _queue_stock_pushes(session: Session, touched: Iterable[tuple[int, int]], *, now: datetime) -> None:
+    """Recompute available-to-sell for the channels served by the touched locations and queue one
+    coalesced 'stock_push' per (channel, SKU): a pending row with the same key gets the new quantity."""
+    touched = set(touched)
+    if not touched:
+        return
+    figures = available_to_sell_by_channel(
+        session, {sku for _, sku in touched}, location_ids={loc for loc, _ in touched}
+    )
+    if not figures:
+        return
+    rows = sorted(
+        (
+            {
+                "kind": "stock_push",
+                "transport": "channel",
+                "dedup_key": f"stock:{ats.channel_id}:{ats.sku_id}:pending",
+                "recipient": ats.channel_code,
+                "subject": f"stock of SKU {ats.sku_id}",
+                "payload": {
+                    "channel_id": ats.channel_id,
+                    "channel": ats.channel_code,
+                    "sku_id": ats.sku_id,
+                    "quantity": ats.quantity,
+                    "formula": ats.formula,
+                },
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for ats in figures
+        ),
+        key=lambda row: row["dedup_key"],  # one lock order for every writer
+    )
+    table = OutboxMessage.__table__
+    stmt = _upsert(session, table).values(rows)
+    still_pending = table.c.status == "pending"
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["dedup_key"],
+            set_={
+                "payload": stmt.excluded.payload,
+                # a row the worker already finished is re-armed rather than left sent with a stale quantity
+                "status": "pending",
+                "attempts": case((still_pending, table.c.attempts), else_=0),
+                "next_attempt_at": case(
+                    (still_pending, table.c.next_attempt_at), else_=stmt.excluded.next_attempt_at
+                ),
+                "last_error": case((still_pending, table.c.last_error), else_=None),
+            },
+        )
+    )
+
+
+def _add_to_on_hand(
+    session: Session,
+    location_id: int,
+    sku_id: int,
+    delta: int,
+    kind: str,
+    *,
+    actor: str,
+    now: datetime,
+    reference: str | None,
+) -> LevelState:
+    state = _apply_movement(
+        session, location_id, sku_id, kind, on_hand_delta=delta, reference=reference, actor=actor, now=now
+    )
+    if state is None and delta > 0:
+        _ensure_level(session, location_id, sku_id, now)
+        state = _apply_movement(
+            session, location_id, sku_id, kind, on_hand_delta=delta, reference=reference, actor=actor, now=now
+        )
+    if state is None:
+        raise InsufficientStock(_shortage(session, [(location_id, sku_id, -delta)]))
+    _queue_stock_pushes(session, [(location_id, sku_id)], now=now)
+    return state
+
+
+def _level_state(session: Session, location_id: int, sku_id: int) -> LevelState:
+    on_hand, reserved = session.execute(
+        select(StockLevel.on_hand, StockLevel.reserved).where(
+            StockLevel.location_id == location_id, StockLevel.sku_id == sku_id
+        )
+    ).one()
+    return LevelState(location_id, sku_id, on_hand, reserved)
+
+
+def receive_stock(
+    session: Session,
+    location_id: int,
+    sku_id: int,
+    quantity: int,
+    *,
+    actor: str,
+    now: datetime,
+    reference: str | None = None,
+) -> LevelState:
+    """Add received units to on hand (a 'receipt'), then give them to waiting backorders, oldest first."""
+    if quantity <= 0:
+        raise DomainError("quantity received must be positive")
+    _add_to_on_hand(
+        session, location_id, sku_id, quantity, "receipt", actor=actor, now=now, reference=reference
+    )
+    fill_backorders(session, sku_id, actor=actor, now=now)
+    return _level_state(session, location_id, sku_id)
+
+
+def adjust_stock(
+    session: Session,
+    location_id: int,
+    sku_id: int,
+    delta: int,
+    *,
+    kind: str = "adjustment",
+    actor: str,
+    now: datetime,
+    reference: str | None = None,
+) -> LevelState:
+    """Change on hand by a signed delta: adjustment or count (either sign), write_off (< 0), return (> 0).
+
+    Units that are reserved cannot be taken away: a decrease beyond available raises InsufficientStock.
+    """
+    if kind not in ADJUSTMENT_KINDS:
+        raise DomainError(
+            f"unknown adjustment kind {kind!r}: use one of {', '.join(sorted(ADJUSTMENT_KINDS))}"
+        )
+    if delta == 0:
+        raise DomainError("an adjustment needs a non-zero quantity")
+    if kind == "write_off" and delta > 0:
+        raise DomainError("a write-off removes units: the quantity must be negative")
+    if kind == "return" and delta < 0:
+        raise DomainError("a return restock adds units: the quantity must be positive")
+    return _add_to_on_hand(
+        session, location_id, sku_id, delta, kind, actor=actor, now=now, reference=reference
+    )
+
+
+def reserve_stock(
+    session: Session,
+    requests: Sequence[tuple[int, int, int]],
+    *,
+    order_id: int | None,
+    actor: str,
+    now: datetime,
+) -> list[LevelState]:
+    """Reserve every (location_id, sku_id, quantity) or none of them.
+
+    Requests for the same (location, SKU) are summed, then each pair gets ONE conditional UPDATE
+    (`reserved = reserved + q WHERE on_hand - reserved >= q`) in ascending (location_id, sku_id) order, so
+    concurrent reservers lock rows in the same order and cannot deadlock. The updates run inside a SAVEPOINT;
+    if any pair is refused the SAVEPOINT is rolled back (no partial reservation) and InsufficientStock lists
+    every short pair as (SKU code, wanted, available).
+    """
+    wanted: dict[tuple[int, int], int] = {}
+    for location_id, sku_id, quantity in requests:
+        if quantity <= 0:
+            raise DomainError("quantity reserved must be positive")
+        wanted[(location_id, sku_id)] = wanted.get((location_id, sku_id), 0) + quantity
+    if not wanted:
+        return []
+    states: list[LevelState] = []
+    short: list[tuple[int, int, int]] = []
+    savepoint = session.begin_nested()
+    try:
+        for (location_id, sku_id), quantity in sorted(wanted.items()):
+            state = _apply_movement(
+                session,
+                location_id,
+                sku_id,
+                "reservation",
+                reserved_delta=quantity,
+                order_id=order_id,
+                actor=actor,
+                now=now,
+            )
+            if state is None:
+                short.append((location_id, sku_id, quantity))
+            else:
+                states.append(state)
+    except BaseException:
+        savepoint.rollback()
+        raise
+    if short:
+        savepoint.rollback()
+        raise InsufficientStock(_shortage(session, short))
+    savepoint.commit()
+    _queue_stock_pushes(session, wanted, now=now)
+    return states
+
+
+def release_reservation(
+    session: Session,
+    location_id: int,
+    sku_id: int,
+    quantity: int,
+    *,
+    order_id: int | None,
+    actor: str,
+    now: datetime,
+    reference: str | None = None,
+) -> LevelState:
+    """Give reserved units back to available (a 'release')."""
+    if quantity <= 0:
+        raise DomainError("quantity released must be positive")
+    state = _apply_movement(
+        session,
+        location_id,
+        sku_id,
+        "release",
+        reserved_delta=-quantity,
+        order_id=order_id,
+        reference=reference,
+        actor=actor,
+        now=now,
+    )
+    if state is None:
+        raise DomainError(
+            f"cannot release {quantity} units of SKU {sku_id} at location {location_id}: fewer are reserved"
+        )
+    _queue_stock_pushes(session, [(location_id, sku_id)], now=now)
+    return state
+
+
+def ship_reserved(
+    session: Session,
+    location_id: int,
+    sku_id: int,
+    quantity: int,
+    *,
+    order_id: int | None,
+    actor: str,
+    now: datetime,
+    reference: str | None = None,
+) -> LevelState:
+    """Units leave the building: on hand and reserved both drop by `quantity` (a 'shipment')."""
+    if quantity <= 0:
+        raise DomainError("quantity shipped must be positive")
+    state = _apply_movement(
+        session,
+        location_id,
+        sku_id,
+        "shipment",
+        on_hand_delta=-quantity,
+        reserved_delta=-quantity,
+        order_id=order_id,
+        reference=reference,
+        actor=actor,
+        now=now,
+    )
+    if state is None:
+        raise DomainError(
+            f"cannot ship {quantity} units of SKU {sku_id} from location {location_id}: fewer are reserved"
+        )
+    _queue_stock_pushes(session, [(location_id, sku_id)], now=now)
+    return state
+
+
+def _lock_order(session: Session, order: Order) -> None:
+    """Lock the order row (PostgreSQL; SQLite has one writer); reload it if someone changed it meanwhile."""
+    current = session.execute(select(Order.status).where(Order.id == order.id).with_for_update()).scalar_one()
+    if current != order.status:
+        session.refresh(order)
+
+
+def _allocated_per_line(session: Session, order: Order) -> dict[int, int]:
+    return dict(
+        session.execute(
+            select(Allocation.order_line_id, func.sum(Allocation.quantity))
+            .join(OrderLine, OrderLine.id == Allocation.order_line_id)
+            .where(OrderLine.order_id == order.id, Allocation.status.in_(("reserved", "shipped")))
+            .group_by(Allocation.order_line_id)
+        ).all()
+    )
+
+
+def _candidates(
+    session: Session, order: Order, sku_ids: set[int], dropship_ids: set[int]
+) -> list[LocationStock]:
+    """The active locations that may ship the order, with their available units of its SKUs (one query)."""
+    if order.pickup_location_id is not None:
+        which = Location.id == order.pickup_location_id
+    else:
+        serving = select(channel_locations.c.location_id).where(
+            channel_locations.c.channel_id == order.channel_id
+        )
+        which = or_(Location.id.in_(serving), Location.id.in_(dropship_ids))
+    rows = session.execute(
+        select(
+            Location.id,
+            Location.name,
+            Location.kind,
+            Location.priority,
+            Location.regions,
+            StockLevel.sku_id,
+            StockLevel.on_hand - StockLevel.reserved,
+        )
+        .outerjoin(StockLevel, (StockLevel.location_id == Location.id) & StockLevel.sku_id.in_(sku_ids))
+        .where(Location.active, which)
+        .order_by(Location.id)
+    ).all()
+    found: dict[int, tuple[Any, dict[int, int]]] = {}
+    for location_id, name, kind, priority, regions, sku_id, available in rows:
+        _info, stock = found.setdefault(location_id, ((name, kind, priority, tuple(regions or ())), {}))
+        if sku_id is not None:
+            stock[sku_id] = available
+    return [
+        LocationStock(location_id, name, kind, priority, regions, stock)
+        for location_id, ((name, kind, priority, regions), stock) in found.items()
+    ]
+
+
+def _backorder(
+    session: Session, order: Order, short: Sequence[tuple[str, int, int]], *, actor: str, now: datetime
+) -> None:
+    if order.status == OrderStatus.BACKORDERED:
+        return  # still waiting: no new timeline entry for every receipt that was not enough
+    detail = ", ".join(f"{code} (wanted {want}, {have} available)" for code, want, have in short)
+    change_order_status(
+        session, order, OrderStatus.BACKORDERED, actor=actor, now=now, why=f"waiting for stock: {detail}"
+    )
+
+
+def allocate_order(session: Session, order: Order, *, actor: str, now: datetime) -> Order:
+    """Reserve stock for the order by the allocation rules: confirmed when it all fits, else backordered.
+
+    Steps: lock the order row; orders fulfilled by the channel are only noted on the timeline; load the SKUs
+    and, in one query, the candidate locations with their available units (the store for pick-up orders, else
+    the channel's active locations plus the SKUs' drop-ship suppliers); plan with the pure rules; reserve the
+    plan all-or-nothing (reserve_stock); on success add Allocation rows with their reasons, an 'allocated'
+    timeline entry and move to confirmed; on any shortfall move to backordered naming the short SKUs.
+    """
+    _lock_order(session, order)
+    if order.fulfilled_by_channel:
+        events.record_event(
+            session,
+            order,
+            "not_allocated",
+            "fulfilled by the channel: not allocated from our stock",
+            actor=actor,
+            now=now,
+        )
+        return order
+    unmapped = [line.line_no for line in order.lines if line.sku_id is None]
+    if unmapped:
+        raise DomainError(
+            f"order {order.number} has lines without a SKU of ours ({unmapped}): map them first"
+        )
+    allocated = _allocated_per_line(session, order)
+    lines = [
+        line
+        for line in order.lines
+        if line.quantity - line.quantity_cancelled - allocated.get(line.id, 0) > 0
+    ]
+    if order.status == OrderStatus.CONFIRMED and not lines:
+        return order
+    if order.status not in ALLOCATABLE_STATUSES:
+        raise DomainError(
+            f"order {order.number} is {order.status}: only pending or backordered orders are allocated"
+        )
+    sku_ids = {line.sku_id for line in lines if line.sku_id is not None}
+    skus = {
+        row.id: row
+        for row in session.execute(
+            select(Sku.id, Sku.code, Sku.dropship_location_id).where(Sku.id.in_(sku_ids))
+        ).all()
+    }
+    needs = [
+        LineNeed(
+            line.id,
+            line.sku_id,
+            line.quantity - line.quantity_cancelled - allocated.get(line.id, 0),
+            skus[line.sku_id].dropship_location_id,
+        )
+        for line in lines
+        if line.sku_id is not None
+    ]
+    dropship_ids = {need.dropship_location_id for need in needs if need.dropship_location_id is not None}
+    locations = _candidates(session, order, sku_ids, dropship_ids)
+    strategy = "pickup" if order.pickup_location_id is not None else "default"
+    plan = plan_allocation(needs, locations, ShipTo.from_address(order.shipping_address), strategy)
+    if not plan.complete:
+        short_skus = sorted(
+            {need.sku_id for need in needs if need.line_id in {s.line_id for s in plan.shortfalls}}
+        )
+        short = [
+            (
+                skus[sku].code,
+                sum(n.quantity for n in needs if n.sku_id == sku),
+                sum(loc.available.get(sku, 0) for loc in locations),
+            )
+            for sku in short_skus
+        ]
+        _backorder(session, order, short, actor=actor, now=now)
+        return order
+    sku_of_line = {need.line_id: need.sku_id for need in needs}
+    try:
+        reserve_stock(
+            session,
+            [(part.location_id, sku_of_line[part.line_id], part.quantity) for part in plan.parts],
+            order_id=order.id,
+            actor=actor,
+            now=now,
+        )
+    except InsufficientStock as exc:  # someone took the units between our read and our reservation
+        _backorder(session, order, exc.lines, actor=actor, now=now)
+        return order
+    session.add_all(
+        [
+            Allocation(
+                order_line_id=part.line_id,
+                location_id=part.location_id,
+                quantity=part.quantity,
+                reason=part.reason[:300],
+                created_at=now,
+            )
+            for part in plan.parts
+        ]
+    )
+    reasons = list(dict.fromkeys(part.reason for part in plan.parts))
+    events.record_event(
+        session,
+        order,
+        "allocated",
+        "; ".join(reasons),
+        actor=actor,
+        now=now,
+        data={
+            "strategy": strategy,
+            "allocations": [
+                {
+                    "line_id": p.line_id,
+                    "location_id": p.location_id,
+                    "quantity": p.quantity,
+                    "reason": p.reason,
+                }
+                for p in plan.parts
+            ],
+        },
+    )
+    if order.status != OrderStatus.CONFIRMED:
+        change_order_status(session, order, OrderStatus.CONFIRMED, actor=actor, now=now, why="stock reserved")
+    return order
+
+
+def release_order(
+    session: Session, order: Order, *, actor: str, now: datetime, why: str = "order cancelled"
+) -> Order:
+    """Release every reservation the order holds (cancellation); its allocations become 'released'."""
+    _lock_order(session, order)
+    rows = session.execute(
+        select(Allocation, OrderLine.sku_id)
+        .join(OrderLine, OrderLine.id == Allocation.order_line_id)
+        .where(OrderLine.order_id == order.id, Allocation.status == "reserved")
+    ).all()
+    if not rows:
+        return order
+    totals: dict[tuple[int, int], int] = {}
+    for allocation, sku_id in rows:
+        totals[(allocation.location_id, sku_id)] = (
+            totals.get((allocation.location_id, sku_id), 0) + allocation.quantity
+        )
+    for (location_id, sku_id), quantity in sorted(totals.items()):
+        state = _apply_movement(
+            session,
+            location_id,
+            sku_id,
+            "release",
+            reserved_delta=-quantity,
+            order_id=order.id,
+            reference=why[:200],
+            actor=actor,
+            now=now,
+        )
+        if state is None:
+            raise DomainError(f"order {order.number}: fewer units reserved than its allocations say")
+    for allocation, _sku_id in rows:
+        allocation.status = "released"
+    units = sum(totals.values())
+    events.record_event(
+        session,
+        order,
+        "released",
+        f"{why}: {units} reserved units released",
+        actor=actor,
+        now=now,
+        data={
+            "released": [
+                {"location_id": loc, "sku_id": sku, "quantity": qty}
+                for (loc, sku), qty in sorted(totals.items())
+            ]
+        },
+    )
+    _queue_stock_pushes(session, totals, now=now)
+    return order
+
+
+def fill_backorders(session: Session, sku_id: int, *, actor: str, now: datetime) -> list[Order]:
+    """Allocate backordered orders containing the SKU, oldest placed first; returns those now confirmed.
+
+    An order that still cannot be filled is skipped, not blocking younger ones that can. Orders another
+    transaction is allocating right now are skipped (SKIP LOCKED on PostgreSQL). Stops when the SKU has
+    nothing available anywhere.
+    """
+    waiting = session.scalars(
+        select(Order)
+        .where(
+            Order.status == OrderStatus.BACKORDERED,
+            Order.id.in_(select(OrderLine.order_id).where(OrderLine.sku_id == sku_id)),
+        )
+        .order_by(Order.placed_at, Order.id)
+        .with_for_update(skip_locked=True)
+    ).all()
+    filled = []
+    for order in waiting:
+        left = session.scalar(
+            select(func.coalesce(func.sum(StockLevel.on_hand - StockLevel.reserved), 0))
+            .join(Location, Location.id == StockLevel.location_id)
+            .where(StockLevel.sku_id == sku_id, Location.active)
+        )
+        if not left:
+            break
+        allocate_order(session, order, actor=actor, now=now)
+        if order.status == OrderStatus.CONFIRMED:
+            filled.append(order)
+    return filled
