@@ -10,6 +10,8 @@ import os
 import secrets
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,18 @@ from flask.cli import AppGroup, FlaskGroup
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from core import migrate
-from core.db import INSTANCE_DIR, default_database_url, make_engine, make_session_factory, utcnow
+from core.catalog.models import Sku
+from core.db import INSTANCE_DIR, begin_write, default_database_url, make_engine, make_session_factory, utcnow
 from core.demo import seed
-from core.errors import NotFound
+from core.errors import DomainError, NotFound
+from core.inventory import queries as inventory_queries
+from core.inventory import services as inventory_services
+from core.inventory.models import Location
 from core.jobs import Worker
 from core.money import format_money
 from core.orders import queries as order_queries
@@ -208,6 +216,29 @@ def _engine() -> Any:
     return _factory().kw["bind"]
 
 
+@contextmanager
+def _write_session() -> Iterator[Session]:
+    """A session for a command that writes: SQLite takes its write lock up front; domain errors become
+    one-line CLI errors and nothing is committed."""
+    with _factory()() as session:
+        begin_write(session)
+        try:
+            yield session
+        except DomainError as exc:
+            session.rollback()
+            raise click.ClickException(str(exc)) from exc
+
+
+def _location_and_sku(session: Session, location_code: str, sku_code: str) -> tuple[Location, Sku]:
+    location = session.scalar(select(Location).where(Location.code == location_code.upper()))
+    if location is None:
+        raise DomainError(f"unknown location {location_code!r}")
+    sku = session.scalar(select(Sku).where(Sku.code == sku_code))
+    if sku is None:
+        raise DomainError(f"unknown SKU {sku_code!r}")
+    return location, sku
+
+
 def register_commands(app: Flask) -> None:
     """Attach the CLI commands to `app.cli` (so both `crossdock X` and `flask --app app X` work)."""
     db_group = AppGroup("db", help="Database schema.")
@@ -323,6 +354,115 @@ def register_commands(app: Flask) -> None:
             click.echo(json.dumps(line, ensure_ascii=False))
         if failed:
             sys.exit(1)
+
+    locations_group = AppGroup("locations", help="Stock locations.")
+
+    @locations_group.command("add")
+    @click.argument("code")
+    @click.option("--name", required=True)
+    @click.option("--kind", required=True, type=click.Choice(["warehouse", "store", "3pl", "dropship"]))
+    @click.option("--regions", default="", help="Comma-separated regions served, e.g. US-NY,US-NJ,CA.")
+    @click.option("--priority", type=int, default=100, show_default=True, help="Lower ships first.")
+    @click.option("--email", default=None, help="Where purchase orders or 3PL requests go.")
+    def locations_add(
+        code: str, name: str, kind: str, regions: str, priority: int, email: str | None
+    ) -> None:
+        """Create a location."""
+        with _write_session() as session:
+            location = inventory_services.add_location(
+                session,
+                code,
+                name=name,
+                kind=kind,
+                regions=regions.split(","),
+                priority=priority,
+                email=email,
+                now=utcnow(),
+            )
+            session.commit()
+            click.echo(f"location {location.code} ({location.kind}, {location.fulfillment_method}) created")
+
+    app.cli.add_command(locations_group)
+
+    stock_group = AppGroup("stock", help="Stock levels and the ledger.")
+
+    @stock_group.command("receive")
+    @click.argument("location_code")
+    @click.argument("sku_code")
+    @click.argument("quantity", type=click.IntRange(min=1))
+    @click.option("--reference", default=None, help="Delivery note or PO number.")
+    def stock_receive(location_code: str, sku_code: str, quantity: int, reference: str | None) -> None:
+        """Receive units into a location (fills waiting backorders first come, first served)."""
+        with _write_session() as session:
+            location, sku = _location_and_sku(session, location_code, sku_code)
+            state = inventory_services.receive_stock(
+                session, location.id, sku.id, quantity, actor="cli", now=utcnow(), reference=reference
+            )
+            session.commit()
+            click.echo(
+                f"{sku.code} at {location.code}: on hand {state.on_hand}, reserved {state.reserved}, "
+                f"available {state.available}"
+            )
+
+    @stock_group.command("show")
+    @click.argument("sku_code")
+    @click.option("--json", "as_json", is_flag=True)
+    def stock_show(sku_code: str, as_json: bool) -> None:
+        """Stock of one SKU per location and available to sell per channel."""
+        with _factory()() as session:
+            sku = session.scalar(select(Sku).where(Sku.code == sku_code))
+            if sku is None:
+                raise click.ClickException(f"unknown SKU {sku_code!r}")
+            stock = inventory_queries.stock_by_sku(session, sku.id)
+        data = {
+            "sku": stock.code,
+            "title": stock.title,
+            "on_hand": stock.on_hand,
+            "reserved": stock.reserved,
+            "available": stock.available,
+            "locations": [
+                {
+                    "location": lv.code,
+                    "name": lv.name,
+                    "on_hand": lv.on_hand,
+                    "reserved": lv.reserved,
+                    "available": lv.available,
+                }
+                for lv in stock.locations
+            ],
+            "channels": [
+                {"channel": ch.channel_code, "available_to_sell": ch.quantity, "formula": ch.formula}
+                for ch in stock.channels
+            ],
+        }
+        if as_json:
+            click.echo(json.dumps(data, ensure_ascii=False))
+            return
+        click.echo(
+            f"{data['sku']}  {data['title']}: on hand {data['on_hand']}, available {data['available']}"
+        )
+        for lv in data["locations"]:
+            click.echo(
+                f"  {lv['location']:<12} on hand {lv['on_hand']:>5}  reserved {lv['reserved']:>5}  "
+                f"available {lv['available']:>5}"
+            )
+        for ch in data["channels"]:
+            click.echo(
+                f"  {ch['channel']:<12} available to sell {ch['available_to_sell']:>5}   {ch['formula']}"
+            )
+
+    @stock_group.command("verify")
+    def stock_verify() -> None:
+        """Check that every level's on hand and reserved equal the sums of its ledger movements."""
+        with _factory()() as session:
+            mismatches = inventory_queries.verify_ledger(session)
+        for m in mismatches:
+            click.echo(f"MISMATCH {m}")
+        if mismatches:
+            raise click.ClickException(f"{len(mismatches)} stock level(s) disagree with the ledger")
+        click.echo("ledger ok: every stock level equals the sum of its movements")
+
+    app.cli.add_command(stock_group)
 
     @app.cli.command("bench")
     @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")

@@ -137,3 +137,53 @@ def test_orders_show_unknown_order_fails_with_one_line(cli_db: str) -> None:
     invoke(cli_db, "db", "upgrade")
     result = invoke(cli_db, "orders", "show", "nochannel", "123", "--json")
     assert result.exit_code != 0 and "no order '123' on channel 'nochannel'" in result.output
+
+
+def test_locations_add_stock_receive_show_and_verify(cli_db: str) -> None:
+    import json
+
+    import core.models  # noqa: F401
+    from core.catalog.models import Product, Sku
+    from core.channels.models import Channel
+    from core.inventory.models import Location
+
+    invoke(cli_db, "db", "upgrade")
+    result = invoke(
+        cli_db,
+        "locations",
+        "add",
+        "wh-east",
+        "--name",
+        "Warehouse East",
+        "--kind",
+        "warehouse",
+        "--regions",
+        "US-NY,US-NJ",
+        "--priority",
+        "1",
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        invoke(cli_db, "locations", "add", "WH-EAST", "--name", "Again", "--kind", "warehouse").exit_code != 0
+    )
+    engine = make_engine(cli_db)
+    with make_session_factory(engine)() as session:
+        product = Product(title="Tee")
+        session.add(product)
+        session.flush()
+        session.add(Sku(product_id=product.id, code="TEE-M", title="Tee M"))
+        channel = Channel(code="web", name="Web shop", kind="webshop", stock_buffer_units=2)
+        channel.locations.append(session.scalar(select(Location).where(Location.code == "WH-EAST")))
+        session.add(channel)
+        session.commit()
+    engine.dispose()
+    received = invoke(cli_db, "stock", "receive", "WH-EAST", "TEE-M", "12")
+    assert received.exit_code == 0 and "on hand 12" in received.output
+    shown = json.loads(invoke(cli_db, "stock", "show", "TEE-M", "--json").output)
+    assert shown["locations"] == [
+        {"location": "WH-EAST", "name": "Warehouse East", "on_hand": 12, "reserved": 0, "available": 12}
+    ]
+    assert shown["channels"][0]["channel"] == "web" and shown["channels"][0]["available_to_sell"] == 10
+    assert invoke(cli_db, "stock", "verify").exit_code == 0
+    bad = invoke(cli_db, "stock", "receive", "NOWHERE", "TEE-M", "1")
+    assert bad.exit_code != 0 and "unknown location 'NOWHERE'" in bad.output
