@@ -13,6 +13,7 @@ from core.customers import queries as customer_queries
 from core.customers import services as customer_services
 from core.db import utcnow
 from core.errors import DomainError, NotFound
+from core.inventory import queries as inventory_queries
 from core.orders import intake
 from core.orders import queries as order_queries
 from core.orders.models import InboundPayload
@@ -178,6 +179,28 @@ def intake_map_sku() -> Any:
         g.db.commit()
         flash(f"Mapped. {len(released)} order(s) released from hold.")
     return redirect(url_for("console.intake_overview"), code=303)
+
+
+@bp.get("/stock")
+def stock_list() -> Any:
+    """Every SKU with its stock summed over locations; searchable."""
+    search = request.args.get("q", "")[:100]
+    page = inventory_queries.sku_stock_list(g.db, search=search, page=clamp_page(request.args.get("page")))
+    return _render("console/stock/list.html", "console/stock/_list.html", page=page, search=search)
+
+
+@bp.get("/stock/<sku_code>")
+def stock_detail(sku_code: str) -> Any:
+    """One SKU: stock per location, available to sell per channel (with the formula), the ledger."""
+    try:
+        sku = inventory_queries.sku_by_code(g.db, sku_code)
+    except NotFound:
+        abort(404)
+    return render_template(
+        "console/stock/detail.html",
+        stock=inventory_queries.stock_by_sku(g.db, sku.id),
+        ledger=inventory_queries.ledger_for_sku(g.db, sku.id, limit=100),
+    )
 
 
 @bp.get("/analytics")

@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core.catalog.models import Sku
@@ -14,6 +14,7 @@ from core.channels.models import Channel, channel_locations
 from core.errors import NotFound
 from core.inventory.models import Location, StockLevel, StockMovement
 from core.orders.models import Order
+from core.pagination import Page
 
 
 @dataclass(frozen=True)
@@ -308,3 +309,54 @@ def ledger_for_sku(
         query = query.where(StockMovement.location_id == location_id)
     rows = session.execute(query.order_by(StockMovement.id.desc()).limit(limit)).all()
     return [LedgerEntry(*row) for row in rows]
+
+
+@dataclass(frozen=True)
+class SkuStockRow:
+    sku_id: int
+    code: str
+    title: str
+    on_hand: int
+    reserved: int
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+def sku_stock_list(
+    session: Session, *, search: str = "", page: int = 1, per_page: int = 50
+) -> Page[SkuStockRow]:
+    """SKUs with their stock summed over locations, by code, filtered by code or title (one query + count)."""
+    where = []
+    term = search.strip().lower()
+    if term:
+        like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        where.append(
+            or_(func.lower(Sku.code).like(like, escape="\\"), func.lower(Sku.title).like(like, escape="\\"))
+        )
+    total = session.scalar(select(func.count()).select_from(Sku).where(*where)) or 0
+    rows = session.execute(
+        select(
+            Sku.id,
+            Sku.code,
+            Sku.title,
+            func.coalesce(func.sum(StockLevel.on_hand), 0),
+            func.coalesce(func.sum(StockLevel.reserved), 0),
+        )
+        .outerjoin(StockLevel, StockLevel.sku_id == Sku.id)
+        .where(*where)
+        .group_by(Sku.id, Sku.code, Sku.title)
+        .order_by(Sku.code)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return Page([SkuStockRow(*row) for row in rows], page, per_page, total)
+
+
+def sku_by_code(session: Session, code: str) -> Sku:
+    """A SKU by our code, or NotFound."""
+    sku = session.scalar(select(Sku).where(Sku.code == code))
+    if sku is None:
+        raise NotFound(f"unknown SKU {code!r}")
+    return sku
