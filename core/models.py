@@ -10,7 +10,7 @@ from core.inventory.models import Location, LowStockAlert, StockLevel, StockMove
 from core.notifications.models import OutboxMessage
 from core.orders.models import Allocation, InboundPayload, Order, OrderEvent, OrderLine
 from core.returns.models import Refund, ReturnLine, ReturnRequest
-from core.security.models import User
+from core.security.models import RateLimitBucket, User
 from core.support.models import Conversation, HelpArticle, Macro, Message
 from core.system.models import WorkerLease
 
@@ -36,6 +36,7 @@ __all__ = [
     "OrderLine",
     "OutboxMessage",
     "Product",
+    "RateLimitBucket",
     "Refund",
     "ReturnLine",
     "ReturnRequest",

@@ -3,22 +3,41 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
 from core.db import utcnow
 from core.errors import NotFound
 from core.orders import queries as order_queries
+from core.orders.models import Order
 from core.pagination import clamp_page
+from core.security import ratelimit
+from core.security.guest import guest_token_order, make_guest_token
 from core.security.roles import Role
 from core.security.services import authenticate
 from core.support import queries as support_queries
 
 bp = Blueprint("portal", __name__)
+
+GUEST_LOOKUP_WINDOW = timedelta(minutes=15)
+GUEST_LOOKUPS_PER_IP = 20
+GUEST_LOOKUPS_PER_ORDER = 5
 
 
 def customer_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -89,16 +108,95 @@ def orders() -> Any:
     return render_template(template, page=page, search=search)
 
 
-@bp.get("/orders/<number>")
-@customer_required
-def order_detail(number: str) -> Any:
-    """One order: lines, totals, addresses, shipments and its timeline."""
+def _guest_order_ids() -> set[int]:
+    """Orders this browser proved access to as a guest (tokens in the session, expired ones ignored)."""
+    secret = current_app.config["SECRET_KEY"]
+    return {oid for t in session.get("guest_orders", []) if (oid := guest_token_order(secret, t)) is not None}
+
+
+def _viewer_customer_id() -> int | None:
+    if current_user.is_authenticated and current_user.role == Role.CUSTOMER:
+        return current_user.customer_id
+    return None
+
+
+def _viewable_order(number: str) -> Any:
+    """The order for this viewer, or a sign-in redirect for strangers, or 404 for someone else's order."""
+    guest_ids = _guest_order_ids()
+    customer_id = _viewer_customer_id()
+    if customer_id is None and not guest_ids:
+        if current_user.is_authenticated:
+            abort(403)
+        return redirect(url_for("portal.login", next=request.path))
     try:
-        order = order_queries.customer_order(g.db, current_user.customer_id, number)
+        return order_queries.order_for_viewer(
+            g.db, number, customer_id=customer_id, guest_order_ids=guest_ids
+        )
     except NotFound:
         abort(404)
+
+
+@bp.get("/orders/<number>")
+def order_detail(number: str) -> Any:
+    """One order: lines, totals, addresses, shipments with checkpoints, estimates and its timeline."""
+    order = _viewable_order(number)
+    if not isinstance(order, Order):
+        return order
     timeline = order_queries.customer_timeline(g.db, order)
-    return render_template("portal/orders/detail.html", order=order, timeline=timeline)
+    tracking = order_queries.order_tracking(g.db, order)
+    return render_template("portal/orders/detail.html", order=order, timeline=timeline, tracking=tracking)
+
+
+@bp.get("/orders/<number>/status")
+def order_status(number: str) -> Any:
+    """The self-refreshing status widget of an order page (htmx polls it while the order is on its way)."""
+    order = _viewable_order(number)
+    if not isinstance(order, Order):
+        return order
+    tracking = order_queries.order_tracking(g.db, order)
+    return render_template("portal/orders/_status.html", order=order, tracking=tracking)
+
+
+@bp.route("/track", methods=["GET", "POST"])
+def track() -> Any:
+    """Guest access to one order: its number (ours or the channel's) plus its email or shipping postcode."""
+    error, status = None, 200
+    if request.method == "POST":
+        reference = request.form.get("reference", "")[:100].strip()
+        proof = request.form.get("proof", "")[:200]
+        now = utcnow()
+        allowed = ratelimit.hit(
+            g.db,
+            f"guest-lookup:ip:{request.remote_addr}",
+            limit=GUEST_LOOKUPS_PER_IP,
+            window=GUEST_LOOKUP_WINDOW,
+            now=now,
+        )
+        allowed = (
+            ratelimit.hit(
+                g.db,
+                f"guest-lookup:ref:{reference.upper()}",
+                limit=GUEST_LOOKUPS_PER_ORDER,
+                window=GUEST_LOOKUP_WINDOW,
+                now=now,
+            )
+            and allowed
+        )
+        g.db.commit()
+        if not allowed:
+            error, status = "Too many attempts. Please wait 15 minutes and try again.", 429
+        else:
+            order = order_queries.find_order_for_guest(g.db, reference, proof)
+            if order is not None:
+                token = make_guest_token(current_app.config["SECRET_KEY"], order.id)
+                session["guest_orders"] = [*session.get("guest_orders", [])[-4:], token]
+                return redirect(url_for("portal.order_detail", number=order.number), code=303)
+            error, status = (
+                "We couldn't find an order with those details. Check the order number and try "
+                "the email address or postcode the order was placed with.",
+                404,
+            )
+    return render_template("portal/track.html", error=error), status
 
 
 @bp.get("/help")

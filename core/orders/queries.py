@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, or_, select
@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session, selectinload
 from core.catalog.models import Sku
 from core.channels.models import Channel
 from core.errors import NotFound
+from core.fulfillment.models import Shipment, TrackingEvent
 from core.money import to_decimal_string
 from core.orders.models import InboundPayload, Order, OrderEvent, OrderLine
 from core.pagination import Page
+from core.security.guest import proof_matches
 
 
 def customer_orders(
@@ -229,3 +231,142 @@ def held_orders(session: Session, *, limit: int = 200) -> list[Order]:
             .limit(limit)
         )
     )
+
+
+def find_order_for_guest(session: Session, reference: str, proof: str) -> Order | None:
+    """The order whose number (ours or the channel's) is `reference` and whose email or shipping postcode is
+    `proof`; None for any mismatch, so a wrong answer never reveals whether the order exists."""
+    reference = reference.strip()
+    if not reference or not proof.strip():
+        return None
+    candidates = session.scalars(
+        select(Order)
+        .where(
+            or_(
+                Order.number == reference.upper(),
+                Order.external_id == reference,
+                Order.channel_number == reference,
+            )
+        )
+        .limit(5)
+    ).all()
+    for order in candidates:
+        postcode = (order.shipping_address or {}).get("postal_code")
+        if proof_matches(proof, email=order.email, postcode=postcode):
+            return order
+    return None
+
+
+def order_for_viewer(
+    session: Session, number: str, *, customer_id: int | None, guest_order_ids: set[int]
+) -> Order:
+    """An order the viewer may see: their own (signed in) or one a guest token grants; NotFound otherwise."""
+    order = session.scalar(
+        select(Order)
+        .where(Order.number == number)
+        .options(selectinload(Order.lines), selectinload(Order.channel), selectinload(Order.shipments))
+    )
+    if order is None:
+        raise NotFound("order not found")
+    if customer_id is not None and order.customer_id == customer_id:
+        return order
+    if order.id in guest_order_ids:
+        return order
+    raise NotFound("order not found")
+
+
+# What a customer is told about a shipment in each of our tracking statuses.
+SHIPMENT_EXPLANATIONS = {
+    "pending": "We're getting this parcel ready.",
+    "packed": "Packed and waiting for the carrier to collect it.",
+    "info_received": "The carrier has the parcel's details and is waiting to receive it.",
+    "in_transit": "On its way with the carrier.",
+    "out_for_delivery": "Out for delivery today.",
+    "available_for_pickup": "Waiting for you at the pickup point.",
+    "failed_attempt": "The carrier couldn't deliver; they usually try again the next working day.",
+    "exception": "The carrier reported a problem with this parcel. We're on it; ask us if it doesn't move.",
+    "delivered": "Delivered.",
+    "returned_to_sender": "The carrier is sending this parcel back to us; we'll contact you about a resend.",
+}
+
+STAGES = ("placed", "confirmed", "shipped", "out_for_delivery", "delivered")
+
+
+@dataclass(frozen=True)
+class ShipmentTracking:
+    shipment: Shipment
+    events: list[TrackingEvent]  # newest first
+    explanation: str
+    delayed: bool
+    estimate_changed: bool
+
+
+@dataclass(frozen=True)
+class OrderTracking:
+    stage: str  # one of STAGES, or cancelled / returned / on_hold / backordered
+    headline: str
+    shipments: list[ShipmentTracking]
+    still_moving: bool  # the page keeps refreshing its status widget while true
+
+
+def order_tracking(session: Session, order: Order, *, now: datetime | None = None) -> OrderTracking:
+    """Where the order and each of its parcels are, in plain words, with carrier checkpoints (2 queries)."""
+    now = now or datetime.now(UTC)
+    shipments = list(order.shipments)
+    events: dict[int, list[TrackingEvent]] = {s.id: [] for s in shipments}
+    if shipments:
+        for event in session.scalars(
+            select(TrackingEvent)
+            .where(TrackingEvent.shipment_id.in_(events))
+            .order_by(TrackingEvent.occurred_at.desc(), TrackingEvent.id.desc())
+        ):
+            events[event.shipment_id].append(event)
+    views = []
+    for shipment in shipments:
+        delayed = bool(
+            shipment.estimated_to
+            and shipment.delivered_at is None
+            and shipment.estimated_to < now
+            and shipment.status not in ("delivered", "returned_to_sender")
+        )
+        explanation = SHIPMENT_EXPLANATIONS.get(shipment.status, "On its way.")
+        if delayed:
+            explanation += " It's later than we estimated; sorry for the wait."
+        changed = bool(
+            shipment.first_estimated_to
+            and shipment.estimated_to
+            and shipment.first_estimated_to != shipment.estimated_to
+        )
+        views.append(ShipmentTracking(shipment, events[shipment.id], explanation, delayed, changed))
+    stage, headline = _stage(order, shipments)
+    moving = order.status not in ("delivered", "cancelled", "returned", "partially_returned")
+    return OrderTracking(stage, headline, views, moving)
+
+
+def _stage(order: Order, shipments: list[Shipment]) -> tuple[str, str]:
+    status = order.status
+    if status == "cancelled":
+        return "cancelled", "This order was cancelled."
+    if status in ("returned", "partially_returned"):
+        return (
+            "returned",
+            "Returned items have reached us." if status == "returned" else "Part of this order was returned.",
+        )
+    if status == "on_hold":
+        return "on_hold", "We're checking a detail of this order before we can send it."
+    if status == "backordered":
+        return (
+            "backordered",
+            "Some items are on their way to our warehouse; we'll ship as soon as they arrive.",
+        )
+    if status == "delivered":
+        return "delivered", "Delivered."
+    if any(s.status == "out_for_delivery" for s in shipments):
+        return "out_for_delivery", "Out for delivery today."
+    if status in ("shipped", "partially_shipped"):
+        return "shipped", "On its way." if status == "shipped" else "Part of your order is on its way."
+    if status == "confirmed":
+        if order.fulfilled_by_channel:
+            return "confirmed", f"{order.channel.name} is preparing your order."
+        return "confirmed", "We're preparing your order."
+    return "placed", "We've received your order."

@@ -41,3 +41,13 @@ class User(Base):
     def get_id(self) -> str:
         """The id kept in the session cookie; bumping session_version signs every session out."""
         return f"{self.id}:{self.session_version}"
+
+
+class RateLimitBucket(Base):
+    """Attempts counted per key (e.g. "guest-lookup:ip:1.2.3.4") in a fixed time window."""
+
+    __tablename__ = "rate_limit_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime]
+    count: Mapped[int] = mapped_column(default=0)

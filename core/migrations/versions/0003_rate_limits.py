@@ -1,0 +1,32 @@
+"""rate limit buckets
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-27
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+import core.db
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "rate_limit_buckets",
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("window_start", core.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_limit_buckets")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("rate_limit_buckets")

@@ -1,0 +1,39 @@
+"""Guest access to one order without an account: proof checks and short-lived tokens bound to the order."""
+
+from __future__ import annotations
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+GUEST_TOKEN_MAX_AGE = 2 * 60 * 60  # seconds a guest keeps access after proving who they are
+_SALT = "crossdock-guest-order"
+
+
+def normalize_postcode(value: str | None) -> str:
+    """Postcodes compare without spaces, dashes or case ("sw1a 1aa" == "SW1A1AA")."""
+    return "".join(ch for ch in (value or "").upper() if ch.isalnum())
+
+
+def proof_matches(proof: str, *, email: str | None, postcode: str | None) -> bool:
+    """True when `proof` is the order's email (any case) or its shipping postcode."""
+    proof = proof.strip()
+    if not proof:
+        return False
+    if "@" in proof:
+        return bool(email) and proof.lower() == (email or "").lower()
+    wanted = normalize_postcode(postcode)
+    return bool(wanted) and normalize_postcode(proof) == wanted
+
+
+def make_guest_token(secret: str, order_id: int) -> str:
+    """A signed token granting access to this one order."""
+    return URLSafeTimedSerializer(secret, salt=_SALT).dumps({"order": order_id})
+
+
+def guest_token_order(secret: str, token: str, *, max_age: int = GUEST_TOKEN_MAX_AGE) -> int | None:
+    """The order id a valid, unexpired token grants, else None."""
+    try:
+        data = URLSafeTimedSerializer(secret, salt=_SALT).loads(token, max_age=max_age)
+    except (BadSignature, SignatureExpired):
+        return None
+    order_id = data.get("order") if isinstance(data, dict) else None
+    return order_id if isinstance(order_id, int) else None

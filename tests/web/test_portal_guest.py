@@ -1,0 +1,87 @@
+"""Guest access to one order: number (ours or the channel's) plus email or postcode; rate limited; bound."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.security.guest import guest_token_order, make_guest_token
+from tests.factories import make_channel, make_order
+from tests.helpers import csrf_token
+
+ADDRESS = {
+    "name": "Ann Lee",
+    "line1": "1 Main St",
+    "city": "Leeds",
+    "postal_code": "LS1 4AB",
+    "country": "GB",
+}
+
+
+@pytest.fixture
+def amazon_order(db):
+    amazon = make_channel(db, code="amazon", name="Amazon", kind="amazon")
+    order = make_order(
+        db,
+        channel_id=amazon.id,
+        external_id="113-1234567-7654321",
+        email="ann@example.org",
+        shipping_address=ADDRESS,
+    )
+    db.commit()
+    return order
+
+
+def lookup(client, reference: str, proof: str):
+    token = csrf_token(client, "/track")
+    return client.post("/track", data={"csrf_token": token, "reference": reference, "proof": proof})
+
+
+@pytest.mark.parametrize("proof", ["ls14ab", "LS1 4AB", "Ann@Example.org"])
+def test_guest_finds_amazon_order_by_amazon_id_and_postcode_or_email(client, amazon_order, proof) -> None:
+    response = lookup(client, "113-1234567-7654321", proof)
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/orders/{amazon_order.number}"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert amazon_order.number in page and "Find another order" in page
+
+
+def test_guest_finds_order_by_our_number(client, amazon_order) -> None:
+    assert lookup(client, amazon_order.number.lower(), "ann@example.org").status_code == 303
+
+
+def test_wrong_answer_and_unknown_order_get_the_same_reply(client, amazon_order) -> None:
+    wrong = lookup(client, "113-1234567-7654321", "SW1A 1AA")
+    unknown = lookup(client, "999-0000000-0000000", "SW1A 1AA")
+    assert wrong.status_code == unknown.status_code == 404
+    assert wrong.get_data(as_text=True).count("couldn&#39;t find an order") == 1
+    assert unknown.get_data(as_text=True).count("couldn&#39;t find an order") == 1
+    assert client.get(f"/orders/{amazon_order.number}").status_code == 302
+
+
+def test_guest_lookups_are_rate_limited_per_order(client, amazon_order) -> None:
+    for _ in range(5):
+        assert lookup(client, "113-1234567-7654321", "nope").status_code == 404
+    limited = lookup(client, "113-1234567-7654321", "ls14ab")
+    assert limited.status_code == 429 and "Too many attempts" in limited.get_data(as_text=True)
+
+
+def test_guest_token_is_bound_to_one_order(client, db, amazon_order) -> None:
+    other = make_order(db, email="ann@example.org", shipping_address=ADDRESS)
+    db.commit()
+    lookup(client, "113-1234567-7654321", "ls14ab")
+    assert client.get(f"/orders/{amazon_order.number}").status_code == 200
+    assert client.get(f"/orders/{other.number}").status_code == 404
+
+
+def test_guest_token_expires() -> None:
+    token = make_guest_token("secret", 42)
+    assert guest_token_order("secret", token) == 42
+    assert guest_token_order("secret", token, max_age=-1) is None
+    assert guest_token_order("other-secret", token) is None
+    assert guest_token_order("secret", token + "x") is None
+
+
+def test_order_status_widget_polls_while_on_its_way(client, amazon_order) -> None:
+    lookup(client, "113-1234567-7654321", "ls14ab")
+    widget = client.get(f"/orders/{amazon_order.number}/status").get_data(as_text=True)
+    assert 'hx-trigger="every 60s"' in widget and "<html" not in widget
