@@ -32,6 +32,7 @@ from core.security.guest import guest_token_order, make_guest_token
 from core.security.roles import Role
 from core.security.services import authenticate
 from core.support import queries as support_queries
+from core.support.help_search import TOPICS_FOR_STAGE, search_help
 
 bp = Blueprint("portal", __name__)
 
@@ -144,7 +145,10 @@ def order_detail(number: str) -> Any:
         return order
     timeline = order_queries.customer_timeline(g.db, order)
     tracking = order_queries.order_tracking(g.db, order)
-    return render_template("portal/orders/detail.html", order=order, timeline=timeline, tracking=tracking)
+    help_links = support_queries.articles_for_topics(g.db, TOPICS_FOR_STAGE.get(tracking.stage, ()))
+    return render_template(
+        "portal/orders/detail.html", order=order, timeline=timeline, tracking=tracking, help_links=help_links
+    )
 
 
 @bp.get("/orders/<number>/status")
@@ -201,8 +205,13 @@ def track() -> Any:
 
 @bp.get("/help")
 def help_index() -> Any:
-    """Help-centre articles."""
-    return render_template("portal/help/index.html", articles=support_queries.published_articles(g.db))
+    """Help-centre articles, searched as you type (typos tolerated)."""
+    query = request.args.get("q", "")[:100]
+    results = search_help(support_queries.help_docs(g.db), query) if query.strip() else None
+    context = {"articles": support_queries.published_articles(g.db), "results": results, "query": query}
+    if request.headers.get("HX-Request"):
+        return render_template("portal/help/_results.html", **context)
+    return render_template("portal/help/index.html", **context)
 
 
 @bp.get("/help/<slug>")

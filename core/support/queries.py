@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 from core.errors import NotFound
 from core.orders.models import Order
 from core.pagination import Page
+from core.support.help_search import HelpDoc
 from core.support.models import Conversation, HelpArticle
 
 
@@ -83,3 +84,23 @@ def console_summary(session: Session) -> dict[str, int]:
         session.scalar(select(func.count()).select_from(Order).where(Order.status == "on_hold")) or 0
     )
     return summary
+
+
+def help_docs(session: Session) -> list[HelpDoc]:
+    """Every published article as a search document (one query; the help centre is small)."""
+    rows = session.execute(
+        select(
+            HelpArticle.slug, HelpArticle.title, HelpArticle.summary, HelpArticle.keywords, HelpArticle.topic
+        ).where(HelpArticle.published.is_(True))
+    ).all()
+    return [HelpDoc(*row) for row in rows]
+
+
+def articles_for_topics(session: Session, topics: tuple[str, ...], *, limit: int = 3) -> list[HelpArticle]:
+    """A few published articles on these topics, in the topics' order (for links on the order page)."""
+    if not topics:
+        return []
+    articles = session.scalars(
+        select(HelpArticle).where(HelpArticle.published.is_(True), HelpArticle.topic.in_(topics))
+    ).all()
+    return sorted(articles, key=lambda a: (topics.index(a.topic), a.title))[:limit]

@@ -89,3 +89,36 @@ def test_openapi_document_is_served_and_every_ref_resolves(client) -> None:
     refs = set(re.findall(r"#/components/schemas/(\w+)", json.dumps(doc)))
     assert refs and refs <= set(doc["components"]["schemas"])
     assert {"id", "lines", "totals"} <= set(doc["components"]["schemas"]["WebshopOrder"]["required"])
+
+
+def test_help_search_as_you_type_tolerates_typos(client, db) -> None:
+    from core.support.models import HelpArticle
+
+    db.add_all(
+        [
+            HelpArticle(
+                slug="returns",
+                title="Returns and refunds",
+                summary="Send it back.",
+                body="Para one.\n\nTwo.",
+                topic="returns",
+                keywords="return refund",
+            ),
+            HelpArticle(
+                slug="where",
+                title="Where is my parcel?",
+                summary="Tracking.",
+                body="Body.",
+                topic="delivery",
+                keywords="track parcel",
+            ),
+        ]
+    )
+    db.commit()
+    fragment = client.get("/help?q=retrun", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert (
+        "Returns and refunds" in fragment and "Where is my parcel" not in fragment and "<html" not in fragment
+    )
+    assert "No article matches" in client.get("/help?q=qzxv").get_data(as_text=True)
+    article = client.get("/help/returns").get_data(as_text=True)
+    assert "<p>Para one.</p>" in article and "<p>Two.</p>" in article
