@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
@@ -22,8 +23,10 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
+from core.customers import queries as customer_queries
+from core.customers import services as customer_services
 from core.db import utcnow
-from core.errors import NotFound
+from core.errors import DomainError, NotFound
 from core.orders import queries as order_queries
 from core.orders.models import Order
 from core.pagination import clamp_page
@@ -222,6 +225,70 @@ def help_article(slug: str) -> Any:
     except NotFound:
         abort(404)
     return render_template("portal/help/article.html", article=article)
+
+
+OPTIONAL_EMAILS = {
+    "shipment_out_for_delivery": "Out for delivery today",
+    "shipment_delivered": "Delivered, with the last day to return",
+}
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@customer_required
+def account() -> Any:
+    """Profile and email preferences."""
+    customer = customer_queries.customer_profile(g.db, current_user.customer_id).customer
+    error = None
+    if request.method == "POST":
+        now = utcnow()
+        try:
+            customer_services.update_profile(
+                g.db,
+                customer.id,
+                name=request.form.get("name", ""),
+                phone=request.form.get("phone", ""),
+                now=now,
+            )
+            opted_out = [kind for kind in OPTIONAL_EMAILS if not request.form.get(f"email_{kind}")]
+            customer_services.set_email_opt_outs(
+                g.db, customer.id, opted_out, optional=OPTIONAL_EMAILS, now=now
+            )
+        except DomainError as exc:
+            g.db.rollback()
+            error = str(exc)
+        else:
+            g.db.commit()
+            flash("Your details are saved.")
+            return redirect(url_for("portal.account"), code=303)
+    opted_out = set((customer.notification_prefs or {}).get("email_opt_out", []))
+    return render_template(
+        "portal/account.html", customer=customer, optional=OPTIONAL_EMAILS, opted_out=opted_out, error=error
+    ), (422 if error else 200)
+
+
+@bp.get("/account/data.json")
+@customer_required
+def account_export() -> Any:
+    """Download everything we hold about me, as JSON."""
+    data = customer_queries.customer_data_export(g.db, current_user.customer_id)
+    response = current_app.response_class(
+        json.dumps(data, indent=2, ensure_ascii=False), mimetype="application/json"
+    )
+    response.headers["Content-Disposition"] = 'attachment; filename="my-crossdock-data.json"'
+    return response
+
+
+@bp.post("/account/delete")
+@customer_required
+def account_delete() -> Any:
+    """Ask for the account to be deleted; the request is recorded and confirmed."""
+    if request.form.get("confirm") != "yes":
+        flash("Tick the box to confirm you want your account deleted.", "error")
+        return redirect(url_for("portal.account"), code=303)
+    customer_services.request_account_deletion(g.db, current_user.customer_id, now=utcnow())
+    g.db.commit()
+    flash("We've received your request to delete your account. We'll email you when it's done.")
+    return redirect(url_for("portal.account"), code=303)
 
 
 @bp.get("/support")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict
 from datetime import datetime
 
@@ -133,3 +134,50 @@ def _matching_customer(
         if identity is not None:
             return identity.customer, "phone"
     return None, "new"
+
+
+def update_profile(session: Session, customer_id: int, *, name: str, phone: str, now: datetime) -> Customer:
+    """A customer changes their own name and phone (email changes go through verification)."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    name = name.strip()
+    if not name:
+        raise DomainError("enter your name")
+    if len(name) > 200:
+        raise DomainError("the name is longer than 200 characters")
+    phone = phone.strip()
+    if phone and normalize_phone(phone) is None:
+        raise DomainError("enter a phone number with at least 7 digits, or leave it empty")
+    customer.name = name
+    customer.phone = normalize_phone(phone) if phone else None
+    return customer
+
+
+def set_email_opt_outs(
+    session: Session, customer_id: int, opted_out: Iterable[str], *, optional: Iterable[str], now: datetime
+) -> Customer:
+    """Choose which optional emails not to receive (transactional ones always go); unknown kinds refused."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    opted_out, optional = set(opted_out), set(optional)
+    unknown = sorted(opted_out - optional)
+    if unknown:
+        raise DomainError(f"unknown notification kind(s): {', '.join(unknown)}")
+    prefs = dict(customer.notification_prefs or {})
+    prefs["email_opt_out"] = sorted(opted_out)
+    prefs["email_opt_out_at"] = now.isoformat()
+    prefs.pop("email", None)
+    customer.notification_prefs = prefs
+    return customer
+
+
+def request_account_deletion(session: Session, customer_id: int, *, now: datetime) -> Customer:
+    """Record the customer's request to delete their account (carried out by the compliance process)."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    if customer.deletion_requested_at is None:
+        customer.deletion_requested_at = now
+    return customer
