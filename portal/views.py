@@ -30,10 +30,11 @@ from core.errors import DomainError, NotFound
 from core.orders import queries as order_queries
 from core.orders.models import Order
 from core.pagination import clamp_page
-from core.security import ratelimit
+from core.security import accounts, ratelimit
 from core.security.guest import guest_token_order, make_guest_token
 from core.security.roles import Role
 from core.security.services import authenticate
+from core.security.tokens import InvalidToken
 from core.support import queries as support_queries
 from core.support.help_search import TOPICS_FOR_STAGE, search_help
 
@@ -84,12 +85,107 @@ def login() -> Any:
         user = authenticate(
             g.db, request.form.get("email", ""), request.form.get("password", ""), now=utcnow()
         )
+        if user is not None and user.role == Role.CUSTOMER and user.email_verified_at is None:
+            return render_template("portal/account/check_email.html", email=user.email, unverified=True), 403
         if user is not None and user.role == Role.CUSTOMER:
             g.db.commit()
             login_user(user, remember=bool(request.form.get("remember")))
             return redirect(safe_next(request.args.get("next"), url_for("portal.orders")), code=303)
         error = "That email and password don't match an account."
     return render_template("portal/login.html", error=error), (401 if error else 200)
+
+
+def _limited(action: str, limit: int = 10) -> bool:
+    """Count one attempt of `action` from this IP; True when over the limit (15-minute window)."""
+    allowed = ratelimit.hit(
+        g.db, f"{action}:ip:{request.remote_addr}", limit=limit, window=GUEST_LOOKUP_WINDOW, now=utcnow()
+    )
+    g.db.commit()
+    return not allowed
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup() -> Any:
+    """Create a customer account; orders with the same email are linked once the address is confirmed."""
+    error, status = None, 200
+    if request.method == "POST":
+        if _limited("signup"):
+            error, status = "Too many attempts. Please wait 15 minutes and try again.", 429
+        else:
+            try:
+                accounts.sign_up_customer(
+                    g.db,
+                    request.form.get("email", ""),
+                    request.form.get("password", ""),
+                    request.form.get("name", ""),
+                    now=utcnow(),
+                )
+            except DomainError as exc:
+                g.db.rollback()
+                error, status = str(exc), 422
+            else:
+                g.db.commit()
+                return render_template("portal/account/check_email.html", email=request.form.get("email", ""))
+    return render_template("portal/account/signup.html", error=error), status
+
+
+@bp.get("/verify/<token>")
+def verify(token: str) -> Any:
+    """Follow the emailed link: confirm the address and link its orders from every channel."""
+    try:
+        user, linked = accounts.verify_email(g.db, current_app.config["SECRET_KEY"], token, now=utcnow())
+    except InvalidToken as exc:
+        return render_template("portal/account/link_problem.html", message=str(exc)), 400
+    g.db.commit()
+    login_user(user)
+    flash(f"Your email is confirmed. {linked} order(s) from our shops are now in your account.")
+    return redirect(url_for("portal.orders"), code=303)
+
+
+@bp.post("/verify/resend")
+def verify_resend() -> Any:
+    """Send the confirmation link again."""
+    if not _limited("verify-resend", limit=5):
+        accounts.resend_verification(g.db, request.form.get("email", ""), now=utcnow())
+        g.db.commit()
+    return render_template("portal/account/check_email.html", email=request.form.get("email", ""))
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def password_forgot() -> Any:
+    """Ask for a password-reset link (the answer is the same whether or not the account exists)."""
+    if request.method == "POST":
+        if _limited("password-forgot", limit=5):
+            return render_template(
+                "portal/account/forgot.html", error="Too many attempts. Please wait 15 minutes."
+            ), 429
+        accounts.request_password_reset(g.db, request.form.get("email", ""), now=utcnow())
+        g.db.commit()
+        return render_template(
+            "portal/account/check_email.html", email=request.form.get("email", ""), reset=True
+        )
+    return render_template("portal/account/forgot.html", error=None)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def password_reset(token: str) -> Any:
+    """Choose a new password from an emailed link."""
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            accounts.reset_password(
+                g.db, current_app.config["SECRET_KEY"], token, request.form.get("password", ""), now=utcnow()
+            )
+        except InvalidToken as exc:
+            return render_template("portal/account/link_problem.html", message=str(exc)), 400
+        except DomainError as exc:
+            g.db.rollback()
+            error, status = str(exc), 422
+        else:
+            g.db.commit()
+            flash("Your password is changed. Sign in with the new one.")
+            return redirect(url_for("portal.login"), code=303)
+    return render_template("portal/account/reset.html", error=error), status
 
 
 @bp.post("/logout")

@@ -52,6 +52,7 @@ def make_user(session: Session, role: str = "agent", **overrides: Any) -> User:
         "name": f"{role.title()} {n}",
         "password_hash": _PASSWORD_HASH,
         "role": role,
+        "email_verified_at": NOW,
     }
     user = User(**(fields | overrides))
     session.add(user)
