@@ -1,0 +1,704 @@
+"""Channel pushes through the outbox: request shapes, dispatch, retries and failures, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+import core.models  # noqa: F401  (registers every table)
+from core import migrate
+from core.catalog.models import Listing
+from core.channels.http import HttpClient
+from core.channels.models import Channel
+from core.channels.outbound import (
+    SHIPMENT_BUILDERS,
+    STOCK_PUSH_BUILDERS,
+    DispatchResult,
+    OutboundError,
+    amazon_shipment_confirmation,
+    amazon_stock_push,
+    channel_push_job,
+    dispatch_channel_outbox,
+    ebay_shipment_confirmation,
+    ebay_stock_push,
+    queue_shipment_confirmation,
+    retry_delay,
+    shopify_shipment_confirmation,
+    shopify_stock_push,
+    square_stock_push,
+    woocommerce_stock_push,
+)
+from core.db import make_engine, make_session_factory
+from core.fulfillment.models import Shipment, ShipmentLine
+from core.inventory.services import receive_stock
+from core.notifications.models import OutboxMessage
+from tests.conftest import drop_database, fresh_database_url
+from tests.factories import make_channel, make_order, make_sku
+from tests.httpserver import RecordingServer, Reply
+from tests.inventory_factories import link, make_location
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+SHIPPED_AT = "2026-11-20T09:30:00.250000+00:00"
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def server():
+    with RecordingServer() as running:
+        yield running
+
+
+# --- request builders ---------------------------------------------------------------------------------------
+
+
+def test_shopify_stock_push_sets_the_available_quantity_at_the_location() -> None:
+    request = shopify_stock_push(
+        {"channel_sku": "TEE-M", "quantity": 7, "location_id": "655441491", "inventory_item_id": "808950810"}
+    )
+
+    assert request == (
+        "POST",
+        "/admin/api/2024-10/inventory_levels/set.json",
+        {"location_id": 655441491, "inventory_item_id": 808950810, "available": 7},
+    )
+
+
+def test_amazon_stock_push_merges_the_seller_fulfilled_quantity() -> None:
+    request = amazon_stock_push(
+        {
+            "channel_sku": "TEE M/blue",
+            "quantity": 4,
+            "seller_id": "A1SELLER",
+            "marketplace_id": "ATVPDKIKX0DER",
+        }
+    )
+
+    assert request == (
+        "PATCH",
+        "/listings/2021-08-01/items/A1SELLER/TEE%20M%2Fblue?marketplaceIds=ATVPDKIKX0DER",
+        {
+            "productType": "PRODUCT",
+            "patches": [
+                {
+                    "op": "merge",
+                    "path": "/attributes/fulfillment_availability",
+                    "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 4}],
+                }
+            ],
+        },
+    )
+
+
+def test_ebay_stock_push_updates_the_ship_to_home_quantity() -> None:
+    assert ebay_stock_push({"channel_sku": "TEE-M", "quantity": 12}) == (
+        "POST",
+        "/sell/inventory/v1/bulk_update_price_quantity",
+        {"requests": [{"sku": "TEE-M", "shipToLocationAvailability": {"quantity": 12}}]},
+    )
+
+
+@pytest.mark.parametrize(
+    ("listing_id", "path"),
+    [("794", "/wp-json/wc/v3/products/794"), ("22/733", "/wp-json/wc/v3/products/22/variations/733")],
+)
+def test_woocommerce_stock_push_sets_a_managed_stock_quantity(listing_id: str, path: str) -> None:
+    assert woocommerce_stock_push({"channel_listing_id": listing_id, "quantity": 3}) == (
+        "PUT",
+        path,
+        {"stock_quantity": 3, "manage_stock": True},
+    )
+
+
+def test_square_stock_push_records_a_physical_count() -> None:
+    request = square_stock_push(
+        {
+            "channel_listing_id": "W62UWFY35CWMYGVWK6TWJDNI",
+            "location_id": "C6W5YS5QM06F5",
+            "quantity": 9,
+            "idempotency_key": "k-1",
+            "occurred_at": "2026-11-20T12:00:00Z",
+        }
+    )
+
+    assert request == (
+        "POST",
+        "/v2/inventory/changes/batch-create",
+        {
+            "idempotency_key": "k-1",
+            "changes": [
+                {
+                    "type": "PHYSICAL_COUNT",
+                    "physical_count": {
+                        "catalog_object_id": "W62UWFY35CWMYGVWK6TWJDNI",
+                        "location_id": "C6W5YS5QM06F5",
+                        "state": "IN_STOCK",
+                        "quantity": "9",
+                        "occurred_at": "2026-11-20T12:00:00Z",
+                    },
+                }
+            ],
+            "ignore_unchanged_counts": True,
+        },
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(STOCK_PUSH_BUILDERS))
+def test_stock_push_never_sends_a_negative_quantity(kind: str) -> None:
+    payload = {
+        "channel_sku": "S",
+        "channel_listing_id": "1",
+        "quantity": -7,
+        "location_id": "1",
+        "inventory_item_id": "1",
+        "seller_id": "A",
+        "marketplace_id": "M",
+        "idempotency_key": "k",
+        "occurred_at": "2026-11-20T12:00:00Z",
+    }
+
+    _method, _path, body = STOCK_PUSH_BUILDERS[kind](payload)
+
+    assert "-7" not in repr(body)
+
+
+def test_stock_push_without_an_id_the_channel_needs_says_which() -> None:
+    with pytest.raises(OutboundError, match="'location_id'"):
+        shopify_stock_push({"quantity": 1, "inventory_item_id": "5"})
+
+
+def shipment_payload(**overrides) -> dict:
+    payload = {
+        "order_external_id": "902-1845936-5435065",
+        "shipment_id": 41,
+        "carrier": "ups",
+        "tracking_number": "1Z999AA10123456784",
+        "tracking_url": None,
+        "shipped_at": SHIPPED_AT,
+        "marketplace_id": "ATVPDKIKX0DER",
+        "lines": [{"line_item_id": "05015851154158", "quantity": 1, "channel_sku": "NABetaASINB00551Q3CS"}],
+    }
+    return payload | overrides
+
+
+def test_amazon_shipment_confirmation_confirms_one_package() -> None:
+    assert amazon_shipment_confirmation(shipment_payload()) == (
+        "POST",
+        "/orders/v0/orders/902-1845936-5435065/shipmentConfirmation",
+        {
+            "marketplaceId": "ATVPDKIKX0DER",
+            "packageDetail": {
+                "packageReferenceId": "41",
+                "carrierCode": "UPS",
+                "trackingNumber": "1Z999AA10123456784",
+                "shipDate": "2026-11-20T09:30:00Z",
+                "orderItems": [{"orderItemId": "05015851154158", "quantity": 1}],
+            },
+        },
+    )
+
+
+def test_amazon_shipment_confirmation_names_an_unlisted_carrier() -> None:
+    _method, _path, body = amazon_shipment_confirmation(shipment_payload(carrier="Amazon Logistics"))
+
+    assert (body["packageDetail"]["carrierCode"], body["packageDetail"]["carrierName"]) == (
+        "Other",
+        "Amazon Logistics",
+    )
+
+
+def test_ebay_shipment_confirmation_creates_a_shipping_fulfillment() -> None:
+    payload = shipment_payload(
+        order_external_id="27-05243-46121", carrier="USPS", lines=[{"line_item_id": "10052", "quantity": 2}]
+    )
+
+    assert ebay_shipment_confirmation(payload) == (
+        "POST",
+        "/sell/fulfillment/v1/order/27-05243-46121/shipping_fulfillment",
+        {
+            "lineItems": [{"lineItemId": "10052", "quantity": 2}],
+            "shippedDate": "2026-11-20T09:30:00.250Z",
+            "shippingCarrierCode": "USPS",
+            "trackingNumber": "1Z999AA10123456784",
+        },
+    )
+
+
+def test_shipment_confirmation_without_tracking_number_is_optional_on_ebay_but_not_on_amazon() -> None:
+    _method, _path, body = ebay_shipment_confirmation(shipment_payload(tracking_number=None))
+
+    assert "trackingNumber" not in body and "shippingCarrierCode" not in body
+    with pytest.raises(OutboundError, match="'tracking_number'") as caught:
+        amazon_shipment_confirmation(shipment_payload(tracking_number=None))
+    assert caught.value.permanent
+
+
+def test_shopify_shipment_confirmation_fulfills_the_shipped_lines_of_open_fulfillment_orders() -> None:
+    payload = shipment_payload(
+        order_external_id="450789469",
+        carrier="FedEx",
+        tracking_url="https://track.example/1Z",
+        lines=[{"line_item_id": "466157049", "quantity": 1}, {"line_item_id": "518995019", "quantity": 2}],
+        fulfillment_orders=[
+            {"id": 1046000777, "status": "closed", "line_items": [{"id": 1, "line_item_id": 466157049}]},
+            {
+                "id": 1046000778,
+                "status": "open",
+                "line_items": [
+                    {"id": 1025578633, "line_item_id": 466157049, "fulfillable_quantity": 1},
+                    {"id": 1025578634, "line_item_id": 518995019, "fulfillable_quantity": 3},
+                    {"id": 1025578635, "line_item_id": 703073504, "fulfillable_quantity": 1},
+                ],
+            },
+        ],
+    )
+
+    assert shopify_shipment_confirmation(payload) == (
+        "POST",
+        "/admin/api/2024-10/fulfillments.json",
+        {
+            "fulfillment": {
+                "line_items_by_fulfillment_order": [
+                    {
+                        "fulfillment_order_id": 1046000778,
+                        "fulfillment_order_line_items": [
+                            {"id": 1025578633, "quantity": 1},
+                            {"id": 1025578634, "quantity": 2},
+                        ],
+                    }
+                ],
+                "tracking_info": {
+                    "number": "1Z999AA10123456784",
+                    "company": "FedEx",
+                    "url": "https://track.example/1Z",
+                },
+                "notify_customer": False,
+            }
+        },
+    )
+
+
+def test_shopify_shipment_confirmation_with_nothing_left_to_fulfill_fails_for_good() -> None:
+    with pytest.raises(OutboundError) as caught:
+        shopify_shipment_confirmation(shipment_payload(fulfillment_orders=[]))
+
+    assert caught.value.permanent
+
+
+@pytest.mark.parametrize(
+    ("attempts", "delay"),
+    [
+        (1, timedelta(seconds=60)),
+        (2, timedelta(seconds=120)),
+        (5, timedelta(seconds=960)),
+        (9, timedelta(seconds=15360)),
+        (10, timedelta(hours=6)),
+        (40, timedelta(hours=6)),
+    ],
+)
+def test_retry_delay_doubles_from_a_minute_up_to_six_hours(attempts: int, delay: timedelta) -> None:
+    assert retry_delay(attempts) == delay
+
+
+# --- queueing -----------------------------------------------------------------------------------------------
+
+
+def shipped_order(db, kind: str = "amazon", **order_fields):
+    channel = make_channel(db, kind=kind, credentials={"marketplace_id": "ATVPDKIKX0DER"})
+    order = make_order(db, channel_id=channel.id, lines=2, **order_fields)
+    for n, line in enumerate(order.lines):
+        line.external_id = f"item-{n}"
+    shipment = Shipment(
+        order_id=order.id, carrier="UPS", tracking_number="1Z1", status="shipped", shipped_at=NOW
+    )
+    shipment.lines.append(ShipmentLine(order_line_id=order.lines[1].id, quantity=1))
+    db.add(shipment)
+    db.flush()
+    return order, shipment
+
+
+def test_queue_shipment_confirmation_queues_one_row_per_shipment(db) -> None:
+    order, shipment = shipped_order(db)
+
+    first = queue_shipment_confirmation(db, shipment, now=NOW)
+    second = queue_shipment_confirmation(db, shipment, now=NOW)
+
+    assert first is second
+    assert (first.kind, first.transport, first.dedup_key, first.status) == (
+        "shipment_confirmation",
+        "channel",
+        f"shipconfirm:{shipment.id}",
+        "pending",
+    )
+    assert first.payload["order_external_id"] == order.external_id
+    assert first.payload["lines"] == [
+        {"line_item_id": "item-1", "channel_sku": order.lines[1].channel_sku, "quantity": 1}
+    ]
+    assert (first.payload["carrier"], first.payload["tracking_number"]) == ("UPS", "1Z1")
+    assert first.payload["shipped_at"] == NOW.isoformat()
+
+
+def test_queue_shipment_confirmation_skips_orders_the_channel_ships_or_that_take_none(db) -> None:
+    _order, by_amazon = shipped_order(db, fulfilled_by_channel=True)
+    _order, web = shipped_order(db, kind="webshop")
+
+    assert queue_shipment_confirmation(db, by_amazon, now=NOW) is None
+    assert queue_shipment_confirmation(db, web, now=NOW) is None
+
+
+# --- dispatch -----------------------------------------------------------------------------------------------
+
+
+def ebay_listing(db, url: str, **channel_fields):
+    fields = {"kind": "ebay", "base_url": url, "credentials": {"access_token": "ebay-token"}}
+    channel = make_channel(db, **(fields | channel_fields))
+    sku = make_sku(db)
+    db.add(Listing(channel_id=channel.id, channel_sku=f"EB-{sku.code}", sku_id=sku.id))
+    db.flush()
+    return channel, sku
+
+
+def stock_row(db, channel: Channel, sku_id: int, quantity: int, **overrides) -> OutboxMessage:
+    """A stock push row shaped as the inventory area queues it."""
+    fields = {
+        "kind": "stock_push",
+        "transport": "channel",
+        "dedup_key": f"stock:{channel.id}:{sku_id}:pending",
+        "recipient": channel.code,
+        "subject": f"stock of SKU {sku_id}",
+        "payload": {
+            "channel_id": channel.id,
+            "channel": channel.code,
+            "sku_id": sku_id,
+            "quantity": quantity,
+        },
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": NOW,
+        "created_at": NOW,
+    }
+    row = OutboxMessage(**(fields | overrides))
+    db.add(row)
+    db.commit()
+    return row
+
+
+def reload(db, row: OutboxMessage) -> OutboxMessage:
+    db.expire_all()
+    return db.get(OutboxMessage, row.id)
+
+
+def ok_bulk(sku: str) -> Reply:
+    return Reply(200, {"responses": [{"statusCode": 200, "sku": sku}]})
+
+
+def test_dispatch_pushes_the_quantity_the_inventory_queued_and_marks_it_sent(
+    db, session_factory, server
+) -> None:
+    channel, sku = ebay_listing(db, server.url)
+    location = make_location(db)
+    link(db, channel, location)
+    receive_stock(db, location.id, sku.id, 7, actor="ops@example.org", now=NOW)
+    db.commit()
+    server.add("POST", "/sell/inventory/v1/bulk_update_price_quantity", ok_bulk(f"EB-{sku.code}"))
+
+    result = dispatch_channel_outbox(session_factory, now=NOW)
+
+    assert result == DispatchResult(claimed=1, sent=1)
+    [request] = server.requests
+    assert request.json == {
+        "requests": [{"sku": f"EB-{sku.code}", "shipToLocationAvailability": {"quantity": 7}}]
+    }
+    assert request.headers["authorization"] == "Bearer ebay-token"
+    db.expire_all()
+    row = db.scalar(select(OutboxMessage).where(OutboxMessage.recipient == channel.code))
+    assert (row.status, row.sent_at, row.attempts, row.last_error) == ("sent", NOW, 0, None)
+
+
+def test_dispatch_confirms_a_shipment_to_amazon(db, session_factory, server) -> None:
+    channel = make_channel(
+        db,
+        kind="amazon",
+        base_url=server.url,
+        credentials={"access_token": "Atza|t", "marketplace_ids": ["ATVPDKIKX0DER"]},
+    )
+    order = make_order(db, channel_id=channel.id, external_id="902-1845936-5435065")
+    order.lines[0].external_id = "05015851154158"
+    shipment = Shipment(order_id=order.id, carrier="USPS", tracking_number="9400", shipped_at=NOW)
+    db.add(shipment)
+    db.flush()
+    row = queue_shipment_confirmation(db, shipment, now=NOW)
+    db.commit()
+    server.add("POST", "/orders/v0/orders/", Reply(204))
+
+    result = dispatch_channel_outbox(session_factory, now=NOW)
+
+    assert result.sent == 1
+    [request] = server.requests
+    assert request.path == "/orders/v0/orders/902-1845936-5435065/shipmentConfirmation"
+    assert request.headers["x-amz-access-token"] == "Atza|t"
+    assert request.json["packageDetail"]["orderItems"] == [{"orderItemId": "05015851154158", "quantity": 1}]
+    assert (reload(db, row).status, reload(db, row).message_id) == ("sent", "HTTP 204")
+
+
+def test_dispatch_confirms_a_shopify_shipment_against_its_fulfillment_orders(
+    db, session_factory, server
+) -> None:
+    channel = make_channel(db, kind="shopify", base_url=server.url, credentials={"access_token": "shpat_x"})
+    order = make_order(db, channel_id=channel.id, external_id="450789469")
+    order.lines[0].external_id = "466157049"
+    shipment = Shipment(order_id=order.id, carrier="DHL", tracking_number="JD01", shipped_at=NOW)
+    db.add(shipment)
+    db.flush()
+    row = queue_shipment_confirmation(db, shipment, now=NOW)
+    db.commit()
+    server.add(
+        "GET",
+        "/admin/api/2024-10/orders/450789469/fulfillment_orders.json",
+        Reply(
+            200,
+            {
+                "fulfillment_orders": [
+                    {
+                        "id": 1046000778,
+                        "status": "open",
+                        "line_items": [
+                            {"id": 1025578633, "line_item_id": 466157049, "fulfillable_quantity": 1}
+                        ],
+                    }
+                ]
+            },
+        ),
+    )
+    server.add("POST", "/admin/api/2024-10/fulfillments.json", Reply(201, {"fulfillment": {"id": 255858046}}))
+
+    dispatch_channel_outbox(session_factory, now=NOW)
+
+    lookup, create = server.requests
+    assert lookup.headers["x-shopify-access-token"] == "shpat_x"
+    assert create.json["fulfillment"]["line_items_by_fulfillment_order"] == [
+        {
+            "fulfillment_order_id": 1046000778,
+            "fulfillment_order_line_items": [{"id": 1025578633, "quantity": 1}],
+        }
+    ]
+    assert create.json["fulfillment"]["tracking_info"] == {"number": "JD01", "company": "DHL"}
+    assert reload(db, row).message_id == "fulfillment 255858046"
+
+
+def test_dispatch_retries_a_server_error_later_with_back_off(db, session_factory, server) -> None:
+    channel, sku = ebay_listing(db, server.url)
+    row = stock_row(db, channel, sku.id, 5)
+    server.add(
+        "POST", "/sell/inventory/v1/bulk_update_price_quantity", Reply(500, {"errors": [{"errorId": 25001}]})
+    )
+    clients = {channel.code: HttpClient(server.url, sleep=Sleeps(), max_attempts=1)}
+
+    first = dispatch_channel_outbox(session_factory, now=NOW, clients=clients)
+
+    assert first == DispatchResult(claimed=1, retrying=1)
+    row = reload(db, row)
+    assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 1, NOW + timedelta(seconds=60))
+    assert row.last_error == (
+        'HTTP 500 from POST /sell/inventory/v1/bulk_update_price_quantity: {"errors": [{"errorId": 25001}]}'
+    )
+
+    too_early = dispatch_channel_outbox(session_factory, now=NOW + timedelta(seconds=59), clients=clients)
+    later = dispatch_channel_outbox(session_factory, now=NOW + timedelta(seconds=60), clients=clients)
+
+    assert (too_early.claimed, later.retrying) == (0, 1)
+    row = reload(db, row)
+    assert (row.attempts, row.next_attempt_at) == (2, NOW + timedelta(seconds=60 + 120))
+    assert len(server.requests) == 2
+
+
+def test_dispatch_gives_up_after_eight_attempts(db, session_factory, server) -> None:
+    channel, sku = ebay_listing(db, server.url)
+    row = stock_row(db, channel, sku.id, 5, attempts=7)
+    server.add("POST", "/sell/inventory/", Reply(503, "busy"))
+    clients = {channel.code: HttpClient(server.url, sleep=Sleeps(), max_attempts=1)}
+
+    result = dispatch_channel_outbox(session_factory, now=NOW, clients=clients)
+
+    assert result.failed == 1
+    assert (reload(db, row).status, reload(db, row).attempts) == ("failed", 8)
+
+
+def test_dispatch_fails_a_client_error_at_once(db, session_factory, server) -> None:
+    channel, sku = ebay_listing(db, server.url)
+    row = stock_row(db, channel, sku.id, 5)
+    server.add("POST", "/sell/inventory/", Reply(400, {"errors": [{"message": "Invalid SKU"}]}))
+
+    result = dispatch_channel_outbox(session_factory, now=NOW)
+
+    assert result == DispatchResult(claimed=1, failed=1)
+    row = reload(db, row)
+    assert (row.status, row.attempts) == ("failed", 1)
+    assert "HTTP 400" in row.last_error and "Invalid SKU" in row.last_error
+    assert len(server.requests) == 1
+
+
+def test_dispatch_treats_a_refusal_inside_a_200_as_a_failure(db, session_factory, server) -> None:
+    channel, sku = ebay_listing(db, server.url)
+    row = stock_row(db, channel, sku.id, 5)
+    refusal = {"responses": [{"statusCode": 400, "sku": "x", "errors": [{"errorId": 25702}]}]}
+    server.add("POST", "/sell/inventory/", Reply(200, refusal))
+
+    dispatch_channel_outbox(session_factory, now=NOW)
+
+    row = reload(db, row)
+    assert row.status == "failed"
+    assert "25702" in row.last_error
+
+
+def test_dispatch_leaves_rows_not_yet_due_and_other_transports_alone(db, session_factory, server) -> None:
+    channel, sku = ebay_listing(db, server.url)
+    later = stock_row(db, channel, sku.id, 5, next_attempt_at=NOW + timedelta(minutes=1))
+    email = stock_row(
+        db,
+        channel,
+        sku.id,
+        5,
+        transport="email",
+        kind="order_confirmed",
+        dedup_key="mail:1",
+        recipient="a@b.c",
+    )
+
+    result = dispatch_channel_outbox(session_factory, now=NOW)
+
+    assert result == DispatchResult()
+    assert server.requests == []
+    for row in (later, email):
+        fresh = reload(db, row)
+        assert (fresh.status, fresh.attempts, fresh.next_attempt_at) == ("pending", 0, row.next_attempt_at)
+
+
+def test_dispatch_sends_again_when_the_quantity_changed_while_sending(db, session_factory, server) -> None:
+    channel, sku = ebay_listing(db, server.url)
+    row = stock_row(db, channel, sku.id, 5)
+    server.add("POST", "/sell/inventory/", ok_bulk(f"EB-{sku.code}"))
+
+    class ChangesStockMidway(HttpClient):
+        calls = 0
+
+        def request(self, *args, **kwargs):
+            ChangesStockMidway.calls += 1
+            if (
+                ChangesStockMidway.calls == 1
+            ):  # the inventory area coalesces a new figure into the pending row
+                with session_factory() as other:
+                    pending = other.get(OutboxMessage, row.id)
+                    pending.payload = {**pending.payload, "quantity": 3}
+                    other.commit()
+            return super().request(*args, **kwargs)
+
+    result = dispatch_channel_outbox(
+        session_factory, now=NOW, clients={channel.code: ChangesStockMidway(server.url)}
+    )
+
+    assert result == DispatchResult(claimed=2, sent=1, retrying=1)
+    quantities = [r.json["requests"][0]["shipToLocationAvailability"]["quantity"] for r in server.requests]
+    assert quantities == [5, 3]
+    assert reload(db, row).status == "sent"
+
+
+def test_dispatch_marks_a_push_to_a_channel_without_stock_api_as_skipped(db, session_factory, server) -> None:
+    channel = make_channel(db, kind="webshop", base_url=server.url)
+    row = stock_row(db, channel, make_sku(db).id, 5)
+
+    result = dispatch_channel_outbox(session_factory, now=NOW)
+
+    assert result.sent == 1
+    assert reload(db, row).message_id == "skipped: a webshop channel takes no stock push"
+    assert server.requests == []
+
+
+def test_dispatch_resolves_the_shopify_inventory_item_from_the_variant(db, session_factory, server) -> None:
+    channel = make_channel(
+        db,
+        kind="shopify",
+        base_url=server.url,
+        credentials={"access_token": "shpat_x", "location_id": "655441491"},
+    )
+    sku = make_sku(db)
+    db.add(Listing(channel_id=channel.id, channel_sku="TEE-M", sku_id=sku.id, channel_listing_id="39072856"))
+    stock_row(db, channel, sku.id, 6)
+    server.add(
+        "GET",
+        "/admin/api/2024-10/variants/39072856.json",
+        Reply(200, {"variant": {"inventory_item_id": 808950810}}),
+    )
+    server.add("POST", "/admin/api/2024-10/inventory_levels/set.json", Reply(200, {"inventory_level": {}}))
+
+    dispatch_channel_outbox(session_factory, now=NOW)
+
+    assert server.requests[-1].json == {
+        "location_id": 655441491,
+        "inventory_item_id": 808950810,
+        "available": 6,
+    }
+
+
+def test_channel_push_job_dispatches_due_rows(db, server) -> None:
+    channel, sku = ebay_listing(db, server.url)
+    row = stock_row(db, channel, sku.id, 2)
+    server.add("POST", "/sell/inventory/", ok_bulk(f"EB-{sku.code}"))
+
+    assert channel_push_job(db, NOW).sent == 1
+    assert reload(db, row).status == "sent"
+
+
+def test_two_dispatchers_never_send_a_row_twice(tmp_path, server) -> None:
+    url, needs_drop = fresh_database_url(tmp_path, "ob")
+    engine = make_engine(url) if url.startswith("sqlite") else make_engine(url, pool_size=6)
+    try:
+        migrate.upgrade(engine)
+        factory = make_session_factory(engine)
+        with factory() as session:
+            channel, _sku = ebay_listing(session, server.url)
+            for _ in range(24):
+                sku = make_sku(session)
+                session.add(Listing(channel_id=channel.id, channel_sku=f"EB-{sku.code}", sku_id=sku.id))
+                session.flush()
+                stock_row(session, channel, sku.id, 1)
+            session.commit()
+        server.add("POST", "/sell/inventory/", ok_bulk("any"))
+        barrier = threading.Barrier(2)
+        results: list[DispatchResult] = []
+        errors: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                barrier.wait()
+                results.append(dispatch_channel_outbox(factory, now=NOW, batch=100))
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert errors == []
+        skus = [r.json["requests"][0]["sku"] for r in server.requests]
+        assert len(skus) == len(set(skus)) == 24
+        assert sum(r.sent for r in results) == 24
+        with factory() as session:
+            statuses = session.scalars(select(OutboxMessage.status)).all()
+        assert statuses == ["sent"] * 24
+    finally:
+        engine.dispose()
+        drop_database(url, needs_drop)
+
+
+def test_shipment_builders_cover_the_channels_that_confirm_shipments() -> None:
+    assert sorted(SHIPMENT_BUILDERS) == ["amazon", "ebay", "shopify"]
+    assert sorted(STOCK_PUSH_BUILDERS) == ["amazon", "ebay", "shopify", "square", "woocommerce"]
