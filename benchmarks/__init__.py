@@ -1,0 +1,1 @@
+"""Benchmarks: named scenarios, each timed beside its floor (the same work done the bare way)."""
