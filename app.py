@@ -80,6 +80,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         WTF_CSRF_SSL_STRICT=False,
         PORTAL_BASE_URL=os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
         DISPLAY_TZ=os.environ.get("CROSSDOCK_TZ", "UTC"),
+        RETURNS_ADDRESS=os.environ.get(
+            "CROSSDOCK_RETURNS_ADDRESS", "Crossdock Returns | 100 Logistics Way | Newark, NJ 07114 | US"
+        ),
     )
     app.config.update(config or {})
     app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _secret_key()
@@ -195,6 +198,7 @@ def _init_request_session(app: Flask) -> None:
 def _init_templates(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.globals["display_tz"] = app.config["DISPLAY_TZ"]
+    app.jinja_env.globals["returns_address"] = app.config["RETURNS_ADDRESS"]
 
     zone = ZoneInfo(app.config["DISPLAY_TZ"])
 

@@ -25,17 +25,22 @@ from flask_login import current_user, login_user, logout_user
 
 from core.customers import queries as customer_queries
 from core.customers import services as customer_services
-from core.db import utcnow
+from core.db import begin_write, utcnow
 from core.errors import DomainError, NotFound
 from core.orders import queries as order_queries
 from core.orders.models import Order
 from core.pagination import clamp_page
+from core.returns import queries as return_queries
+from core.returns import services as return_services
+from core.returns.photos import save_return_photo
+from core.returns.queries import ReturnDetail
 from core.security import accounts, ratelimit
 from core.security.guest import guest_token_order, make_guest_token
-from core.security.roles import Role
+from core.security.roles import Actor, Role
 from core.security.services import authenticate
 from core.security.tokens import InvalidToken
 from core.support import queries as support_queries
+from core.support import services as support_services
 from core.support.help_search import TOPICS_FOR_STAGE, search_help
 
 bp = Blueprint("portal", __name__)
@@ -246,7 +251,12 @@ def order_detail(number: str) -> Any:
     tracking = order_queries.order_tracking(g.db, order)
     help_links = support_queries.articles_for_topics(g.db, TOPICS_FOR_STAGE.get(tracking.stage, ()))
     return render_template(
-        "portal/orders/detail.html", order=order, timeline=timeline, tracking=tracking, help_links=help_links
+        "portal/orders/detail.html",
+        order=order,
+        timeline=timeline,
+        tracking=tracking,
+        help_links=help_links,
+        order_returns=return_queries.order_returns(g.db, order.id),
     )
 
 
@@ -258,6 +268,138 @@ def order_status(number: str) -> Any:
         return order
     tracking = order_queries.order_tracking(g.db, order)
     return render_template("portal/orders/_status.html", order=order, tracking=tracking)
+
+
+def _customer_actor(order: Order) -> Actor:
+    """The customer (or guest) acting on their own order, for the timeline and the audit log."""
+    if _viewer_customer_id() is not None:
+        return Actor(
+            label=f"customer:{current_user.customer_id}",
+            user_id=current_user.id,
+            role="customer",
+            ip_address=request.remote_addr,
+        )
+    return Actor(label=f"guest:{order.number}", role="customer", ip_address=request.remote_addr)
+
+
+def _return_lines(form: Any, eligibility: Any) -> list[tuple[int, int]]:
+    """(order line id, quantity) chosen in the form; quantities are whole numbers or the line is skipped."""
+    chosen = []
+    for line in eligibility.lines:
+        raw = form.get(f"qty_{line.order_line_id}", "0").strip() or "0"
+        if not raw.isdigit():
+            raise DomainError(f"the quantity for {line.title} must be a whole number")
+        if int(raw) > 0:
+            chosen.append((line.order_line_id, int(raw)))
+    return chosen
+
+
+@bp.route("/orders/<number>/return", methods=["GET", "POST"])
+def request_return(number: str) -> Any:
+    """Choose lines, quantities, a reason and a resolution; or see why this order can't be returned."""
+    order = _viewable_order(number)
+    if not isinstance(order, Order):
+        return order
+    now = utcnow()
+    eligibility = return_services.return_eligibility(g.db, order, now=now)
+    error, status = None, 200
+    if request.method == "POST" and eligibility.eligible:
+        try:
+            lines = _return_lines(request.form, eligibility)
+            photo = request.files.get("photo")
+            photo_path = save_return_photo(photo.read()) if photo and photo.filename else None
+            begin_write(g.db)
+            rma = return_services.request_return(
+                g.db,
+                order,
+                lines,
+                reason=request.form.get("reason", ""),
+                reason_text=request.form.get("reason_text", ""),
+                resolution=request.form.get("resolution", "refund"),
+                exchange_sku_id=_int_or_none(request.form.get("exchange_sku")),
+                photo_path=photo_path,
+                actor=_customer_actor(order),
+                now=now,
+            )
+        except DomainError as exc:
+            g.db.rollback()
+            error, status = str(exc), 422
+        else:
+            g.db.commit()
+            return redirect(url_for("portal.return_detail", rma=rma.rma_number), code=303)
+    return render_template(
+        "portal/returns/request.html",
+        order=order,
+        eligibility=eligibility,
+        error=error,
+        reasons=return_services.REASONS,
+        resolutions=return_services.RESOLUTIONS,
+        exchange_options=return_queries.exchange_options(g.db, order),
+    ), status
+
+
+def _int_or_none(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@bp.post("/orders/<number>/cancel")
+def request_cancellation(number: str) -> Any:
+    """Ask us to cancel an order that has not shipped yet (support picks it up at once)."""
+    order = _viewable_order(number)
+    if not isinstance(order, Order):
+        return order
+    try:
+        support_services.request_cancellation(
+            g.db, order, request.form.get("note", "")[:1000], actor=_customer_actor(order), now=utcnow()
+        )
+    except DomainError as exc:
+        flash(str(exc), "error")
+    else:
+        g.db.commit()
+        flash("We've asked our team to cancel this order. We'll email you as soon as it's done.")
+    return redirect(url_for("portal.order_detail", number=order.number), code=303)
+
+
+@bp.get("/returns")
+@customer_required
+def returns() -> Any:
+    """My returns, newest first."""
+    return render_template(
+        "portal/returns/list.html", returns=return_queries.customer_returns(g.db, current_user.customer_id)
+    )
+
+
+def _viewable_return(rma: str) -> Any:
+    customer_id = _viewer_customer_id()
+    try:
+        if customer_id is not None:
+            return return_queries.customer_return(g.db, customer_id, rma)
+        detail = return_queries.return_by_rma(g.db, rma)
+    except NotFound:
+        abort(404)
+    if detail.order_id not in _guest_order_ids():
+        if not current_user.is_authenticated:
+            return redirect(url_for("portal.login", next=request.path))
+        abort(404)
+    return detail
+
+
+@bp.get("/returns/<rma>")
+def return_detail(rma: str) -> Any:
+    """A return's progress, what to do next, and the slip."""
+    detail = _viewable_return(rma)
+    if not isinstance(detail, ReturnDetail):
+        return detail
+    return render_template("portal/returns/detail.html", rma=detail)
+
+
+@bp.get("/returns/<rma>/slip")
+def return_slip(rma: str) -> Any:
+    """A printable return slip with the RMA number, the items and the instructions."""
+    detail = _viewable_return(rma)
+    if not isinstance(detail, ReturnDetail):
+        return detail
+    return render_template("portal/returns/slip.html", rma=detail)
 
 
 @bp.route("/track", methods=["GET", "POST"])

@@ -301,3 +301,26 @@ def customer_return(session: Session, customer_id: int, rma_number: str) -> Retu
     return _detail(
         session, ReturnRequest.rma_number == rma_number.strip().upper(), Order.customer_id == customer_id
     )
+
+
+def return_by_rma(session: Session, rma_number: str) -> ReturnDetail:
+    """A return by its RMA number whoever it belongs to (the caller checks access, e.g. a guest's token)."""
+    return _detail(session, ReturnRequest.rma_number == rma_number.strip().upper())
+
+
+def exchange_options(session: Session, order: Order) -> dict[int, list[Sku]]:
+    """Per order line, the other active variants of the same product it could be exchanged for."""
+    sku_ids = {line.sku_id for line in order.lines if line.sku_id}
+    if not sku_ids:
+        return {}
+    products = dict(session.execute(select(Sku.id, Sku.product_id).where(Sku.id.in_(sku_ids))).all())
+    siblings = session.scalars(
+        select(Sku).where(Sku.product_id.in_(set(products.values())), Sku.active.is_(True)).order_by(Sku.code)
+    ).all()
+    options: dict[int, list[Sku]] = {}
+    for line in order.lines:
+        if line.sku_id in products:
+            options[line.id] = [
+                s for s in siblings if s.product_id == products[line.sku_id] and s.id != line.sku_id
+            ]
+    return options
