@@ -30,9 +30,13 @@ from werkzeug.exceptions import HTTPException
 
 from core import migrate
 from core.catalog.models import Sku
+from core.channels.outbound import queue_shipment_confirmation
 from core.db import INSTANCE_DIR, begin_write, default_database_url, make_engine, make_session_factory, utcnow
 from core.demo import seed
 from core.errors import DomainError, NotFound
+from core.fulfillment import services as fulfillment_services
+from core.fulfillment import tracking
+from core.fulfillment.calendar import holidays_from_env
 from core.inventory import queries as inventory_queries
 from core.inventory import services as inventory_services
 from core.inventory.models import Location
@@ -343,7 +347,77 @@ def register_commands(app: Flask) -> None:
                 f"  {line['title']}  {line['total']}"
             )
 
+    @orders_group.command("ship")
+    @click.argument("channel_code")
+    @click.argument("external_id")
+    @click.option("--carrier", required=True)
+    @click.option("--tracking", "tracking_number", required=True)
+    @click.option("--location", "location_code", default=None, help="Ship only what this location holds.")
+    def orders_ship(
+        channel_code: str, external_id: str, carrier: str, tracking_number: str, location_code: str | None
+    ) -> None:
+        """Mark an order's reserved lines shipped, with carrier and tracking number (as packing does)."""
+        now = utcnow()
+        with _write_session() as session:
+            order = order_queries.order_by_external_id(session, channel_code, external_id)
+            location_id = None
+            if location_code:
+                location = session.scalar(select(Location).where(Location.code == location_code.upper()))
+                if location is None:
+                    raise DomainError(f"unknown location {location_code!r}")
+                location_id = location.id
+            shipments = fulfillment_services.mark_shipped(
+                session,
+                order.id,
+                location_id=location_id,
+                carrier=carrier,
+                tracking_number=tracking_number,
+                actor="cli",
+                now=now,
+                holidays=holidays_from_env(),
+            )
+            for shipment in shipments:
+                queue_shipment_confirmation(session, shipment, now=now)
+            session.commit()
+            for shipment in shipments:
+                click.echo(
+                    f"{order.number}: shipped {sum(line.quantity for line in shipment.lines)} unit(s) "
+                    f"with {shipment.carrier} {shipment.tracking_number}; order is {order.status}"
+                )
+
     app.cli.add_command(orders_group)
+
+    tracking_group = AppGroup("tracking", help="Carrier tracking events.")
+
+    @tracking_group.command("import")
+    @click.argument(
+        "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+    )
+    def tracking_import(files: tuple[Path, ...]) -> None:
+        """Record carrier events from tracking CSV files or tracking-service JSON (AfterShip, EasyPost...)."""
+        with _write_session() as session:
+            updates = []
+            for path in files:
+                text = path.read_text(encoding="utf-8-sig")
+                try:
+                    parsed = (
+                        tracking.parse_tracking_csv(text)
+                        if path.suffix.lower() == ".csv"
+                        else tracking.parse_tracking_payload(text)
+                    )
+                except DomainError as exc:
+                    raise DomainError(f"{path.name}: {exc}") from exc
+                updates.extend(parsed)
+            result = tracking.record_tracking_events(session, updates, now=utcnow(), source="import")
+            session.commit()
+        click.echo(
+            f"{result.recorded} new event(s), {result.duplicates} already known, "
+            f"{len(result.changes)} shipment status change(s), {len(result.unknown)} unknown number(s)"
+        )
+        for unknown in result.unknown:
+            click.echo(f"  {unknown.reason}: {unknown.tracking_number} ({unknown.carrier or '?'})")
+
+    app.cli.add_command(tracking_group)
 
     @app.cli.command("import")
     @click.argument("channel_code")

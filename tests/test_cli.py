@@ -187,3 +187,62 @@ def test_locations_add_stock_receive_show_and_verify(cli_db: str) -> None:
     assert invoke(cli_db, "stock", "verify").exit_code == 0
     bad = invoke(cli_db, "stock", "receive", "NOWHERE", "TEE-M", "1")
     assert bad.exit_code != 0 and "unknown location 'NOWHERE'" in bad.output
+
+
+def show(url: str, channel: str, external_id: str) -> dict:
+    import json
+
+    return json.loads(invoke(url, "orders", "show", channel, external_id, "--json").output)
+
+
+def test_orders_ship_moves_stock_and_rolls_status(cli_db: str, tmp_path: Path) -> None:
+    import json
+
+    import core.models  # noqa: F401
+    from core.catalog.models import Product, Sku
+    from core.channels.models import Channel
+    from core.inventory.models import Location
+    from tests.conftest import SHARED_DATA
+
+    invoke(cli_db, "db", "upgrade")
+    invoke(cli_db, "locations", "add", "WH", "--name", "Warehouse", "--kind", "warehouse")
+    engine = make_engine(cli_db)
+    with make_session_factory(engine)() as session:
+        channel = Channel(code="shop", name="Shop", kind="shopify")
+        channel.locations.append(session.scalar(select(Location).where(Location.code == "WH")))
+        session.add(channel)
+        session.commit()
+    engine.dispose()
+    sample = SHARED_DATA / "channels" / "shopify" / "order.json"
+    assert invoke(cli_db, "import", "shop", str(sample), "--create-listings").exit_code == 0
+    engine = make_engine(cli_db)
+    with make_session_factory(engine)() as session:
+        codes = list(session.scalars(select(Sku.code)))
+        assert session.scalar(select(func.count()).select_from(Product)) == 3
+    engine.dispose()
+    for code in codes:
+        assert invoke(cli_db, "stock", "receive", "WH", code, "5").exit_code == 0
+    external_id = str(json.loads(sample.read_text())["order"]["id"])
+    assert show(cli_db, "shop", external_id)["status"] == "confirmed"
+    shipped = invoke(
+        cli_db, "orders", "ship", "shop", external_id, "--carrier", "UPS", "--tracking", "1Z999AA10123456784"
+    )
+    assert shipped.exit_code == 0, shipped.output
+    shown = show(cli_db, "shop", external_id)
+    assert shown["status"] == "shipped"
+    assert shown["shipments"] == [
+        {"carrier": "UPS", "tracking_number": "1Z999AA10123456784", "status": "in_transit"}
+    ]
+    stock = json.loads(invoke(cli_db, "stock", "show", codes[0], "--json").output)
+    assert stock["on_hand"] == 4 and stock["reserved"] == 0
+    assert invoke(cli_db, "stock", "verify").exit_code == 0
+    again = invoke(cli_db, "orders", "ship", "shop", external_id, "--carrier", "UPS", "--tracking", "X")
+    assert again.exit_code != 0
+    csv = tmp_path / "events.csv"
+    csv.write_text(
+        "tracking_number,carrier,status,occurred_at,location,description\n"
+        "1Z999AA10123456784,UPS,delivered,2026-11-26T10:00:00+00:00,Louisville KY,Delivered\n"
+    )
+    imported = invoke(cli_db, "tracking", "import", str(csv))
+    assert imported.exit_code == 0 and "1 new event(s)" in imported.output
+    assert show(cli_db, "shop", external_id)["status"] == "delivered"
