@@ -9,7 +9,13 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from core.channels.signatures import verify_signature, webhook_scheme
 from core.db import begin_write, utcnow
-from core.errors import NotFound
+from core.errors import DomainError, NotFound
+from core.fulfillment.inbound import (
+    TRACKING_SOURCES,
+    process_tracking_payload,
+    store_tracking_payload,
+    verify_tracking_signature,
+)
 from core.orders import intake
 
 bp = Blueprint("webhooks", __name__)
@@ -85,3 +91,36 @@ def order_webhook(channel_code: str) -> Any:
         payload_id=stored.id,
         results=[r.__dict__ for r in results],
     ), 200
+
+
+@bp.post("/tracking/webhooks/<source>")
+def tracking_webhook(source: str) -> Any:
+    """Carrier / tracking-service events (AfterShip, EasyPost, Shippo, UPS, FedEx, DHL, USPS, generic)."""
+    if source not in TRACKING_SOURCES:
+        return _error(404, f"unknown tracking source {source!r}: use one of {', '.join(TRACKING_SOURCES)}")
+    secret = current_app.config.get("TRACKING_WEBHOOK_SECRET")
+    if not secret:
+        return _error(503, "tracking webhooks are not configured (set TRACKING_WEBHOOK_SECRET)")
+    body = request.get_data(cache=True)
+    if len(body) > intake.MAX_PAYLOAD_BYTES:
+        return _error(413, f"body larger than {intake.MAX_PAYLOAD_BYTES} bytes")
+    problem = verify_tracking_signature(source, secret, body, request.headers)
+    if problem:
+        return _error(401, problem)
+    try:
+        text = body.decode("utf-8-sig")
+        json.loads(text)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return _error(400, f"invalid JSON: {exc}")
+    now = utcnow()
+    begin_write(g.db)
+    payload = store_tracking_payload(g.db, source, text, now=now)
+    g.db.commit()
+    begin_write(g.db)
+    try:
+        outcome = process_tracking_payload(g.db, payload, now=now)
+    except DomainError as exc:
+        g.db.commit()  # keeps the payload's rejected status and reason
+        return _error(400, str(exc))
+    g.db.commit()
+    return jsonify(status=payload.status, payload_id=payload.id, **outcome), 200
