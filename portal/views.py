@@ -23,10 +23,14 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
+from core.channels.outbound import queue_shipment_confirmation
 from core.customers import queries as customer_queries
 from core.customers import services as customer_services
 from core.db import begin_write, utcnow
 from core.errors import DomainError, NotFound
+from core.fulfillment import queries as fulfillment_queries
+from core.fulfillment import services as fulfillment_services
+from core.fulfillment.calendar import holidays_from_env
 from core.orders import queries as order_queries
 from core.orders.models import Order
 from core.pagination import clamp_page
@@ -400,6 +404,39 @@ def return_slip(rma: str) -> Any:
     if not isinstance(detail, ReturnDetail):
         return detail
     return render_template("portal/returns/slip.html", rma=detail)
+
+
+@bp.route("/dropship/confirm/<token>", methods=["GET", "POST"])
+def dropship_confirm(token: str) -> Any:
+    """A drop-ship supplier confirms shipment with carrier and tracking number, through the signed link in
+    the purchase order (no login)."""
+    secret = current_app.config["SECRET_KEY"]
+    now = utcnow()
+    try:
+        order_id, location_id = fulfillment_services.read_dropship_token(secret, token, now=now)
+        slip = fulfillment_queries.packing_slip(g.db, order_id, location_id)
+    except (fulfillment_services.InvalidLink, NotFound) as exc:
+        return render_template("portal/account/link_problem.html", message=str(exc)), 400
+    error, status, shipment = None, 200, None
+    if request.method == "POST":
+        try:
+            begin_write(g.db)
+            shipment = fulfillment_services.confirm_dropship_shipment(
+                g.db,
+                token,
+                secret=secret,
+                carrier=request.form.get("carrier", ""),
+                tracking_number=request.form.get("tracking_number", ""),
+                now=now,
+                holidays=holidays_from_env(),
+            )
+            queue_shipment_confirmation(g.db, shipment, now=now)
+        except DomainError as exc:
+            g.db.rollback()
+            error, status = str(exc), 422
+        else:
+            g.db.commit()
+    return render_template("portal/dropship_confirm.html", slip=slip, error=error, shipment=shipment), status
 
 
 @bp.route("/track", methods=["GET", "POST"])
