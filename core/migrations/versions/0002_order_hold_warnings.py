@@ -18,8 +18,12 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("orders", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("hold_warnings", sa.JSON(), nullable=False, server_default=sa.text("'[]'")))
-        batch_op.add_column(sa.Column("channel_state", sa.String(length=16), nullable=False, server_default="pending"))
+        batch_op.add_column(
+            sa.Column("hold_warnings", sa.JSON(), nullable=False, server_default=sa.text("'[]'"))
+        )
+        batch_op.add_column(
+            sa.Column("channel_state", sa.String(length=16), nullable=False, server_default="pending")
+        )
 
 
 def downgrade() -> None:
