@@ -84,3 +84,25 @@ class Worker:
 
 # The job table: later areas add their jobs here (outbox dispatch, shipment scan, polling, digests, ...).
 JOBS: list[JobSpec] = []
+
+# Channel integration (issue 3): order polling, the nightly re-import, stock and shipment pushes.
+from core.channels.outbound import channel_push_job  # noqa: E402
+from core.channels.polling import nightly_reimport_job, poll_channels_job  # noqa: E402
+
+JOBS += [
+    JobSpec("poll_channels_job", poll_channels_job, "interval", {"minutes": 5}),
+    JobSpec("channel_push_job", channel_push_job, "interval", {"seconds": 30}),
+    JobSpec("nightly_reimport_job", nightly_reimport_job, "cron", {"hour": 2, "minute": 30}),
+]
+
+# Customer notifications (issue 5): outbox delivery over SMTP, delay detection, retention of sent emails.
+# Shipment emails are queued when carrier events arrive (notify_shipment_status), so no scan job is needed.
+from core.notifications.delays import delay_detection_job  # noqa: E402
+from core.notifications.services import data_retention_job  # noqa: E402
+from core.notifications.smtp import outbox_dispatch_job  # noqa: E402
+
+JOBS += [
+    JobSpec("outbox_dispatch_job", outbox_dispatch_job, "interval", {"seconds": 5}),
+    JobSpec("delay_detection_job", delay_detection_job, "interval", {"minutes": 15}),
+    JobSpec("data_retention_job", data_retention_job, "cron", {"hour": 3, "minute": 40}),
+]
