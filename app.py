@@ -7,7 +7,6 @@ import importlib
 import json
 import logging
 import os
-import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from zoneinfo import ZoneInfo
 import click
 import waitress
 from flask import Flask, Response, current_app, g, redirect, render_template, request, url_for
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
@@ -42,25 +41,17 @@ from core.inventory import services as inventory_services
 from core.inventory.models import Location
 from core.jobs import Worker
 from core.money import format_money
+from core.notifications import services as notification_services
+from core.notifications.catcher import start_catcher
 from core.orders import queries as order_queries
 from core.orders.importer import import_files
 from core.security.models import User
+from core.security.tokens import load_secret_key
 from core.system.queries import health_report
 
 PROJECT_ROOT = Path(__file__).resolve().parent
-
-
-def _secret_key() -> str:
-    """SECRET_KEY from the environment, else one generated once into instance/ and reused."""
-    key = os.environ.get("SECRET_KEY")
-    if key:
-        return key
-    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
-    path = INSTANCE_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
+MAIL_DIR = INSTANCE_DIR / "mail"  # where the demo's SMTP catcher keeps what the system sent
+DEMO_SMTP_PORT = 8025
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -85,12 +76,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         PORTAL_BASE_URL=os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
         DISPLAY_TZ=os.environ.get("CROSSDOCK_TZ", "UTC"),
         TRACKING_WEBHOOK_SECRET=os.environ.get("TRACKING_WEBHOOK_SECRET"),
+        MAIL_DIR=MAIL_DIR,
         RETURNS_ADDRESS=os.environ.get(
             "CROSSDOCK_RETURNS_ADDRESS", "Crossdock Returns | 100 Logistics Way | Newark, NJ 07114 | US"
         ),
     )
     app.config.update(config or {})
-    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or _secret_key()
+    app.config["SECRET_KEY"] = app.config["SECRET_KEY"] or load_secret_key()
 
     factory = app.config.get("SESSION_FACTORY")
     if factory is None:
@@ -115,6 +107,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(webhooks_bp, url_prefix="/api")
     for machine_bp in (api_bp, webhooks_bp):  # machines sign their requests; CSRF is for browsers
         app.extensions["csrf"].exempt(machine_bp)
+    # One-click unsubscribe (RFC 8058) is a POST from the mail client; the signed token is the proof.
+    app.extensions["csrf"].exempt("portal.views.unsubscribe")
 
     app.add_url_rule("/healthz", "healthz", healthz)
     _init_errors(app)
@@ -302,6 +296,9 @@ def register_commands(app: Flask) -> None:
         if seed.database_is_empty(engine):
             with click.progressbar(length=orders, label="Seeding demo data", show_pos=True) as bar:
                 seed.seed_demo(engine, orders=orders, seed=42, progress=bar.update)
+        catcher = None
+        if not os.environ.get("SMTP_HOST"):
+            catcher = start_catcher("127.0.0.1", DEMO_SMTP_PORT, MAIL_DIR)
         worker = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "app.py"), "worker"])  # noqa: S603
         base = f"http://127.0.0.1:{port}"
         click.echo(
@@ -309,6 +306,7 @@ def register_commands(app: Flask) -> None:
             f"  Customer portal: {base}/            sign in at {base}/login\n"
             f"  Agent console:   {base}/console/    sign in at {base}/console/login\n"
             f"  Health:          {base}/healthz\n"
+            f"  Sent mail:       {base}/console/mail  (a local SMTP catcher on 127.0.0.1:{DEMO_SMTP_PORT})\n"
             f"Demo sign-ins (password {seed.DEMO_PASSWORD}):\n"
             + "".join(f"  {email:<24} {role}\n" for email, role in seed.DEMO_ACCOUNTS)
             + "Press Ctrl+C to stop.\n"
@@ -318,6 +316,8 @@ def register_commands(app: Flask) -> None:
         finally:
             worker.terminate()
             worker.wait(timeout=10)
+            if catcher is not None:
+                catcher.stop()
 
     orders_group = AppGroup("orders", help="Orders.")
 
@@ -542,6 +542,34 @@ def register_commands(app: Flask) -> None:
         click.echo("ledger ok: every stock level equals the sum of its movements")
 
     app.cli.add_command(stock_group)
+
+    @app.cli.group("outbox", invoke_without_command=True)
+    @click.option("--json", "as_json", is_flag=True, help="Counts as JSON.")
+    @click.pass_context
+    @with_appcontext
+    def outbox_group(ctx: click.Context, as_json: bool) -> None:
+        """Outbox counts by kind and status (pending, sent, failed); `retry ID` re-queues a failed one."""
+        if ctx.invoked_subcommand is not None:
+            return
+        with _factory()() as session:
+            counts = notification_services.outbox_counts(session)
+        if as_json:
+            click.echo(json.dumps(counts))
+            return
+        click.echo(f"pending {counts['pending']}, sent {counts['sent']}, failed {counts['failed']}")
+        for kind, statuses in sorted(counts["by_kind"].items()):
+            click.echo(
+                f"  {kind:<28} " + ", ".join(f"{status} {n}" for status, n in sorted(statuses.items()))
+            )
+
+    @outbox_group.command("retry")
+    @click.argument("message_id", type=int)
+    def outbox_retry(message_id: int) -> None:
+        """Send a failed message again on the next dispatch."""
+        with _write_session() as session:
+            message = notification_services.retry_outbox_message(session, message_id, now=utcnow())
+            session.commit()
+            click.echo(f"message {message.id} ({message.kind} to {message.recipient}) is queued again")
 
     @app.cli.command("bench")
     @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")

@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import login_user, logout_user
 
 from agent_console.auth import current_actor, require_staff, role_required
+from core.audit.services import record_audit
 from core.customers import queries as customer_queries
 from core.customers import services as customer_services
 from core.db import utcnow
 from core.errors import DomainError, NotFound
 from core.inventory import queries as inventory_queries
+from core.notifications import services as notification_services
+from core.notifications.catcher import list_caught_mail, read_caught_mail
 from core.orders import intake
 from core.orders import queries as order_queries
 from core.orders.models import InboundPayload
@@ -208,6 +211,51 @@ def stock_detail(sku_code: str) -> Any:
         stock=inventory_queries.stock_by_sku(g.db, sku.id),
         ledger=inventory_queries.ledger_for_sku(g.db, sku.id, limit=100),
     )
+
+
+@bp.get("/mail")
+def sent_mail() -> Any:
+    """What the system sent (the demo's catcher) and the emails that failed, with a retry button."""
+    maildir = current_app.config.get("MAIL_DIR")
+    caught = list_caught_mail(maildir, limit=100) if maildir else []
+    failed = notification_services.outbox_messages(g.db, status="failed", limit=100)
+    counts = notification_services.outbox_counts(g.db)
+    return render_template("console/mail/index.html", caught=caught, failed=failed, counts=counts)
+
+
+@bp.get("/mail/<name>")
+def sent_mail_message(name: str) -> Any:
+    """One caught email: headers, the text part, and the HTML part in a sandboxed frame."""
+    try:
+        mail = read_caught_mail(current_app.config.get("MAIL_DIR"), name)
+    except (NotFound, TypeError):
+        abort(404)
+    return render_template("console/mail/message.html", mail=mail)
+
+
+@bp.post("/outbox/<int:message_id>/retry")
+def outbox_retry(message_id: int) -> Any:
+    """Queue a failed email again."""
+    now = utcnow()
+    try:
+        message = notification_services.retry_outbox_message(g.db, message_id, now=now)
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        flash(str(exc), "error")
+    else:
+        record_audit(
+            g.db,
+            current_actor(),
+            "outbox.retry",
+            "outbox_message",
+            message.id,
+            now=now,
+            after={"kind": message.kind, "recipient": message.recipient},
+        )
+        g.db.commit()
+        flash(f"The {message.kind.replace('_', ' ')} email to {message.recipient} will be sent again.")
+    return redirect(url_for("console.sent_mail"), code=303)
 
 
 @bp.get("/analytics")

@@ -31,6 +31,7 @@ from core.errors import DomainError, NotFound
 from core.fulfillment import queries as fulfillment_queries
 from core.fulfillment import services as fulfillment_services
 from core.fulfillment.calendar import holidays_from_env
+from core.notifications import services as notification_services
 from core.orders import queries as order_queries
 from core.orders.models import Order
 from core.pagination import clamp_page
@@ -42,7 +43,7 @@ from core.security import accounts, ratelimit
 from core.security.guest import guest_token_order, make_guest_token
 from core.security.roles import Actor, Role
 from core.security.services import authenticate
-from core.security.tokens import InvalidToken
+from core.security.tokens import InvalidToken, read_tracking_token, read_unsubscribe_token
 from core.support import queries as support_queries
 from core.support import services as support_services
 from core.support.help_search import TOPICS_FOR_STAGE, search_help
@@ -443,6 +444,39 @@ def dropship_confirm(token: str) -> Any:
         else:
             g.db.commit()
     return render_template("portal/dropship_confirm.html", slip=slip, error=error, shipment=shipment), status
+
+
+@bp.get("/track/<token>")
+def track_link(token: str) -> Any:
+    """The tracking link in our emails: opens that one order, no sign-in needed."""
+    secret = current_app.config["SECRET_KEY"]
+    try:
+        order_id = read_tracking_token(secret, token)
+    except InvalidToken as exc:
+        return render_template("portal/account/link_problem.html", message=str(exc)), 400
+    order = g.db.get(Order, order_id)
+    if order is None:
+        abort(404)
+    session["guest_orders"] = [*session.get("guest_orders", [])[-4:], make_guest_token(secret, order.id)]
+    return redirect(url_for("portal.order_detail", number=order.number), code=303)
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str) -> Any:
+    """Turn off one kind of optional email from the link in it (POST is the one-click unsubscribe)."""
+    secret = current_app.config["SECRET_KEY"]
+    if request.method == "GET":
+        try:
+            read_unsubscribe_token(secret, token)
+        except InvalidToken as exc:
+            return render_template("portal/account/link_problem.html", message=str(exc)), 400
+        return render_template("portal/unsubscribe.html", done=False)
+    try:
+        _customer, kind = notification_services.unsubscribe_customer(g.db, secret, token, now=utcnow())
+    except InvalidToken as exc:
+        return render_template("portal/account/link_problem.html", message=str(exc)), 400
+    g.db.commit()
+    return render_template("portal/unsubscribe.html", done=True, label=OPTIONAL_EMAILS.get(kind, kind))
 
 
 @bp.route("/track", methods=["GET", "POST"])

@@ -102,8 +102,15 @@ def db(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(session_factory: sessionmaker[Session]) -> Flask:
-    return create_app({"TESTING": True, "SECRET_KEY": "test-secret", "SESSION_FACTORY": session_factory})
+def app(session_factory: sessionmaker[Session], tmp_path: Path) -> Flask:
+    return create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "SESSION_FACTORY": session_factory,
+            "MAIL_DIR": tmp_path / "mail",
+        }
+    )
 
 
 @pytest.fixture

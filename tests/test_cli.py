@@ -246,3 +246,38 @@ def test_orders_ship_moves_stock_and_rolls_status(cli_db: str, tmp_path: Path) -
     imported = invoke(cli_db, "tracking", "import", str(csv))
     assert imported.exit_code == 0 and "1 new event(s)" in imported.output
     assert show(cli_db, "shop", external_id)["status"] == "delivered"
+
+
+def test_outbox_counts_and_retry(cli_db: str) -> None:
+    import json
+
+    import core.models  # noqa: F401
+    from core.notifications.models import OutboxMessage
+
+    invoke(cli_db, "db", "upgrade")
+    engine = make_engine(cli_db)
+    with make_session_factory(engine)() as session:
+        session.add_all(
+            [
+                OutboxMessage(
+                    kind="shipment_shipped", dedup_key="a", recipient="x@example.org", status="failed"
+                ),
+                OutboxMessage(
+                    kind="shipment_shipped", dedup_key="b", recipient="y@example.org", status="sent"
+                ),
+                OutboxMessage(kind="order_confirmed", dedup_key="c", recipient="z@example.org"),
+            ]
+        )
+        session.commit()
+        failed_id = session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedup_key == "a"))
+    engine.dispose()
+    counts = json.loads(invoke(cli_db, "outbox", "--json").output)
+    assert counts == {
+        "pending": 1,
+        "sent": 1,
+        "failed": 1,
+        "by_kind": {"order_confirmed": {"pending": 1}, "shipment_shipped": {"failed": 1, "sent": 1}},
+    }
+    assert invoke(cli_db, "outbox", "retry", str(failed_id)).exit_code == 0
+    assert json.loads(invoke(cli_db, "outbox", "--json").output)["pending"] == 2
+    assert invoke(cli_db, "outbox", "retry", "99999").exit_code != 0
