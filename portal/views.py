@@ -40,7 +40,7 @@ from core.returns import services as return_services
 from core.returns.photos import save_return_photo
 from core.returns.queries import ReturnDetail
 from core.security import accounts, ratelimit
-from core.security.guest import guest_token_order, make_guest_token
+from core.security.guest import check_guest_code, guest_token_order, make_guest_token
 from core.security.roles import Actor, Role
 from core.security.services import authenticate
 from core.security.tokens import InvalidToken, read_tracking_token, read_unsubscribe_token
@@ -444,6 +444,46 @@ def dropship_confirm(token: str) -> Any:
         else:
             g.db.commit()
     return render_template("portal/dropship_confirm.html", slip=slip, error=error, shipment=shipment), status
+
+
+@bp.route("/track-code", methods=["GET", "POST"])
+def track_code() -> Any:
+    """Guest access by a one-time code emailed to the order's address: ask for it, then enter it."""
+    reference = (request.form.get("reference") or request.args.get("reference") or "")[:100].strip()
+    error, status, sent = None, 200, False
+    if request.method == "POST":
+        now = utcnow()
+        if _limited("guest-code", limit=GUEST_LOOKUPS_PER_IP) or not ratelimit.hit(
+            g.db,
+            f"guest-code:ref:{reference.upper()}",
+            limit=GUEST_LOOKUPS_PER_ORDER,
+            window=GUEST_LOOKUP_WINDOW,
+            now=now,
+        ):
+            g.db.commit()
+            error, status = "Too many attempts. Please wait 15 minutes and try again.", 429
+        elif request.form.get("code"):
+            order = order_queries.find_order_by_reference(g.db, reference)
+            secret = current_app.config["SECRET_KEY"]
+            g.db.commit()
+            if order is not None and check_guest_code(secret, order.id, request.form["code"], now=now):
+                session["guest_orders"] = [
+                    *session.get("guest_orders", [])[-4:],
+                    make_guest_token(secret, order.id),
+                ]
+                return redirect(url_for("portal.order_detail", number=order.number), code=303)
+            error, status, sent = (
+                "That code isn't right or has expired. Check the email or ask for a new code.",
+                400,
+                True,
+            )
+        else:
+            order = order_queries.find_order_by_reference(g.db, reference)
+            if order is not None:
+                notification_services.queue_guest_code(g.db, order, now=now)
+            g.db.commit()
+            sent = True
+    return render_template("portal/track_code.html", reference=reference, error=error, sent=sent), status
 
 
 @bp.get("/track/<token>")

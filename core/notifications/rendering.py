@@ -35,6 +35,7 @@ from core.notifications.services import OPTIONAL_KINDS
 from core.orders.models import Order, OrderLine
 from core.returns.models import Refund, ReturnLine, ReturnRequest
 from core.security.accounts import make_reset_token, make_verify_token
+from core.security.guest import guest_code
 from core.security.models import User
 from core.security.tokens import make_tracking_token, make_unsubscribe_token
 from core.support.models import Conversation, Message
@@ -207,6 +208,9 @@ def email_context(
         token = make_unsubscribe_token(secret, customer.id, message.kind)
         context["unsubscribe_link"] = f"{base}/unsubscribe/{token}"
 
+    if message.kind == "guest_code" and order is not None:
+        context["code"] = guest_code(secret, order.id, int(payload["window"]))
+        context["action_link"] = f"{base}/track-code?reference={order.number}"
     if payload.get("shipment_id"):
         context["shipment"] = _shipment_view(session, _get(session, Shipment, payload["shipment_id"]), tz)
     if message.kind == "shipment_delivered":

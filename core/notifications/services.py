@@ -25,6 +25,7 @@ from core.fulfillment.models import Shipment
 from core.notifications.models import OutboxMessage
 from core.orders.models import Order
 from core.returns.models import Refund, ReturnRequest
+from core.security.guest import code_window
 from core.security.tokens import read_unsubscribe_token
 from core.support.models import Conversation, Message
 
@@ -46,6 +47,7 @@ EMAIL_KINDS = (
     "account_verify",
     "password_reset",
     "dropship_po",
+    "guest_code",
 )
 OPTIONAL_KINDS = frozenset({"shipment_out_for_delivery", "shipment_delivered"})
 
@@ -501,3 +503,19 @@ def data_retention_job(session: Session, now: datetime) -> dict[str, int]:
     """Daily: delete sent emails past SENT_EMAIL_RETENTION. Failed and pending rows, and everything else
     (orders, inbound payloads, channel pushes), are kept: their retention is decided by their own areas."""
     return {"sent_emails_deleted": delete_old_sent_emails(session, now=now)}
+
+
+def queue_guest_code(session: Session, order: Order, *, now: datetime) -> OutboxMessage | None:
+    """Email the order's one-time access code to the address the order was placed with (once per window)."""
+    if not order.email:
+        return None
+    window = code_window(now)
+    return queue_email(
+        session,
+        "guest_code",
+        f"guest_code:{order.id}:{window}",
+        order.email,
+        {"order_id": order.id, "window": window},
+        now=now,
+        subject=f"Your code for order {order.number}",
+    )

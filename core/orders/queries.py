@@ -370,3 +370,22 @@ def _stage(order: Order, shipments: list[Shipment]) -> tuple[str, str]:
             return "confirmed", f"{order.channel.name} is preparing your order."
         return "confirmed", "We're preparing your order."
     return "placed", "We've received your order."
+
+
+def find_order_by_reference(session: Session, reference: str) -> Order | None:
+    """The order whose number, ours or the channel's, is `reference` (for the emailed-code lookup)."""
+    reference = reference.strip()
+    if not reference:
+        return None
+    return session.scalars(
+        select(Order)
+        .where(
+            or_(
+                Order.number == reference.upper(),
+                Order.external_id == reference,
+                Order.channel_number == reference,
+            )
+        )
+        .order_by(Order.id)
+        .limit(1)
+    ).first()

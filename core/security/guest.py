@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from datetime import datetime
+
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 GUEST_TOKEN_MAX_AGE = 2 * 60 * 60  # seconds a guest keeps access after proving who they are
@@ -37,3 +41,30 @@ def guest_token_order(secret: str, token: str, *, max_age: int = GUEST_TOKEN_MAX
         return None
     order_id = data.get("order") if isinstance(data, dict) else None
     return order_id if isinstance(order_id, int) else None
+
+
+GUEST_CODE_WINDOW_SECONDS = 10 * 60
+GUEST_CODE_WINDOWS = 3  # a code works in the window it was made in and the two after: 20 to 30 minutes
+
+
+def code_window(now: datetime) -> int:
+    """The number of the 10-minute window `now` falls in."""
+    return int(now.timestamp()) // GUEST_CODE_WINDOW_SECONDS
+
+
+def guest_code(secret: str, order_id: int, window: int) -> str:
+    """The six-digit code for one order in one time window (nothing is stored: it is recomputed to check)."""
+    digest = hmac.new(secret.encode(), f"guest-code:{order_id}:{window}".encode(), hashlib.sha256).digest()
+    return f"{int.from_bytes(digest[:8], 'big') % 1_000_000:06d}"
+
+
+def check_guest_code(secret: str, order_id: int, code: str, *, now: datetime) -> bool:
+    """True when `code` is the order's code of the current window or one of the two before it."""
+    code = "".join(ch for ch in code if ch.isdigit())
+    if len(code) != 6:
+        return False
+    current = code_window(now)
+    return any(
+        hmac.compare_digest(code, guest_code(secret, order_id, window))
+        for window in range(current - GUEST_CODE_WINDOWS + 1, current + 1)
+    )

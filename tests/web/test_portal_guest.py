@@ -85,3 +85,47 @@ def test_order_status_widget_polls_while_on_its_way(client, amazon_order) -> Non
     lookup(client, "113-1234567-7654321", "ls14ab")
     widget = client.get(f"/orders/{amazon_order.number}/status").get_data(as_text=True)
     assert 'hx-trigger="every 60s"' in widget and "<html" not in widget
+
+
+def test_guest_gets_a_code_by_email_and_opens_the_order(client, db, amazon_order) -> None:
+    from sqlalchemy import select
+
+    from core.db import utcnow
+    from core.notifications.models import OutboxMessage
+    from core.security.guest import code_window, guest_code
+
+    token = csrf_token(client, "/track-code")
+    asked = client.post("/track-code", data={"csrf_token": token, "reference": "113-1234567-7654321"})
+    assert asked.status_code == 200 and "emailed a six-digit code" in asked.get_data(as_text=True)
+    queued = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "guest_code")).one()
+    assert queued.recipient == "ann@example.org" and queued.payload["order_id"] == amazon_order.id
+    unknown = client.post("/track-code", data={"csrf_token": token, "reference": "999-nope"})
+    assert unknown.get_data(as_text=True).count("emailed a six-digit code") == 1  # same answer, nothing sent
+    wrong = client.post(
+        "/track-code",
+        data={
+            "csrf_token": token,
+            "reference": "113-1234567-7654321",
+            "code": "000000"
+            if guest_code("test-secret", amazon_order.id, code_window(utcnow())) != "000000"
+            else "111111",
+        },
+    )
+    assert wrong.status_code == 400
+    code = guest_code("test-secret", amazon_order.id, code_window(utcnow()))
+    opened = client.post(
+        "/track-code", data={"csrf_token": token, "reference": "113-1234567-7654321", "code": code}
+    )
+    assert opened.status_code == 303 and opened.headers["Location"] == f"/orders/{amazon_order.number}"
+
+
+def test_guest_code_expires_after_its_windows() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from core.security.guest import check_guest_code, code_window, guest_code
+
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    code = guest_code("s", 7, code_window(now))
+    assert check_guest_code("s", 7, code, now=now + timedelta(minutes=15))
+    assert not check_guest_code("s", 7, code, now=now + timedelta(minutes=40))
+    assert not check_guest_code("s", 8, code, now=now)

@@ -196,6 +196,10 @@ def _conversation_reply(db: Session, order: Order) -> OutboxMessage | None:
     return services.queue_conversation_reply(db, reply, now=NOW)
 
 
+def _guest_code(db: Session, order: Order) -> OutboxMessage | None:
+    return services.queue_guest_code(db, order, now=NOW)
+
+
 KINDS: dict[str, tuple[Callable[[Session, Order], OutboxMessage | None], list[str]]] = {
     "order_confirmed": (_confirmed, ["Item 1", "Item 2", "39.98 USD"]),
     "shipment_shipped": (
@@ -218,6 +222,7 @@ KINDS: dict[str, tuple[Callable[[Session, Order], OutboxMessage | None], list[st
     "return_received": (_return_received, ["RMA-4242", "refund you"]),
     "return_refunded": (_return_refunded, ["RMA-4242", "24.99 USD"]),
     "conversation_reply": (_conversation_reply, ["Where is my tent?", "ships on Monday"]),
+    "guest_code": (_guest_code, ["Your code for order", "/track-code?reference="]),
 }
 
 
