@@ -1,0 +1,163 @@
+"""Email dispatch: outbox rows rendered and delivered by `dispatch_email_outbox` to a local SMTP server,
+against the floor of smtplib sending the same (already rendered) messages over one reused connection.
+
+The SMTP server is aiosmtpd on a loopback port, accepting every message; both sides talk to the same one.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+
+from benchmarks.runner import Scenario, Target
+from core.channels.models import Channel
+from core.db import make_engine, make_session_factory
+from core.notifications.models import OutboxMessage
+from core.notifications.rendering import render_email
+from core.notifications.services import queue_order_confirmed
+from core.notifications.smtp import SmtpSettings, dispatch_email_outbox
+from core.orders.models import Order, OrderLine
+
+EMAILS = 300
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+SECRET = "bench-secret"
+MAIL_FROM = "orders@crossdock.local"
+
+
+class _Sink:
+    """Accepts every message and counts it."""
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.received += 1
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class _Context:
+    target: Target
+    controller: Controller
+    sink: _Sink
+    port: int
+    url: str = ""
+    rendered: list[tuple[str, list[str], Any]] = field(default_factory=list)
+
+
+def _fill_outbox(url: str) -> None:
+    """EMAILS confirmed orders, each with its 'order confirmed' email queued (off the clock)."""
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            channel = Channel(code="web", name="Web shop", kind="webshop", sender_name="Acme Outdoor")
+            session.add(channel)
+            session.flush()
+            for n in range(EMAILS):
+                order = Order(
+                    channel_id=channel.id,
+                    external_id=f"B-{n}",
+                    number=f"CD-{2000000 + n}",
+                    status="confirmed",
+                    placed_at=NOW,
+                    currency="USD",
+                    subtotal=2998,
+                    total=2998,
+                    email=f"buyer{n}@example.org",
+                    buyer_name=f"Buyer {n}",
+                )
+                order.lines = [
+                    OrderLine(line_no=i + 1, title=f"Item {i + 1}", quantity=1, unit_price=1499, total=1499)
+                    for i in range(2)
+                ]
+                session.add(order)
+                session.flush()
+                queue_order_confirmed(session, order, now=NOW)
+            session.commit()
+    finally:
+        engine.dispose()
+
+
+def setup(target: Target) -> _Context:
+    sink, port = _Sink(), _free_port()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    ctx = _Context(target, controller, sink, port)
+    url = target.fresh_url()
+    _fill_outbox(url)
+    engine = make_engine(url)
+    try:
+        with make_session_factory(engine)() as session:
+            for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)):
+                message = render_email(
+                    session,
+                    row,
+                    mail_from=MAIL_FROM,
+                    portal_base_url="http://127.0.0.1:5000",
+                    secret=SECRET,
+                    now=NOW,
+                )
+                ctx.rendered.append((MAIL_FROM, [row.recipient], message))
+    finally:
+        engine.dispose()
+    return ctx
+
+
+def fresh(ctx: _Context) -> None:
+    ctx.url = ctx.target.fresh_url()
+    _fill_outbox(ctx.url)
+
+
+def run(ctx: _Context) -> float:
+    engine = make_engine(ctx.url)
+    settings = SmtpSettings(port=ctx.port, mail_from=MAIL_FROM, secret_key=SECRET)
+    sent = 0
+    try:
+        factory = make_session_factory(engine)
+        while sent < EMAILS:
+            result = dispatch_email_outbox(factory, settings, now=NOW, batch=100, secret=SECRET)
+            if result.sent == 0:
+                raise RuntimeError(f"dispatch stalled after {sent} emails: {result}")
+            sent += result.sent
+    finally:
+        engine.dispose()
+    return sent
+
+
+def floor(ctx: _Context) -> float:
+    with smtplib.SMTP("127.0.0.1", ctx.port) as smtp:
+        for sender, recipients, message in ctx.rendered:
+            smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+    return len(ctx.rendered)
+
+
+def teardown(ctx: _Context) -> None:
+    ctx.controller.stop()
+
+
+SCENARIOS = [
+    Scenario(
+        name="email dispatch to a local SMTP server",
+        setup=setup,
+        run=run,
+        floor=floor,
+        unit="emails/s",
+        repeats=3,
+        goal=0.6,
+        before_each=fresh,
+        teardown=teardown,
+        floor_note="smtplib sending the same rendered messages over one reused connection",
+    ),
+]
