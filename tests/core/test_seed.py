@@ -38,8 +38,14 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     stats = seed_demo(first, orders=ORDERS, seed=7, now=NOW, progress=progress.append)
     empty_after = database_is_empty(first)
     seed_demo(second, orders=ORDERS, seed=7, now=NOW)
-    yield {"engine": first, "twin": second, "stats": stats, "progress": progress,
-           "empty_before": empty_before, "empty_after": empty_after}
+    yield {
+        "engine": first,
+        "twin": second,
+        "stats": stats,
+        "progress": progress,
+        "empty_before": empty_before,
+        "empty_after": empty_after,
+    }
     first.dispose()
     second.dispose()
 
@@ -88,10 +94,15 @@ def test_seed_demo_stock_levels_equal_the_sum_of_their_movements(seeded: dict[st
     engine = seeded["engine"]
     ledger = {
         (loc, sku): (on_hand, reserved)
-        for loc, sku, on_hand, reserved in _rows(engine, select(
-            m.StockMovement.location_id, m.StockMovement.sku_id, func.sum(m.StockMovement.on_hand_delta),
-            func.sum(m.StockMovement.reserved_delta),
-        ).group_by(m.StockMovement.location_id, m.StockMovement.sku_id))
+        for loc, sku, on_hand, reserved in _rows(
+            engine,
+            select(
+                m.StockMovement.location_id,
+                m.StockMovement.sku_id,
+                func.sum(m.StockMovement.on_hand_delta),
+                func.sum(m.StockMovement.reserved_delta),
+            ).group_by(m.StockMovement.location_id, m.StockMovement.sku_id),
+        )
     }
     held: dict[tuple[int, int], int] = defaultdict(int)
     reserved_allocations = (
@@ -101,8 +112,10 @@ def test_seed_demo_stock_levels_equal_the_sum_of_their_movements(seeded: dict[st
     )
     for loc, sku, qty in _rows(engine, reserved_allocations):
         held[(loc, sku)] += qty
-    levels = _rows(engine, select(m.StockLevel.location_id, m.StockLevel.sku_id, m.StockLevel.on_hand,
-                                  m.StockLevel.reserved))
+    levels = _rows(
+        engine,
+        select(m.StockLevel.location_id, m.StockLevel.sku_id, m.StockLevel.on_hand, m.StockLevel.reserved),
+    )
     assert levels
     for loc, sku, on_hand, reserved in levels:
         assert ledger[(loc, sku)] == (on_hand, reserved)
@@ -114,32 +127,55 @@ def test_seed_demo_stock_levels_equal_the_sum_of_their_movements(seeded: dict[st
 
 def test_seed_demo_order_totals_add_up(seeded: dict[str, Any]) -> None:
     engine = seeded["engine"]
-    line_sums = dict(_rows(engine, select(m.OrderLine.order_id, func.sum(m.OrderLine.total))
-                           .group_by(m.OrderLine.order_id)))
-    line_taxes = dict(_rows(engine, select(m.OrderLine.order_id, func.sum(m.OrderLine.tax))
-                            .group_by(m.OrderLine.order_id)))
-    orders = _rows(engine, select(m.Order.id, m.Order.subtotal, m.Order.discount_total,
-                                  m.Order.shipping_total, m.Order.tax_total, m.Order.total,
-                                  m.Order.refunded_total))
+    line_sums = dict(
+        _rows(
+            engine, select(m.OrderLine.order_id, func.sum(m.OrderLine.total)).group_by(m.OrderLine.order_id)
+        )
+    )
+    line_taxes = dict(
+        _rows(engine, select(m.OrderLine.order_id, func.sum(m.OrderLine.tax)).group_by(m.OrderLine.order_id))
+    )
+    orders = _rows(
+        engine,
+        select(
+            m.Order.id,
+            m.Order.subtotal,
+            m.Order.discount_total,
+            m.Order.shipping_total,
+            m.Order.tax_total,
+            m.Order.total,
+            m.Order.refunded_total,
+        ),
+    )
     for order_id, subtotal, discount, shipping, tax, total, refunded in orders:
         assert subtotal == line_sums[order_id]
         assert tax == line_taxes[order_id]
         assert total == subtotal - discount + shipping + tax
         assert 0 <= refunded <= total
-    bad_lines = _rows(engine, select(m.OrderLine.id).where(
-        m.OrderLine.total != m.OrderLine.unit_price * m.OrderLine.quantity - m.OrderLine.discount))
+    bad_lines = _rows(
+        engine,
+        select(m.OrderLine.id).where(
+            m.OrderLine.total != m.OrderLine.unit_price * m.OrderLine.quantity - m.OrderLine.discount
+        ),
+    )
     assert bad_lines == []
 
 
 def test_seed_demo_casey_buys_on_several_channels_and_signs_in_as_a_customer(seeded: dict[str, Any]) -> None:
     engine = seeded["engine"]
-    [(customer_id, role, verified)] = _rows(engine, select(m.User.customer_id, m.User.role,
-                                                           m.User.email_verified_at)
-                                            .where(m.User.email == "customer@example.com"))
+    [(customer_id, role, verified)] = _rows(
+        engine,
+        select(m.User.customer_id, m.User.role, m.User.email_verified_at).where(
+            m.User.email == "customer@example.com"
+        ),
+    )
     assert role == "customer" and customer_id is not None and verified is not None
-    orders = _rows(engine, select(m.Channel.kind, m.Order.status, m.Order.fulfilled_by_channel)
-                   .join(m.Channel, m.Channel.id == m.Order.channel_id)
-                   .where(m.Order.customer_id == customer_id))
+    orders = _rows(
+        engine,
+        select(m.Channel.kind, m.Order.status, m.Order.fulfilled_by_channel)
+        .join(m.Channel, m.Channel.id == m.Order.channel_id)
+        .where(m.Order.customer_id == customer_id),
+    )
     assert len({kind for kind, _, _ in orders}) >= 3
     assert ("amazon", "delivered", True) in orders
     assert {"delivered", "shipped"} <= {status for _, status, _ in orders}
@@ -156,12 +192,18 @@ def test_seed_demo_demo_accounts_verify_with_the_demo_password(seeded: dict[str,
 
 def test_seed_demo_never_allocates_orders_fulfilled_by_amazon(seeded: dict[str, Any]) -> None:
     engine = seeded["engine"]
-    fulfilled = select(m.Order.id).join(m.Channel, m.Channel.id == m.Order.channel_id).where(
-        m.Order.fulfilled_by_channel.is_(True))
+    fulfilled = (
+        select(m.Order.id)
+        .join(m.Channel, m.Channel.id == m.Order.channel_id)
+        .where(m.Order.fulfilled_by_channel.is_(True))
+    )
     assert _rows(engine, fulfilled.where(m.Channel.kind == "amazon"))
-    allocated = _rows(engine, select(m.Allocation.id)
-                      .join(m.OrderLine, m.OrderLine.id == m.Allocation.order_line_id)
-                      .where(m.OrderLine.order_id.in_(fulfilled)))
+    allocated = _rows(
+        engine,
+        select(m.Allocation.id)
+        .join(m.OrderLine, m.OrderLine.id == m.Allocation.order_line_id)
+        .where(m.OrderLine.order_id.in_(fulfilled)),
+    )
     assert allocated == []
     movements = _rows(engine, select(m.StockMovement.id).where(m.StockMovement.order_id.in_(fulfilled)))
     assert movements == []
@@ -173,9 +215,17 @@ def test_seed_demo_order_numbers_derive_from_ids(seeded: dict[str, Any]) -> None
 
 
 def test_seed_demo_datetimes_are_aware_and_none_is_after_now(seeded: dict[str, Any]) -> None:
-    future_ok = {"promised_delivery_from", "promised_delivery_to", "expected_dispatch_by", "estimated_from",
-                 "estimated_to", "first_estimated_from", "first_estimated_to", "first_response_due_at",
-                 "resolution_due_at"}
+    future_ok = {
+        "promised_delivery_from",
+        "promised_delivery_to",
+        "expected_dispatch_by",
+        "estimated_from",
+        "estimated_to",
+        "first_estimated_from",
+        "first_estimated_to",
+        "first_response_due_at",
+        "resolution_due_at",
+    }
     checked = 0
     for table in m.Base.metadata.sorted_tables:
         for column in table.c:
@@ -192,9 +242,12 @@ def test_seed_demo_datetimes_are_aware_and_none_is_after_now(seeded: dict[str, A
 def test_seed_demo_timelines_start_placed_and_follow_the_status_machine(seeded: dict[str, Any]) -> None:
     engine = seeded["engine"]
     events: dict[int, list[tuple[str, str | None, str | None]]] = defaultdict(list)
-    for order_id, kind, frm, to in _rows(engine, select(m.OrderEvent.order_id, m.OrderEvent.kind,
-                                                        m.OrderEvent.from_status, m.OrderEvent.to_status)
-                                         .order_by(m.OrderEvent.id)):
+    for order_id, kind, frm, to in _rows(
+        engine,
+        select(
+            m.OrderEvent.order_id, m.OrderEvent.kind, m.OrderEvent.from_status, m.OrderEvent.to_status
+        ).order_by(m.OrderEvent.id),
+    ):
         events[order_id].append((kind, frm, to))
     for order_id, status in _rows(engine, select(m.Order.id, m.Order.status)):
         timeline = events[order_id]
@@ -209,8 +262,9 @@ def test_seed_demo_timelines_start_placed_and_follow_the_status_machine(seeded: 
 
 def test_seed_demo_shipments_have_tracking_and_unique_event_keys(seeded: dict[str, Any]) -> None:
     engine = seeded["engine"]
-    counts = dict(_rows(engine, select(m.TrackingEvent.shipment_id, func.count())
-                        .group_by(m.TrackingEvent.shipment_id)))
+    counts = dict(
+        _rows(engine, select(m.TrackingEvent.shipment_id, func.count()).group_by(m.TrackingEvent.shipment_id))
+    )
     shipments = _rows(engine, select(m.Shipment.id, m.Shipment.carrier, m.Shipment.tracking_number))
     assert shipments
     for shipment_id, carrier, tracking in shipments:
@@ -225,12 +279,18 @@ def test_seed_demo_force_seeding_into_a_seeded_database_adds_a_second_data_set(t
     assert stats.counts["orders"] == 40
     assert "channels" not in stats.counts and "users" not in stats.counts
     assert _rows(engine, select(func.count()).select_from(m.Order)) == [(80,)]
-    for level_id, on_hand, reserved in _rows(engine, select(m.StockLevel.id, m.StockLevel.on_hand,
-                                                            m.StockLevel.reserved)):
-        [(moved_on_hand, moved_reserved)] = _rows(engine, select(
-            func.sum(m.StockMovement.on_hand_delta), func.sum(m.StockMovement.reserved_delta))
-            .join(m.StockLevel, (m.StockLevel.location_id == m.StockMovement.location_id)
-                  & (m.StockLevel.sku_id == m.StockMovement.sku_id))
-            .where(m.StockLevel.id == level_id))
+    for level_id, on_hand, reserved in _rows(
+        engine, select(m.StockLevel.id, m.StockLevel.on_hand, m.StockLevel.reserved)
+    ):
+        [(moved_on_hand, moved_reserved)] = _rows(
+            engine,
+            select(func.sum(m.StockMovement.on_hand_delta), func.sum(m.StockMovement.reserved_delta))
+            .join(
+                m.StockLevel,
+                (m.StockLevel.location_id == m.StockMovement.location_id)
+                & (m.StockLevel.sku_id == m.StockMovement.sku_id),
+            )
+            .where(m.StockLevel.id == level_id),
+        )
         assert (moved_on_hand, moved_reserved) == (on_hand, reserved)
     engine.dispose()

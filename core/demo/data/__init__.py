@@ -1,0 +1,1 @@
+"""The word lists and reference data the demo seed draws from. Plain constants, no logic."""

@@ -1,0 +1,234 @@
+"""Customer support in the demo: conversations with their messages (about an order, or a general question),
+the agents' macros and the help centre."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.demo.context import Existing, SeedContext, Staff
+from core.demo.data.support import (
+    ASSISTANT_REPLIES,
+    HELP_ARTICLES,
+    INTERNAL_NOTES,
+    MACROS,
+    TICKET_CATEGORIES,
+    TICKET_TEXTS,
+)
+from core.demo.records import DELIVERED, Line, Person, Sku, Spec
+
+
+class Support:
+    """Tickets: a conversation of 2-6 messages, assigned to one of the agents."""
+
+    def __init__(self, ctx: SeedContext, agents: list[Staff]) -> None:
+        self.ctx = ctx
+        self.rng = ctx.rng
+        self.now = ctx.now
+        self.add = ctx.add
+        self.next_id = ctx.next_id
+        self.agents = agents
+        self.ticket_count = 0
+
+    def order_ticket(
+        self,
+        spec: Spec,
+        order_id: int,
+        number: str,
+        lines: list[Line],
+        *,
+        at: dict[str, datetime],
+        shipments: list[tuple[str, datetime]],
+    ) -> None:
+        """The buyer asks about this order; when they write depends on what they ask."""
+        rng = self.rng
+        person, status = spec.person, spec.status
+        assert person is not None
+        odds = TICKET_CATEGORIES[status.value]
+        category = spec.ticket or rng.choices(list(odds), weights=list(odds.values()))[0]
+        placed = spec.placed_at
+        delivered = max((v for k, v in at.items() if k.startswith("deliver")), default=None)
+        if category == "where_is_my_order":
+            start = at.get("ship0", placed) + timedelta(days=rng.uniform(1, 5))
+        elif category in ("return", "damaged", "product_question"):
+            start = (delivered or placed) + timedelta(days=rng.uniform(0.2, 6))
+        elif category == "refund":
+            start = (at.get("ret_refund") or at.get("cancel") or placed) + timedelta(days=rng.uniform(1, 6))
+        else:
+            start = placed + timedelta(seconds=rng.uniform(600, 6 * 3600))
+        start = min(start, self.now - timedelta(seconds=rng.uniform(600, 3 * 3600))).replace(microsecond=0)
+        if start <= placed + timedelta(minutes=5):
+            return
+        carrier, eta = (
+            (shipments[0][0], shipments[0][1].strftime("%A %d %B"))
+            if shipments
+            else ("the carrier", "the end of the week")
+        )
+        missing = category == "where_is_my_order" and status in DELIVERED
+        fill = {
+            "first": person.first,
+            "number": number,
+            "carrier": carrier,
+            "eta": eta,
+            "item": lines[0].sku.product,
+        }
+        forced = {"where_is_my_order": ("open", "chat"), "return": ("solved", "portal")}
+        ticket_status, source = forced.get(category, (None, None)) if spec.ticket else (None, None)
+        self._ticket(
+            person.customer_id,
+            order_id,
+            category,
+            start,
+            fill,
+            status=ticket_status,
+            source=source,
+            texts="delivered_not_received" if missing else category,
+        )
+
+    def general_questions(self, people: list[Person], skus: list[Sku]) -> None:
+        """Product questions not about any order: one for every ten order tickets, at least two."""
+        rng = self.rng
+        for _ in range(max(2, self.ticket_count // 10)):
+            person = rng.choice(people)
+            item = rng.choice(skus).product
+            fill = {"first": person.first, "number": "", "carrier": "", "eta": "", "item": item}
+            start = self.ctx.ago(rng.uniform(0.1, 60))
+            self._ticket(person.customer_id, None, "product_question", start, fill, texts="product_question")
+
+    def _ticket(
+        self,
+        customer_id: int,
+        order_id: int | None,
+        category: str,
+        start: datetime,
+        fill: dict[str, str],
+        *,
+        texts: str,
+        status: str | None = None,
+        source: str | None = None,
+    ) -> None:
+        """A conversation of 2-6 messages: the customer, the assistant or an auto-reply, then an agent."""
+        rng = self.rng
+        subjects, openers, replies, followups = TICKET_TEXTS[texts]
+        source = source or rng.choices(["portal", "email", "chat"], [40, 35, 25])[0]
+        priority = (
+            "high"
+            if category == "damaged"
+            else rng.choices(["low", "normal", "high", "urgent"], [15, 65, 15, 5])[0]
+        )
+        hours_old = (self.now - start).total_seconds() / 3600
+        if status is None:
+            if hours_old < 6:
+                status = rng.choice(["open", "open", "pending"])
+            elif hours_old < 48:
+                status = rng.choices(["open", "pending", "solved"], [2, 3, 5])[0]
+            else:
+                status = rng.choices(["solved", "closed"], [3, 7])[0]
+        conversation_id = self.next_id("conversations")
+        clock = [start]
+
+        def later(seconds: float) -> datetime:  # the next moment, never after now
+            wanted = clock[0] + timedelta(seconds=round(seconds))
+            clock[0] = max(clock[0], min(wanted, self.now - timedelta(seconds=30)))
+            return clock[0]
+
+        def say(
+            kind: str,
+            body: str,
+            moment: datetime,
+            *,
+            user: int | None = None,
+            internal: bool = False,
+            info: dict[str, Any] | None = None,
+        ) -> None:
+            self.add(
+                "messages",
+                {
+                    "id": self.next_id("messages"),
+                    "conversation_id": conversation_id,
+                    "author_kind": kind,
+                    "author_user_id": user,
+                    "body": body,
+                    "internal": internal,
+                    "intent": category if kind in ("customer", "assistant") else None,
+                    "data": info or {},
+                    "created_at": moment,
+                },
+            )
+
+        say("customer", rng.choice(openers).format(**fill), start)
+        if source == "email":
+            say("system", "We've received your message and will reply within one business day.", later(60))
+        else:
+            reply, slug = ASSISTANT_REPLIES[texts]
+            say("assistant", reply.format(**fill), later(20), info={"article": slug})
+        assignee = rng.choice(self.agents) if status != "open" or rng.random() < 0.4 else None
+        responded = solved = None
+        if assignee is not None:
+            say("system", f"Assigned to {assignee[2]}", later(rng.uniform(300, 7200)))
+            if status != "open":
+                responded = later(rng.uniform(300, 6 * 3600))
+                signed = f"{rng.choice(replies).format(**fill)}\n\n{assignee[2].split()[0]}"
+                say("agent", signed, responded, user=assignee[0])
+                if rng.random() < 0.25:
+                    note = rng.choice(INTERNAL_NOTES[texts])
+                    say("agent", note, later(600), user=assignee[0], internal=True)
+                if status != "pending" and rng.random() < 0.6:
+                    say("customer", rng.choice(followups), later(rng.uniform(3600, 20 * 3600)))
+        if status in ("solved", "closed"):
+            solved = later(rng.uniform(600, 8 * 3600))
+        hours = {"urgent": (1, 8), "high": (2, 24), "normal": (8, 48), "low": (24, 96)}[priority]
+        self.add(
+            "conversations",
+            {
+                "id": conversation_id,
+                "customer_id": customer_id,
+                "order_id": order_id,
+                "source": source,
+                "subject": rng.choice(subjects).format(**fill),
+                "status": status,
+                "priority": priority,
+                "category": category,
+                "assignee_id": assignee[0] if assignee else None,
+                "first_response_due_at": start + timedelta(hours=hours[0]),
+                "resolution_due_at": start + timedelta(hours=hours[1]),
+                "first_responded_at": responded,
+                "solved_at": solved,
+                "created_at": start,
+                "updated_at": clock[0],
+            },
+        )
+        self.ticket_count += 1
+
+
+def write_help_content(ctx: SeedContext, existing: Existing) -> None:
+    """The agents' macros and the published help articles (those a previous seed wrote are kept)."""
+    for n, (name, category, body) in enumerate(MACROS):
+        if name not in existing.macro_names:
+            ctx.add(
+                "macros",
+                {
+                    "id": ctx.next_id("macros"),
+                    "name": name,
+                    "body": body,
+                    "category": category,
+                    "active": True,
+                    "created_at": ctx.ago(300 - n),
+                },
+            )
+    for slug, title, topic, keywords, summary, body in HELP_ARTICLES:
+        if slug not in existing.article_slugs:
+            ctx.add(
+                "help_articles",
+                {
+                    "id": ctx.next_id("help_articles"),
+                    "slug": slug,
+                    "title": title,
+                    "summary": summary,
+                    "body": body,
+                    "topic": topic,
+                    "keywords": keywords,
+                    "published": True,
+                    "updated_at": ctx.ago(ctx.rng.randint(5, 200)),
+                },
+            )
