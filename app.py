@@ -29,7 +29,6 @@ from werkzeug.exceptions import HTTPException
 
 from core import migrate
 from core.catalog.models import Sku
-from core.channels.outbound import queue_shipment_confirmation
 from core.db import INSTANCE_DIR, begin_write, default_database_url, make_engine, make_session_factory, utcnow
 from core.demo import seed
 from core.errors import DomainError, NotFound
@@ -377,8 +376,6 @@ def register_commands(app: Flask) -> None:
                 now=now,
                 holidays=holidays_from_env(),
             )
-            for shipment in shipments:
-                queue_shipment_confirmation(session, shipment, now=now)
             session.commit()
             for shipment in shipments:
                 click.echo(

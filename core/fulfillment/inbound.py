@@ -11,7 +11,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError
-from core.fulfillment.tracking import parse_tracking_payload, record_tracking_events
+from core.fulfillment.tracking import record_tracking_events
+from core.fulfillment.tracking_formats import parse_tracking_payload
 from core.orders.models import InboundPayload
 
 TRACKING_SOURCES = ("aftership", "easypost", "shippo", "ups", "fedex", "dhl", "usps", "generic")

@@ -24,6 +24,13 @@ from sqlalchemy.orm import Session
 from core.catalog.models import Sku
 from core.errors import DomainError, NotFound
 from core.fulfillment import events
+from core.fulfillment.carriers import (
+    is_plausible_tracking_number,
+    normalize_carrier,
+    normalize_tracking_number,
+    tracking_url,
+)
+from core.fulfillment.csv_import import InvalidImport, RowError, csv_rows
 from core.fulfillment.estimates import (
     DeliveryWindow,
     OrderPromise,
@@ -34,19 +41,9 @@ from core.fulfillment.estimates import (
 )
 from core.fulfillment.models import Shipment, ShipmentLine, ShippingOption
 from core.fulfillment.queries import SHIPPABLE_STATUSES, fulfillment_requests, get_location, ship_to
-from core.fulfillment.tracking import (
-    OPEN_SHIPMENT_STATUSES,
-    InvalidImport,
-    RowError,
-    ShipmentStatus,
-    advance_shipment,
-    csv_rows,
-    is_plausible_tracking_number,
-    normalize_carrier,
-    normalize_tracking_number,
-    parse_time,
-    tracking_url,
-)
+from core.fulfillment.status import OPEN_SHIPMENT_STATUSES, ShipmentStatus
+from core.fulfillment.tracking import advance_shipment
+from core.fulfillment.tracking_base import parse_time
 from core.inventory.models import Location
 from core.inventory.services import ship_reserved
 from core.notifications.models import OutboxMessage

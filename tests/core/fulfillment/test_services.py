@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import DomainError, NotFound
+from core.fulfillment.csv_import import InvalidImport
 from core.fulfillment.models import Shipment, ShipmentLine, ShippingOption
 from core.fulfillment.queries import order_shipments, packing_slip, pick_list
 from core.fulfillment.services import (
@@ -29,7 +30,6 @@ from core.fulfillment.services import (
     send_purchase_order,
     set_shipping_option,
 )
-from core.fulfillment.tracking import InvalidImport
 from core.inventory.models import StockMovement
 from core.inventory.queries import verify_ledger
 from core.notifications.models import OutboxMessage

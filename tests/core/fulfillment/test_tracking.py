@@ -12,25 +12,17 @@ import pytest
 from sqlalchemy import func, select
 
 from core.errors import DomainError, PayloadError
+from core.fulfillment.carriers import normalize_carrier, tracking_url
+from core.fulfillment.csv_import import InvalidImport
 from core.fulfillment.models import Shipment, TrackingEvent
 from core.fulfillment.queries import order_shipments, unknown_tracking_report
 from core.fulfillment.services import mark_shipped
-from core.fulfillment.tracking import (
-    TRACKING_STATUSES,
-    InvalidImport,
-    TrackingUpdate,
-    can_advance,
-    detect_source,
-    normalize_carrier,
-    parse_aftership,
-    parse_easypost,
-    parse_shippo,
-    parse_tracking_csv,
-    parse_tracking_payload,
-    parse_ups,
-    record_tracking_events,
-    tracking_url,
-)
+from core.fulfillment.status import TRACKING_STATUSES, can_advance
+from core.fulfillment.tracking import record_tracking_events
+from core.fulfillment.tracking_aggregators import parse_aftership, parse_easypost, parse_shippo
+from core.fulfillment.tracking_base import TrackingUpdate
+from core.fulfillment.tracking_carrier_apis import parse_ups
+from core.fulfillment.tracking_formats import detect_source, parse_tracking_csv, parse_tracking_payload
 from core.orders.models import Order
 from tests.factories import NOW, make_channel, make_order, make_sku
 from tests.fulfillment_factories import ACTOR, committed_database, make_confirmed_order, run_at_once, timeline
