@@ -3,3 +3,4 @@
 from agent_console.views import bp
 
 __all__ = ["bp"]
+from agent_console import operations  # noqa: F401  (registers the operations routes on bp)

@@ -100,16 +100,36 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory; sessions do not expire objects on commit so pages can render after committing."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
+    """A session factory; sessions do not expire objects on commit so pages can render after committing.
+    Its sessions remember whether their transaction has flushed a write (see begin_write)."""
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    event.listen(factory, "after_flush", _mark_flushed)
+    event.listen(factory, "after_transaction_end", _clear_flushed)
+    return factory
 
 
 def begin_write(session: Session) -> None:
     """Start the session's transaction as a writer: on SQLite take the write lock now (waiting up to the
-    busy timeout) so that the transaction can't fail later on upgrading its lock; nothing on PostgreSQL."""
-    bind = session.get_bind()
-    if bind.dialect.name == "sqlite" and not session.in_transaction():
-        session.connection(execution_options={"sqlite_immediate": True})
+    busy timeout) so that the transaction can't fail later on upgrading its lock; nothing on PostgreSQL.
+
+    A read-only transaction already open (a web request has loaded the signed-in user) is ended first; one
+    that has written is left as it is, since ending it would commit half a change."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        if session.new or session.dirty or session.deleted or session.info.get("flushed"):
+            return
+        session.commit()
+    session.connection(execution_options={"sqlite_immediate": True})
+
+
+def _mark_flushed(session: Session, _context: Any) -> None:
+    session.info["flushed"] = True
+
+
+def _clear_flushed(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop("flushed", None)
 
 
 @contextmanager

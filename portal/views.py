@@ -23,7 +23,6 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from core.channels.outbound import queue_shipment_confirmation
 from core.customers import queries as customer_queries
 from core.customers import services as customer_services
 from core.db import begin_write, utcnow
@@ -437,7 +436,6 @@ def dropship_confirm(token: str) -> Any:
                 now=now,
                 holidays=holidays_from_env(),
             )
-            queue_shipment_confirmation(g.db, shipment, now=now)
         except DomainError as exc:
             g.db.rollback()
             error, status = str(exc), 422

@@ -1,0 +1,732 @@
+"""Operations pages of the console, on the same `console` blueprint: fulfilment (pick lists, packing slips,
+pack and ship, 3PL files, drop-ship purchase orders, unknown tracking numbers), returns, low-stock alerts
+and stock-count reconciliation. Each route parses, calls one core query or service, commits, renders."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from agent_console.auth import current_actor, role_required
+from agent_console.views import bp
+from core.audit.services import record_audit
+from core.db import begin_write, utcnow
+from core.errors import DomainError, NotFound
+from core.fulfillment import queries as fulfillment_queries
+from core.fulfillment import services as fulfillment_services
+from core.fulfillment.calendar import holidays_from_env
+from core.fulfillment.models import Shipment
+from core.fulfillment.tracking import InvalidImport
+from core.inventory import alerts as stock_alerts
+from core.inventory import reconciliation
+from core.inventory.models import Location
+from core.money import to_minor
+from core.orders.models import Allocation, Order, OrderLine
+from core.returns import queries as return_queries
+from core.returns import services as return_services
+from core.returns.status import can_transition
+from core.security.roles import Actor, Role
+
+COUNT_ROWS_SALT = "console.stock-count"
+RETURN_TARGETS = ("approved", "rejected", "received", "refunded")
+
+
+# --- request helpers ---------------------------------------------------------------------------------
+
+
+def _htmx() -> bool:
+    """An htmx request that wants a fragment: not a boosted navigation or a history restore (those want
+    the whole page, which htmx swaps into the body)."""
+    headers = request.headers
+    return (
+        headers.get("HX-Request") == "true"
+        and headers.get("HX-Boosted") != "true"
+        and headers.get("HX-History-Restore-Request") != "true"
+    )
+
+
+def _page(template: str, fragment: str, **context: Any) -> str:
+    """The full page, or only its fragment for an htmx request (same markup either way)."""
+    return render_template(fragment if _htmx() else template, **context)
+
+
+def _local_url(target: str | None, default: str) -> str:
+    """`target` when it is a path on this site, else `default` (no open redirects)."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith(("//", "/\\"))
+        or urlsplit(target).netloc
+    ):
+        return default
+    return target
+
+
+def _form_int(name: str, source: Any = None) -> int | None:
+    """A whole number from the form (or `source`), None when missing or not a number."""
+    value = (source if source is not None else request.form).get(name, "")
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
+def _begin_write() -> Actor:
+    """The signed-in actor, then a write transaction (SQLite: the write lock, taken now).
+
+    Loading the signed-in user already opened a read transaction; begin_write ends it (it wrote nothing)
+    and starts the writer afresh.
+    """
+    actor = current_actor()
+    begin_write(g.db)
+    return actor
+
+
+# --- reads the console needs that core does not offer yet (reported to the lead) -----------------------
+
+
+@dataclass(frozen=True)
+class ReservedAt:
+    """A location holding reserved units of an order that is waiting to ship."""
+
+    location_id: int
+    code: str
+    name: str
+    fulfillment_method: str
+    units: int
+
+
+def _locations(session: Session) -> list[Location]:
+    """Active locations, in allocation priority order."""
+    return list(
+        session.scalars(select(Location).where(Location.active).order_by(Location.priority, Location.code))
+    )
+
+
+def _location_by_code(session: Session, code: str) -> Location:
+    """The location with this code (codes are stored upper-case); NotFound otherwise."""
+    location = session.scalar(select(Location).where(Location.code == code.strip().upper()))
+    if location is None:
+        raise NotFound(f"location {code!r} not found")
+    return location
+
+
+def _reserved_at(session: Session, order_id: int) -> list[ReservedAt]:
+    """Where the order's reserved units wait to be packed and shipped (one query)."""
+    rows = session.execute(
+        select(
+            Location.id,
+            Location.code,
+            Location.name,
+            Location.fulfillment_method,
+            func.sum(Allocation.quantity),
+        )
+        .join(Allocation, Allocation.location_id == Location.id)
+        .join(OrderLine, OrderLine.id == Allocation.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            Order.id == order_id,
+            Allocation.status == "reserved",
+            Order.status.in_(fulfillment_queries.SHIPPABLE_STATUSES),
+        )
+        .group_by(Location.id, Location.code, Location.name, Location.fulfillment_method, Location.priority)
+        .order_by(Location.priority, Location.code)
+    ).all()
+    return [ReservedAt(row[0], row[1], row[2], row[3], int(row[4])) for row in rows]
+
+
+def _refund_defaults(session: Session, detail: return_queries.ReturnDetail) -> dict[int, int]:
+    """Per order line, what refund_return gives by default: what was paid for the units received (the
+    service also caps it at what earlier refunds left). None for an exchange, which has no default."""
+    if detail.resolution == "exchange" or not can_transition(detail.status, "refunded"):
+        return {}
+    order = session.get(Order, detail.order_id)
+    if order is None:
+        return {}
+    paid = return_services.line_paid_amounts(order)
+    quantity = {line.id: line.quantity for line in order.lines}
+    return {
+        line.order_line_id: paid.get(line.order_line_id, 0)
+        * line.quantity_received
+        // max(quantity.get(line.order_line_id, 1), 1)
+        for line in detail.lines
+        if line.quantity_received
+    }
+
+
+# --- fulfilment: pick list, packing slip ---------------------------------------------------------------
+
+
+@bp.get("/fulfilment")
+def fulfilment() -> Any:
+    """Locations, and the chosen location's pick list (by SKU for the walk, by order for the parcels)."""
+    locations = _locations(g.db)
+    code = request.args.get("location", "").strip()
+    try:
+        location = _location_by_code(g.db, code) if code else (locations[0] if locations else None)
+        pick = fulfillment_queries.pick_list(g.db, location.id) if location else None
+    except NotFound:
+        abort(404)
+    return _page(
+        "console/ops/fulfilment.html",
+        "console/ops/_pick_list.html",
+        locations=locations,
+        location=location,
+        pick=pick,
+        import_errors=None,
+    )
+
+
+@bp.get("/orders/<int:order_id>/packing-slip")
+def packing_slip(order_id: int) -> Any:
+    """A printable packing slip of what goes in the order's parcel from one location."""
+    location_id = _form_int("location", request.args)
+    if location_id is None:
+        abort(404)
+    try:
+        slip = fulfillment_queries.packing_slip(g.db, order_id, location_id)
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        return render_template("console/ops/packing_slip.html", slip=None, error=str(exc), panel=None), 404
+    return render_template(
+        "console/ops/packing_slip.html", slip=slip, error=None, panel=_shipments_panel(order_id)
+    )
+
+
+# --- fulfilment: an order's shipments, pack, ship, purchase order ----------------------------------------
+
+
+@dataclass(frozen=True)
+class ShipmentsPanel:
+    order_id: int
+    order_number: str
+    order_status: str
+    shipments: list[fulfillment_queries.ShipmentView]
+    reserved_at: list[ReservedAt]
+    back_url: str
+    error: str | None = None
+    entered: dict[str, str] = field(default_factory=dict)  # the refused form's values, shown again
+
+
+def _shipments_panel(order_id: int, error: str | None = None) -> ShipmentsPanel:
+    """The order's parcels and where its reserved units wait; NotFound for a missing order."""
+    order = g.db.get(Order, order_id)
+    if order is None:
+        raise NotFound(f"order {order_id} not found")
+    order_page = url_for("console.order_detail", order_id=order_id)
+    back = request.full_path.rstrip("?") if request.method == "GET" and not _htmx() else order_page
+    return ShipmentsPanel(
+        order_id=order.id,
+        order_number=order.number,
+        order_status=order.status,
+        shipments=fulfillment_queries.order_shipments(g.db, order.id),
+        reserved_at=_reserved_at(g.db, order.id),
+        back_url=back,
+        error=error,
+        entered=request.form.to_dict() if error else {},
+    )
+
+
+def _panel_response(order_id: int, error: str | None = None) -> Any:
+    """After a pack/ship/purchase-order POST: the panel fragment for htmx, else flash and 303 back."""
+    if _htmx():
+        try:
+            panel = _shipments_panel(order_id, error)
+        except NotFound:
+            abort(404)
+        return render_template("console/ops/_shipments.html", panel=panel), (422 if error else 200)
+    if error:
+        flash(error, "error")
+    default = url_for("console.order_detail", order_id=order_id)
+    return redirect(_local_url(request.form.get("next"), default), code=303)
+
+
+@bp.get("/orders/<int:order_id>/shipments")
+def order_shipments(order_id: int) -> Any:
+    """The order's shipments panel: parcels with lines and tracking, pack and ship forms."""
+    try:
+        panel = _shipments_panel(order_id)
+    except NotFound:
+        abort(404)
+    return _page("console/ops/shipments.html", "console/ops/_shipments.html", panel=panel)
+
+
+@bp.post("/orders/<int:order_id>/pack")
+def order_pack(order_id: int) -> Any:
+    """Mark the order's units reserved at a location packed (audited)."""
+    actor, now = _begin_write(), utcnow()
+    location_id = _form_int("location_id")
+    if location_id is None:
+        return _panel_response(order_id, "Choose the location the parcel is packed at.")
+    try:
+        shipment = fulfillment_services.mark_packed(g.db, order_id, location_id, actor=actor.label, now=now)
+        record_audit(
+            g.db,
+            actor,
+            "order.packed",
+            "order",
+            order_id,
+            now=now,
+            after={"shipment_id": shipment.id, "location_id": location_id, "status": shipment.status},
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _panel_response(order_id, str(exc))
+    g.db.commit()
+    if not _htmx():
+        flash("Parcel packed.")
+    return _panel_response(order_id)
+
+
+@bp.post("/orders/<int:order_id>/ship")
+def order_ship(order_id: int) -> Any:
+    """Ship the order's units reserved at a location with a carrier and tracking number; the channel is told
+    through the outbox (audited)."""
+    actor, now = _begin_write(), utcnow()
+    location_id = _form_int("location_id")
+    if location_id is None:
+        return _panel_response(order_id, "Choose the location the parcel ships from.")
+    try:
+        shipments = fulfillment_services.mark_shipped(
+            g.db,
+            order_id,
+            location_id=location_id,
+            carrier=request.form.get("carrier", ""),
+            tracking_number=request.form.get("tracking_number", ""),
+            actor=actor.label,
+            now=now,
+            holidays=holidays_from_env(),
+        )
+        record_audit(
+            g.db,
+            actor,
+            "order.shipped",
+            "order",
+            order_id,
+            now=now,
+            after={
+                "location_id": location_id,
+                "shipments": [
+                    {"id": s.id, "carrier": s.carrier, "tracking_number": s.tracking_number}
+                    for s in shipments
+                ],
+            },
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _panel_response(order_id, str(exc))
+    g.db.commit()
+    if not _htmx():
+        flash(f"Shipped with {shipments[0].carrier} {shipments[0].tracking_number}.")
+    return _panel_response(order_id)
+
+
+def _dropship_confirm_base_url() -> str:
+    """The public portal page suppliers confirm shipments on (`/dropship/confirm/<token>`)."""
+    return current_app.config["PORTAL_BASE_URL"].rstrip("/") + "/dropship/confirm"
+
+
+@bp.post("/orders/<int:order_id>/purchase-order")
+@role_required(Role.MANAGER)
+def order_purchase_order(order_id: int) -> Any:
+    """Email the drop-ship supplier a purchase order with a signed confirmation link (audited)."""
+    actor, now = _begin_write(), utcnow()
+    location_id = _form_int("location", request.args)
+    if location_id is None:
+        location_id = _form_int("location_id")
+    if location_id is None:
+        return _panel_response(order_id, "Choose the drop-ship supplier.")
+    try:
+        message = fulfillment_services.send_purchase_order(
+            g.db,
+            order_id,
+            location_id,
+            secret=current_app.config["SECRET_KEY"],
+            base_url=_dropship_confirm_base_url(),
+            now=now,
+        )
+        fresh = message.created_at == now
+        if fresh:
+            record_audit(
+                g.db,
+                actor,
+                "order.purchase_order_sent",
+                "order",
+                order_id,
+                now=now,
+                after={"location_id": location_id, "recipient": message.recipient, "outbox_id": message.id},
+            )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _panel_response(order_id, str(exc))
+    g.db.commit()
+    if not _htmx():
+        flash(
+            f"Purchase order emailed to {message.recipient}."
+            if fresh
+            else f"A purchase order was already sent to {message.recipient}."
+        )
+    return _panel_response(order_id)
+
+
+# --- 3PL files ---------------------------------------------------------------------------------------
+
+
+def _export(location_code: str, fmt: str) -> Response:
+    try:
+        location = _location_by_code(g.db, location_code)
+        body = fulfillment_services.export_fulfillment_requests(g.db, location.id, fmt=fmt)
+    except NotFound:
+        abort(404)
+    filename = f"fulfilment-{location.code}-{utcnow():%Y%m%d-%H%M}.{fmt}"
+    return Response(
+        body,
+        mimetype="text/csv" if fmt == "csv" else "application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/fulfilment/<location_code>/export.csv")
+def fulfilment_export_csv(location_code: str) -> Response:
+    """The orders waiting to ship from a location, one CSV row per line, to send to the 3PL."""
+    return _export(location_code, "csv")
+
+
+@bp.get("/fulfilment/<location_code>/export.json")
+def fulfilment_export_json(location_code: str) -> Response:
+    """The orders waiting to ship from a location as a JSON document, to send to the 3PL."""
+    return _export(location_code, "json")
+
+
+def _uploaded_text(field: str = "file") -> str | None:
+    """The uploaded file's text (UTF-8, with or without BOM); None when nothing usable was sent."""
+    upload = request.files.get(field)
+    if upload is None or not upload.filename:
+        return None
+    try:
+        return upload.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+
+
+@bp.post("/fulfilment/<location_code>/confirmations")
+@role_required(Role.MANAGER)
+def fulfilment_confirmations(location_code: str) -> Any:
+    """Import a 3PL's shipment confirmations CSV: all rows or none; every bad row listed by line number."""
+    actor, now = _begin_write(), utcnow()
+    try:
+        location = _location_by_code(g.db, location_code)
+    except NotFound:
+        abort(404)
+    text = _uploaded_text()
+    if text is None:
+        return _confirmation_errors(location, ["Choose the 3PL's confirmation file (a UTF-8 CSV) to upload."])
+    try:
+        result = fulfillment_services.import_shipment_confirmations(
+            g.db, location.id, text, actor=actor.label, now=now, holidays=holidays_from_env()
+        )
+        for shipment_id in result.shipments:
+            shipment = g.db.get(Shipment, shipment_id)
+            record_audit(
+                g.db,
+                actor,
+                "order.shipped",
+                "order",
+                shipment.order_id,
+                now=now,
+                after={
+                    "location_id": location.id,
+                    "source": "3pl_confirmation",
+                    "shipments": [
+                        {
+                            "id": shipment.id,
+                            "carrier": shipment.carrier,
+                            "tracking_number": shipment.tracking_number,
+                        }
+                    ],
+                },
+            )
+    except InvalidImport as exc:
+        g.db.rollback()
+        return _confirmation_errors(location, [str(error) for error in exc.errors])
+    except DomainError as exc:
+        g.db.rollback()
+        return _confirmation_errors(location, [str(exc)])
+    g.db.commit()
+    flash(
+        f"{len(result.shipments)} parcel(s) shipped from {result.rows} row(s)"
+        + (f"; {result.already_applied} row(s) were already imported." if result.already_applied else ".")
+    )
+    return redirect(url_for("console.fulfilment", location=location.code), code=303)
+
+
+def _confirmation_errors(location: Location, errors: list[str]) -> tuple[str, int]:
+    """The fulfilment page for the location with the import's problems listed; nothing was applied."""
+    return render_template(
+        "console/ops/fulfilment.html",
+        locations=_locations(g.db),
+        location=location,
+        pick=fulfillment_queries.pick_list(g.db, location.id),
+        import_errors=errors,
+    ), 422
+
+
+# --- tracking numbers nobody knows -------------------------------------------------------------------
+
+
+@bp.get("/tracking/unknown")
+def unknown_tracking() -> Any:
+    """Tracking numbers carriers reported that match no shipment of ours."""
+    return render_template(
+        "console/ops/unknown_tracking.html", rows=fulfillment_queries.unknown_tracking_report(g.db)
+    )
+
+
+# --- returns -----------------------------------------------------------------------------------------
+
+
+@bp.get("/returns")
+def returns_queue() -> Any:
+    """Returns waiting for staff, oldest first, each with what to do next."""
+    return _page(
+        "console/returns/list.html",
+        "console/returns/_queue.html",
+        returns=return_queries.returns_awaiting_action(g.db),
+    )
+
+
+def _return_context(return_id: int, error: str | None = None) -> dict[str, Any]:
+    """What the return panel shows: the return, the actions its status allows, locations, refund defaults."""
+    detail = return_queries.return_detail(g.db, return_id)
+    return {
+        "detail": detail,
+        "can": {target for target in RETURN_TARGETS if can_transition(detail.status, target)},
+        "locations": _locations(g.db) if can_transition(detail.status, "received") else [],
+        "refund_defaults": _refund_defaults(g.db, detail),
+        "error": error,
+    }
+
+
+@bp.get("/returns/<int:return_id>")
+def return_detail(return_id: int) -> Any:
+    """One return: lines, progress, refunds, and the actions its status allows."""
+    try:
+        context = _return_context(return_id)
+    except NotFound:
+        abort(404)
+    return _page("console/returns/detail.html", "console/returns/_panel.html", **context)
+
+
+def _return_response(return_id: int, error: str | None = None, done: str | None = None) -> Any:
+    """After a return action: the panel fragment for htmx, else flash and 303 to the return."""
+    if _htmx():
+        try:
+            context = _return_context(return_id, error)
+        except NotFound:
+            abort(404)
+        return render_template("console/returns/_panel.html", **context), (422 if error else 200)
+    if error or done:
+        flash(error or done or "", "error" if error else "message")
+    return redirect(url_for("console.return_detail", return_id=return_id), code=303)
+
+
+def _return_action(return_id: int, action: Any, done: str) -> Any:
+    """Run one return service in a write transaction: commit on success; roll back and say why on a
+    domain error (nothing saved)."""
+    actor = _begin_write()
+    try:
+        action(actor, utcnow())
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _return_response(return_id, error=str(exc))
+    g.db.commit()
+    return _return_response(return_id, done=done)
+
+
+@bp.post("/returns/<int:return_id>/approve")
+def return_approve(return_id: int) -> Any:
+    """Approve a requested return (the customer is emailed; audited)."""
+    return _return_action(
+        return_id,
+        lambda actor, now: return_services.approve_return(g.db, return_id, actor=actor, now=now),
+        "Return approved: the customer has been emailed.",
+    )
+
+
+@bp.post("/returns/<int:return_id>/reject")
+def return_reject(return_id: int) -> Any:
+    """Reject a return with a reason the customer sees (audited)."""
+    reason = request.form.get("reason", "")
+    return _return_action(
+        return_id,
+        lambda actor, now: return_services.reject_return(g.db, return_id, reason, actor=actor, now=now),
+        "Return rejected.",
+    )
+
+
+def _received_counts() -> list[tuple[int, int, int]]:
+    """(return line id, received, damaged) from the form's received-<id> and damaged-<id> fields."""
+    counts = []
+    for key, value in request.form.items():
+        if key.startswith("received-"):
+            line_id = key.removeprefix("received-")
+            try:
+                counts.append(
+                    (int(line_id), int(value or 0), int(request.form.get(f"damaged-{line_id}") or 0))
+                )
+            except ValueError:
+                raise DomainError("quantities received and damaged must be whole numbers") from None
+    return counts
+
+
+@bp.post("/returns/<int:return_id>/receive")
+def return_receive(return_id: int) -> Any:
+    """Check a return in: per line units received and damaged, restocked at a location (audited)."""
+
+    def receive(actor: Actor, now: Any) -> None:
+        location_id = _form_int("location_id")
+        if location_id is None:
+            raise DomainError("choose the location the items were received at")
+        return_services.receive_return(
+            g.db, return_id, _received_counts(), location_id=location_id, actor=actor, now=now
+        )
+
+    return _return_action(return_id, receive, "Return received and restocked.")
+
+
+@bp.post("/returns/<int:return_id>/refund")
+@role_required(Role.MANAGER)
+def return_refund(return_id: int) -> Any:
+    """Refund a received return: default amounts unless given, optional shipping, method (audited)."""
+
+    def refund(actor: Actor, now: Any) -> None:
+        currency = return_queries.return_detail(g.db, return_id).currency
+        amounts = {
+            int(key.removeprefix("amount-")): to_minor(value, currency)
+            for key, value in request.form.items()
+            if key.startswith("amount-") and key.removeprefix("amount-").isdigit() and value.strip()
+        }
+        return_services.refund_return(
+            g.db,
+            return_id,
+            line_amounts=amounts or None,
+            shipping_amount=to_minor(request.form.get("shipping_amount", "").strip() or None, currency),
+            method=request.form.get("method") or None,
+            actor=actor,
+            now=now,
+        )
+
+    return _return_action(return_id, refund, "Refund recorded: the customer has been emailed.")
+
+
+# --- low stock ---------------------------------------------------------------------------------------
+
+
+@bp.get("/alerts")
+def alerts() -> Any:
+    """Standing low-stock alerts with suggested quantities and why, and the SKUs selling unusually fast."""
+    return _page(
+        "console/ops/alerts.html",
+        "console/ops/_alerts.html",
+        digest=stock_alerts.low_stock_digest(g.db, now=utcnow()),
+        error=None,
+    )
+
+
+@bp.post("/alerts/<int:alert_id>/ordered")
+@role_required(Role.MANAGER)
+def alert_ordered(alert_id: int) -> Any:
+    """Record that the purchase order for a low-stock alert was placed (audited)."""
+    actor, now = _begin_write(), utcnow()
+    error = None
+    try:
+        alert = stock_alerts.mark_alert_ordered(g.db, alert_id, actor=actor, now=now)
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        error = str(exc)
+    else:
+        g.db.commit()
+    if _htmx():
+        return render_template(
+            "console/ops/_alerts.html", digest=stock_alerts.low_stock_digest(g.db, now=now), error=error
+        ), (422 if error else 200)
+    flash(
+        error or f"Marked ordered: {alert.suggested_quantity} unit(s) on the way.",
+        "error" if error else "message",
+    )
+    return redirect(url_for("console.alerts"), code=303)
+
+
+# --- stock counts ------------------------------------------------------------------------------------
+
+
+def _count_serializer() -> URLSafeSerializer:
+    # The parsed rows travel in the approve form; signing them means a manager applies exactly the rows
+    # the report showed, not an edited copy.
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=COUNT_ROWS_SALT)
+
+
+@bp.get("/stock/counts")
+def stock_counts() -> Any:
+    """Upload a stocktake CSV (location, sku, counted) or a channel stock report to compare with ours."""
+    return render_template("console/ops/stock_counts.html", report=None, token=None, upload_error=None)
+
+
+@bp.post("/stock/counts")
+def stock_counts_upload() -> Any:
+    """Read an uploaded count and show its discrepancies (or every malformed line); nothing changes."""
+    text = _uploaded_text()
+    if text is None:
+        return render_template(
+            "console/ops/stock_counts.html",
+            report=None,
+            token=None,
+            upload_error="Choose a CSV file (UTF-8) to upload.",
+        ), 422
+    report = reconciliation.discrepancy_report(g.db, reconciliation.parse_stock_count(text))
+    token = (
+        _count_serializer().dumps([asdict(row) for row in report.differences]) if report.approvable else None
+    )
+    return render_template("console/ops/stock_counts.html", report=report, token=token, upload_error=None), (
+        200 if report.ok else 422
+    )
+
+
+@bp.post("/stock/counts/approve")
+@role_required(Role.MANAGER)
+def stock_counts_approve() -> Any:
+    """Apply an approved stock count as 'count' movements (audited); refused if stock moved meanwhile."""
+    actor, now = _begin_write(), utcnow()
+    try:
+        rows = [
+            reconciliation.DiscrepancyRow(**row) for row in _count_serializer().loads(request.form["rows"])
+        ]
+    except (BadSignature, KeyError, TypeError):
+        flash("That count could not be read: upload the file again.", "error")
+        return redirect(url_for("console.stock_counts"), code=303)
+    try:
+        applied = reconciliation.approve_count(g.db, rows, actor=actor, now=now)
+    except DomainError as exc:
+        g.db.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("console.stock_counts"), code=303)
+    g.db.commit()
+    flash(f"Stock count applied: {len(applied)} adjustment(s) recorded in the ledger.")
+    return redirect(url_for("console.stock_list"), code=303)
