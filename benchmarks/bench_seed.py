@@ -72,8 +72,10 @@ def _read_rows(engine: Engine, table: str) -> tuple[list[str], list[tuple[Any, .
         raw.close()
     if engine.dialect.name == "postgresql" and json_columns:  # psycopg hands JSON back parsed: wrap it again
         wrap = [name in json_columns for name in columns]
-        rows = [tuple(Json(v) if w and v is not None else v for v, w in zip(row, wrap, strict=True))
-                for row in rows]
+        rows = [
+            tuple(Json(v) if w and v is not None else v for v, w in zip(row, wrap, strict=True))
+            for row in rows
+        ]
     return columns, rows
 
 
@@ -127,8 +129,9 @@ def floor(ctx: _Context) -> float:
             cursor = conn.cursor()
             for table, columns, rows in batch:
                 placeholders = ", ".join([mark] * len(columns))
-                cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})",
-                                   rows)
+                cursor.executemany(
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders})", rows
+                )
                 orders += len(rows) if table == "orders" else 0
             conn.commit()
     finally:

@@ -169,20 +169,29 @@ def measure(scenario: Scenario, target: Target) -> dict[str, Any]:
                 started = time.perf_counter()
                 units = work(ctx)
                 rates[kind].append(units / (time.perf_counter() - started))
-                _say(f"[{target.name}] {scenario.name}: {kind} {i + 1}/{scenario.repeats} "
-                     f"{rates[kind][-1]:,.0f} {scenario.unit}")
+                _say(
+                    f"[{target.name}] {scenario.name}: {kind} {i + 1}/{scenario.repeats} "
+                    f"{rates[kind][-1]:,.0f} {scenario.unit}"
+                )
     finally:
         if scenario.teardown is not None:
             scenario.teardown(ctx)
     median, floor = statistics.median(rates["run"]), statistics.median(rates["floor"])
     ratio = median / floor if floor else 0.0
     return {
-        "scenario": scenario.name, "database": target.name, "unit": scenario.unit,
-        "repeats": scenario.repeats, "median": round(median, 1), "floor_median": round(floor, 1),
-        "ratio": round(ratio, 3), "goal": scenario.goal,
+        "scenario": scenario.name,
+        "database": target.name,
+        "unit": scenario.unit,
+        "repeats": scenario.repeats,
+        "median": round(median, 1),
+        "floor_median": round(floor, 1),
+        "ratio": round(ratio, 3),
+        "goal": scenario.goal,
         "result": "PASS" if scenario.goal is None or ratio >= scenario.goal else "BELOW",
-        "runs": [round(r, 1) for r in rates["run"]], "floor_runs": [round(r, 1) for r in rates["floor"]],
-        "floor_note": scenario.floor_note, "error": None,
+        "runs": [round(r, 1) for r in rates["run"]],
+        "floor_runs": [round(r, 1) for r in rates["floor"]],
+        "floor_note": scenario.floor_note,
+        "error": None,
     }
 
 
@@ -194,11 +203,21 @@ def _table(results: list[dict[str, Any]]) -> str:
             rows.append((r["scenario"], r["database"], "-", "-", "-", "-", "ERROR"))
             continue
         goal = "-" if r["goal"] is None else f"{r['goal']:.2f}"
-        rows.append((r["scenario"], r["database"], f"{r['median']:,.0f} {r['unit']}",
-                     f"{r['floor_median']:,.0f} {r['unit']}", f"{r['ratio']:.2f}", goal, r["result"]))
+        rows.append(
+            (
+                r["scenario"],
+                r["database"],
+                f"{r['median']:,.0f} {r['unit']}",
+                f"{r['floor_median']:,.0f} {r['unit']}",
+                f"{r['ratio']:.2f}",
+                goal,
+                r["result"],
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
     notes = sorted({f"floor of {r['scenario']}: {r['floor_note']}" for r in results if r.get("floor_note")})
     errors = [f"{r['scenario']} on {r['database']}: {r['error']}" for r in results if r["error"]]
     return "\n".join([*lines, *(["", *notes] if notes else []), *(["", *errors] if errors else [])])
@@ -214,8 +233,14 @@ def main(as_json: bool = False, only: str | None = None) -> int:
 
     def failed(scenario: Scenario, database: str, exc: Exception) -> dict[str, Any]:
         traceback.print_exc(file=sys.stderr)
-        return {"scenario": scenario.name, "database": database, "unit": scenario.unit, "goal": scenario.goal,
-                "result": "ERROR", "error": f"{type(exc).__name__}: {exc}"}
+        return {
+            "scenario": scenario.name,
+            "database": database,
+            "unit": scenario.unit,
+            "goal": scenario.goal,
+            "result": "ERROR",
+            "error": f"{type(exc).__name__}: {exc}",
+        }
 
     for name, make_target in _targets():
         try:
