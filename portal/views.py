@@ -56,6 +56,7 @@ def _partial() -> bool:
 
 
 GUEST_LOOKUP_WINDOW = timedelta(minutes=15)
+RETURN_STATUSES = frozenset({"partially_shipped", "shipped", "delivered", "partially_returned", "returned"})
 GUEST_LOOKUPS_PER_IP = 20
 GUEST_LOOKUPS_PER_ORDER = 5
 
@@ -266,7 +267,8 @@ def order_detail(number: str) -> Any:
         timeline=timeline,
         tracking=tracking,
         help_links=help_links,
-        order_returns=return_queries.order_returns(g.db, order.id),
+        # Only an order that has left us can have returns: skip the query for the others.
+        order_returns=return_queries.order_returns(g.db, order.id) if order.status in RETURN_STATUSES else [],
     )
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.catalog.models import Sku
 from core.channels.models import Channel
@@ -264,7 +264,7 @@ def order_for_viewer(
     order = session.scalar(
         select(Order)
         .where(Order.number == number)
-        .options(selectinload(Order.lines), selectinload(Order.channel), selectinload(Order.shipments))
+        .options(selectinload(Order.lines), joinedload(Order.channel), selectinload(Order.shipments))
     )
     if order is None:
         raise NotFound("order not found")
