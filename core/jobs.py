@@ -98,11 +98,12 @@ JOBS += [
 # Customer notifications (issue 5): outbox delivery over SMTP, delay detection, retention of sent emails.
 # Shipment emails are queued when carrier events arrive (notify_shipment_status), so no scan job is needed.
 from core.notifications.delays import delay_detection_job  # noqa: E402
-from core.notifications.services import data_retention_job  # noqa: E402
+from core.notifications.services import data_retention_job, low_stock_digest_job  # noqa: E402
 from core.notifications.smtp import outbox_dispatch_job  # noqa: E402
 
 JOBS += [
     JobSpec("outbox_dispatch_job", outbox_dispatch_job, "interval", {"seconds": 5}),
     JobSpec("delay_detection_job", delay_detection_job, "interval", {"minutes": 15}),
     JobSpec("data_retention_job", data_retention_job, "cron", {"hour": 3, "minute": 40}),
+    JobSpec("low_stock_digest_job", low_stock_digest_job, "cron", {"hour": 7, "minute": 0}),
 ]

@@ -29,6 +29,7 @@ from core.customers.models import Customer
 from core.db import PROJECT_ROOT
 from core.errors import NotFound
 from core.fulfillment.models import Shipment, ShipmentLine, TrackingEvent
+from core.inventory.alerts import low_stock_digest
 from core.money import format_money
 from core.notifications.models import OutboxMessage
 from core.notifications.services import OPTIONAL_KINDS
@@ -191,6 +192,9 @@ def email_context(
         return context | _account_view(session, message.kind, payload, base, secret)
     if message.kind == "dropship_po":
         return context | _purchase_order_view(session, payload, tz)
+    if message.kind == "low_stock_digest":
+        digest = low_stock_digest(session, now=datetime.now(UTC))
+        return context | {"digest": digest, "console_link": base + "/console/alerts"}
     order = _get(session, Order, payload.get("order_id")) if payload.get("order_id") else None
     customer: Customer | None = None
     if order is not None:

@@ -22,10 +22,12 @@ from sqlalchemy.orm import Session
 from core.customers.models import Customer
 from core.errors import DomainError, NotFound
 from core.fulfillment.models import Shipment
+from core.inventory.alerts import check_low_stock, low_stock_digest
 from core.notifications.models import OutboxMessage
 from core.orders.models import Order
 from core.returns.models import Refund, ReturnRequest
 from core.security.guest import code_window
+from core.security.models import User
 from core.security.tokens import read_unsubscribe_token
 from core.support.models import Conversation, Message
 
@@ -48,6 +50,7 @@ EMAIL_KINDS = (
     "password_reset",
     "dropship_po",
     "guest_code",
+    "low_stock_digest",
 )
 OPTIONAL_KINDS = frozenset({"shipment_out_for_delivery", "shipment_delivered"})
 
@@ -519,3 +522,34 @@ def queue_guest_code(session: Session, order: Order, *, now: datetime) -> Outbox
         now=now,
         subject=f"Your code for order {order.number}",
     )
+
+
+def queue_low_stock_digest(session: Session, *, now: datetime) -> list[OutboxMessage]:
+    """The daily low-stock digest to every manager and admin, once a day each; nothing when all is well."""
+    if low_stock_digest(session, now=now).is_empty:
+        return []
+    day = now.date().isoformat()
+    managers = session.scalars(
+        select(User).where(User.role.in_(["manager", "admin"]), User.active.is_(True)).order_by(User.id)
+    ).all()
+    queued = []
+    for user in managers:
+        row = queue_email(
+            session,
+            "low_stock_digest",
+            f"low_stock_digest:{day}:{user.id}",
+            user.email,
+            {"date": day},
+            now=now,
+            subject=f"Low stock {day}",
+        )
+        if row is not None:
+            queued.append(row)
+    return queued
+
+
+def low_stock_digest_job(session: Session, now: datetime) -> dict[str, int]:
+    """Daily: refresh the low-stock alerts, then email managers the digest."""
+    check = check_low_stock(session, None, now=now)
+    queued = queue_low_stock_digest(session, now=now)
+    return {"opened": len(check.opened), "resolved": len(check.resolved), "digests": len(queued)}

@@ -226,7 +226,12 @@ KINDS: dict[str, tuple[Callable[[Session, Order], OutboxMessage | None], list[st
 }
 
 
-NOT_ABOUT_AN_ORDER = {"account_verify", "password_reset", "dropship_po"}  # tested one by one below
+NOT_ABOUT_AN_ORDER = {
+    "account_verify",
+    "password_reset",
+    "dropship_po",
+    "low_stock_digest",
+}  # tested one by one below
 
 
 def test_kind_table_covers_every_email_kind() -> None:
@@ -603,3 +608,25 @@ def test_start_catcher_accepts_plain_smtplib(tmp_path: Path) -> None:
         catcher.stop()
     [mail] = list_caught_mail(tmp_path)
     assert (mail.subject, mail.text.strip(), mail.html) == ("hi", "hello", "")
+
+
+def test_low_stock_digest_goes_to_managers_once_a_day(db: Session, session_factory, smtp: SmtpServer) -> None:
+    from core.inventory.models import Location
+    from core.inventory.services import receive_stock
+    from tests.factories import make_sku, make_user
+
+    manager, admin = make_user(db, "manager"), make_user(db, "admin")
+    make_user(db, "agent")
+    location = Location(code="WH-D", name="Warehouse", kind="warehouse", fulfillment_method="in_house")
+    db.add(location)
+    db.flush()
+    sku = make_sku(db, code="LOW-1", title="Tent", reorder_point=10, reorder_quantity=20)
+    receive_stock(db, location.id, sku.id, 3, actor="test", now=NOW)
+    result = services.low_stock_digest_job(db, NOW)
+    assert result["digests"] == 2 and result["opened"] >= 1
+    assert services.queue_low_stock_digest(db, now=NOW) == []  # once a day each
+    rows = db.scalars(select(OutboxMessage).where(OutboxMessage.kind == "low_stock_digest")).all()
+    assert sorted(r.recipient for r in rows) == sorted([manager.email, admin.email])
+    message = send(db, session_factory, smtp, rows[0])
+    text, html = bodies(message)
+    assert "LOW-1" in text and "Tent" in html and "/console/alerts" in text
