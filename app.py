@@ -283,6 +283,7 @@ def register_commands(app: Flask) -> None:
     def worker_cmd() -> None:
         """Run the scheduled jobs (APScheduler) in this process until interrupted."""
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # our own line per job run says enough
         Worker(_factory()).start()
 
     @app.cli.command("demo")
