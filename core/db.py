@@ -94,18 +94,17 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "connect", lambda dbapi_conn, _r: setattr(dbapi_conn, "isolation_level", None))
         event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "before_cursor_execute", _note_write)
+        for end in ("commit", "rollback"):
+            event.listen(engine, end, _forget_writes)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    """A session factory; sessions do not expire objects on commit so pages can render after committing.
-    Its sessions remember whether their transaction has flushed a write (see begin_write)."""
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-    event.listen(factory, "after_flush", _mark_flushed)
-    event.listen(factory, "after_transaction_end", _clear_flushed)
-    return factory
+    """A session factory; sessions do not expire objects on commit so pages can render after committing."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 def begin_write(session: Session) -> None:
@@ -117,19 +116,24 @@ def begin_write(session: Session) -> None:
     if session.get_bind().dialect.name != "sqlite":
         return
     if session.in_transaction():
-        if session.new or session.dirty or session.deleted or session.info.get("flushed"):
+        if session.new or session.dirty or session.deleted or session.connection().info.get(_WROTE):
             return
         session.commit()
     session.connection(execution_options={"sqlite_immediate": True})
 
 
-def _mark_flushed(session: Session, _context: Any) -> None:
-    session.info["flushed"] = True
+_WROTE = "crossdock.wrote"
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
-def _clear_flushed(session: Session, transaction: Any) -> None:
-    if transaction.parent is None:
-        session.info.pop("flushed", None)
+def _note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    # Remember that this transaction changed something, however it was issued (ORM flush or Core).
+    if statement.lstrip()[:7].upper().startswith(_WRITES):
+        conn.info[_WROTE] = True
+
+
+def _forget_writes(conn: Any) -> None:
+    conn.info.pop(_WROTE, None)
 
 
 @contextmanager

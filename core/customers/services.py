@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict
 from datetime import datetime
+from functools import cache
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Integer,
+    Select,
+    Table,
+    bindparam,
+    cast,
+    insert,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from core.audit.services import record_audit
@@ -52,6 +66,73 @@ def normalize_phone(phone: str | None) -> str | None:
     return ("+" if phone.strip().startswith("+") else "") + digits
 
 
+_customers = Customer.__table__
+_identities = Identity.__table__
+
+
+def _first_match(rank: int, table: Table, *where: ColumnElement[bool]) -> Select[Any]:
+    """(rank, identity id, customer id) of the first row of `table` matching `where`; none when none does."""
+    is_identity = table is _identities
+    first = (
+        select(
+            literal_column(str(rank)).label("rank"),
+            (table.c.id if is_identity else cast(null(), Integer)).label("identity_id"),
+            (table.c.customer_id if is_identity else table.c.id).label("customer_id"),
+        )
+        .where(*where)
+        .limit(1)
+        .subquery()
+    )
+    return select(first)
+
+
+# Every way a buyer can be known, most exact first: the lowest rank found wins.
+_BY_BUYER_ID, _BY_CHANNEL_EMAIL, _BY_CUSTOMER_EMAIL, _BY_ANY_EMAIL, _BY_PHONE = 1, 2, 3, 4, 5
+
+
+@cache
+def _matches(*, buyer_id: bool, email: bool, own_email: bool, phone: bool) -> CompoundSelect[Any]:
+    """One query for every way the buyer can be known by what they gave (built once per combination, so no
+    lookup runs on a missing value)."""
+    ways = []
+    if buyer_id:
+        ways.append(
+            _first_match(
+                _BY_BUYER_ID,
+                _identities,
+                _identities.c.channel_id == bindparam("channel_id"),
+                _identities.c.external_id == bindparam("external_id"),
+            )
+        )
+    if email:
+        ways.append(
+            _first_match(
+                _BY_CHANNEL_EMAIL,
+                _identities,
+                _identities.c.channel_id == bindparam("channel_id"),
+                _identities.c.email == bindparam("email"),
+            )
+        )
+    if own_email:
+        ways.append(
+            _first_match(
+                _BY_CUSTOMER_EMAIL,
+                _customers,
+                _customers.c.email == bindparam("email"),
+                _customers.c.merged_into_id.is_(None),
+            )
+        )
+    if email:
+        ways.append(_first_match(_BY_ANY_EMAIL, _identities, _identities.c.email == bindparam("email")))
+    if phone:
+        ways.append(_first_match(_BY_PHONE, _identities, _identities.c.phone == bindparam("phone")))
+    return union_all(*ways)
+
+
+_INSERT_CUSTOMER = insert(_customers).returning(_customers.c.id)
+_INSERT_IDENTITY = insert(_identities).returning(_identities.c.id)
+
+
 def resolve_customer(
     session: Session,
     channel_id: int,
@@ -59,81 +140,63 @@ def resolve_customer(
     address: CanonicalAddress | None,
     *,
     now: datetime,
-) -> tuple[Customer | None, Identity | None]:
-    """The unified customer behind a channel buyer, matched exactly (buyer id, email, phone), else new.
+) -> tuple[int | None, int | None]:
+    """The ids of the unified customer behind a channel buyer and of their identity on this channel:
+    matched exactly, else new.
 
-    A marketplace relay email identifies the buyer on that channel only: never the person's own email.
-    Returns (None, None) when the buyer gave nothing to know them by (an anonymous till sale).
+    Preference: this channel's identity with the buyer id, else this channel's identity with the email (the
+    buyer is that identity); else a customer with that email, an identity with that email on any channel, an
+    identity with that phone (a new identity of that customer); else a new customer. A marketplace relay email
+    identifies the buyer on that channel only: never the person's own email. One query to match, one INSERT
+    per row made. Returns (None, None) when the buyer gave nothing to know them by (an anonymous till sale).
     """
     phone = normalize_phone(buyer.phone)
     if not (buyer.external_id or buyer.email or phone):
         return None, None
-    identity = _matching_identity(session, channel_id, buyer, phone)
-    if identity is not None:
-        return identity.customer, identity
-    customer, matched_by = _matching_customer(session, buyer, phone)
-    if customer is None:
-        customer = Customer(
-            name=buyer.name or "",
-            email=None if buyer.email_is_relay else buyer.email,
-            phone=phone,
-            created_at=now,
-        )
-        session.add(customer)
-        session.flush()
-        matched_by = "new"
-    identity = Identity(
-        customer_id=customer.id,
-        channel_id=channel_id,
-        external_id=buyer.external_id,
-        name=buyer.name or "",
-        email=buyer.email,
-        phone=phone,
-        address={k: v for k, v in asdict(address).items() if v is not None} if address else {},
-        matched_by=matched_by,
-        created_at=now,
+    session.flush()  # the Core statements below don't autoflush
+    conn = session.connection()
+    matches = _matches(
+        buyer_id=bool(buyer.external_id),
+        email=bool(buyer.email),
+        own_email=bool(buyer.email) and not buyer.email_is_relay,
+        phone=bool(phone),
     )
-    session.add(identity)
-    session.flush()
-    return customer, identity
-
-
-def _matching_identity(
-    session: Session, channel_id: int, buyer: CanonicalBuyer, phone: str | None
-) -> Identity | None:
-    if buyer.external_id:
-        found = session.scalar(
-            select(Identity).where(
-                Identity.channel_id == channel_id, Identity.external_id == buyer.external_id
-            )
-        )
-        if found is not None:
-            return found
-    if buyer.email:
-        return session.scalar(
-            select(Identity).where(Identity.channel_id == channel_id, Identity.email == buyer.email).limit(1)
-        )
-    return None
-
-
-def _matching_customer(
-    session: Session, buyer: CanonicalBuyer, phone: str | None
-) -> tuple[Customer | None, str]:
-    if buyer.email and not buyer.email_is_relay:
-        customer = session.scalar(
-            select(Customer).where(Customer.email == buyer.email, Customer.merged_into_id.is_(None)).limit(1)
-        )
-        if customer is not None:
-            return customer, "email"
-    if buyer.email:
-        identity = session.scalar(select(Identity).where(Identity.email == buyer.email).limit(1))
-        if identity is not None:
-            return identity.customer, "email"
-    if phone:
-        identity = session.scalar(select(Identity).where(Identity.phone == phone).limit(1))
-        if identity is not None:
-            return identity.customer, "phone"
-    return None, "new"
+    found = conn.execute(
+        matches,
+        {"channel_id": channel_id, "external_id": buyer.external_id, "email": buyer.email, "phone": phone},
+    ).all()
+    best = min(found, key=lambda row: row.rank, default=None)
+    if best is not None and best.rank in (_BY_BUYER_ID, _BY_CHANNEL_EMAIL):
+        return best.customer_id, best.identity_id
+    if best is not None:
+        customer_id = best.customer_id
+        matched_by = "phone" if best.rank == _BY_PHONE else "email"
+    else:
+        customer_id = conn.execute(
+            _INSERT_CUSTOMER,
+            {
+                "name": buyer.name or "",
+                "email": None if buyer.email_is_relay else buyer.email,
+                "phone": phone,
+                "created_at": now,
+            },
+        ).scalar_one()
+        matched_by = "new"
+    identity_id = conn.execute(
+        _INSERT_IDENTITY,
+        {
+            "customer_id": customer_id,
+            "channel_id": channel_id,
+            "external_id": buyer.external_id,
+            "name": buyer.name or "",
+            "email": buyer.email,
+            "phone": phone,
+            "address": {k: v for k, v in vars(address).items() if v is not None} if address else {},
+            "matched_by": matched_by,
+            "created_at": now,
+        },
+    ).scalar_one()
+    return customer_id, identity_id
 
 
 def update_profile(session: Session, customer_id: int, *, name: str, phone: str, now: datetime) -> Customer:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.catalog.models import Sku
@@ -128,63 +129,82 @@ def available_to_sell_formula(
     return result, text
 
 
+def _available_to_sell_query(*, served_by_locations: bool) -> Select[Any]:
+    """Every active channel with, per SKU asked for, the available units at each of its active locations
+    (one row per channel, SKU and location, in formula order; a channel stocking none of them gets one row
+    of NULLs). Built once: the SKU and location ids are expanding parameters."""
+    channels = Channel.__table__
+    locations = Location.__table__
+    levels = StockLevel.__table__
+    stocked = channel_locations.join(
+        locations, (locations.c.id == channel_locations.c.location_id) & locations.c.active
+    ).join(
+        levels,
+        (levels.c.location_id == locations.c.id) & levels.c.sku_id.in_(bindparam("sku_ids", expanding=True)),
+    )
+    query = (
+        select(
+            channels.c.id,
+            channels.c.code,
+            channels.c.name,
+            channels.c.stock_buffer_units,
+            channels.c.stock_buffer_percent,
+            channels.c.stock_floor,
+            levels.c.sku_id,
+            locations.c.code,
+            levels.c.on_hand - levels.c.reserved,
+        )
+        .select_from(channels.outerjoin(stocked, channel_locations.c.channel_id == channels.c.id))
+        .where(channels.c.active)
+        .order_by(channels.c.id, levels.c.sku_id, locations.c.priority, locations.c.code)
+    )
+    if served_by_locations:
+        served = channel_locations.alias("served")
+        query = query.where(
+            channels.c.id.in_(
+                select(served.c.channel_id).where(
+                    served.c.location_id.in_(bindparam("location_ids", expanding=True))
+                )
+            )
+        )
+    return query
+
+
+_AVAILABLE_TO_SELL = {
+    served: _available_to_sell_query(served_by_locations=served) for served in (False, True)
+}
+
+
 def available_to_sell_by_channel(
     session: Session, sku_ids: Collection[int], *, location_ids: Collection[int] | None = None
 ) -> list[AvailableToSell]:
     """Available to sell of the SKUs on every active channel (only those served by `location_ids` if given).
 
-    Two queries whatever the number of channels and SKUs.
+    One query whatever the number of channels and SKUs.
     """
     if not sku_ids:
         return []
-    channel_query = select(
-        Channel.id,
-        Channel.code,
-        Channel.name,
-        Channel.stock_buffer_units,
-        Channel.stock_buffer_percent,
-        Channel.stock_floor,
-    ).where(Channel.active)
+    params: dict[str, Any] = {"sku_ids": list(sku_ids)}
     if location_ids is not None:
-        channel_query = channel_query.where(
-            Channel.id.in_(
-                select(channel_locations.c.channel_id).where(
-                    channel_locations.c.location_id.in_(location_ids)
-                )
-            )
-        )
-    channels = session.execute(channel_query.order_by(Channel.id)).all()
-    if not channels:
-        return []
-    rows = session.execute(
-        select(
-            channel_locations.c.channel_id,
-            StockLevel.sku_id,
-            Location.code,
-            StockLevel.on_hand - StockLevel.reserved,
-        )
-        .join(Location, Location.id == channel_locations.c.location_id)
-        .join(StockLevel, StockLevel.location_id == Location.id)
-        .where(
-            Location.active,
-            StockLevel.sku_id.in_(sku_ids),
-            channel_locations.c.channel_id.in_([channel.id for channel in channels]),
-        )
-        .order_by(channel_locations.c.channel_id, StockLevel.sku_id, Location.priority, Location.code)
-    ).all()
+        params["location_ids"] = list(location_ids)
+    session.flush()  # what an ORM query would autoflush (a buffer just changed), before the Core read
+    rows = session.connection().execute(_AVAILABLE_TO_SELL[location_ids is not None], params).all()
+    channels: dict[int, tuple[str, str, int, int, int]] = {}
     by_key: dict[tuple[int, int], list[tuple[str, int]]] = {}
-    for channel_id, sku_id, code, available in rows:
-        by_key.setdefault((channel_id, sku_id), []).append((code, available))
+    for channel_id, code, name, units, percent, floor, sku_id, location_code, available in rows:
+        channels.setdefault(channel_id, (code, name, units, percent, floor))
+        if sku_id is not None:
+            by_key.setdefault((channel_id, sku_id), []).append((location_code, available))
     result = []
-    for channel in channels:
+    for channel_id, (code, name, units, percent, floor) in channels.items():
         for sku_id in sorted(sku_ids):
             qty, text = available_to_sell_formula(
-                by_key.get((channel.id, sku_id), []),
-                buffer_units=channel.stock_buffer_units,
-                buffer_percent=channel.stock_buffer_percent,
-                floor=channel.stock_floor,
+                by_key.get((channel_id, sku_id), []),
+                buffer_units=units,
+                buffer_percent=percent,
+                floor=floor,
             )
-            result.append(AvailableToSell(channel.id, channel.code, channel.name, sku_id, qty, text))
+            result.append(AvailableToSell(channel_id, code, name, sku_id, qty, text))
     return result
 
 

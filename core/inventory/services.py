@@ -3,26 +3,26 @@ order allocation, backorders, and the available-to-sell pushes queued in the out
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import case, func, insert, or_, select, update
+from sqlalchemy import Connection, Integer, Select, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from core.catalog.models import Sku
+from core.catalog.models import Listing, Sku
 from core.channels.models import channel_locations
 from core.errors import DomainError, InsufficientStock, NotFound
-from core.inventory.allocation import LineNeed, LocationStock, ShipTo, plan_allocation
+from core.inventory.allocation import AllocationPlan, LineNeed, LocationStock, ShipTo, plan_allocation
 from core.inventory.models import Location, StockLevel, StockMovement
 from core.inventory.queries import available_to_sell_by_channel
 from core.notifications.models import OutboxMessage
 from core.orders import events
 from core.orders.models import Allocation, Order, OrderLine
-from core.orders.services import change_order_status
+from core.orders.services import change_order_status, record_status_change
 from core.orders.status import OrderStatus
 
 ADJUSTMENT_KINDS = frozenset({"adjustment", "count", "write_off", "return"})
@@ -43,6 +43,92 @@ class LevelState:
         return self.on_hand - self.reserved
 
 
+_levels = StockLevel.__table__
+_movements = StockMovement.__table__
+_outbox = OutboxMessage.__table__
+
+
+def _level_update(*, keep_reserved: bool, keep_available: bool) -> Any:
+    """The guarded counter UPDATE of one level (built once per guard combination, executed many times)."""
+    stmt = update(_levels).where(
+        _levels.c.location_id == bindparam("p_location_id"), _levels.c.sku_id == bindparam("p_sku_id")
+    )
+    if keep_reserved:  # releasing: at least that many reserved
+        stmt = stmt.where(_levels.c.reserved >= bindparam("p_release", type_=Integer))
+    if keep_available:  # reserving or taking out: at least that many available
+        stmt = stmt.where(_levels.c.on_hand - _levels.c.reserved >= bindparam("p_take", type_=Integer))
+    return stmt.values(
+        on_hand=_levels.c.on_hand + bindparam("p_on_hand_delta", type_=Integer),
+        reserved=_levels.c.reserved + bindparam("p_reserved_delta", type_=Integer),
+        updated_at=bindparam("p_now", type_=_levels.c.updated_at.type),
+    ).returning(_levels.c.id, _levels.c.on_hand, _levels.c.reserved)
+
+
+_LEVEL_UPDATES = {
+    (keep_reserved, keep_available): _level_update(keep_reserved=keep_reserved, keep_available=keep_available)
+    for keep_reserved in (False, True)
+    for keep_available in (False, True)
+}
+_INSERT_MOVEMENTS = insert(_movements)
+_INSERT_ALLOCATIONS = insert(Allocation.__table__)
+
+
+def _update_level(
+    conn: Connection, location_id: int, sku_id: int, *, on_hand_delta: int, reserved_delta: int, now: datetime
+) -> Any:
+    """The guarded UPDATE of one level's counters: (id, on_hand, reserved) after it, or None when refused.
+
+    The WHERE clause admits the change only if the new counters keep reserved >= 0 and
+    on_hand - reserved >= 0, so the database decides atomically (row lock on PostgreSQL, the single writer
+    on SQLite)."""
+    keep_reserved, keep_available = reserved_delta < 0, reserved_delta - on_hand_delta > 0
+    return conn.execute(
+        _LEVEL_UPDATES[(keep_reserved, keep_available)],
+        {
+            "p_location_id": location_id,
+            "p_sku_id": sku_id,
+            "p_release": -reserved_delta,
+            "p_take": reserved_delta - on_hand_delta,
+            "p_on_hand_delta": on_hand_delta,
+            "p_reserved_delta": reserved_delta,
+            "p_now": now,
+        },
+    ).first()
+
+
+def _movement_row(
+    location_id: int,
+    sku_id: int,
+    kind: str,
+    *,
+    on_hand_delta: int,
+    reserved_delta: int,
+    order_id: int | None,
+    reference: str | None,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "location_id": location_id,
+        "sku_id": sku_id,
+        "kind": kind,
+        "on_hand_delta": on_hand_delta,
+        "reserved_delta": reserved_delta,
+        "order_id": order_id,
+        "reference": reference,
+        "actor": actor,
+        "created_at": now,
+    }
+
+
+def _expire_cached_levels(session: Session, level_ids: Iterable[int]) -> None:
+    """A StockLevel loaded in this session no longer shows the counters: reload it when next read."""
+    for level_id in level_ids:
+        cached = session.identity_map.get(session.identity_key(StockLevel, level_id))
+        if cached is not None:
+            session.expire(cached)
+
+
 def _apply_movement(
     session: Session,
     location_id: int,
@@ -56,46 +142,34 @@ def _apply_movement(
     actor: str,
     now: datetime,
 ) -> LevelState | None:
-    """The only writer of stock: one guarded UPDATE of the level and, when it matched, one ledger row.
-
-    The WHERE clause admits the change only if the new counters keep reserved >= 0 and
-    on_hand - reserved >= 0, so the database decides atomically (row lock on PostgreSQL, the single writer
-    on SQLite); None means refused (or no such level) and nothing was written.
-    """
-    guard = [StockLevel.location_id == location_id, StockLevel.sku_id == sku_id]
-    if reserved_delta < 0:
-        guard.append(StockLevel.reserved >= -reserved_delta)
-    if reserved_delta - on_hand_delta > 0:
-        guard.append(StockLevel.on_hand - StockLevel.reserved >= reserved_delta - on_hand_delta)
-    row = session.execute(
-        update(StockLevel)
-        .where(*guard)
-        .values(
-            on_hand=StockLevel.on_hand + on_hand_delta,
-            reserved=StockLevel.reserved + reserved_delta,
-            updated_at=now,
-        )
-        .returning(StockLevel.id, StockLevel.on_hand, StockLevel.reserved),
-        execution_options={"synchronize_session": False},
-    ).first()
+    """The only writer of stock: one guarded UPDATE of the level (see _update_level) and, when it matched,
+    one ledger row; None means refused (or no such level) and nothing was written."""
+    session.flush()  # the Core statements below don't autoflush
+    row = _update_level(
+        session.connection(),
+        location_id,
+        sku_id,
+        on_hand_delta=on_hand_delta,
+        reserved_delta=reserved_delta,
+        now=now,
+    )
     if row is None:
         return None
-    session.execute(
-        insert(StockMovement).values(
-            location_id=location_id,
-            sku_id=sku_id,
-            kind=kind,
+    session.connection().execute(
+        _INSERT_MOVEMENTS,
+        _movement_row(
+            location_id,
+            sku_id,
+            kind,
             on_hand_delta=on_hand_delta,
             reserved_delta=reserved_delta,
             order_id=order_id,
             reference=reference,
             actor=actor,
-            created_at=now,
-        )
+            now=now,
+        ),
     )
-    cached = session.identity_map.get(session.identity_key(StockLevel, row.id))
-    if cached is not None:
-        session.expire(cached)
+    _expire_cached_levels(session, [row.id])
     return LevelState(location_id, sku_id, row.on_hand, row.reserved)
 
 
@@ -139,9 +213,33 @@ def _shortage(session: Session, short: Sequence[tuple[int, int, int]]) -> list[t
     return [(codes.get(sku, str(sku)), qty, available.get((loc, sku), 0)) for loc, sku, qty in short]
 
 
+def _push_upsert(dialect: str) -> Any:
+    """INSERT of a pending stock push that, on the same dedup key, takes the newer quantity instead."""
+    stmt = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(_outbox)
+    still_pending = _outbox.c.status == "pending"
+    return stmt.on_conflict_do_update(
+        index_elements=["dedup_key"],
+        set_={
+            "payload": stmt.excluded.payload,
+            # a row the worker already finished is re-armed rather than left sent with a stale quantity
+            "status": "pending",
+            "attempts": case((still_pending, _outbox.c.attempts), else_=0),
+            "next_attempt_at": case(
+                (still_pending, _outbox.c.next_attempt_at), else_=stmt.excluded.next_attempt_at
+            ),
+            "last_error": case((still_pending, _outbox.c.last_error), else_=None),
+        },
+    )
+
+
+_PUSH_UPSERTS = {dialect: _push_upsert(dialect) for dialect in ("postgresql", "sqlite")}
+
+
 def _queue_stock_pushes(session: Session, touched: Iterable[tuple[int, int]], *, now: datetime) -> None:
     """Recompute available-to-sell for the channels served by the touched locations and queue one
-    coalesced 'stock_push' per (channel, SKU): a pending row with the same key gets the new quantity."""
+    coalesced 'stock_push' per (channel, SKU): a pending row with the same key gets the new quantity.
+
+    Two statements whatever the number of SKUs and channels: the figures (one query), then the upserts."""
     touched = set(touched)
     if not touched:
         return
@@ -174,24 +272,10 @@ def _queue_stock_pushes(session: Session, touched: Iterable[tuple[int, int]], *,
         ),
         key=lambda row: row["dedup_key"],  # one lock order for every writer
     )
-    table = OutboxMessage.__table__
-    stmt = _upsert(session, table).values(rows)
-    still_pending = table.c.status == "pending"
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["dedup_key"],
-            set_={
-                "payload": stmt.excluded.payload,
-                # a row the worker already finished is re-armed rather than left sent with a stale quantity
-                "status": "pending",
-                "attempts": case((still_pending, table.c.attempts), else_=0),
-                "next_attempt_at": case(
-                    (still_pending, table.c.next_attempt_at), else_=stmt.excluded.next_attempt_at
-                ),
-                "last_error": case((still_pending, table.c.last_error), else_=None),
-            },
-        )
-    )
+    dialect = session.get_bind().dialect.name
+    if dialect not in _PUSH_UPSERTS:
+        raise NotImplementedError(f"no upsert for {dialect}")
+    session.connection().execute(_PUSH_UPSERTS[dialect], rows)
 
 
 def _add_to_on_hand(
@@ -292,7 +376,8 @@ def reserve_stock(
     (`reserved = reserved + q WHERE on_hand - reserved >= q`) in ascending (location_id, sku_id) order, so
     concurrent reservers lock rows in the same order and cannot deadlock. The updates run inside a SAVEPOINT;
     if any pair is refused the SAVEPOINT is rolled back (no partial reservation) and InsufficientStock lists
-    every short pair as (SKU code, wanted, available).
+    every short pair as (SKU code, wanted, available). When all are admitted their ledger rows are written
+    with one INSERT, still inside the SAVEPOINT, then the stock pushes are queued.
     """
     wanted: dict[tuple[int, int], int] = {}
     for location_id, sku_id, quantity in requests:
@@ -302,24 +387,36 @@ def reserve_stock(
     if not wanted:
         return []
     states: list[LevelState] = []
+    level_ids: list[int] = []
     short: list[tuple[int, int, int]] = []
-    savepoint = session.begin_nested()
+    savepoint = session.begin_nested()  # flushes pending ORM state first, as the Core statements won't
+    conn = session.connection()
     try:
         for (location_id, sku_id), quantity in sorted(wanted.items()):
-            state = _apply_movement(
-                session,
-                location_id,
-                sku_id,
-                "reservation",
-                reserved_delta=quantity,
-                order_id=order_id,
-                actor=actor,
-                now=now,
-            )
-            if state is None:
+            row = _update_level(conn, location_id, sku_id, on_hand_delta=0, reserved_delta=quantity, now=now)
+            if row is None:
                 short.append((location_id, sku_id, quantity))
             else:
-                states.append(state)
+                states.append(LevelState(location_id, sku_id, row.on_hand, row.reserved))
+                level_ids.append(row.id)
+        if not short:
+            conn.execute(
+                _INSERT_MOVEMENTS,
+                [
+                    _movement_row(
+                        state.location_id,
+                        state.sku_id,
+                        "reservation",
+                        on_hand_delta=0,
+                        reserved_delta=wanted[(state.location_id, state.sku_id)],
+                        order_id=order_id,
+                        reference=None,
+                        actor=actor,
+                        now=now,
+                    )
+                    for state in states
+                ],
+            )
     except BaseException:
         savepoint.rollback()
         raise
@@ -327,6 +424,7 @@ def reserve_stock(
         savepoint.rollback()
         raise InsufficientStock(_shortage(session, short))
     savepoint.commit()
+    _expire_cached_levels(session, level_ids)
     _queue_stock_pushes(session, wanted, now=now)
     return states
 
@@ -416,31 +514,40 @@ def _allocated_per_line(session: Session, order: Order) -> dict[int, int]:
     )
 
 
-def _candidates(
-    session: Session, order: Order, sku_ids: set[int], dropship_ids: set[int]
-) -> list[LocationStock]:
-    """The active locations that may ship the order, with their available units of its SKUs (one query)."""
-    if order.pickup_location_id is not None:
-        which = Location.id == order.pickup_location_id
-    else:
-        serving = select(channel_locations.c.location_id).where(
-            channel_locations.c.channel_id == order.channel_id
+_serving_locations = select(channel_locations.c.location_id).where(
+    channel_locations.c.channel_id == bindparam("channel_id")
+)
+_CANDIDATES_QUERY = (
+    select(
+        Location.id,
+        Location.name,
+        Location.kind,
+        Location.priority,
+        Location.regions,
+        StockLevel.sku_id,
+        StockLevel.on_hand - StockLevel.reserved,
+    )
+    .outerjoin(
+        StockLevel,
+        (StockLevel.location_id == Location.id) & StockLevel.sku_id.in_(bindparam("sku_ids", expanding=True)),
+    )
+    .where(Location.active)
+    .order_by(Location.id)
+)
+_CANDIDATES = {
+    "pickup": _CANDIDATES_QUERY.where(Location.id == bindparam("pickup_location_id")),
+    "default": _CANDIDATES_QUERY.where(
+        or_(
+            Location.id.in_(_serving_locations),
+            Location.id.in_(bindparam("dropship_ids", expanding=True)),
         )
-        which = or_(Location.id.in_(serving), Location.id.in_(dropship_ids))
-    rows = session.execute(
-        select(
-            Location.id,
-            Location.name,
-            Location.kind,
-            Location.priority,
-            Location.regions,
-            StockLevel.sku_id,
-            StockLevel.on_hand - StockLevel.reserved,
-        )
-        .outerjoin(StockLevel, (StockLevel.location_id == Location.id) & StockLevel.sku_id.in_(sku_ids))
-        .where(Location.active, which)
-        .order_by(Location.id)
-    ).all()
+    ),
+}
+
+
+def _location_stock(rows: Iterable[Sequence[Any]]) -> list[LocationStock]:
+    """LocationStock per location, in the rows' order, from (location id, name, kind, priority, regions,
+    SKU id, available) rows; a row without a SKU id only names the location."""
     found: dict[int, tuple[Any, dict[int, int]]] = {}
     for location_id, name, kind, priority, regions, sku_id, available in rows:
         _info, stock = found.setdefault(location_id, ((name, kind, priority, tuple(regions or ())), {}))
@@ -452,15 +559,198 @@ def _candidates(
     ]
 
 
+def _candidates(
+    session: Session,
+    channel_id: int,
+    pickup_location_id: int | None,
+    sku_ids: set[int],
+    dropship_ids: set[int],
+) -> list[LocationStock]:
+    """The active locations that may ship the order, with their available units of its SKUs (one query)."""
+    if pickup_location_id is not None:
+        query = _CANDIDATES["pickup"]
+        params: dict[str, Any] = {"pickup_location_id": pickup_location_id, "sku_ids": list(sku_ids)}
+    else:
+        query = _CANDIDATES["default"]
+        params = {"channel_id": channel_id, "dropship_ids": list(dropship_ids), "sku_ids": list(sku_ids)}
+    return _location_stock(session.connection().execute(query, params))
+
+
+class ListedSku(NamedTuple):
+    """Our SKU behind a channel's SKU (through its active listing)."""
+
+    sku_id: int
+    code: str
+    dropship_location_id: int | None
+
+
+def _listed_stock_query() -> Select[Any]:
+    listings, skus = Listing.__table__, Sku.__table__
+    locations, levels = Location.__table__, StockLevel.__table__
+    listed_listings, listed_skus = listings.alias("listed"), skus.alias("listed_sku")
+
+    def listed(table: Any) -> Any:
+        return (
+            (table.c.channel_id == bindparam("channel_id"))
+            & table.c.channel_sku.in_(bindparam("channel_skus", expanding=True))
+            & table.c.active.is_(True)
+        )
+
+    suppliers = (
+        select(listed_skus.c.dropship_location_id)
+        .select_from(listed_listings.join(listed_skus, listed_skus.c.id == listed_listings.c.sku_id))
+        .where(listed(listed_listings))
+    )
+    candidate_stock = levels.join(
+        locations,
+        (locations.c.id == levels.c.location_id)
+        & locations.c.active
+        & (locations.c.id.in_(_serving_locations) | locations.c.id.in_(suppliers)),
+    )
+    return (
+        select(
+            listings.c.channel_sku,
+            listings.c.sku_id,
+            skus.c.code,
+            skus.c.dropship_location_id,
+            locations.c.id,
+            locations.c.name,
+            locations.c.kind,
+            locations.c.priority,
+            locations.c.regions,
+            levels.c.sku_id,
+            levels.c.on_hand - levels.c.reserved,
+        )
+        .select_from(
+            listings.join(skus, skus.c.id == listings.c.sku_id).outerjoin(
+                candidate_stock, levels.c.sku_id == listings.c.sku_id
+            )
+        )
+        .where(listed(listings))
+        .order_by(locations.c.id)
+    )
+
+
+_LISTED_STOCK = _listed_stock_query()
+
+
+def listed_skus_with_stock(
+    session: Session, channel_id: int, channel_skus: Collection[str]
+) -> tuple[dict[str, ListedSku], list[LocationStock]]:
+    """Our SKUs behind the channel's SKUs (active listings) and, in the same query, the locations that may
+    ship them for an order of this channel, as allocate_order picks its candidates (active, serving the
+    channel or a drop-ship supplier of one of these SKUs), with their available units of them. Locations
+    holding none of the SKUs are left out: they change no plan."""
+    if not channel_skus:
+        return {}, []
+    session.flush()  # the Core query below doesn't autoflush (a listing just added)
+    rows = session.connection().execute(
+        _LISTED_STOCK, {"channel_id": channel_id, "channel_skus": list(channel_skus)}
+    )
+    listed: dict[str, ListedSku] = {}
+    stock_rows = []
+    for channel_sku, sku_id, code, dropship_location_id, *location in rows:
+        listed[channel_sku] = ListedSku(sku_id, code, dropship_location_id)
+        if location[0] is not None:
+            stock_rows.append(location)
+    return listed, _location_stock(stock_rows)
+
+
+def _backorder_reason(short: Sequence[tuple[str, int, int]]) -> str:
+    detail = ", ".join(f"{code} (wanted {want}, {have} available)" for code, want, have in short)
+    return f"waiting for stock: {detail}"
+
+
 def _backorder(
     session: Session, order: Order, short: Sequence[tuple[str, int, int]], *, actor: str, now: datetime
 ) -> None:
     if order.status == OrderStatus.BACKORDERED:
         return  # still waiting: no new timeline entry for every receipt that was not enough
-    detail = ", ".join(f"{code} (wanted {want}, {have} available)" for code, want, have in short)
     change_order_status(
-        session, order, OrderStatus.BACKORDERED, actor=actor, now=now, why=f"waiting for stock: {detail}"
+        session, order, OrderStatus.BACKORDERED, actor=actor, now=now, why=_backorder_reason(short)
     )
+
+
+@dataclass(frozen=True)
+class _Reservation:
+    """What allocating an order's needs came to: the plan, reserved; or why nothing was (short SKUs)."""
+
+    strategy: str
+    plan: AllocationPlan
+    short: Sequence[tuple[str, int, int]] = ()
+
+    def entry(self) -> tuple[str, dict[str, Any]]:
+        """The 'allocated' timeline entry: the reasons, and every part in data."""
+        reasons = list(dict.fromkeys(part.reason for part in self.plan.parts))
+        data = {
+            "strategy": self.strategy,
+            "allocations": [
+                {
+                    "line_id": p.line_id,
+                    "location_id": p.location_id,
+                    "quantity": p.quantity,
+                    "reason": p.reason,
+                }
+                for p in self.plan.parts
+            ],
+        }
+        return "; ".join(reasons), data
+
+
+def _reserve_needs(
+    session: Session,
+    order_id: int,
+    strategy: str,
+    locations: Sequence[LocationStock],
+    shipping_address: Mapping[str, Any] | None,
+    needs: Sequence[LineNeed],
+    sku_codes: Mapping[int, str],
+    *,
+    actor: str,
+    now: datetime,
+) -> _Reservation:
+    """Plan the needs over the candidate locations with the pure rules, reserve the plan all-or-nothing
+    (reserve_stock) and write its Allocation rows (one INSERT); or report the shortfall, reserving nothing."""
+    plan = plan_allocation(needs, locations, ShipTo.from_address(shipping_address), strategy)
+    if not plan.complete:
+        short_lines = {s.line_id for s in plan.shortfalls}
+        short_skus = sorted({need.sku_id for need in needs if need.line_id in short_lines})
+        short = [
+            (
+                sku_codes[sku],
+                sum(n.quantity for n in needs if n.sku_id == sku),
+                sum(loc.available.get(sku, 0) for loc in locations),
+            )
+            for sku in short_skus
+        ]
+        return _Reservation(strategy, plan, short)
+    sku_of_line = {need.line_id: need.sku_id for need in needs}
+    try:
+        reserve_stock(
+            session,
+            [(part.location_id, sku_of_line[part.line_id], part.quantity) for part in plan.parts],
+            order_id=order_id,
+            actor=actor,
+            now=now,
+        )
+    except InsufficientStock as exc:  # someone took the units between our read and our reservation
+        return _Reservation(strategy, plan, exc.lines)
+    if plan.parts:
+        session.connection().execute(
+            _INSERT_ALLOCATIONS,
+            [
+                {
+                    "order_line_id": part.line_id,
+                    "location_id": part.location_id,
+                    "quantity": part.quantity,
+                    "status": "reserved",
+                    "reason": part.reason[:300],
+                    "created_at": now,
+                }
+                for part in plan.parts
+            ],
+        )
+    return _Reservation(strategy, plan)
 
 
 def allocate_order(session: Session, order: Order, *, actor: str, now: datetime) -> Order:
@@ -518,71 +808,71 @@ def allocate_order(session: Session, order: Order, *, actor: str, now: datetime)
         if line.sku_id is not None
     ]
     dropship_ids = {need.dropship_location_id for need in needs if need.dropship_location_id is not None}
-    locations = _candidates(session, order, sku_ids, dropship_ids)
-    strategy = "pickup" if order.pickup_location_id is not None else "default"
-    plan = plan_allocation(needs, locations, ShipTo.from_address(order.shipping_address), strategy)
-    if not plan.complete:
-        short_skus = sorted(
-            {need.sku_id for need in needs if need.line_id in {s.line_id for s in plan.shortfalls}}
-        )
-        short = [
-            (
-                skus[sku].code,
-                sum(n.quantity for n in needs if n.sku_id == sku),
-                sum(loc.available.get(sku, 0) for loc in locations),
-            )
-            for sku in short_skus
-        ]
-        _backorder(session, order, short, actor=actor, now=now)
-        return order
-    sku_of_line = {need.line_id: need.sku_id for need in needs}
-    try:
-        reserve_stock(
-            session,
-            [(part.location_id, sku_of_line[part.line_id], part.quantity) for part in plan.parts],
-            order_id=order.id,
-            actor=actor,
-            now=now,
-        )
-    except InsufficientStock as exc:  # someone took the units between our read and our reservation
-        _backorder(session, order, exc.lines, actor=actor, now=now)
-        return order
-    session.add_all(
-        [
-            Allocation(
-                order_line_id=part.line_id,
-                location_id=part.location_id,
-                quantity=part.quantity,
-                reason=part.reason[:300],
-                created_at=now,
-            )
-            for part in plan.parts
-        ]
-    )
-    reasons = list(dict.fromkeys(part.reason for part in plan.parts))
-    events.record_event(
+    locations = _candidates(session, order.channel_id, order.pickup_location_id, sku_ids, dropship_ids)
+    reservation = _reserve_needs(
         session,
-        order,
-        "allocated",
-        "; ".join(reasons),
+        order.id,
+        "pickup" if order.pickup_location_id is not None else "default",
+        locations,
+        order.shipping_address,
+        needs,
+        {sku_id: row.code for sku_id, row in skus.items()},
         actor=actor,
         now=now,
-        data={
-            "strategy": strategy,
-            "allocations": [
-                {
-                    "line_id": p.line_id,
-                    "location_id": p.location_id,
-                    "quantity": p.quantity,
-                    "reason": p.reason,
-                }
-                for p in plan.parts
-            ],
-        },
     )
+    if reservation.short:
+        _backorder(session, order, reservation.short, actor=actor, now=now)
+        return order
+    message, data = reservation.entry()
+    events.record_event(session, order, "allocated", message, actor=actor, now=now, data=data)
     if order.status != OrderStatus.CONFIRMED:
         change_order_status(session, order, OrderStatus.CONFIRMED, actor=actor, now=now, why="stock reserved")
     return order
+
+
+def allocate_new_order(
+    session: Session,
+    order_id: int,
+    shipping_address: Mapping[str, Any] | None,
+    needs: Sequence[LineNeed],
+    listed: Mapping[str, ListedSku],
+    locations: Sequence[LocationStock],
+    *,
+    timeline: events.Timeline,
+    now: datetime,
+) -> str:
+    """allocate_order for a pending order of the channel created in this transaction, held as plain data
+    (intake), with the SKUs and candidate locations read with its listings (listed_skus_with_stock).
+
+    The row is new and no one else can see it, nothing is allocated yet and its lines, SKUs and candidate
+    stock are in hand: so no row lock and no re-reads. The same rules and the same all-or-nothing reservation
+    as allocate_order (a plan made on stock that has changed since is refused by the conditional UPDATEs);
+    the timeline entries go to `timeline` and the new status (confirmed or backordered) is returned for the
+    caller to write.
+    """
+    reservation = _reserve_needs(
+        session,
+        order_id,
+        "default",
+        locations,
+        shipping_address,
+        needs,
+        {sku.sku_id: sku.code for sku in listed.values()},
+        actor=timeline.actor,
+        now=now,
+    )
+    if reservation.short:
+        return record_status_change(
+            timeline,
+            OrderStatus.PENDING.value,
+            OrderStatus.BACKORDERED,
+            why=_backorder_reason(reservation.short),
+        )
+    message, data = reservation.entry()
+    timeline.add("allocated", message, data=data)
+    return record_status_change(
+        timeline, OrderStatus.PENDING.value, OrderStatus.CONFIRMED, why="stock reserved"
+    )
 
 
 def release_order(

@@ -5,8 +5,10 @@ Steps for one payload (`store_payload` in one transaction, `process_payload` in 
    as a duplicate at once, and a replayed body finds every order unchanged (status duplicate).
 2. The channel's adapter turns the body into canonical orders (core.channels); an unreadable order is
    recorded as rejected with the adapter's reason.
-3. Each canonical order is upserted by (channel, external id) inside a SAVEPOINT: a concurrent delivery of
-   the same new order loses the race on the unique key, rolls back its savepoint and is applied as an update.
+3. Each canonical order is upserted by (channel, external id): a new order's row is inserted first, with
+   ON CONFLICT DO NOTHING on that unique key, so a concurrent delivery of the same new order that loses the
+   race inserts nothing (having written nothing else) and is applied as an update. A new order, the hot
+   path, is written with Core statements built once (one INSERT per table) and no ORM objects.
 4. Updates older than what we hold (by the channel's updated-at) are recorded on the timeline and ignored.
 5. An order that can't be completed (unmapped SKU, unknown currency, missing address) is kept on hold with
    the reason; `reprocess_held_orders` completes it once the cause is fixed.
@@ -16,29 +18,38 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.audit.services import record_audit
-from core.catalog.models import Listing
 from core.catalog.services import add_listing
 from core.channels.base import Extracted, is_iso_currency
-from core.channels.canonical import CanonicalAddress, CanonicalOrder, ChannelStatus
+from core.channels.canonical import CanonicalAddress, CanonicalOrder, CanonicalShipment, ChannelStatus
 from core.channels.models import Channel
 from core.channels.registry import get_adapter
 from core.customers.services import resolve_customer
 from core.errors import DomainError, NotFound
 from core.fulfillment.models import Shipment
-from core.inventory.services import allocate_order, release_order
+from core.inventory.allocation import LineNeed, LocationStock
+from core.inventory.services import (
+    ListedSku,
+    allocate_new_order,
+    allocate_order,
+    listed_skus_with_stock,
+    release_order,
+)
 from core.notifications.models import OutboxMessage
 from core.orders import events
 from core.orders.models import InboundPayload, Order, OrderLine
-from core.orders.services import change_order_status, format_order_number
+from core.orders.services import change_order_status, format_order_number, record_status_change
 from core.orders.status import CANCELLABLE_STATUSES, OrderStatus, can_transition
 from core.security.roles import Actor
 
@@ -65,12 +76,65 @@ class IngestResult:
     error: str | None = None
 
 
+# Statements of the intake's hot path, built once (building and cache-keying a statement per call costs more
+# than running it).
+_channels = Channel.__table__
+_payloads = InboundPayload.__table__
+_orders = Order.__table__
+_lines = OrderLine.__table__
+_ACTIVE_CHANNEL_ID = select(_channels.c.id).where(
+    _channels.c.code == bindparam("code"), _channels.c.active.is_(True)
+)
+_INSERT_PAYLOAD = insert(_payloads).returning(_payloads.c.id)
+_SETTLE_PAYLOAD = (
+    update(_payloads)
+    .where(_payloads.c.id == bindparam("p_id"))
+    .values(
+        status=bindparam("p_status", type_=_payloads.c.status.type),
+        error=bindparam("p_error", type_=_payloads.c.error.type),
+        order_id=bindparam("p_order_id", type_=_payloads.c.order_id.type),
+        processed_at=bindparam("p_now", type_=_payloads.c.processed_at.type),
+    )
+)
+_ORDER_ID = select(_orders.c.id).where(
+    _orders.c.channel_id == bindparam("channel_id"), _orders.c.external_id == bindparam("external_id")
+)
+# A new order's row goes in first: losing the race to a concurrent delivery of the same order leaves no row
+# (the database decides on the unique key, waiting for the other transaction on PostgreSQL), nothing else
+# written yet.
+_INSERT_NEW_ORDER = {
+    dialect: make(_orders)
+    .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
+    .returning(_orders.c.id)
+    for dialect, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+# Returning line_no with the id: a batch INSERT ... RETURNING gives no row order on SQLite (asking for one
+# makes SQLAlchemy send one INSERT per line).
+_INSERT_LINES = insert(_lines).returning(_lines.c.line_no, _lines.c.id)
+_COMPLETE_ORDER = (
+    update(_orders)
+    .where(_orders.c.id == bindparam("p_id"))
+    .values(
+        number=bindparam("p_number", type_=_orders.c.number.type),
+        status=bindparam("p_status", type_=_orders.c.status.type),
+        customer_id=bindparam("p_customer_id", type_=_orders.c.customer_id.type),
+        identity_id=bindparam("p_identity_id", type_=_orders.c.identity_id.type),
+        updated_at=bindparam("p_now", type_=_orders.c.updated_at.type),
+    )
+)
+_QUEUE_CONFIRMATION = {
+    dialect: make(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedup_key"])
+    for dialect, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+
+
 def get_channel(session: Session, code: str) -> Channel:
     """An active channel by code, or NotFound."""
-    channel = session.scalar(select(Channel).where(Channel.code == code, Channel.active.is_(True)))
-    if channel is None:
+    session.flush()  # the Core query below doesn't autoflush
+    channel_id = session.connection().execute(_ACTIVE_CHANNEL_ID, {"code": code}).scalar()
+    if channel_id is None:
         raise NotFound(f"unknown channel {code!r}")
-    return channel
+    return session.get_one(Channel, channel_id)  # from the identity map when this session has it already
 
 
 def store_payload(
@@ -94,22 +158,27 @@ def store_payload(
         )
         if seen is not None:
             return seen, False
-    payload = InboundPayload(
-        channel_id=channel.id,
-        channel_code=channel.code,
-        source=source,
-        delivery_id=delivery_id,
-        topic=topic,
-        filename=filename,
-        body=body,
-        headers=headers or {},
-        sha256=hashlib.sha256(body.encode("utf-8")).hexdigest(),
-        status=RECEIVED,
-        received_at=now,
-    )
+    values = {
+        "channel_id": channel.id,
+        "channel_code": channel.code,
+        "source": source,
+        "delivery_id": delivery_id,
+        "topic": topic,
+        "filename": filename,
+        "body": body,
+        "headers": headers or {},
+        "sha256": hashlib.sha256(body.encode("utf-8")).hexdigest(),
+        "status": RECEIVED,
+        "error": None,
+        "order_id": None,
+        "received_at": now,
+        "processed_at": None,
+    }
+    if not delivery_id:  # nothing to collide with: NULL delivery ids are never equal under the unique key
+        return _insert_payload(session, values), True
     try:
         with session.begin_nested():
-            session.add(payload)
+            payload = _insert_payload(session, values)
     except IntegrityError:  # the same delivery id stored concurrently
         seen = session.scalar(
             select(InboundPayload).where(
@@ -120,6 +189,16 @@ def store_payload(
             raise
         return seen, False
     return payload, True
+
+
+def _insert_payload(session: Session, values: dict[str, Any]) -> InboundPayload:
+    """One Core INSERT, then the row attached to the session as a loaded InboundPayload: the same object a
+    flush would give, without the unit of work's cost on the webhook's hot path."""
+    payload = InboundPayload(**values)
+    payload.id = session.connection().execute(_INSERT_PAYLOAD, values).scalar_one()
+    make_transient_to_detached(payload)
+    session.add(payload)
+    return payload
 
 
 def process_payloads(
@@ -156,7 +235,7 @@ def process_payloads(
     outcome = []
     for payload in payloads:
         results = results_by_payload[id(payload)]
-        _settle_payload(payload, results, now)
+        _settle_payload(session, payload, results, now)
         outcome.append((payload, results))
     return outcome
 
@@ -187,20 +266,30 @@ def _extract_joined(adapter: Any, body: str, others: list[str]) -> list[Extracte
     return [joined.get(item.order.external_id, item) if item.order is not None else item for item in own]
 
 
-def _settle_payload(payload: InboundPayload, results: list[IngestResult], now: datetime) -> None:
+def _settle_payload(
+    session: Session, payload: InboundPayload, results: list[IngestResult], now: datetime
+) -> None:
+    """Record the payload's outcome: one Core UPDATE, mirrored on the object as its committed state (so
+    there is nothing left for a flush to write)."""
     statuses = {r.status for r in results}
     if not results or statuses == {REJECTED}:
-        payload.status = REJECTED
+        status = REJECTED
     elif NEEDS_ATTENTION in statuses:
-        payload.status = NEEDS_ATTENTION
+        status = NEEDS_ATTENTION
     elif statuses <= {DUPLICATE, "stale"}:
-        payload.status = DUPLICATE
+        status = DUPLICATE
     else:
-        payload.status = PROCESSED
+        status = PROCESSED
     errors = [f"{r.external_id or 'document'}: {r.error}" for r in results if r.error]
-    payload.error = "; ".join(errors)[:4000] or (None if results else "no order found in payload")
-    payload.order_id = next((r.order_id for r in results if r.order_id), None)
-    payload.processed_at = now
+    error = "; ".join(errors)[:4000] or (None if results else "no order found in payload")
+    order_id = next((r.order_id for r in results if r.order_id), None)
+    session.flush()  # the payload's own pending changes first, so the UPDATE below has the last word
+    session.connection().execute(
+        _SETTLE_PAYLOAD,
+        {"p_id": payload.id, "p_status": status, "p_error": error, "p_order_id": order_id, "p_now": now},
+    )
+    for name, value in (("status", status), ("error", error), ("order_id", order_id), ("processed_at", now)):
+        set_committed_value(payload, name, value)
 
 
 def _ingest_extracted(
@@ -231,137 +320,266 @@ def _guess_external_id(native: dict) -> str | None:
 def ingest_order(
     session: Session, channel: Channel, canonical: CanonicalOrder, *, now: datetime, actor: str
 ) -> IngestResult:
-    """Create or update one order from its canonical form; idempotent and safe under concurrent delivery."""
-    existing = _find_order(session, channel.id, canonical.external_id)
-    if existing is None:
-        try:
-            with session.begin_nested():
-                order = _create_order(session, channel, canonical, now=now, actor=actor)
-        except IntegrityError:
-            existing = _find_order(session, channel.id, canonical.external_id)
-            if existing is None:
-                raise
-        else:
-            _after_change(session, order, canonical, now=now, actor=actor)
-            status = NEEDS_ATTENTION if order.status == OrderStatus.ON_HOLD else "created"
-            return IngestResult(canonical.external_id, status, order.id, order.hold_reason)
-    return _update_order(session, existing, canonical, now=now, actor=actor)
+    """Create or update one order from its canonical form; idempotent and safe under concurrent delivery.
+
+    A new order is inserted by its unique key (channel, external id) before anything else is written for
+    it; when a concurrent delivery got there first, no row is inserted and ours is applied as an update."""
+    order_id = _find_order_id(session, channel.id, canonical.external_id)
+    if order_id is None:
+        new = _create_order(session, channel, canonical, now=now, actor=actor)
+        if new is not None:
+            _after_create(session, channel, new, canonical, now=now)
+            status = NEEDS_ATTENTION if new.status == OrderStatus.ON_HOLD else "created"
+            return IngestResult(canonical.external_id, status, new.id, new.hold_reason)
+        order_id = _find_order_id(session, channel.id, canonical.external_id)
+        if order_id is None:
+            raise RuntimeError(f"order {canonical.external_id} conflicted on its key but cannot be found")
+    order = session.get_one(Order, order_id)
+    return _update_order(session, order, canonical, now=now, actor=actor)
 
 
-def _find_order(session: Session, channel_id: int, external_id: str) -> Order | None:
-    return session.scalar(
-        select(Order).where(Order.channel_id == channel_id, Order.external_id == external_id)
+def _find_order_id(session: Session, channel_id: int, external_id: str) -> int | None:
+    session.flush()  # the Core query below doesn't autoflush
+    return (
+        session.connection()
+        .execute(_ORDER_ID, {"channel_id": channel_id, "external_id": external_id})
+        .scalar()
     )
 
 
 def _address(address: CanonicalAddress | None) -> dict[str, Any] | None:
-    return None if address is None else {k: v for k, v in asdict(address).items() if v is not None}
+    # vars(), not asdict(): the fields are plain strings, and asdict deep-copies each one
+    return None if address is None else {k: v for k, v in vars(address).items() if v is not None}
 
 
-def _hold_reasons(order: Order, warnings: Sequence[str]) -> list[str]:
-    """Why the order can't be completed yet: the adapter's warnings, an unknown currency, unmapped lines."""
+def _hold_reasons(
+    currency: str, warnings: Sequence[str], lines: Sequence[tuple[int, str | None, int | None]]
+) -> list[str]:
+    """Why the order can't be completed yet: the adapter's warnings, an unknown currency, unmapped lines.
+
+    `lines` are (line_no, channel SKU, our SKU id)."""
     reasons = list(warnings)
-    if not is_iso_currency(order.currency):
-        reasons.append(f"unknown currency {order.currency!r}")
-    reasons += [f"line {line.line_no} has no SKU" for line in order.lines if not line.channel_sku]
-    unmapped = sorted({line.channel_sku for line in order.lines if line.channel_sku and line.sku_id is None})
+    if not is_iso_currency(currency):
+        reasons.append(f"unknown currency {currency!r}")
+    reasons += [f"line {line_no} has no SKU" for line_no, channel_sku, _sku_id in lines if not channel_sku]
+    unmapped = sorted({channel_sku for _no, channel_sku, sku_id in lines if channel_sku and sku_id is None})
     if unmapped:
         reasons.append(f"{UNMAPPED_PREFIX}: {', '.join(unmapped)}")
     return list(dict.fromkeys(reasons))
 
 
 def _map_skus(session: Session, channel_id: int, channel_skus: set[str]) -> dict[str, int]:
-    if not channel_skus:
-        return {}
-    rows = session.execute(
-        select(Listing.channel_sku, Listing.sku_id).where(
-            Listing.channel_id == channel_id, Listing.channel_sku.in_(channel_skus), Listing.active.is_(True)
-        )
-    ).all()
-    return dict(rows)
+    listed, _stock = listed_skus_with_stock(session, channel_id, channel_skus)
+    return {code: sku.sku_id for code, sku in listed.items()}
+
+
+def _line_fields(canonical: CanonicalOrder, mapping: dict[str, int]) -> list[dict[str, Any]]:
+    """The columns of the order's lines, numbered from 1, mapped to our SKUs where listed."""
+    return [
+        {
+            "line_no": index,
+            "external_id": line.external_id,
+            "channel_sku": line.channel_sku,
+            "sku_id": mapping.get(line.channel_sku) if line.channel_sku else None,
+            "title": (line.title or line.channel_sku or "Item")[:300],
+            "quantity": line.quantity,
+            "unit_price": line.unit_price,
+            "discount": line.discount,
+            "tax": line.tax,
+            "total": line.total,
+        }
+        for index, line in enumerate(canonical.lines, start=1)
+    ]
 
 
 def _build_lines(session: Session, channel: Channel, canonical: CanonicalOrder) -> list[OrderLine]:
     mapping = _map_skus(
         session, channel.id, {line.channel_sku for line in canonical.lines if line.channel_sku}
     )
-    return [
-        OrderLine(
-            line_no=index,
-            external_id=line.external_id,
-            channel_sku=line.channel_sku,
-            sku_id=mapping.get(line.channel_sku) if line.channel_sku else None,
-            title=(line.title or line.channel_sku or "Item")[:300],
-            quantity=line.quantity,
-            unit_price=line.unit_price,
-            discount=line.discount,
-            tax=line.tax,
-            total=line.total,
-        )
-        for index, line in enumerate(canonical.lines, start=1)
-    ]
+    return [OrderLine(**fields) for fields in _line_fields(canonical, mapping)]
+
+
+@dataclass
+class _NewOrder:
+    """An order created in this transaction, held as plain data until `_after_create` completes its row."""
+
+    id: int
+    number: str
+    status: str
+    hold_reason: str | None
+    customer_id: int | None
+    identity_id: int | None
+    email: str | None
+    shipping_address: dict[str, Any] | None
+    needs: list[LineNeed]  # what allocation will reserve: every line, all of it
+    listed: dict[str, ListedSku]
+    locations: list[LocationStock]  # where the SKUs may ship from, as read with the listings
+    timeline: events.Timeline
 
 
 def _create_order(
     session: Session, channel: Channel, canonical: CanonicalOrder, *, now: datetime, actor: str
-) -> Order:
-    customer, identity = resolve_customer(
+) -> _NewOrder | None:
+    """Write the new order (None when a concurrent delivery inserted it first), its customer and lines.
+
+    Held when it can't be completed yet. Its number (derived from the id), final status and customer are
+    written by `_after_create`, with its timeline."""
+    listed, locations = listed_skus_with_stock(
+        session, channel.id, {line.channel_sku for line in canonical.lines if line.channel_sku}
+    )
+    lines = _line_fields(canonical, {code: sku.sku_id for code, sku in listed.items()})
+    reasons = _hold_reasons(
+        canonical.currency,
+        canonical.warnings,
+        [(line["line_no"], line["channel_sku"], line["sku_id"]) for line in lines],
+    )
+    hold_reason = "; ".join(reasons) or None
+    offset = canonical.placed_at.utcoffset()
+    shipping_address = _address(canonical.shipping_address)
+    conn = session.connection()
+    order_id = conn.execute(
+        _INSERT_NEW_ORDER[session.get_bind().dialect.name],
+        {
+            "channel_id": channel.id,
+            "external_id": canonical.external_id,
+            "number": f"new-{canonical.external_id}"[:32],
+            "channel_number": canonical.number,
+            "status": OrderStatus.ON_HOLD.value if reasons else OrderStatus.PENDING.value,
+            "channel_status": canonical.raw_status[:64],
+            "channel_state": canonical.status.value,
+            "hold_reason": hold_reason,
+            "hold_warnings": list(canonical.warnings),
+            "email": canonical.buyer.email,
+            "phone": canonical.buyer.phone,
+            "buyer_name": (canonical.buyer.name or "")[:200],
+            "placed_at": canonical.placed_at,
+            "placed_at_offset_minutes": int(offset.total_seconds() // 60) if offset else 0,
+            "channel_updated_at": canonical.updated_at,
+            "currency": canonical.currency,
+            "subtotal": canonical.subtotal,
+            "discount_total": canonical.discount_total,
+            "shipping_total": canonical.shipping_total,
+            "tax_total": canonical.tax_total,
+            "total": canonical.total,
+            "refunded_total": canonical.refunded_total,
+            "billing_address": _address(canonical.billing_address),
+            "shipping_address": shipping_address,
+            "shipping_method": (canonical.shipping_method or None) and canonical.shipping_method[:100],
+            "fulfilled_by_channel": canonical.fulfilled_by_channel,
+            "source": canonical.source,
+            "note": canonical.note,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar()
+    if order_id is None:
+        return None
+    customer_id, identity_id = resolve_customer(
         session, channel.id, canonical.buyer, canonical.shipping_address or canonical.billing_address, now=now
     )
-    offset = canonical.placed_at.utcoffset()
-    order = Order(
-        channel_id=channel.id,
-        external_id=canonical.external_id,
-        number=f"new-{canonical.external_id}"[:32],
-        channel_number=canonical.number,
-        status=OrderStatus.PENDING.value,
-        channel_status=canonical.raw_status[:64],
-        channel_state=canonical.status.value,
-        customer_id=customer.id if customer else None,
-        identity_id=identity.id if identity else None,
-        email=canonical.buyer.email,
-        phone=canonical.buyer.phone,
-        buyer_name=(canonical.buyer.name or "")[:200],
-        placed_at=canonical.placed_at,
-        placed_at_offset_minutes=int(offset.total_seconds() // 60) if offset else 0,
-        channel_updated_at=canonical.updated_at,
-        currency=canonical.currency,
-        subtotal=canonical.subtotal,
-        discount_total=canonical.discount_total,
-        shipping_total=canonical.shipping_total,
-        tax_total=canonical.tax_total,
-        total=canonical.total,
-        refunded_total=canonical.refunded_total,
-        billing_address=_address(canonical.billing_address),
-        shipping_address=_address(canonical.shipping_address),
-        shipping_method=(canonical.shipping_method or None) and canonical.shipping_method[:100],
-        fulfilled_by_channel=canonical.fulfilled_by_channel,
-        source=canonical.source,
-        note=canonical.note,
-        created_at=now,
-        updated_at=now,
+    line_ids = (
+        dict(conn.execute(_INSERT_LINES, [{"order_id": order_id, **line} for line in lines]).all())
+        if lines
+        else {}
     )
-    order.lines = _build_lines(session, channel, canonical)
-    session.add(order)
-    session.flush()
-    order.number = format_order_number(order.id)
-    events.record_event(
-        session,
-        order,
+    timeline = events.Timeline(order_id, actor=actor, now=now)
+    timeline.add(
         "placed",
         f"Order placed on {channel.name} ({canonical.raw_status})",
-        actor=actor,
-        now=now,
         data={"external_id": canonical.external_id, "channel_number": canonical.number},
     )
-    order.hold_warnings = list(canonical.warnings)
-    reasons = _hold_reasons(order, canonical.warnings)
-    if reasons:
-        order.hold_reason = "; ".join(reasons)
-        change_order_status(session, order, OrderStatus.ON_HOLD, actor=actor, now=now, why=order.hold_reason)
-    _add_channel_shipments(session, order, canonical, now=now, actor=actor)
-    session.flush()
-    return order
+    status = OrderStatus.PENDING.value
+    if hold_reason:
+        status = record_status_change(timeline, status, OrderStatus.ON_HOLD, why=hold_reason)
+    for shipped in canonical.shipments:
+        _add_channel_shipment(session, order_id, shipped, timeline, now=now)
+    if canonical.shipments:
+        session.flush()
+    return _NewOrder(
+        id=order_id,
+        number=format_order_number(order_id),
+        status=status,
+        hold_reason=hold_reason,
+        customer_id=customer_id,
+        identity_id=identity_id,
+        email=canonical.buyer.email,
+        shipping_address=shipping_address,
+        needs=[
+            LineNeed(
+                line_ids[line["line_no"]],
+                line["sku_id"],
+                line["quantity"],
+                listed[line["channel_sku"]].dropship_location_id,
+            )
+            for line in lines
+            if line["sku_id"] is not None and line["quantity"] > 0
+        ],
+        listed=listed,
+        locations=locations,
+        timeline=timeline,
+    )
+
+
+def _add_channel_shipment(
+    session: Session, order_id: int, shipped: CanonicalShipment, timeline: events.Timeline, *, now: datetime
+) -> None:
+    """A parcel the channel already sent for a new order, and its 'shipped' timeline entry."""
+    session.add(
+        Shipment(
+            order_id=order_id,
+            carrier=shipped.carrier,
+            tracking_number=shipped.tracking_number,
+            status="in_transit",
+            shipped_at=shipped.shipped_at or now,
+            created_at=now,
+        )
+    )
+    timeline.add(
+        "shipped",
+        f"Shipped by the channel: {shipped.carrier or 'carrier'} {shipped.tracking_number or ''}".strip(),
+    )
+
+
+def _after_create(
+    session: Session, channel: Channel, order: _NewOrder, canonical: CanonicalOrder, *, now: datetime
+) -> None:
+    """_after_change for a new order, then its row completed (number, status, customer) and its timeline
+    appended.
+
+    A new order holds no stock, so a cancellation has nothing to release."""
+    target = _target_status(order.status, canonical)
+    if target is not None:
+        why = f"channel reports {canonical.raw_status}"
+        order.status = record_status_change(order.timeline, order.status, target, why=why)
+    elif order.status == OrderStatus.PENDING and canonical.status == ChannelStatus.PAID:
+        if canonical.fulfilled_by_channel:
+            why = f"paid; {channel.name} fulfils it: nothing is allocated from our stock"
+            order.status = record_status_change(order.timeline, order.status, OrderStatus.CONFIRMED, why=why)
+        else:
+            order.status = allocate_new_order(
+                session,
+                order.id,
+                order.shipping_address,
+                order.needs,
+                order.listed,
+                order.locations,
+                timeline=order.timeline,
+                now=now,
+            )
+            if order.status == OrderStatus.CONFIRMED and order.email:
+                queue_order_confirmation(session, order.id, order.number, order.email, now=now)
+    order.timeline.write(session)
+    session.connection().execute(
+        _COMPLETE_ORDER,
+        {
+            "p_id": order.id,
+            "p_number": order.number,
+            "p_status": order.status,
+            "p_customer_id": order.customer_id,
+            "p_identity_id": order.identity_id,
+            "p_now": now,
+        },
+    )
 
 
 def _add_channel_shipments(
@@ -391,17 +609,17 @@ def _add_channel_shipments(
         )
 
 
-def _target_status(order: Order, canonical: CanonicalOrder) -> OrderStatus | None:
-    """The status the channel's news moves the order to, when the status table allows it."""
+def _target_status(status: str, canonical: CanonicalOrder) -> OrderStatus | None:
+    """The status the channel's news moves an order in `status` to, when the status table allows it."""
     wanted: OrderStatus | None = None
     if (
         canonical.status in (ChannelStatus.CANCELLED, ChannelStatus.REFUNDED)
-        and order.status in CANCELLABLE_STATUSES
+        and status in CANCELLABLE_STATUSES
     ):
         wanted = OrderStatus.CANCELLED
-    elif canonical.status == ChannelStatus.SHIPPED and order.status != OrderStatus.ON_HOLD:
+    elif canonical.status == ChannelStatus.SHIPPED and status != OrderStatus.ON_HOLD:
         wanted = OrderStatus.SHIPPED
-    if wanted is None or wanted.value == order.status or not can_transition(order.status, wanted):
+    if wanted is None or wanted.value == status or not can_transition(status, wanted):
         return None
     return wanted
 
@@ -411,7 +629,7 @@ def _after_change(
 ) -> None:
     """Follow the channel's news: cancel (releasing stock), mark shipped, or reserve stock once paid."""
     order.channel_state = canonical.status.value
-    target = _target_status(order, canonical)
+    target = _target_status(order.status, canonical)
     if target is not None:
         if target == OrderStatus.CANCELLED:
             release_order(session, order, actor=actor, now=now)
@@ -432,25 +650,28 @@ def allocate_if_ready(session: Session, order: Order, *, now: datetime, actor: s
         return
     allocate_order(session, order, actor=actor, now=now)
     if order.status == OrderStatus.CONFIRMED and order.email:
-        queue_order_confirmation(session, order, now=now)
+        queue_order_confirmation(session, order.id, order.number, order.email, now=now)
 
 
-def queue_order_confirmation(session: Session, order: Order, *, now: datetime) -> None:
+def queue_order_confirmation(
+    session: Session, order_id: int, number: str, email: str, *, now: datetime
+) -> None:
     """The 'order confirmed' email, queued once per order (the dedup key makes a second queueing a no-op)."""
-    key = f"order:{order.id}:confirmed"
-    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedup_key == key)) is not None:
-        return
-    session.add(
-        OutboxMessage(
-            kind="order_confirmed",
-            transport="email",
-            dedup_key=key,
-            recipient=order.email or "",
-            subject=f"Your order {order.number} is confirmed",
-            payload={"order_id": order.id},
-            next_attempt_at=now,
-            created_at=now,
-        )
+    dialect = session.get_bind().dialect.name
+    session.connection().execute(
+        _QUEUE_CONFIRMATION[dialect],
+        {
+            "kind": "order_confirmed",
+            "transport": "email",
+            "dedup_key": f"order:{order_id}:confirmed",
+            "recipient": email,
+            "subject": f"Your order {number} is confirmed",
+            "payload": {"order_id": order_id},
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        },
     )
 
 
@@ -564,7 +785,9 @@ def recheck_hold(
     if warnings is None:
         warnings = list(order.hold_warnings or [])
     order.hold_warnings = list(warnings)
-    reasons = _hold_reasons(order, warnings)
+    reasons = _hold_reasons(
+        order.currency, warnings, [(line.line_no, line.channel_sku, line.sku_id) for line in order.lines]
+    )
     if reasons:
         order.hold_reason = "; ".join(reasons)
         return False

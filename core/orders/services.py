@@ -32,6 +32,14 @@ def change_order_status(
     return order
 
 
+def record_status_change(timeline: events.Timeline, current: str, target: str, *, why: str) -> str:
+    """change_order_status for an order held as plain data (intake): the checked new status, logged on the
+    timeline; the caller writes it to the order row."""
+    new_status = check_transition(current, target)
+    timeline.status_changed(current, new_status.value, why=why)
+    return new_status.value
+
+
 def format_order_number(order_id: int) -> str:
     """The number customers see: CD- and seven digits, derived from the id so it never collides."""
     return f"CD-{1000000 + order_id}"
