@@ -82,8 +82,10 @@ def _sqlite_begin(conn: Any) -> None:
     # pysqlite's own transaction handling is off (isolation_level=None); we emit BEGIN ourselves so that
     # SAVEPOINTs work (SQLAlchemy's documented recipe). A writer asks for BEGIN IMMEDIATE (see begin_write):
     # a deferred transaction that reads and then writes fails at once when another writer got there first.
-    immediate = conn.get_execution_options().get("sqlite_immediate", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    options = conn.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return  # every statement is its own transaction
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate", False) else "BEGIN")
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:

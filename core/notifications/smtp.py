@@ -127,9 +127,11 @@ class _Claim:
         self.session: Session | None = None
         self.connection: Connection | None = None
         bind = factory.kw.get("bind")
-        if isinstance(bind, Engine) and bind.dialect.name == "postgresql":
+        if isinstance(bind, Engine):
+            # Each mark is one statement in its own transaction (autocommit): nothing else to wait for.
             self.connection = bind.connect().execution_options(isolation_level="AUTOCOMMIT")
-            self.connection.exec_driver_sql("SET synchronous_commit TO OFF")
+            if bind.dialect.name == "postgresql":
+                self.connection.exec_driver_sql("SET synchronous_commit TO OFF")
         else:
             self.session = factory()
 
@@ -168,9 +170,8 @@ class _Claim:
             self.session.close()
         if self.connection is not None:
             try:
-                self.connection.exec_driver_sql(
-                    "RESET synchronous_commit"
-                )  # the pool's next user gets the default
+                if self.connection.dialect.name == "postgresql":  # the pool's next user gets the default
+                    self.connection.exec_driver_sql("RESET synchronous_commit")
             finally:
                 self.connection.close()
 
