@@ -124,3 +124,13 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"sample data not found at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _fresh_help_cache() -> Iterator[None]:
+    """Each test starts without the per-process help-article cache (every test has its own data)."""
+    from core.support.queries import _help_cache
+
+    _help_cache.clear()
+    yield
+    _help_cache.clear()

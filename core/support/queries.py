@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -96,11 +98,24 @@ def help_docs(session: Session) -> list[HelpDoc]:
     return [HelpDoc(*row) for row in rows]
 
 
-def articles_for_topics(session: Session, topics: tuple[str, ...], *, limit: int = 3) -> list[HelpArticle]:
+HELP_CACHE_SECONDS = 60.0
+_help_cache: dict[str, tuple[float, list[HelpDoc]]] = {}
+
+
+def cached_help_docs(session: Session, *, now: float | None = None) -> list[HelpDoc]:
+    """The published articles as search documents, re-read at most once a minute per process: every order
+    page links to a few, and articles change rarely (an edit shows within a minute)."""
+    now = time.monotonic() if now is None else now
+    hit = _help_cache.get("docs")
+    if hit is None or now - hit[0] > HELP_CACHE_SECONDS:
+        hit = (now, help_docs(session))
+        _help_cache["docs"] = hit
+    return hit[1]
+
+
+def articles_for_topics(session: Session, topics: tuple[str, ...], *, limit: int = 3) -> list[HelpDoc]:
     """A few published articles on these topics, in the topics' order (for links on the order page)."""
     if not topics:
         return []
-    articles = session.scalars(
-        select(HelpArticle).where(HelpArticle.published.is_(True), HelpArticle.topic.in_(topics))
-    ).all()
-    return sorted(articles, key=lambda a: (topics.index(a.topic), a.title))[:limit]
+    docs = [doc for doc in cached_help_docs(session) if doc.topic in topics]
+    return sorted(docs, key=lambda d: (topics.index(d.topic), d.title))[:limit]

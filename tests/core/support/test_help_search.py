@@ -54,3 +54,16 @@ def test_search_help_finds_the_right_article_despite_typos(query: str, expected:
 def test_search_help_empty_and_nonsense_queries_find_nothing() -> None:
     assert search_help(DOCS, "   ") == []
     assert search_help(DOCS, "qzxv") == []
+
+
+def test_cached_help_docs_rereads_after_a_minute(db) -> None:
+    from core.support.models import HelpArticle
+    from core.support.queries import cached_help_docs
+
+    db.add(HelpArticle(slug="a", title="A", body="x", topic="delivery"))
+    db.flush()
+    assert [d.slug for d in cached_help_docs(db, now=1000.0)] == ["a"]
+    db.add(HelpArticle(slug="b", title="B", body="y", topic="delivery"))
+    db.flush()
+    assert [d.slug for d in cached_help_docs(db, now=1030.0)] == ["a"]
+    assert sorted(d.slug for d in cached_help_docs(db, now=1061.0)) == ["a", "b"]
