@@ -7,6 +7,8 @@ Usage: python -m benchmarks.portal_server app|floor DATABASE_URL PORT SECRET_KEY
 
 from __future__ import annotations
 
+import faulthandler
+import signal
 import sys
 
 import waitress
@@ -41,6 +43,7 @@ def floor_app(url: str) -> Flask:
 
 
 def main() -> None:
+    faulthandler.register(signal.SIGUSR1)  # `kill -USR1 <pid>` prints every thread's stack, for a stuck run
     mode, url, port, secret = sys.argv[1:5]
     app = floor_app(url) if mode == "floor" else create_app({"DATABASE_URL": url, "SECRET_KEY": secret})
     waitress.serve(app, host="127.0.0.1", port=int(port), threads=THREADS, _quiet=True)
