@@ -12,6 +12,7 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -151,11 +152,13 @@ class _Context:
 
 def _start(mode: str, url: str) -> tuple[subprocess.Popen, int]:
     port = _free_port()
+    # The server's output goes to a file: a pipe nobody reads fills up and blocks the server mid-run.
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "benchmarks.portal_server", mode, url, str(port), SECRET],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -164,9 +167,8 @@ def _start(mode: str, url: str) -> tuple[subprocess.Popen, int]:
             return process, port
         except OSError:
             if process.poll() is not None:
-                raise RuntimeError(
-                    f"{mode} server exited: {process.stderr.read().decode()[-2000:]}"
-                ) from None
+                log.seek(0)
+                raise RuntimeError(f"{mode} server exited: {log.read().decode()[-2000:]}") from None
             time.sleep(0.2)
     process.kill()
     raise RuntimeError(f"{mode} server did not start")
