@@ -134,6 +134,9 @@ def render_email(
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email.attach(MIMEText(text, "plain", _UTF8_QP))
     email.attach(MIMEText(html, "html", _UTF8_QP))
+    # A boundary of our own, from the dedup key: quoted-printable bodies can't contain it ("=" only starts an
+    # escape there), and the generator need not make and search for a random one per message.
+    email.set_boundary("==cd-" + hashlib.sha256(message.dedup_key.encode()).hexdigest()[:32] + "==")
     return email
 
 
