@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from core.db import utcnow
 from core.fulfillment.models import TrackingEvent
+from core.support.models import HelpArticle
 from tests.factories import PASSWORD, make_sku, make_user
 from tests.returns_factories import make_delivered_order, make_shop
 
@@ -71,6 +72,16 @@ def journeys(live_db):
                 )
             )
         shipment.status = "out_for_delivery"
+        session.add(
+            HelpArticle(
+                slug="returns-and-refunds",
+                title="Returns and refunds",
+                topic="returns",
+                summary="How to send something back and when your money arrives.",
+                body="Start a return from the order page.\n\nRefunds take 3-5 days.",
+                keywords="return refund send back",
+            )
+        )
         pending = make_delivered_order(
             session,
             ebay,
@@ -155,3 +166,12 @@ def test_return_flow_works_without_javascript(browser: Browser, live_server: str
         OUTPUT.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(OUTPUT / f"{request.node.name}.png"), full_page=True)
         context.close()
+
+
+def test_help_search_as_you_type_forgives_a_typo(page: Page, live_server: str, journeys) -> None:
+    page.goto(f"{live_server}/help")
+    page.get_by_label("Search help").fill("retrun")
+    result = page.locator("#help-results").get_by_role("link", name="Returns and refunds")
+    expect(result).to_be_visible()
+    result.click()
+    expect(page.get_by_role("heading", name="Returns and refunds")).to_be_visible()

@@ -129,3 +129,9 @@ def test_guest_code_expires_after_its_windows() -> None:
     assert check_guest_code("s", 7, code, now=now + timedelta(minutes=15))
     assert not check_guest_code("s", 7, code, now=now + timedelta(minutes=40))
     assert not check_guest_code("s", 8, code, now=now)
+
+
+def test_portal_forms_refuse_a_post_without_csrf_token(client, amazon_order) -> None:
+    response = client.post("/track", data={"reference": "113-1234567-7654321", "proof": "ls14ab"})
+    assert response.status_code == 400
+    assert client.get(f"/orders/{amazon_order.number}").status_code == 302  # no access was granted
