@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
+from core.fulfillment.calendar import add_business_days, business_days_between, holidays_from_env
 from core.fulfillment.models import Shipment, ShippingOption
 from core.notifications.services import queue_shipment_delayed, queue_warehouse_delay
 from core.orders import events
@@ -45,48 +46,9 @@ class ShipmentFacts(Protocol):
     delivered_at: datetime | None
 
 
-def holidays_from_env(environ: Mapping[str, str] = os.environ) -> frozenset[date]:
-    """CROSSDOCK_HOLIDAYS parsed; ValueError naming the bad entry."""
-    raw = environ.get("CROSSDOCK_HOLIDAYS", "")
-    days = set()
-    for part in raw.replace(",", " ").split():
-        try:
-            days.add(date.fromisoformat(part))
-        except ValueError as exc:
-            raise ValueError(f"CROSSDOCK_HOLIDAYS: {part!r} is not an ISO date (YYYY-MM-DD)") from exc
-    return frozenset(days)
-
-
 def zone_from_env(environ: Mapping[str, str] = os.environ) -> ZoneInfo:
     """CROSSDOCK_TZ (the merchant's zone, default UTC)."""
     return ZoneInfo(environ.get("CROSSDOCK_TZ", "UTC"))
-
-
-def is_business_day(day: date, holidays: Iterable[date] = ()) -> bool:
-    """Monday to Friday, and not a holiday."""
-    return day.weekday() < 5 and day not in set(holidays)
-
-
-def add_business_days(day: date, n: int, holidays: Iterable[date] = ()) -> date:
-    """The n-th business day after `day` (n=0: `day` itself)."""
-    if n < 0:
-        raise ValueError("n must not be negative")
-    off = frozenset(holidays)
-    while n > 0:
-        day += timedelta(days=1)
-        if is_business_day(day, off):
-            n -= 1
-    return day
-
-
-def business_days_between(start: date, end: date, holidays: Iterable[date] = ()) -> int:
-    """How many business days come after `start` up to and including `end` (0 when end <= start)."""
-    off = frozenset(holidays)
-    count, day = 0, start
-    while day < end:
-        day += timedelta(days=1)
-        count += is_business_day(day, off)
-    return count
 
 
 def is_past_due(last_day: datetime, now: datetime, holidays: Iterable[date] = (), tz: tzinfo = UTC) -> bool:
@@ -226,11 +188,12 @@ def _transit_business_days(
 ) -> int | None:
     """Business days between dispatch and delivery as first promised, else as the shipping option says."""
     if order.expected_dispatch_by is not None and order.promised_delivery_to is not None:
-        return business_days_between(
+        days = business_days_between(
             order.expected_dispatch_by.astimezone(tz).date(),
             order.promised_delivery_to.astimezone(tz).date(),
             holidays,
         )
+        return max(days, 0)
     if order.shipping_option_id is not None:
         option = session.get(ShippingOption, order.shipping_option_id)
         if option is not None:
