@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from agent_console.auth import current_actor, role_required
-from agent_console.views import bp
+from agent_console.views import bp, wants_fragment
 from core.audit.services import record_audit
 from core.db import begin_write, utcnow
 from core.errors import DomainError, NotFound
@@ -40,20 +40,9 @@ RETURN_TARGETS = ("approved", "rejected", "received", "refunded")
 # --- request helpers ---------------------------------------------------------------------------------
 
 
-def _htmx() -> bool:
-    """An htmx request that wants a fragment: not a boosted navigation or a history restore (those want
-    the whole page, which htmx swaps into the body)."""
-    headers = request.headers
-    return (
-        headers.get("HX-Request") == "true"
-        and headers.get("HX-Boosted") != "true"
-        and headers.get("HX-History-Restore-Request") != "true"
-    )
-
-
 def _page(template: str, fragment: str, **context: Any) -> str:
     """The full page, or only its fragment for an htmx request (same markup either way)."""
-    return render_template(fragment if _htmx() else template, **context)
+    return render_template(fragment if wants_fragment() else template, **context)
 
 
 def _local_url(target: str | None, default: str) -> str:
@@ -221,7 +210,7 @@ def _shipments_panel(order_id: int, error: str | None = None) -> ShipmentsPanel:
     if order is None:
         raise NotFound(f"order {order_id} not found")
     order_page = url_for("console.order_detail", order_id=order_id)
-    back = request.full_path.rstrip("?") if request.method == "GET" and not _htmx() else order_page
+    back = request.full_path.rstrip("?") if request.method == "GET" and not wants_fragment() else order_page
     return ShipmentsPanel(
         order_id=order.id,
         order_number=order.number,
@@ -236,7 +225,7 @@ def _shipments_panel(order_id: int, error: str | None = None) -> ShipmentsPanel:
 
 def _panel_response(order_id: int, error: str | None = None) -> Any:
     """After a pack/ship/purchase-order POST: the panel fragment for htmx, else flash and 303 back."""
-    if _htmx():
+    if wants_fragment():
         try:
             panel = _shipments_panel(order_id, error)
         except NotFound:
@@ -282,7 +271,7 @@ def order_pack(order_id: int) -> Any:
         g.db.rollback()
         return _panel_response(order_id, str(exc))
     g.db.commit()
-    if not _htmx():
+    if not wants_fragment():
         flash("Parcel packed.")
     return _panel_response(order_id)
 
@@ -327,7 +316,7 @@ def order_ship(order_id: int) -> Any:
         g.db.rollback()
         return _panel_response(order_id, str(exc))
     g.db.commit()
-    if not _htmx():
+    if not wants_fragment():
         flash(f"Shipped with {shipments[0].carrier} {shipments[0].tracking_number}.")
     return _panel_response(order_id)
 
@@ -373,7 +362,7 @@ def order_purchase_order(order_id: int) -> Any:
         g.db.rollback()
         return _panel_response(order_id, str(exc))
     g.db.commit()
-    if not _htmx():
+    if not wants_fragment():
         flash(
             f"Purchase order emailed to {message.recipient}."
             if fresh
@@ -532,7 +521,7 @@ def return_detail(return_id: int) -> Any:
 
 def _return_response(return_id: int, error: str | None = None, done: str | None = None) -> Any:
     """After a return action: the panel fragment for htmx, else flash and 303 to the return."""
-    if _htmx():
+    if wants_fragment():
         try:
             context = _return_context(return_id, error)
         except NotFound:
@@ -663,7 +652,7 @@ def alert_ordered(alert_id: int) -> Any:
         error = str(exc)
     else:
         g.db.commit()
-    if _htmx():
+    if wants_fragment():
         return render_template(
             "console/ops/_alerts.html", digest=stock_alerts.low_stock_digest(g.db, now=now), error=error
         ), (422 if error else 200)

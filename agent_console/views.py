@@ -29,9 +29,10 @@ from core.support import queries as support_queries
 bp = Blueprint("console", __name__)
 
 
-def _partial() -> bool:
-    """An htmx request for a fragment (a boosted link or form wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.boosted
+def wants_fragment() -> bool:
+    """An htmx request for a fragment: not a boosted link or form, nor a history restore (those want the
+    whole page, which htmx swaps into the body)."""
+    return bool(request.htmx) and not request.htmx.boosted and not request.htmx.history_restore_request
 
 
 bp.before_request(require_staff)
@@ -46,7 +47,7 @@ def _safe_next(target: str | None) -> str:
 
 def _render(template: str, fragment: str, **context: Any) -> str:
     """The full page, or only its fragment for an htmx request (same markup either way)."""
-    return render_template(fragment if _partial() else template, **context)
+    return render_template(fragment if wants_fragment() else template, **context)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -121,14 +122,14 @@ def add_customer_note(customer_id: int) -> Any:
     except NotFound:
         abort(404)
     except DomainError as exc:
-        if _partial():
+        if wants_fragment():
             return render_template(
                 "console/customers/_note_form.html", customer_id=customer_id, error=str(exc)
             ), 422
         flash(str(exc), "error")
         return redirect(url_for("console.customer_detail", customer_id=customer_id), code=303)
     g.db.commit()
-    if _partial():
+    if wants_fragment():
         return render_template("console/customers/_note.html", note=note, fresh=True)
     return redirect(url_for("console.customer_detail", customer_id=customer_id), code=303)
 

@@ -50,9 +50,10 @@ from core.support.help_search import TOPICS_FOR_STAGE, search_help
 bp = Blueprint("portal", __name__)
 
 
-def _partial() -> bool:
-    """An htmx request for a fragment (a boosted link or form wants the whole page)."""
-    return bool(request.htmx) and not request.htmx.boosted
+def wants_fragment() -> bool:
+    """An htmx request for a fragment: not a boosted link or form, nor a history restore (those want the
+    whole page, which htmx swaps into the body)."""
+    return bool(request.htmx) and not request.htmx.boosted and not request.htmx.history_restore_request
 
 
 GUEST_LOOKUP_WINDOW = timedelta(minutes=15)
@@ -220,7 +221,7 @@ def orders() -> Any:
     page = order_queries.customer_orders(
         g.db, current_user.customer_id, page=clamp_page(request.args.get("page")), search=search
     )
-    template = "portal/orders/_list.html" if _partial() else "portal/orders/list.html"
+    template = "portal/orders/_list.html" if wants_fragment() else "portal/orders/list.html"
     return render_template(template, page=page, search=search)
 
 
@@ -567,7 +568,7 @@ def help_index() -> Any:
     query = request.args.get("q", "")[:100]
     results = search_help(support_queries.help_docs(g.db), query) if query.strip() else None
     context = {"articles": support_queries.published_articles(g.db), "results": results, "query": query}
-    if _partial():
+    if wants_fragment():
         return render_template("portal/help/_results.html", **context)
     return render_template("portal/help/index.html", **context)
 
