@@ -34,3 +34,8 @@ def clamp_page(page: int | str | None) -> int:
         return max(1, int(page or 1))
     except (TypeError, ValueError):
         return 1
+
+
+def contains_pattern(term: str) -> str:
+    """A LIKE pattern matching `term` anywhere, its own % and _ taken literally (use with escape="\\")."""
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

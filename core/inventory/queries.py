@@ -15,7 +15,7 @@ from core.channels.models import Channel, channel_locations
 from core.errors import NotFound
 from core.inventory.models import Location, StockLevel, StockMovement
 from core.orders.models import Order
-from core.pagination import Page
+from core.pagination import Page, contains_pattern
 
 
 @dataclass(frozen=True)
@@ -351,7 +351,7 @@ def sku_stock_list(
     where = []
     term = search.strip().lower()
     if term:
-        like = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = contains_pattern(term)
         where.append(
             or_(func.lower(Sku.code).like(like, escape="\\"), func.lower(Sku.title).like(like, escape="\\"))
         )

@@ -16,7 +16,7 @@ from core.errors import NotFound
 from core.fulfillment.models import Shipment, TrackingEvent
 from core.money import to_decimal_string
 from core.orders.models import InboundPayload, Order, OrderEvent, OrderLine
-from core.pagination import Page
+from core.pagination import Page, contains_pattern
 from core.security.guest import proof_matches
 
 
@@ -27,7 +27,7 @@ def customer_orders(
     where = [Order.customer_id == customer_id]
     term = search.strip()
     if term:
-        like = "%" + term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        like = contains_pattern(term.lower())
         where.append(
             or_(
                 func.lower(Order.number).like(like, escape="\\"),
