@@ -310,7 +310,7 @@ def _ingest_extracted(
 
 
 def _guess_external_id(native: dict) -> str | None:
-    for key in ("id", "orderId", "AmazonOrderId", "order_id"):
+    for key in ("id", "orderId", "AmazonOrderId", "order_id", "receipt_id"):  # receipt_id: the till CSV
         value = native.get(key)
         if isinstance(value, str | int) and not isinstance(value, bool):
             return str(value)
