@@ -10,8 +10,6 @@ from urllib.parse import urlsplit
 
 from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from agent_console.auth import current_actor, role_required
 from agent_console.views import bp, wants_fragment
@@ -27,7 +25,7 @@ from core.inventory import alerts as stock_alerts
 from core.inventory import reconciliation
 from core.inventory.models import Location
 from core.money import to_minor
-from core.orders.models import Allocation, Order, OrderLine
+from core.orders.models import Order
 from core.returns import queries as return_queries
 from core.returns import services as return_services
 from core.returns.status import can_transition
@@ -77,88 +75,19 @@ def _begin_write() -> Actor:
     return actor
 
 
-# --- reads the console needs that core does not offer yet (reported to the lead) -----------------------
-
-
-@dataclass(frozen=True)
-class ReservedAt:
-    """A location holding reserved units of an order that is waiting to ship."""
-
-    location_id: int
-    code: str
-    name: str
-    fulfillment_method: str
-    units: int
-
-
-def _locations(session: Session) -> list[Location]:
-    """Active locations, in allocation priority order."""
-    return list(
-        session.scalars(select(Location).where(Location.active).order_by(Location.priority, Location.code))
-    )
-
-
-def _location_by_code(session: Session, code: str) -> Location:
-    """The location with this code (codes are stored upper-case); NotFound otherwise."""
-    location = session.scalar(select(Location).where(Location.code == code.strip().upper()))
-    if location is None:
-        raise NotFound(f"location {code!r} not found")
-    return location
-
-
-def _reserved_at(session: Session, order_id: int) -> list[ReservedAt]:
-    """Where the order's reserved units wait to be packed and shipped (one query)."""
-    rows = session.execute(
-        select(
-            Location.id,
-            Location.code,
-            Location.name,
-            Location.fulfillment_method,
-            func.sum(Allocation.quantity),
-        )
-        .join(Allocation, Allocation.location_id == Location.id)
-        .join(OrderLine, OrderLine.id == Allocation.order_line_id)
-        .join(Order, Order.id == OrderLine.order_id)
-        .where(
-            Order.id == order_id,
-            Allocation.status == "reserved",
-            Order.status.in_(fulfillment_queries.SHIPPABLE_STATUSES),
-        )
-        .group_by(Location.id, Location.code, Location.name, Location.fulfillment_method, Location.priority)
-        .order_by(Location.priority, Location.code)
-    ).all()
-    return [ReservedAt(row[0], row[1], row[2], row[3], int(row[4])) for row in rows]
-
-
-def _refund_defaults(session: Session, detail: return_queries.ReturnDetail) -> dict[int, int]:
-    """Per order line, what refund_return gives by default: what was paid for the units received (the
-    service also caps it at what earlier refunds left). None for an exchange, which has no default."""
-    if detail.resolution == "exchange" or not can_transition(detail.status, "refunded"):
-        return {}
-    order = session.get(Order, detail.order_id)
-    if order is None:
-        return {}
-    paid = return_services.line_paid_amounts(order)
-    quantity = {line.id: line.quantity for line in order.lines}
-    return {
-        line.order_line_id: paid.get(line.order_line_id, 0)
-        * line.quantity_received
-        // max(quantity.get(line.order_line_id, 1), 1)
-        for line in detail.lines
-        if line.quantity_received
-    }
-
-
 # --- fulfilment: pick list, packing slip ---------------------------------------------------------------
 
 
 @bp.get("/fulfilment")
 def fulfilment() -> Any:
     """Locations, and the chosen location's pick list (by SKU for the walk, by order for the parcels)."""
-    locations = _locations(g.db)
+    locations = fulfillment_queries.active_locations(g.db)
     code = request.args.get("location", "").strip()
     try:
-        location = _location_by_code(g.db, code) if code else (locations[0] if locations else None)
+        if code:
+            location = fulfillment_queries.location_by_code(g.db, code)
+        else:
+            location = locations[0] if locations else None
         pick = fulfillment_queries.pick_list(g.db, location.id) if location else None
     except NotFound:
         abort(404)
@@ -198,7 +127,7 @@ class ShipmentsPanel:
     order_number: str
     order_status: str
     shipments: list[fulfillment_queries.ShipmentView]
-    reserved_at: list[ReservedAt]
+    reserved_at: list[fulfillment_queries.ReservedAt]
     back_url: str
     error: str | None = None
     entered: dict[str, str] = field(default_factory=dict)  # the refused form's values, shown again
@@ -216,7 +145,7 @@ def _shipments_panel(order_id: int, error: str | None = None) -> ShipmentsPanel:
         order_number=order.number,
         order_status=order.status,
         shipments=fulfillment_queries.order_shipments(g.db, order.id),
-        reserved_at=_reserved_at(g.db, order.id),
+        reserved_at=fulfillment_queries.reserved_at(g.db, order.id),
         back_url=back,
         error=error,
         entered=request.form.to_dict() if error else {},
@@ -376,7 +305,7 @@ def order_purchase_order(order_id: int) -> Any:
 
 def _export(location_code: str, fmt: str) -> Response:
     try:
-        location = _location_by_code(g.db, location_code)
+        location = fulfillment_queries.location_by_code(g.db, location_code)
         body = fulfillment_services.export_fulfillment_requests(g.db, location.id, fmt=fmt)
     except NotFound:
         abort(404)
@@ -417,7 +346,7 @@ def fulfilment_confirmations(location_code: str) -> Any:
     """Import a 3PL's shipment confirmations CSV: all rows or none; every bad row listed by line number."""
     actor, now = _begin_write(), utcnow()
     try:
-        location = _location_by_code(g.db, location_code)
+        location = fulfillment_queries.location_by_code(g.db, location_code)
     except NotFound:
         abort(404)
     text = _uploaded_text()
@@ -466,7 +395,7 @@ def _confirmation_errors(location: Location, errors: list[str]) -> tuple[str, in
     """The fulfilment page for the location with the import's problems listed; nothing was applied."""
     return render_template(
         "console/ops/fulfilment.html",
-        locations=_locations(g.db),
+        locations=fulfillment_queries.active_locations(g.db),
         location=location,
         pick=fulfillment_queries.pick_list(g.db, location.id),
         import_errors=errors,
@@ -503,8 +432,10 @@ def _return_context(return_id: int, error: str | None = None) -> dict[str, Any]:
     return {
         "detail": detail,
         "can": {target for target in RETURN_TARGETS if can_transition(detail.status, target)},
-        "locations": _locations(g.db) if can_transition(detail.status, "received") else [],
-        "refund_defaults": _refund_defaults(g.db, detail),
+        "locations": (
+            fulfillment_queries.active_locations(g.db) if can_transition(detail.status, "received") else []
+        ),
+        "refund_defaults": return_queries.refund_defaults(g.db, detail),
         "error": error,
     }
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.catalog.models import Sku
@@ -404,3 +404,53 @@ def unknown_tracking_report(session: Session, *, limit: int = 200) -> list[Unkno
         )
         for row in rows
     ]
+
+
+@dataclass(frozen=True)
+class ReservedAt:
+    """A location holding reserved units of an order that is waiting to ship."""
+
+    location_id: int
+    code: str
+    name: str
+    fulfillment_method: str
+    units: int
+
+
+def active_locations(session: Session) -> list[Location]:
+    """Active locations, in allocation priority order."""
+    return list(
+        session.scalars(select(Location).where(Location.active).order_by(Location.priority, Location.code))
+    )
+
+
+def location_by_code(session: Session, code: str) -> Location:
+    """The location with this code (codes are stored upper-case); NotFound otherwise."""
+    location = session.scalar(select(Location).where(Location.code == code.strip().upper()))
+    if location is None:
+        raise NotFound(f"location {code!r} not found")
+    return location
+
+
+def reserved_at(session: Session, order_id: int) -> list[ReservedAt]:
+    """Where the order's reserved units wait to be packed and shipped (one query)."""
+    rows = session.execute(
+        select(
+            Location.id,
+            Location.code,
+            Location.name,
+            Location.fulfillment_method,
+            func.sum(Allocation.quantity),
+        )
+        .join(Allocation, Allocation.location_id == Location.id)
+        .join(OrderLine, OrderLine.id == Allocation.order_line_id)
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(
+            Order.id == order_id,
+            Allocation.status == "reserved",
+            Order.status.in_(SHIPPABLE_STATUSES),
+        )
+        .group_by(Location.id, Location.code, Location.name, Location.fulfillment_method, Location.priority)
+        .order_by(Location.priority, Location.code)
+    ).all()
+    return [ReservedAt(row[0], row[1], row[2], row[3], int(row[4])) for row in rows]

@@ -15,8 +15,8 @@ from core.errors import NotFound
 from core.inventory.models import Location
 from core.orders.models import Order, OrderLine
 from core.returns.models import Refund, ReturnLine, ReturnRequest
-from core.returns.services import REASONS, RESOLUTIONS
-from core.returns.status import ReturnStatus
+from core.returns.services import REASONS, RESOLUTIONS, line_paid_amounts
+from core.returns.status import ReturnStatus, can_transition
 
 # What staff do next with a return in each waiting status.
 NEXT_ACTIONS = {
@@ -324,3 +324,22 @@ def exchange_options(session: Session, order: Order) -> dict[int, list[Sku]]:
                 s for s in siblings if s.product_id == products[line.sku_id] and s.id != line.sku_id
             ]
     return options
+
+
+def refund_defaults(session: Session, detail: ReturnDetail) -> dict[int, int]:
+    """Per order line, what refund_return gives by default: what was paid for the units received (the
+    service also caps it at what earlier refunds left). None for an exchange, which has no default."""
+    if detail.resolution == "exchange" or not can_transition(detail.status, "refunded"):
+        return {}
+    order = session.get(Order, detail.order_id)
+    if order is None:
+        return {}
+    paid = line_paid_amounts(order)
+    quantity = {line.id: line.quantity for line in order.lines}
+    return {
+        line.order_line_id: paid.get(line.order_line_id, 0)
+        * line.quantity_received
+        // max(quantity.get(line.order_line_id, 1), 1)
+        for line in detail.lines
+        if line.quantity_received
+    }
