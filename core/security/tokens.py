@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from datetime import timedelta
+from functools import lru_cache
 from pathlib import Path
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -40,7 +41,9 @@ def load_secret_key(instance_dir: Path = INSTANCE_DIR) -> str:
     return path.read_text().strip()
 
 
+@lru_cache(maxsize=32)
 def _serializer(secret: str, salt: str) -> URLSafeTimedSerializer:
+    """The serializer for a key and purpose, made once (building one derives its signing key)."""
     if not secret:
         raise ValueError("a secret key is required to sign tokens")
     return URLSafeTimedSerializer(secret, salt=salt)

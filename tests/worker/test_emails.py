@@ -7,7 +7,10 @@ import re
 import smtplib
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
+from email import policy as email_policy
 from email.message import EmailMessage
+from email.parser import BytesParser
+from email.utils import formataddr
 from pathlib import Path
 
 import pytest
@@ -20,7 +23,7 @@ from core.fulfillment.models import Shipment, ShipmentLine, TrackingEvent
 from core.notifications import services
 from core.notifications.catcher import list_caught_mail, read_caught_mail, start_catcher
 from core.notifications.models import OutboxMessage
-from core.notifications.rendering import message_id_for, render_email
+from core.notifications.rendering import message_id_for, mime_alternative, render_email
 from core.notifications.services import OPTIONAL_KINDS, notify_shipment_status, unsubscribe_customer
 from core.notifications.smtp import SmtpSettings, dispatch_email_outbox
 from core.orders.models import Order
@@ -305,6 +308,52 @@ def test_email_conversation_reply_escapes_the_agents_text_in_html(
     text, html = bodies(send(db, session_factory, smtp, row))
     assert "Your <b>tent</b> ships on Monday & arrives soon." in text
     assert "Your &lt;b&gt;tent&lt;/b&gt; ships on Monday &amp; arrives soon." in html
+
+
+def test_email_reply_with_dotted_long_and_non_ascii_lines_arrives_intact(
+    db: Session, session_factory, smtp: SmtpServer
+) -> None:
+    row = _conversation_reply(db, customer_order(db))
+    reply = db.get(Message, row.payload["message_id"])
+    lines = [".", "..two dots", ".leading dot", "Größe 42 passt – ✓", "x" * 200, "a = b; trailing space "]
+    reply.body = "\n".join(lines)
+    text, html = bodies(send(db, session_factory, smtp, row))
+    for line in lines:
+        assert line in text.splitlines() or line.strip() in text.splitlines(), line
+    assert "Größe 42 passt – ✓" in html and "x" * 200 in html
+
+
+def test_mime_alternative_encodes_folds_and_round_trips() -> None:
+    subject = "Ihre Bestellung ist unterwegs – Größe 42 " + "und noch mehr Text " * 6
+    long_ascii = "<https://portal.example.org/unsubscribe/" + "a" * 120 + ">"
+    headers = [
+        ("Subject", subject),
+        ("From", formataddr(("Zoë's Outdoor Café", "orders@example.org"), charset="utf-8")),
+        ("To", "jane@example.org"),
+        ("List-Unsubscribe", long_ascii),
+    ]
+    text = "Hello Zoë,\n.\n.dot first\n" + "y" * 300 + "\nend =3D not an escape\t\n"
+    html = "<p>Größe</p>\r\n<p>" + "z" * 150 + "</p>"
+    wire = mime_alternative(headers, text, html, "==cd-boundary==")
+
+    assert b"\n" not in wire.replace(b"\r\n", b"")  # every line ends in CRLF
+    # Lines are folded to 78 characters; only a header with no space to fold at (a long link) may be longer,
+    # within the hard limit of 998.
+    lines = wire.split(b"\r\n")
+    assert wire.isascii() and max(len(line) for line in lines) <= 998
+    assert [line[:29] for line in lines if len(line) > 78] == [b" <https://portal.example.org/"]
+    parsed = BytesParser(policy=email_policy.default).parsebytes(wire)
+    assert str(parsed["Subject"]) == subject
+    assert parsed["From"].addresses[0].display_name == "Zoë's Outdoor Café"
+    assert parsed["From"].addresses[0].addr_spec == "orders@example.org"
+    assert str(parsed["List-Unsubscribe"]).replace(" ", "") == long_ascii
+    assert parsed.get_content_type() == "multipart/alternative"
+    plain = parsed.get_body(preferencelist=("plain",)).get_content()
+    rich = parsed.get_body(preferencelist=("html",)).get_content()
+    assert plain.replace("\r\n", "\n") == text
+    assert rich.replace("\r\n", "\n") == html.replace("\r\n", "\n") + "\n"
+    with pytest.raises(ValueError, match="line break"):
+        mime_alternative([("Subject", "two\r\nBcc: x@example.org")], "", "", "b")
 
 
 def test_email_delivered_names_the_channel_when_it_handles_returns(
