@@ -60,7 +60,7 @@ def order_webhook(channel_code: str) -> Any:
     delivery_id = request.headers.get(scheme.delivery_header) if scheme.delivery_header else None
     headers = {k: v for k, v in request.headers.items() if k.lower().startswith(("x-", "content-type"))}
     begin_write(g.db)
-    payload, is_new = intake.store_payload(
+    received = intake.receive_payload(
         g.db,
         channel,
         text,
@@ -71,25 +71,17 @@ def order_webhook(channel_code: str) -> Any:
         headers=headers,
     )
     g.db.commit()
-    if not is_new:
+    payload = received.payload
+    if not received.is_new:
         return jsonify(status="duplicate", payload_id=payload.id), 200
-    try:
-        begin_write(g.db)
-        outcome = intake.process_payloads(g.db, channel, [payload], now=now)
-        g.db.commit()
-    except Exception as exc:
-        g.db.rollback()
-        intake.mark_payload_failed(g.db, payload.id, f"{type(exc).__name__}: {exc}", now=utcnow())
-        g.db.commit()
-        current_app.logger.exception("webhook payload %s failed", payload.id)
+    if received.failure is not None:
         return jsonify(
             status="rejected", payload_id=payload.id, error="internal error; payload kept for retry"
         ), 500
-    stored, results = outcome[0]
     return jsonify(
-        status=stored.status,
-        payload_id=stored.id,
-        results=[r.__dict__ for r in results],
+        status=payload.status,
+        payload_id=payload.id,
+        results=[r.__dict__ for r in received.results],
     ), 200
 
 

@@ -1,9 +1,9 @@
 """Ingest throughput: web-shop orders through the whole intake path, as the webhook runs it, against the
 bare DBAPI writing the same rows.
 
-Each order goes through what `POST /api/channels/<c>/webhooks/orders` does after the signature check:
-store the raw body (one transaction), then adapt, resolve the customer, upsert the order and its lines,
-reserve stock, append the timeline and queue the outbox rows (a second transaction). The floor writes, per
+Each order goes through what `POST /api/channels/<c>/webhooks/orders` does after the signature check, in one
+transaction (`intake.receive_payload`): store the raw body, then, in a savepoint, adapt, resolve the
+customer, upsert the order and its lines, reserve stock, append the timeline and queue the outbox rows. The floor writes, per
 order and in one transaction, the very rows the intake wrote for it (captured from a scratch run): payload,
 customer, identity, order, lines, events, allocations, stock movements, the stock-level updates, outbox rows.
 """
@@ -121,13 +121,10 @@ def _ingest_all(engine: Engine, bodies: list[str]) -> int:
         for body in bodies:
             begin_write(session)
             channel = intake.get_channel(session, "webshop")
-            payload, _ = intake.store_payload(session, channel, body, source="webhook", now=NOW)
+            received = intake.receive_payload(session, channel, body, source="webhook", now=NOW)
             session.commit()
-            begin_write(session)
-            [(_p, results)] = intake.process_payloads(session, channel, [payload], now=NOW)
-            session.commit()
-            if results[0].status != "created":
-                raise RuntimeError(f"order not created: {results[0]}")
+            if [r.status for r in received.results] != ["created"]:
+                raise RuntimeError(f"order not created: {received}")
     return len(bodies)
 
 

@@ -1,8 +1,9 @@
 """Channel order intake: every payload stored raw first, then adapted and upserted idempotently.
 
-Steps for one payload (`store_payload` in one transaction, `process_payload` in the next):
+Steps for one payload (`receive_payload` runs them in one transaction, processing inside a savepoint):
 1. The raw body is stored as an InboundPayload before anything reads it; a repeated delivery id is answered
-   as a duplicate at once, and a replayed body finds every order unchanged (status duplicate).
+   as a duplicate at once, and a replayed body finds every order unchanged (status duplicate). When
+   processing fails unexpectedly only its savepoint is rolled back: the payload is committed with the error.
 2. The channel's adapter turns the body into canonical orders (core.channels); an unreadable order is
    recorded as rejected with the adapter's reason.
 3. Each canonical order is upserted by (channel, external id): a new order's row is inserted first, with
@@ -17,6 +18,7 @@ Steps for one payload (`store_payload` in one transaction, `process_payload` in 
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -52,6 +54,8 @@ from core.orders.models import InboundPayload, Order, OrderLine
 from core.orders.services import change_order_status, format_order_number, record_status_change
 from core.orders.status import CANCELLABLE_STATUSES, OrderStatus, can_transition
 from core.security.roles import Actor
+
+log = logging.getLogger("crossdock.intake")
 
 MAX_PAYLOAD_BYTES = 2 * 1024 * 1024
 
@@ -189,6 +193,58 @@ def store_payload(
             raise
         return seen, False
     return payload, True
+
+
+@dataclass
+class Received:
+    """What `receive_payload` did with one body."""
+
+    payload: InboundPayload
+    is_new: bool  # False: a delivery id seen before; `payload` is the first delivery's
+    results: list[IngestResult]
+    failure: str | None = None  # processing raised: the payload is kept, rejected, with this error
+
+
+def receive_payload(
+    session: Session,
+    channel: Channel,
+    body: str,
+    *,
+    source: str,
+    now: datetime,
+    delivery_id: str | None = None,
+    topic: str | None = None,
+    filename: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Received:
+    """Store a body and process it, in the caller's transaction (one commit, so one disk flush, per webhook).
+
+    The payload row is written first; processing runs in a savepoint, so an unexpected error undoes only
+    what processing wrote and the payload stays, marked rejected with the error, once the caller commits.
+    The caller answers the channel only after that commit: a crash before it means no answer, and the channel
+    delivers again."""
+    payload, is_new = store_payload(
+        session,
+        channel,
+        body,
+        source=source,
+        now=now,
+        delivery_id=delivery_id,
+        topic=topic,
+        filename=filename,
+        headers=headers,
+    )
+    if not is_new:
+        return Received(payload, False, [])
+    try:
+        with session.begin_nested():
+            [(_, results)] = process_payloads(session, channel, [payload], now=now)
+    except Exception as exc:
+        log.exception("payload %s failed", payload.id)
+        error = f"{type(exc).__name__}: {exc}"
+        mark_payload_failed(session, payload.id, error, now=now)
+        return Received(payload, True, [], failure=error)
+    return Received(payload, True, results)
 
 
 def _insert_payload(session: Session, values: dict[str, Any]) -> InboundPayload:
@@ -815,9 +871,16 @@ def reprocess_held_orders(session: Session, channel_id: int, *, now: datetime, a
 
 def mark_payload_failed(session: Session, payload_id: int, error: str, *, now: datetime) -> None:
     """Record that processing a stored payload failed unexpectedly; it stays for a retry."""
+    # A Core UPDATE: after a rolled-back savepoint the object in the session may not match its row.
+    session.execute(
+        update(_payloads)
+        .where(_payloads.c.id == payload_id)
+        .values(status=REJECTED, error=error[:4000], processed_at=now)
+    )
     payload = session.get(InboundPayload, payload_id)
     if payload is not None:
-        payload.status, payload.error, payload.processed_at = REJECTED, error[:4000], now
+        for name, value in (("status", REJECTED), ("error", error[:4000]), ("processed_at", now)):
+            set_committed_value(payload, name, value)
 
 
 def map_channel_sku(

@@ -131,3 +131,27 @@ def test_webhook_square_signs_url_plus_body(client, db) -> None:
 def test_webhook_needs_no_csrf_token(client, db, shopify) -> None:
     response = post(client, "shopify", SHOPIFY_ORDER, {"X-Shopify-Hmac-Sha256": sign(SECRET, SHOPIFY_ORDER)})
     assert response.status_code == 200
+
+
+def test_webhook_processing_error_keeps_the_payload_and_undoes_the_rest(
+    client, db, shopify, monkeypatch
+) -> None:
+    from core.orders import intake
+
+    def explode(*args, **kwargs) -> None:  # after the order and its lines were written
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(intake, "_settle_payload", explode)
+    response = post(
+        client,
+        "shopify",
+        SHOPIFY_ORDER,
+        {"X-Shopify-Hmac-Sha256": sign(SECRET, SHOPIFY_ORDER), "X-Shopify-Webhook-Id": "wh-boom"},
+    )
+    assert response.status_code == 500
+    assert response.get_json()["error"] == "internal error; payload kept for retry"
+    db.expire_all()
+    [payload] = db.scalars(select(InboundPayload)).all()
+    assert (payload.status, payload.error) == ("rejected", "RuntimeError: disk on fire")
+    assert payload.body == SHOPIFY_ORDER.decode() and payload.delivery_id == "wh-boom"
+    assert db.scalar(select(func.count()).select_from(Order)) == 0  # the savepoint took the order back
