@@ -374,10 +374,11 @@ def reserve_stock(
 
     Requests for the same (location, SKU) are summed, then each pair gets ONE conditional UPDATE
     (`reserved = reserved + q WHERE on_hand - reserved >= q`) in ascending (location_id, sku_id) order, so
-    concurrent reservers lock rows in the same order and cannot deadlock. The updates run inside a SAVEPOINT;
-    if any pair is refused the SAVEPOINT is rolled back (no partial reservation) and InsufficientStock lists
-    every short pair as (SKU code, wanted, available). When all are admitted their ledger rows are written
-    with one INSERT, still inside the SAVEPOINT, then the stock pushes are queued.
+    concurrent reservers lock rows in the same order and cannot deadlock. Several pairs run inside a
+    SAVEPOINT: if any pair is refused it is rolled back (no partial reservation); a single pair needs none,
+    as its refused UPDATE wrote nothing. InsufficientStock lists every short pair as (SKU code, wanted,
+    available). When all are admitted their ledger rows are written with one INSERT, then the stock pushes
+    are queued.
     """
     wanted: dict[tuple[int, int], int] = {}
     for location_id, sku_id, quantity in requests:
@@ -389,7 +390,12 @@ def reserve_stock(
     states: list[LevelState] = []
     level_ids: list[int] = []
     short: list[tuple[int, int, int]] = []
-    savepoint = session.begin_nested()  # flushes pending ORM state first, as the Core statements won't
+    if len(wanted) == 1:
+        # One pair: a refused UPDATE changed nothing, so no savepoint is needed to undo it.
+        session.flush()  # pending ORM state first, as the Core statements won't see it
+        savepoint = None
+    else:
+        savepoint = session.begin_nested()  # flushes pending ORM state first
     conn = session.connection()
     try:
         for (location_id, sku_id), quantity in sorted(wanted.items()):
@@ -418,12 +424,15 @@ def reserve_stock(
                 ],
             )
     except BaseException:
-        savepoint.rollback()
+        if savepoint is not None:
+            savepoint.rollback()
         raise
     if short:
-        savepoint.rollback()
+        if savepoint is not None:
+            savepoint.rollback()
         raise InsufficientStock(_shortage(session, short))
-    savepoint.commit()
+    if savepoint is not None:
+        savepoint.commit()
     _expire_cached_levels(session, level_ids)
     _queue_stock_pushes(session, wanted, now=now)
     return states
