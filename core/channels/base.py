@@ -73,13 +73,25 @@ class WebhookScheme:
 
 
 class ChannelAdapter(Protocol):
-    """The interface every adapter module provides."""
+    """The interface every adapter module provides.
+
+    Optional module-level hooks, looked up by name through the registry (absent: the channel does not do it):
+    `WEBHOOK` (the channel pushes its orders, signed so); `auth_headers`, `send_stock` and `send_shipment`
+    (it takes stock levels / shipment confirmations: see core.channels.outbound_base); `poll_pages` (its
+    orders are polled: see core.channels.polling_base).
+    """
 
     KIND: str
 
     def extract(self, documents: Sequence[Any]) -> list[Extracted]: ...
 
     def adapt(self, native: dict) -> CanonicalOrder: ...
+
+
+class MissingCredentials(Exception):
+    """Raised by an adapter's hook when the channel's credentials lack what it needs; the text names it.
+
+    The caller reports "channel '<code>' has no <text>", e.g. "... has no credentials['access_token']"."""
 
 
 _F = TypeVar("_F", bound=Callable[..., CanonicalOrder])

@@ -5,12 +5,19 @@ price times its quantity, so the unit price is derived from it. eBay-collected (
 only in the order total when the order was fetched with fieldGroups=TAX_BREAKDOWN: `tax_total` follows
 `pricingSummary.tax`, so totals stay consistent with the payload either way. The Order object carries no
 tracking numbers (those live in shipping fulfillments), so `shipments` stays empty.
+
+Polling (`poll_pages`): getOrders pages filtered by lastmodifieddate. Pushes: stock levels set the channel
+SKU's ship-to-home quantity (Inventory API bulkUpdatePriceQuantity); shipment confirmations create a
+shipping fulfillment (Sell Fulfillment API). Every call carries `Authorization: Bearer
+credentials["access_token"]`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from core.channels.base import (
     Extracted,
@@ -34,9 +41,25 @@ from core.channels.base import (
     unknown_status,
 )
 from core.channels.canonical import CanonicalAddress, CanonicalLine, CanonicalOrder, ChannelStatus
+from core.channels.http import HttpClient, HttpResponse
+from core.channels.outbound_base import (
+    OutboundError,
+    Request,
+    access_token,
+    carrier_name,
+    created_reference,
+    need,
+    send,
+    shipped_at,
+    shipped_lines,
+    stock_quantity,
+)
+from core.channels.polling_base import MAX_PAGES, Page, PollError, as_time, json_object, text_credential
 from core.errors import PayloadError
 
 KIND = "ebay"
+ORDERS_PATH = "/sell/fulfillment/v1/order"
+PAGE_SIZE = 50
 
 _EXPECTED = 'an eBay Order object (getOrder) or a getOrders response {"orders": [...]}'
 # Fulfillment types where a parcel goes to an address (the others are digital or picked up).
@@ -260,3 +283,94 @@ def _refunded(native: dict, items: list[dict], currency: str) -> int:
                 )
             )
     return total
+
+
+def ebay_time(moment: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds, as eBay's APIs take it: 2026-11-20T12:00:00.000Z."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.strftime('%Y-%m-%dT%H:%M:%S')}.{utc.microsecond // 1000:03d}Z"
+
+
+# --- polling (the hook of core.channels.polling_base) -------------------------------------------------------
+
+
+def poll_pages(
+    client: HttpClient, credentials: Mapping[str, Any], since: datetime, until: datetime | None
+) -> Iterator[Page]:
+    """getOrders pages filtered by lastmodifieddate, following the offset while eBay gives a next page."""
+    headers = {"Authorization": f"Bearer {text_credential(credentials, 'access_token')}"}
+    window = f"lastmodifieddate:[{ebay_time(since)}..{ebay_time(until) if until else ''}]"
+    offset = 0
+    for _ in range(MAX_PAGES):
+        response = client.get(
+            ORDERS_PATH, {"filter": window, "limit": PAGE_SIZE, "offset": offset}, headers=headers
+        )
+        data = json_object(response, "getOrders")
+        orders = data.get("orders") or []
+        if not isinstance(orders, list):
+            raise PollError(f"getOrders: orders is not a list in {response.text[:200]!r}")
+        page = Page(bodies=[("getOrders", response)])
+        for order in orders:
+            if isinstance(order, dict):
+                page.orders += 1
+                updated = as_time(order.get("lastModifiedDate")) or as_time(order.get("creationDate"))
+                if updated is not None:
+                    page.updated.append(updated)
+        yield page
+        if not orders or not data.get("next"):
+            return
+        offset += len(orders)
+    raise PollError(f"getOrders: more than {MAX_PAGES} pages; stopped")
+
+
+# --- pushes (hooks of core.channels.outbound_base) ----------------------------------------------------------
+
+
+def auth_headers(credentials: Mapping[str, Any]) -> dict[str, str]:
+    """The OAuth user token as a bearer token."""
+    return {"Authorization": f"Bearer {access_token(credentials)}"}
+
+
+def stock_push_request(payload: Mapping[str, Any]) -> Request:
+    """Inventory bulkUpdatePriceQuantity: the item's total ship-to-home quantity (live offers follow)."""
+    body = {
+        "requests": [
+            {
+                "sku": str(need(payload, "channel_sku")),
+                "shipToLocationAvailability": {"quantity": stock_quantity(payload)},
+            }
+        ]
+    }
+    return "POST", "/sell/inventory/v1/bulk_update_price_quantity", body
+
+
+def send_stock(
+    client: HttpClient, headers: dict[str, str], credentials: Mapping[str, Any], push: Mapping[str, Any]
+) -> HttpResponse:
+    """Update the SKU's quantity; a permanent OutboundError when the bulk answer (a 200) refuses it."""
+    response = send(client, stock_push_request(push), headers)
+    data = response.data if isinstance(response.data, dict) else {}
+    refused = [r for r in data.get("responses") or [] if int(r.get("statusCode") or 200) >= 400]
+    if refused:
+        raise OutboundError(f"eBay refused the quantity update: {refused}"[:2000], permanent=True)
+    return response
+
+
+def shipment_request(payload: Mapping[str, Any]) -> Request:
+    """Sell Fulfillment createShippingFulfillment: line items, ship date, carrier and tracking number."""
+    body = {
+        "lineItems": [{"lineItemId": item, "quantity": qty} for item, qty in shipped_lines(payload)],
+        "shippedDate": ebay_time(shipped_at(payload)),
+    }
+    if payload.get("tracking_number"):  # optional for eBay, though usually known
+        body["shippingCarrierCode"] = carrier_name(payload.get("carrier")) or "Other"
+        body["trackingNumber"] = str(payload["tracking_number"])
+    order_id = quote(str(need(payload, "order_external_id")), safe="")
+    return "POST", f"{ORDERS_PATH}/{order_id}/shipping_fulfillment", body
+
+
+def send_shipment(
+    client: HttpClient, headers: dict[str, str], credentials: Mapping[str, Any], shipment: Mapping[str, Any]
+) -> str:
+    """Create the shipping fulfillment; the reference is its id, from the Location eBay answers with."""
+    return created_reference(send(client, shipment_request(shipment), headers))

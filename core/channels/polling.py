@@ -1,7 +1,10 @@
-"""Pollers: fetch recently changed orders from Amazon (Orders API v0) and eBay (Sell Fulfillment API).
+"""Pollers: fetch recently changed orders from the channels whose adapter has a `poll_pages` hook.
+
+The polled kinds are those of the registry's adapters with the hook (Amazon Orders API v0, eBay Sell
+Fulfillment API); polling_base says what the hook does.
 
 Like `crossdock import`, a poll owns its transactions. For each page fetched:
-1. every response body of the page (Amazon: the getOrders page and the getOrderItems responses of its
+1. every response body of the page (e.g. Amazon: the getOrders page and the getOrderItems responses of its
    orders, so that the items join their orders) is stored as an InboundPayload (source "poll"); commit;
 2. the stored payloads are processed together through the same intake as webhooks; commit. If processing
    fails unexpectedly, the payloads are marked with the error and the poll stops.
@@ -16,18 +19,20 @@ The nightly `reimport_previous_day` fetches the last day again without touching 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.channels.http import ChannelHttpError, HttpClient, HttpResponse
+from core.channels import registry
+from core.channels.base import MissingCredentials
+from core.channels.http import ChannelHttpError, HttpClient
 from core.channels.models import Channel
+from core.channels.polling_base import Page, PollError, PollPages
 from core.db import begin_write
-from core.errors import DomainError
 from core.orders import intake
 
 log = logging.getLogger("crossdock.channels")
@@ -35,17 +40,7 @@ log = logging.getLogger("crossdock.channels")
 FIRST_POLL_WINDOW = timedelta(days=2)  # how far back the first poll of a channel looks
 CURSOR_OVERLAP = timedelta(minutes=2)  # the next poll starts this much before the newest update seen
 REIMPORT_WINDOW = timedelta(days=1)
-AMAZON_LATEST = timedelta(minutes=2)  # Amazon wants LastUpdatedBefore at least 2 minutes in the past
-MAX_PAGES = 200  # per poll: a guard against a channel that keeps answering with a next page
-EBAY_PAGE_SIZE = 50
-POLLED_KINDS = ("amazon", "ebay")
-
-AMAZON_ORDERS_PATH = "/orders/v0/orders"
-EBAY_ORDERS_PATH = "/sell/fulfillment/v1/order"
-
-
-class PollError(DomainError):
-    """A poll could not go on: a channel not set up for polling, an unreadable answer, failed processing."""
+POLL_HOOK = "poll_pages"
 
 
 @dataclass(frozen=True)
@@ -68,46 +63,6 @@ class _ChannelInfo:
     poll_cursor: datetime | None
 
 
-@dataclass
-class _Page:
-    """One page of orders and the documents that go with it, stored and processed together."""
-
-    bodies: list[tuple[str, HttpResponse]] = field(default_factory=list)  # (topic, response)
-    orders: int = 0
-    updated: list[datetime] = field(default_factory=list)  # each order's last-updated time
-    incomplete: list[datetime] = field(default_factory=list)  # ... of orders fetched only in part
-    errors: list[str] = field(default_factory=list)
-
-
-Fetcher = Callable[[HttpClient, _ChannelInfo, datetime, datetime | None], Iterator[_Page]]
-
-
-def poll_amazon(
-    session_factory: sessionmaker[Session],
-    channel_code: str,
-    *,
-    now: datetime,
-    client: HttpClient | None = None,
-) -> PollResult:
-    """Fetch and ingest the Amazon orders updated since the cursor (getOrders, then getOrderItems)."""
-    info = _load_channel(session_factory, channel_code, "amazon")
-    since = info.poll_cursor or now - FIRST_POLL_WINDOW
-    return _poll(session_factory, info, since, None, now=now, client=client, move_cursor=True)
-
-
-def poll_ebay(
-    session_factory: sessionmaker[Session],
-    channel_code: str,
-    *,
-    now: datetime,
-    client: HttpClient | None = None,
-) -> PollResult:
-    """Fetch and ingest the eBay orders modified since the cursor (getOrders by lastmodifieddate)."""
-    info = _load_channel(session_factory, channel_code, "ebay")
-    since = info.poll_cursor or now - FIRST_POLL_WINDOW
-    return _poll(session_factory, info, since, None, now=now, client=client, move_cursor=True)
-
-
 def poll_channel(
     session_factory: sessionmaker[Session],
     channel_code: str,
@@ -115,10 +70,10 @@ def poll_channel(
     now: datetime,
     client: HttpClient | None = None,
 ) -> PollResult:
-    """Poll one Amazon or eBay channel, whichever it is."""
-    info = _load_channel(session_factory, channel_code, None)
-    poller = poll_amazon if info.kind == "amazon" else poll_ebay
-    return poller(session_factory, channel_code, now=now, client=client)
+    """Fetch and ingest the orders of a polled channel updated since its cursor (first poll: last 2 days)."""
+    info = _load_channel(session_factory, channel_code)
+    since = info.poll_cursor or now - FIRST_POLL_WINDOW
+    return _poll(session_factory, info, since, None, now=now, client=client, move_cursor=True)
 
 
 def reimport_previous_day(
@@ -129,14 +84,13 @@ def reimport_previous_day(
     client: HttpClient | None = None,
 ) -> PollResult:
     """Fetch again every order updated in the last day (plus the overlap); the cursor does not move."""
-    info = _load_channel(session_factory, channel_code, None)
+    info = _load_channel(session_factory, channel_code)
     since = now - REIMPORT_WINDOW - CURSOR_OVERLAP
-    until = now - AMAZON_LATEST if info.kind == "amazon" else now
-    return _poll(session_factory, info, since, until, now=now, client=client, move_cursor=False)
+    return _poll(session_factory, info, since, now, now=now, client=client, move_cursor=False)
 
 
 def poll_channels_job(session: Session, now: datetime) -> dict[str, str]:
-    """Worker job (every 5 minutes): poll every active Amazon and eBay channel that has a base URL."""
+    """Worker job (every 5 minutes): poll every active polled channel that has a base URL."""
     return _each_polled_channel(session, now, poll_channel)
 
 
@@ -171,14 +125,19 @@ def job_session_factory(session: Session) -> sessionmaker[Session]:
     )
 
 
+def polled_kinds() -> list[str]:
+    """The channel kinds whose adapter has the poll hook (polling_base), sorted."""
+    return registry.kinds_with(POLL_HOOK)
+
+
 def polled_channel_codes(session: Session) -> list[str]:
-    """Codes of the active Amazon and eBay channels that have a base URL to poll."""
+    """Codes of the active channels of a polled kind that have a base URL to poll."""
     return list(
         session.scalars(
             select(Channel.code)
             .where(
                 Channel.active.is_(True),
-                Channel.kind.in_(POLLED_KINDS),
+                Channel.kind.in_(polled_kinds()),
                 Channel.base_url.is_not(None),
                 Channel.base_url != "",
             )
@@ -190,11 +149,12 @@ def polled_channel_codes(session: Session) -> list[str]:
 # --- the poll -----------------------------------------------------------------------------------------------
 
 
-def _load_channel(factory: sessionmaker[Session], code: str, kind: str | None) -> _ChannelInfo:
+def _load_channel(factory: sessionmaker[Session], code: str) -> _ChannelInfo:
     with factory() as session:
         channel = intake.get_channel(session, code)
-        if channel.kind not in POLLED_KINDS or (kind and channel.kind != kind):
-            raise PollError(f"channel {code!r} is a {channel.kind} channel, not {kind or 'amazon or ebay'}")
+        kinds = polled_kinds()
+        if channel.kind not in kinds:
+            raise PollError(f"channel {code!r} is a {channel.kind} channel, not {' or '.join(kinds)}")
         info = _ChannelInfo(
             channel.id,
             channel.code,
@@ -224,8 +184,8 @@ def _poll(
     complete = True
     try:
         client = client or _client_for(info)
-        fetch: Fetcher = _amazon_pages if info.kind == "amazon" else _ebay_pages
-        for page in fetch(client, info, since, until):
+        poll_pages: PollPages = registry.hook(info.kind, POLL_HOOK)
+        for page in poll_pages(client, info.credentials, since, until):
             fetched += len(page.bodies)
             errors += page.errors
             if not page.orders:
@@ -235,6 +195,9 @@ def _poll(
             incomplete += page.incomplete
     except (ChannelHttpError, PollError) as exc:
         errors.append(str(exc))
+        complete = False
+    except MissingCredentials as exc:
+        errors.append(f"channel {info.code!r} has no {exc}")
         complete = False
     cursor = info.poll_cursor
     if move_cursor and complete and updated:
@@ -265,17 +228,10 @@ def _client_for(info: _ChannelInfo) -> HttpClient:
         raise PollError(f"channel {info.code!r}: {exc}") from None
 
 
-def _credential(info: _ChannelInfo, key: str) -> str:
-    value = info.credentials.get(key)
-    if not isinstance(value, str) or not value:
-        raise PollError(f"channel {info.code!r} has no credentials[{key!r}]")
-    return value
-
-
 def _ingest(
     factory: sessionmaker[Session],
     info: _ChannelInfo,
-    page: _Page,
+    page: Page,
     *,
     now: datetime,
     errors: list[str],
@@ -336,132 +292,3 @@ def _advance_cursor(factory: sessionmaker[Session], channel_id: int, target: dat
 def _kept_headers(headers: dict[str, str]) -> dict[str, str]:
     """The response headers worth keeping with the payload (request ids, rate limits); never credentials."""
     return {k: v for k, v in headers.items() if k.startswith("x-") or k in ("content-type", "date")}
-
-
-def _as_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _object(response: HttpResponse, what: str) -> dict[str, Any]:
-    if not isinstance(response.data, dict):
-        raise PollError(f"{what}: expected a JSON object, got {response.text[:200]!r}")
-    return response.data
-
-
-# --- Amazon Orders API v0 -----------------------------------------------------------------------------------
-
-
-def amazon_time(moment: datetime) -> str:
-    """ISO 8601 in UTC as Amazon's Orders API takes it: 2026-11-20T12:00:00Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _marketplaces(info: _ChannelInfo) -> str:
-    value = info.credentials.get("marketplace_ids") or info.credentials.get("marketplace_id")
-    ids = value if isinstance(value, list) else str(value or "").split(",")
-    ids = [str(i).strip() for i in ids if str(i).strip()]
-    if not ids:
-        raise PollError(f"channel {info.code!r} has no credentials['marketplace_ids']")
-    return ",".join(ids)
-
-
-def _amazon_pages(
-    client: HttpClient, info: _ChannelInfo, since: datetime, until: datetime | None
-) -> Iterator[_Page]:
-    """getOrders pages (following NextToken), each with the getOrderItems responses of its orders."""
-    headers = {"x-amz-access-token": _credential(info, "access_token")}
-    marketplaces = _marketplaces(info)
-    params: dict[str, Any] = {"MarketplaceIds": marketplaces, "LastUpdatedAfter": amazon_time(since)}
-    if until is not None:
-        params["LastUpdatedBefore"] = amazon_time(until)
-    for _ in range(MAX_PAGES):
-        response = client.get(AMAZON_ORDERS_PATH, params, headers=headers)
-        payload = _object(response, "getOrders").get("payload")
-        if not isinstance(payload, dict) or not isinstance(payload.get("Orders"), list):
-            raise PollError(f"getOrders: no payload.Orders in {response.text[:200]!r}")
-        page = _Page(bodies=[("getOrders", response)])
-        for order in payload["Orders"]:
-            if not isinstance(order, dict):
-                continue
-            page.orders += 1
-            updated = _as_time(order.get("LastUpdateDate")) or _as_time(order.get("PurchaseDate"))
-            if updated is not None:
-                page.updated.append(updated)
-            order_id = order.get("AmazonOrderId")
-            if not isinstance(order_id, str) or not order_id:
-                continue
-            try:
-                page.bodies += _amazon_items(client, order_id, headers)
-            except ChannelHttpError as exc:
-                if exc.retryable:
-                    raise
-                page.errors.append(f"getOrderItems {order_id}: {exc}")
-                page.incomplete.append(updated or since)
-        yield page
-        token = payload.get("NextToken")
-        if not token:
-            return
-        params = {"MarketplaceIds": marketplaces, "NextToken": token}
-    raise PollError(f"getOrders: more than {MAX_PAGES} pages; stopped")
-
-
-def _amazon_items(
-    client: HttpClient, order_id: str, headers: dict[str, str]
-) -> list[tuple[str, HttpResponse]]:
-    """Every getOrderItems page of one order."""
-    path = f"{AMAZON_ORDERS_PATH}/{order_id}/orderItems"
-    responses: list[tuple[str, HttpResponse]] = []
-    params: dict[str, Any] = {}
-    for _ in range(MAX_PAGES):
-        response = client.get(path, params, headers=headers)
-        responses.append(("getOrderItems", response))
-        payload = _object(response, "getOrderItems").get("payload")
-        token = payload.get("NextToken") if isinstance(payload, dict) else None
-        if not token:
-            return responses
-        params = {"NextToken": token}
-    raise PollError(f"getOrderItems {order_id}: more than {MAX_PAGES} pages; stopped")
-
-
-# --- eBay Sell Fulfillment API ------------------------------------------------------------------------------
-
-
-def ebay_time(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds, as eBay's filters take it: 2026-11-20T12:00:00.000Z."""
-    utc = moment.astimezone(UTC)
-    return f"{utc.strftime('%Y-%m-%dT%H:%M:%S')}.{utc.microsecond // 1000:03d}Z"
-
-
-def _ebay_pages(
-    client: HttpClient, info: _ChannelInfo, since: datetime, until: datetime | None
-) -> Iterator[_Page]:
-    """getOrders pages filtered by lastmodifieddate, following the offset while eBay gives a next page."""
-    headers = {"Authorization": f"Bearer {_credential(info, 'access_token')}"}
-    window = f"lastmodifieddate:[{ebay_time(since)}..{ebay_time(until) if until else ''}]"
-    offset = 0
-    for _ in range(MAX_PAGES):
-        response = client.get(
-            EBAY_ORDERS_PATH, {"filter": window, "limit": EBAY_PAGE_SIZE, "offset": offset}, headers=headers
-        )
-        data = _object(response, "getOrders")
-        orders = data.get("orders") or []
-        if not isinstance(orders, list):
-            raise PollError(f"getOrders: orders is not a list in {response.text[:200]!r}")
-        page = _Page(bodies=[("getOrders", response)])
-        for order in orders:
-            if isinstance(order, dict):
-                page.orders += 1
-                updated = _as_time(order.get("lastModifiedDate")) or _as_time(order.get("creationDate"))
-                if updated is not None:
-                    page.updated.append(updated)
-        yield page
-        if not orders or not data.get("next"):
-            return
-        offset += len(orders)
-    raise PollError(f"getOrders: more than {MAX_PAGES} pages; stopped")

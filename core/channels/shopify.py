@@ -4,12 +4,19 @@ Documents: an order object, `{"order": {...}}`, `{"orders": [...]}` or a JSON li
 through Shopify's sales channels (Instagram, Facebook, POS, ...) come through here too; `source_name` tells
 them apart and becomes `CanonicalOrder.source`. Amounts are read from the `*_set.shop_money` values when
 present (the shop's currency, `currency`), else from the plain fields.
+
+Pushes (REST Admin API, `X-Shopify-Access-Token: credentials["access_token"]`): stock levels set the available
+quantity of the listing's inventory item at credentials["location_id"]; the inventory item is
+credentials["inventory_item_ids"][channel SKU], or else the listing's variant's (looked up with GET
+variants/{id}.json). Shipment confirmations fulfill the shipped lines of the order's open fulfillment orders
+(GET orders/{id}/fulfillment_orders.json).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import quote
 
 from core.channels.base import (
     Extracted,
@@ -40,9 +47,22 @@ from core.channels.canonical import (
     CanonicalShipment,
     ChannelStatus,
 )
+from core.channels.http import HttpClient, HttpResponse
+from core.channels.outbound_base import (
+    OutboundError,
+    Request,
+    access_token,
+    carrier_name,
+    created_reference,
+    need,
+    send,
+    shipped_lines,
+    stock_quantity,
+)
 from core.errors import PayloadError
 
 KIND = "shopify"
+API = "/admin/api/2024-10"
 WEBHOOK = WebhookScheme("X-Shopify-Hmac-Sha256", "X-Shopify-Webhook-Id", "X-Shopify-Topic")
 
 _EXPECTED = 'a Shopify order object, {"order": {...}} or {"orders": [...]}'
@@ -274,3 +294,116 @@ def _shipments(native: dict) -> tuple[CanonicalShipment, ...]:
         numbers = [n for n in numbers if n] or [clean(fulfillment.get("tracking_number"))]
         shipments.extend(CanonicalShipment(carrier, number, shipped_at) for number in numbers)
     return tuple(shipments)
+
+
+# --- pushes (hooks of core.channels.outbound_base) ----------------------------------------------------------
+
+
+def auth_headers(credentials: Mapping[str, Any]) -> dict[str, str]:
+    """The Admin API access token header."""
+    return {"X-Shopify-Access-Token": access_token(credentials)}
+
+
+def _numeric_id(value: Any) -> Any:
+    """Shopify's ids are integers in its JSON; a digit string becomes one."""
+    return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+def stock_push_request(payload: Mapping[str, Any]) -> Request:
+    """InventoryLevel set: the available quantity of an inventory item at a location."""
+    body = {
+        "location_id": _numeric_id(need(payload, "location_id")),
+        "inventory_item_id": _numeric_id(need(payload, "inventory_item_id")),
+        "available": stock_quantity(payload),
+    }
+    return "POST", f"{API}/inventory_levels/set.json", body
+
+
+def send_stock(
+    client: HttpClient, headers: dict[str, str], credentials: Mapping[str, Any], push: Mapping[str, Any]
+) -> HttpResponse:
+    """Set the listing's available quantity at the location, looking its inventory item up if need be."""
+    item = _inventory_item(client, headers, credentials, push["channel_sku"], push["channel_listing_id"])
+    payload = {**push, "location_id": credentials.get("location_id"), "inventory_item_id": item}
+    return send(client, stock_push_request(payload), headers)
+
+
+def _inventory_item(
+    client: HttpClient,
+    headers: dict[str, str],
+    credentials: Mapping[str, Any],
+    channel_sku: str,
+    variant: str | None,
+) -> Any:
+    known = (credentials.get("inventory_item_ids") or {}).get(channel_sku)
+    if known:
+        return known
+    if not variant:
+        raise OutboundError(f"listing {channel_sku!r} has no Shopify variant id", permanent=True)
+    response = client.get(f"{API}/variants/{quote(str(variant), safe='')}.json", headers=headers)
+    item = (
+        (response.data or {}).get("variant", {}).get("inventory_item_id")
+        if isinstance(response.data, dict)
+        else None
+    )
+    if not item:
+        raise OutboundError(f"Shopify variant {variant} has no inventory_item_id", permanent=True)
+    return item
+
+
+def shipment_request(payload: Mapping[str, Any]) -> Request:
+    """Fulfillment for fulfillment orders: the shipped line items with the tracking number.
+
+    Needs payload["fulfillment_orders"]: the order's, from GET orders/{id}/fulfillment_orders.json."""
+    wanted = dict(shipped_lines(payload))
+    groups = []
+    for fulfillment_order in payload.get("fulfillment_orders") or []:
+        if fulfillment_order.get("status") not in ("open", "in_progress"):
+            continue
+        items = []
+        for item in fulfillment_order.get("line_items") or []:
+            key = str(item.get("line_item_id"))
+            take = min(wanted.get(key, 0), int(item.get("fulfillable_quantity") or 0))
+            if take > 0:
+                items.append({"id": _numeric_id(item["id"]), "quantity": take})
+                wanted[key] -= take
+        if items:
+            groups.append(
+                {
+                    "fulfillment_order_id": _numeric_id(fulfillment_order["id"]),
+                    "fulfillment_order_line_items": items,
+                }
+            )
+    if not groups:
+        raise OutboundError(
+            "no open fulfillment order holds the shipped lines (already fulfilled?)", permanent=True
+        )
+    tracking = {
+        "number": payload.get("tracking_number"),
+        "company": carrier_name(payload.get("carrier")),
+        "url": payload.get("tracking_url"),
+    }
+    body = {
+        "fulfillment": {
+            "line_items_by_fulfillment_order": groups,
+            "tracking_info": {k: v for k, v in tracking.items() if v},
+            "notify_customer": False,  # we send our own shipping email
+        }
+    }
+    return "POST", f"{API}/fulfillments.json", body
+
+
+def send_shipment(
+    client: HttpClient, headers: dict[str, str], credentials: Mapping[str, Any], shipment: Mapping[str, Any]
+) -> str:
+    """Fulfill the shipped lines of the order's fulfillment orders; the reference is the fulfillment id."""
+    order_id = quote(str(need(shipment, "order_external_id")), safe="")
+    response = client.get(f"{API}/orders/{order_id}/fulfillment_orders.json", headers=headers)
+    data = response.data if isinstance(response.data, dict) else {}
+    payload = {**shipment, "fulfillment_orders": data.get("fulfillment_orders") or []}
+    response = send(client, shipment_request(payload), headers)
+    data = response.data if isinstance(response.data, dict) else {}
+    fulfillment = data.get("fulfillment")
+    if isinstance(fulfillment, dict) and fulfillment.get("id"):
+        return f"fulfillment {fulfillment['id']}"
+    return created_reference(response)

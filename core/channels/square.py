@@ -13,11 +13,16 @@ Point-of-sale orders are handed over at the till: COMPLETED means SHIPPED, and w
 fulfillment no address is needed. In-store returns (`returns[].return_line_items`) become `returns`, and what
 was paid back becomes `refunded_total`; an order made only of returns (the usual return receipt) is REFUNDED
 and names the sale it returns in `note`.
+
+Pushes: stock levels record a PHYSICAL_COUNT of the listing's channel_listing_id (the catalog item
+variation) at credentials["location_id"], with `Authorization: Bearer credentials["access_token"]` and
+`Square-Version: credentials["square_version"]` when set.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from core.channels.base import (
@@ -53,6 +58,8 @@ from core.channels.canonical import (
     CanonicalShipment,
     ChannelStatus,
 )
+from core.channels.http import HttpClient, HttpResponse
+from core.channels.outbound_base import Request, access_token, need, send, stock_quantity
 from core.errors import PayloadError
 
 KIND = "square"
@@ -397,3 +404,43 @@ def _shipments(shipped: list[dict]) -> tuple[CanonicalShipment, ...]:
             )
             shipments.append(CanonicalShipment(carrier, tracking, shipped_at))
     return tuple(shipments)
+
+
+# --- pushes (hooks of core.channels.outbound_base) ----------------------------------------------------------
+
+
+def auth_headers(credentials: Mapping[str, Any]) -> dict[str, str]:
+    """The access token as a bearer token, and the API version when the credentials pin one."""
+    headers = {"Authorization": f"Bearer {access_token(credentials)}"}
+    if credentials.get("square_version"):
+        headers["Square-Version"] = str(credentials["square_version"])
+    return headers
+
+
+def stock_push_request(payload: Mapping[str, Any]) -> Request:
+    """Inventory BatchChangeInventory: a PHYSICAL_COUNT of the variation IN_STOCK at a location."""
+    body = {
+        "idempotency_key": str(need(payload, "idempotency_key")),
+        "changes": [
+            {
+                "type": "PHYSICAL_COUNT",
+                "physical_count": {
+                    "catalog_object_id": str(need(payload, "channel_listing_id")),
+                    "location_id": str(need(payload, "location_id")),
+                    "state": "IN_STOCK",
+                    "quantity": str(stock_quantity(payload)),
+                    "occurred_at": str(need(payload, "occurred_at")),
+                },
+            }
+        ],
+        "ignore_unchanged_counts": True,
+    }
+    return "POST", "/v2/inventory/changes/batch-create", body
+
+
+def send_stock(
+    client: HttpClient, headers: dict[str, str], credentials: Mapping[str, Any], push: Mapping[str, Any]
+) -> HttpResponse:
+    """Record the count at the location, under a fresh idempotency key."""
+    payload = {**push, "location_id": credentials.get("location_id"), "idempotency_key": str(uuid.uuid4())}
+    return send(client, stock_push_request(payload), headers)

@@ -4,17 +4,23 @@ Documents: an order object or a JSON list of them. Amounts are decimal strings i
 Times come from the `*_gmt` fields, which WooCommerce gives without an offset but documents as UTC.
 Product names arrive HTML-escaped and are unescaped. Tracking numbers are read from the Shipment Tracking
 extension's `_wc_shipment_tracking_items` meta, when present.
+
+Pushes: stock levels set the managed stock quantity of the listing's channel_listing_id, "product" or
+"product/variation", authenticated with HTTP Basic credentials `consumer_key` and `consumer_secret`.
 """
 
 from __future__ import annotations
 
+import base64
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from core.channels.base import (
     Extracted,
+    MissingCredentials,
     WebhookScheme,
     as_dict,
     as_list,
@@ -42,6 +48,8 @@ from core.channels.canonical import (
     CanonicalShipment,
     ChannelStatus,
 )
+from core.channels.http import HttpClient, HttpResponse
+from core.channels.outbound_base import Request, need, send, stock_quantity
 from core.errors import PayloadError
 
 KIND = "woocommerce"
@@ -236,3 +244,32 @@ def _shipments(native: dict) -> tuple[CanonicalShipment, ...]:
                 )
             )
     return tuple(shipments)
+
+
+# --- pushes (hooks of core.channels.outbound_base) ----------------------------------------------------------
+
+
+def auth_headers(credentials: Mapping[str, Any]) -> dict[str, str]:
+    """HTTP Basic with the REST API consumer key and secret."""
+    key, secret = credentials.get("consumer_key"), credentials.get("consumer_secret")
+    if not key or not secret:
+        raise MissingCredentials("credentials consumer_key/consumer_secret")
+    token = base64.b64encode(f"{key}:{secret}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
+
+
+def stock_push_request(payload: Mapping[str, Any]) -> Request:
+    """REST v3: a product's (or a variation's, "product/variation") managed stock quantity."""
+    listing = str(need(payload, "channel_listing_id")).strip("/")
+    product, _, variation = listing.partition("/")
+    path = f"/wp-json/wc/v3/products/{quote(product, safe='')}"
+    if variation:
+        path += f"/variations/{quote(variation, safe='')}"
+    return "PUT", path, {"stock_quantity": stock_quantity(payload), "manage_stock": True}
+
+
+def send_stock(
+    client: HttpClient, headers: dict[str, str], credentials: Mapping[str, Any], push: Mapping[str, Any]
+) -> HttpResponse:
+    """Set the product's (or variation's) stock quantity."""
+    return send(client, stock_push_request(push), headers)

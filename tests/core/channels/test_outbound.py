@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,26 +12,18 @@ from sqlalchemy import select
 import core.models  # noqa: F401  (registers every table)
 from core import migrate
 from core.catalog.models import Listing
+from core.channels import amazon, ebay, registry, shopify, square, woocommerce
+from core.channels.base import MissingCredentials
 from core.channels.http import HttpClient
 from core.channels.models import Channel
 from core.channels.outbound import (
-    SHIPMENT_BUILDERS,
-    STOCK_PUSH_BUILDERS,
     DispatchResult,
-    OutboundError,
-    amazon_shipment_confirmation,
-    amazon_stock_push,
     channel_push_job,
     dispatch_channel_outbox,
-    ebay_shipment_confirmation,
-    ebay_stock_push,
     queue_shipment_confirmation,
     retry_delay,
-    shopify_shipment_confirmation,
-    shopify_stock_push,
-    square_stock_push,
-    woocommerce_stock_push,
 )
+from core.channels.outbound_base import OutboundError, created_reference
 from core.db import make_engine, make_session_factory
 from core.fulfillment.models import Shipment, ShipmentLine
 from core.inventory.services import receive_stock
@@ -59,7 +52,7 @@ def server():
 
 
 def test_shopify_stock_push_sets_the_available_quantity_at_the_location() -> None:
-    request = shopify_stock_push(
+    request = shopify.stock_push_request(
         {"channel_sku": "TEE-M", "quantity": 7, "location_id": "655441491", "inventory_item_id": "808950810"}
     )
 
@@ -71,7 +64,7 @@ def test_shopify_stock_push_sets_the_available_quantity_at_the_location() -> Non
 
 
 def test_amazon_stock_push_merges_the_seller_fulfilled_quantity() -> None:
-    request = amazon_stock_push(
+    request = amazon.stock_push_request(
         {
             "channel_sku": "TEE M/blue",
             "quantity": 4,
@@ -97,7 +90,7 @@ def test_amazon_stock_push_merges_the_seller_fulfilled_quantity() -> None:
 
 
 def test_ebay_stock_push_updates_the_ship_to_home_quantity() -> None:
-    assert ebay_stock_push({"channel_sku": "TEE-M", "quantity": 12}) == (
+    assert ebay.stock_push_request({"channel_sku": "TEE-M", "quantity": 12}) == (
         "POST",
         "/sell/inventory/v1/bulk_update_price_quantity",
         {"requests": [{"sku": "TEE-M", "shipToLocationAvailability": {"quantity": 12}}]},
@@ -109,7 +102,7 @@ def test_ebay_stock_push_updates_the_ship_to_home_quantity() -> None:
     [("794", "/wp-json/wc/v3/products/794"), ("22/733", "/wp-json/wc/v3/products/22/variations/733")],
 )
 def test_woocommerce_stock_push_sets_a_managed_stock_quantity(listing_id: str, path: str) -> None:
-    assert woocommerce_stock_push({"channel_listing_id": listing_id, "quantity": 3}) == (
+    assert woocommerce.stock_push_request({"channel_listing_id": listing_id, "quantity": 3}) == (
         "PUT",
         path,
         {"stock_quantity": 3, "manage_stock": True},
@@ -117,7 +110,7 @@ def test_woocommerce_stock_push_sets_a_managed_stock_quantity(listing_id: str, p
 
 
 def test_square_stock_push_records_a_physical_count() -> None:
-    request = square_stock_push(
+    request = square.stock_push_request(
         {
             "channel_listing_id": "W62UWFY35CWMYGVWK6TWJDNI",
             "location_id": "C6W5YS5QM06F5",
@@ -149,8 +142,10 @@ def test_square_stock_push_records_a_physical_count() -> None:
     )
 
 
-@pytest.mark.parametrize("kind", sorted(STOCK_PUSH_BUILDERS))
-def test_stock_push_never_sends_a_negative_quantity(kind: str) -> None:
+@pytest.mark.parametrize(
+    "adapter", [shopify, amazon, ebay, woocommerce, square], ids=lambda adapter: adapter.KIND
+)
+def test_stock_push_never_sends_a_negative_quantity(adapter) -> None:
     payload = {
         "channel_sku": "S",
         "channel_listing_id": "1",
@@ -163,14 +158,14 @@ def test_stock_push_never_sends_a_negative_quantity(kind: str) -> None:
         "occurred_at": "2026-11-20T12:00:00Z",
     }
 
-    _method, _path, body = STOCK_PUSH_BUILDERS[kind](payload)
+    _method, _path, body = adapter.stock_push_request(payload)
 
     assert "-7" not in repr(body)
 
 
 def test_stock_push_without_an_id_the_channel_needs_says_which() -> None:
     with pytest.raises(OutboundError, match="'location_id'"):
-        shopify_stock_push({"quantity": 1, "inventory_item_id": "5"})
+        shopify.stock_push_request({"quantity": 1, "inventory_item_id": "5"})
 
 
 def shipment_payload(**overrides) -> dict:
@@ -188,7 +183,7 @@ def shipment_payload(**overrides) -> dict:
 
 
 def test_amazon_shipment_confirmation_confirms_one_package() -> None:
-    assert amazon_shipment_confirmation(shipment_payload()) == (
+    assert amazon.shipment_request(shipment_payload()) == (
         "POST",
         "/orders/v0/orders/902-1845936-5435065/shipmentConfirmation",
         {
@@ -205,7 +200,7 @@ def test_amazon_shipment_confirmation_confirms_one_package() -> None:
 
 
 def test_amazon_shipment_confirmation_names_an_unlisted_carrier() -> None:
-    _method, _path, body = amazon_shipment_confirmation(shipment_payload(carrier="Amazon Logistics"))
+    _method, _path, body = amazon.shipment_request(shipment_payload(carrier="Amazon Logistics"))
 
     assert (body["packageDetail"]["carrierCode"], body["packageDetail"]["carrierName"]) == (
         "Other",
@@ -218,7 +213,7 @@ def test_ebay_shipment_confirmation_creates_a_shipping_fulfillment() -> None:
         order_external_id="27-05243-46121", carrier="USPS", lines=[{"line_item_id": "10052", "quantity": 2}]
     )
 
-    assert ebay_shipment_confirmation(payload) == (
+    assert ebay.shipment_request(payload) == (
         "POST",
         "/sell/fulfillment/v1/order/27-05243-46121/shipping_fulfillment",
         {
@@ -231,11 +226,11 @@ def test_ebay_shipment_confirmation_creates_a_shipping_fulfillment() -> None:
 
 
 def test_shipment_confirmation_without_tracking_number_is_optional_on_ebay_but_not_on_amazon() -> None:
-    _method, _path, body = ebay_shipment_confirmation(shipment_payload(tracking_number=None))
+    _method, _path, body = ebay.shipment_request(shipment_payload(tracking_number=None))
 
     assert "trackingNumber" not in body and "shippingCarrierCode" not in body
     with pytest.raises(OutboundError, match="'tracking_number'") as caught:
-        amazon_shipment_confirmation(shipment_payload(tracking_number=None))
+        amazon.shipment_request(shipment_payload(tracking_number=None))
     assert caught.value.permanent
 
 
@@ -259,7 +254,7 @@ def test_shopify_shipment_confirmation_fulfills_the_shipped_lines_of_open_fulfil
         ],
     )
 
-    assert shopify_shipment_confirmation(payload) == (
+    assert shopify.shipment_request(payload) == (
         "POST",
         "/admin/api/2024-10/fulfillments.json",
         {
@@ -286,7 +281,7 @@ def test_shopify_shipment_confirmation_fulfills_the_shipped_lines_of_open_fulfil
 
 def test_shopify_shipment_confirmation_with_nothing_left_to_fulfill_fails_for_good() -> None:
     with pytest.raises(OutboundError) as caught:
-        shopify_shipment_confirmation(shipment_payload(fulfillment_orders=[]))
+        shopify.shipment_request(shipment_payload(fulfillment_orders=[]))
 
     assert caught.value.permanent
 
@@ -421,6 +416,20 @@ def test_dispatch_pushes_the_quantity_the_inventory_queued_and_marks_it_sent(
     assert (row.status, row.sent_at, row.attempts, row.last_error) == ("sent", NOW, 0, None)
 
 
+def queued_confirmation(
+    db, channel: Channel, external_id: str, line_item_id: str, carrier: str, tracking: str
+):
+    """A one-line order of the channel, shipped whole, its confirmation queued and committed: (order, row)."""
+    order = make_order(db, channel_id=channel.id, external_id=external_id)
+    order.lines[0].external_id = line_item_id
+    shipment = Shipment(order_id=order.id, carrier=carrier, tracking_number=tracking, shipped_at=NOW)
+    db.add(shipment)
+    db.flush()
+    row = queue_shipment_confirmation(db, shipment, now=NOW)
+    db.commit()
+    return order, row
+
+
 def test_dispatch_confirms_a_shipment_to_amazon(db, session_factory, server) -> None:
     channel = make_channel(
         db,
@@ -428,13 +437,7 @@ def test_dispatch_confirms_a_shipment_to_amazon(db, session_factory, server) -> 
         base_url=server.url,
         credentials={"access_token": "Atza|t", "marketplace_ids": ["ATVPDKIKX0DER"]},
     )
-    order = make_order(db, channel_id=channel.id, external_id="902-1845936-5435065")
-    order.lines[0].external_id = "05015851154158"
-    shipment = Shipment(order_id=order.id, carrier="USPS", tracking_number="9400", shipped_at=NOW)
-    db.add(shipment)
-    db.flush()
-    row = queue_shipment_confirmation(db, shipment, now=NOW)
-    db.commit()
+    _order, row = queued_confirmation(db, channel, "902-1845936-5435065", "05015851154158", "USPS", "9400")
     server.add("POST", "/orders/v0/orders/", Reply(204))
 
     result = dispatch_channel_outbox(session_factory, now=NOW)
@@ -451,13 +454,7 @@ def test_dispatch_confirms_a_shopify_shipment_against_its_fulfillment_orders(
     db, session_factory, server
 ) -> None:
     channel = make_channel(db, kind="shopify", base_url=server.url, credentials={"access_token": "shpat_x"})
-    order = make_order(db, channel_id=channel.id, external_id="450789469")
-    order.lines[0].external_id = "466157049"
-    shipment = Shipment(order_id=order.id, carrier="DHL", tracking_number="JD01", shipped_at=NOW)
-    db.add(shipment)
-    db.flush()
-    row = queue_shipment_confirmation(db, shipment, now=NOW)
-    db.commit()
+    _order, row = queued_confirmation(db, channel, "450789469", "466157049", "DHL", "JD01")
     server.add(
         "GET",
         "/admin/api/2024-10/orders/450789469/fulfillment_orders.json",
@@ -699,6 +696,115 @@ def test_two_dispatchers_never_send_a_row_twice(tmp_path, server) -> None:
         drop_database(url, needs_drop)
 
 
-def test_shipment_builders_cover_the_channels_that_confirm_shipments() -> None:
-    assert sorted(SHIPMENT_BUILDERS) == ["amazon", "ebay", "shopify"]
-    assert sorted(STOCK_PUSH_BUILDERS) == ["amazon", "ebay", "shopify", "square", "woocommerce"]
+def test_push_hooks_cover_the_channels_that_take_pushes() -> None:
+    assert registry.kinds_with("send_shipment") == ["amazon", "ebay", "shopify"]
+    assert registry.kinds_with("send_stock") == ["amazon", "ebay", "shopify", "square", "woocommerce"]
+
+
+# --- a channel added as a module and a registry entry only --------------------------------------------------
+
+
+def fake_channel(*, with_push_hooks: bool = True) -> types.ModuleType:
+    """A channel adapter module as a new channel would add one: read hooks, and optionally push hooks."""
+    module = types.ModuleType("fakeshop")
+    module.KIND = "fakeshop"
+    module.extract = lambda documents: []
+    module.adapt = lambda native: None
+    if not with_push_hooks:
+        return module
+
+    def auth_headers(credentials):
+        if not credentials.get("api_key"):
+            raise MissingCredentials("credentials['api_key']")
+        return {"X-Api-Key": credentials["api_key"]}
+
+    def send_stock(client, headers, credentials, push):
+        body = {"store": credentials["store"], "on_hand": push["quantity"], "at": push["occurred_at"]}
+        return client.request("PUT", f"/stock/{push['channel_sku']}", json=body, headers=headers)
+
+    def send_shipment(client, headers, credentials, shipment):
+        body = {"tracking": shipment["tracking_number"], "lines": shipment["lines"]}
+        path = f"/orders/{shipment['order_external_id']}/shipments"
+        return created_reference(client.request("POST", path, json=body, headers=headers))
+
+    module.auth_headers, module.send_stock, module.send_shipment = auth_headers, send_stock, send_shipment
+    return module
+
+
+def fake_listing(db, url: str, credentials: dict):
+    channel = make_channel(db, kind="fakeshop", base_url=url, credentials=credentials)
+    sku = make_sku(db)
+    db.add(Listing(channel_id=channel.id, channel_sku=f"FS-{sku.code}", sku_id=sku.id))
+    db.flush()
+    return channel, sku
+
+
+def test_a_registered_adapter_with_push_hooks_takes_stock_pushes(
+    db, session_factory, server, monkeypatch
+) -> None:
+    monkeypatch.setitem(registry.ADAPTERS, "fakeshop", fake_channel())
+    channel, sku = fake_listing(db, server.url, {"api_key": "k-1", "store": "north"})
+    row = stock_row(db, channel, sku.id, 4)
+    server.add("PUT", "/stock/", Reply(200, {"ok": True}))
+
+    result = dispatch_channel_outbox(session_factory, now=NOW)
+
+    assert result == DispatchResult(claimed=1, sent=1)
+    [request] = server.requests
+    assert (request.method, request.path) == ("PUT", f"/stock/FS-{sku.code}")
+    assert request.json == {"store": "north", "on_hand": 4, "at": "2026-11-20T12:00:00Z"}
+    assert request.headers["x-api-key"] == "k-1"
+    assert (reload(db, row).status, reload(db, row).message_id) == ("sent", f"FS-{sku.code}: HTTP 200")
+
+
+def test_a_registered_adapter_with_push_hooks_takes_shipment_confirmations(
+    db, session_factory, server, monkeypatch
+) -> None:
+    monkeypatch.setitem(registry.ADAPTERS, "fakeshop", fake_channel())
+    channel = make_channel(db, kind="fakeshop", base_url=server.url, credentials={"api_key": "k-1"})
+    order, row = queued_confirmation(db, channel, "FS-1001", "L1", "UPS", "1Z9")
+    server.add("POST", "/orders/", Reply(201, None, {"Location": f"{server.url}/shipments/sh-77"}))
+
+    result = dispatch_channel_outbox(session_factory, now=NOW)
+
+    assert result == DispatchResult(claimed=1, sent=1)
+    [request] = server.requests
+    assert request.path == "/orders/FS-1001/shipments"
+    assert request.json == {
+        "tracking": "1Z9",
+        "lines": [{"line_item_id": "L1", "channel_sku": order.lines[0].channel_sku, "quantity": 1}],
+    }
+    assert (reload(db, row).status, reload(db, row).message_id) == ("sent", "sh-77")
+
+
+def test_a_registered_adapter_missing_its_credentials_is_retried_with_the_reason(
+    db, session_factory, server, monkeypatch
+) -> None:
+    monkeypatch.setitem(registry.ADAPTERS, "fakeshop", fake_channel())
+    channel, sku = fake_listing(db, server.url, {"store": "north"})
+    row = stock_row(db, channel, sku.id, 4)
+
+    result = dispatch_channel_outbox(session_factory, now=NOW)
+
+    assert result == DispatchResult(claimed=1, retrying=1)
+    row = reload(db, row)
+    assert (row.status, row.attempts) == ("pending", 1)
+    assert row.last_error == f"channel {channel.code!r} has no credentials['api_key']"
+    assert server.requests == []
+
+
+def test_a_registered_adapter_without_push_hooks_takes_no_push(
+    db, session_factory, server, monkeypatch
+) -> None:
+    monkeypatch.setitem(registry.ADAPTERS, "fakeshop", fake_channel(with_push_hooks=False))
+    channel, sku = fake_listing(db, server.url, {"api_key": "k-1"})
+    row = stock_row(db, channel, sku.id, 4)
+    order = make_order(db, channel_id=channel.id)
+    shipment = Shipment(order_id=order.id, carrier="UPS", tracking_number="1Z9", shipped_at=NOW)
+    db.add(shipment)
+    db.flush()
+
+    assert queue_shipment_confirmation(db, shipment, now=NOW) is None
+    assert dispatch_channel_outbox(session_factory, now=NOW).sent == 1
+    assert reload(db, row).message_id == "skipped: a fakeshop channel takes no stock push"
+    assert server.requests == []

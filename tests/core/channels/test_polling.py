@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import json
+import types
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
+from core.channels import registry, webshop
+from core.channels.amazon import amazon_time
+from core.channels.ebay import ebay_time
 from core.channels.http import HttpClient
 from core.channels.models import Channel
 from core.channels.polling import (
+    PollError,
     PollResult,
-    amazon_time,
-    ebay_time,
-    poll_amazon,
+    poll_channel,
     poll_channels_job,
-    poll_ebay,
     polled_channel_codes,
     reimport_previous_day,
 )
+from core.channels.polling_base import Page, text_credential
 from core.orders.models import InboundPayload, Order, OrderEvent, OrderLine
 from tests.factories import make_channel
 from tests.httpserver import RecordingServer, Reply
@@ -117,7 +120,7 @@ def test_poll_amazon_ingests_orders_with_their_items_and_advances_the_cursor(
     channel = amazon_channel(db, server.url)
     serve_amazon(server, *amazon_samples)
 
-    result = poll_amazon(session_factory, channel.code, now=NOW, client=client_for(server))
+    result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
 
     assert (result.fetched, result.orders) == (2, 2)
     assert len(result.errors) == 1
@@ -145,7 +148,7 @@ def test_poll_amazon_asks_for_orders_updated_since_the_cursor_with_the_access_to
     channel = amazon_channel(db, server.url)
     serve_amazon(server, *amazon_samples)
 
-    poll_amazon(session_factory, channel.code, now=NOW, client=client_for(server))
+    poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
 
     orders_request, *items_requests = server.requests
     assert orders_request.path == "/orders/v0/orders"
@@ -164,7 +167,7 @@ def test_poll_amazon_first_run_looks_back_two_days(db, session_factory, server, 
     channel = amazon_channel(db, server.url, poll_cursor=None)
     serve_amazon(server, *amazon_samples)
 
-    result = poll_amazon(session_factory, channel.code, now=NOW, client=client_for(server))
+    result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
 
     assert server.requests[0].param("LastUpdatedAfter") == amazon_time(NOW - timedelta(days=2))
     # the sandbox orders are older than the window: the cursor starts at the window, never before it
@@ -178,7 +181,7 @@ def test_poll_amazon_waits_out_a_429_then_succeeds(db, session_factory, server, 
     )
     sleeps = Sleeps()
 
-    result = poll_amazon(session_factory, channel.code, now=NOW, client=client_for(server, sleeps))
+    result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server, sleeps))
 
     assert sleeps == [2.0]
     assert result.orders == 2
@@ -188,10 +191,10 @@ def test_poll_amazon_waits_out_a_429_then_succeeds(db, session_factory, server, 
 def test_poll_amazon_replayed_changes_nothing(db, session_factory, server, amazon_samples) -> None:
     channel = amazon_channel(db, server.url)
     serve_amazon(server, *amazon_samples)
-    poll_amazon(session_factory, channel.code, now=NOW, client=client_for(server))
+    poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
     before = (count(db, Order), count(db, OrderLine), count(db, OrderEvent))
 
-    again = poll_amazon(
+    again = poll_channel(
         session_factory, channel.code, now=NOW + timedelta(minutes=5), client=client_for(server)
     )
 
@@ -205,7 +208,7 @@ def test_poll_amazon_server_error_leaves_the_cursor_where_it_was(db, session_fac
     channel = amazon_channel(db, server.url)
     server.add("GET", "/orders/v0/orders", Reply(500, {"errors": [{"code": "InternalFailure"}]}))
 
-    result = poll_amazon(session_factory, channel.code, now=NOW, client=client_for(server, max_attempts=2))
+    result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server, max_attempts=2))
 
     assert (result.fetched, result.orders) == (0, 0)
     assert result.errors == (
@@ -222,7 +225,7 @@ def test_poll_amazon_items_server_error_stops_before_storing_the_page(
     server.add("GET", "/orders/v0/orders", raw(amazon_samples[0]))
     server.add("GET", "/orders/v0/orders/", Reply(503, "Service Unavailable"))
 
-    result = poll_amazon(session_factory, channel.code, now=NOW, client=client_for(server, max_attempts=1))
+    result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server, max_attempts=1))
 
     assert result.errors == (
         f"HTTP 503 from GET /orders/v0/orders/{FIRST_ORDER}/orderItems: Service Unavailable",
@@ -241,7 +244,7 @@ def test_poll_amazon_follows_next_token(db, session_factory, server, amazon_samp
     )
     server.add("GET", "/orders/v0/orders/", raw(amazon_samples[1]))
 
-    result = poll_amazon(session_factory, channel.code, now=NOW, client=client_for(server))
+    result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
 
     pages = server.requests_to("GET", "/orders/v0/orders")
     page_two = [r for r in pages if r.param("NextToken")]
@@ -257,7 +260,7 @@ def test_poll_amazon_cursor_stops_short_of_an_order_whose_items_failed(
     page["payload"]["Orders"][0]["LastUpdateDate"] = "1970-01-25T00:00:00Z"  # the complete order is newer
     serve_amazon(server, json.dumps(page), amazon_samples[1])
 
-    result = poll_amazon(session_factory, channel.code, now=NOW, client=client_for(server))
+    result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
 
     # the second order (items: 404) was last updated 1970-01-19T03:58:32Z: the next poll fetches it again
     assert result.cursor == datetime(1970, 1, 19, 3, 56, 32, tzinfo=UTC)
@@ -266,7 +269,7 @@ def test_poll_amazon_cursor_stops_short_of_an_order_whose_items_failed(
 def test_poll_amazon_without_an_access_token_sends_nothing(db, session_factory, server) -> None:
     channel = amazon_channel(db, server.url, credentials={"marketplace_ids": ["ATVPDKIKX0DER"]})
 
-    result = poll_amazon(session_factory, channel.code, now=NOW, client=client_for(server))
+    result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
 
     assert result == PollResult(
         0, 0, ("channel 'amazon-us' has no credentials['access_token']",), result.cursor
@@ -283,7 +286,7 @@ def test_poll_ebay_ingests_the_orders_page_and_advances_the_cursor(
         "GET", "/sell/fulfillment/v1/order", Reply(200, {"orders": [], "total": 5}), query={"offset": "5"}
     )
 
-    result = poll_ebay(session_factory, channel.code, now=NOW, client=client_for(server))
+    result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
 
     assert (result.fetched, result.orders, result.errors) == (2, 5, ())
     first, second = server.requests
@@ -308,10 +311,10 @@ def test_poll_ebay_replayed_creates_nothing_new(db, session_factory, server, eba
     channel = ebay_channel(db, server.url)
     server.add("GET", "/sell/fulfillment/v1/order", raw(ebay_sample))
     server.add("GET", "/sell/fulfillment/v1/order", Reply(200, {"orders": []}), query={"offset": "5"})
-    poll_ebay(session_factory, channel.code, now=NOW, client=client_for(server))
+    poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
     orders, events = count(db, Order), count(db, OrderEvent)
 
-    poll_ebay(session_factory, channel.code, now=NOW + timedelta(minutes=5), client=client_for(server))
+    poll_channel(session_factory, channel.code, now=NOW + timedelta(minutes=5), client=client_for(server))
 
     assert (count(db, Order), count(db, OrderEvent)) == (orders, events)
 
@@ -355,3 +358,92 @@ def test_poll_channels_job_reports_each_channel(db, session_factory, server) -> 
     summary = poll_channels_job(db, NOW)
 
     assert summary == {"amazon-us": "0 fetched, 0 orders, 1 errors"}
+
+
+# --- a channel added as a module and a registry entry only --------------------------------------------------
+
+WEBSHOP_STYLE_ORDER = {
+    "id": "FS-5001",
+    "placed_at": "2026-11-20T10:15:00+00:00",
+    "updated_at": "2026-11-20T11:00:00+00:00",
+    "status": "paid",
+    "currency": "EUR",
+    "customer": {"name": "Ann Lee", "email": "ann@example.com"},
+    "lines": [{"id": "1", "sku": "MUG-RED", "title": "Red mug", "quantity": 1, "unit_price": "12.50"}],
+    "totals": {"subtotal": "12.50", "discount": "0.00", "shipping": "0.00", "tax": "0.00", "total": "12.50"},
+}
+
+
+def polled_fake_channel(calls: list) -> types.ModuleType:
+    """A polled channel as a new one would add it: its module reads its orders and has a poll_pages hook."""
+    module = types.ModuleType("fakepoll")
+    module.KIND = "fakepoll"
+    module.extract, module.adapt = webshop.extract, webshop.adapt  # its order format happens to be ours
+
+    def poll_pages(client, credentials, since, until):
+        calls.append((since, until))
+        headers = {"X-Token": text_credential(credentials, "token")}
+        response = client.get("/orders", {"since": since.isoformat()}, headers=headers)
+        orders = response.data["orders"]
+        yield Page(
+            bodies=[("orders", response)],
+            orders=len(orders),
+            updated=[datetime.fromisoformat(order["updated_at"]) for order in orders],
+        )
+
+    module.poll_pages = poll_pages
+    return module
+
+
+def test_a_registered_adapter_with_a_poll_hook_is_polled(db, session_factory, server, monkeypatch) -> None:
+    calls: list = []
+    monkeypatch.setitem(registry.ADAPTERS, "fakepoll", polled_fake_channel(calls))
+    channel = make_channel(
+        db,
+        code="fake-1",
+        kind="fakepoll",
+        base_url=server.url,
+        credentials={"token": "t-1"},
+        poll_cursor=None,
+    )
+    db.commit()
+    server.add("GET", "/orders", Reply(200, {"orders": [WEBSHOP_STYLE_ORDER]}))
+
+    assert "fake-1" in polled_channel_codes(db)
+    summary = poll_channels_job(db, NOW)
+
+    assert summary == {"fake-1": "1 fetched, 1 orders, 0 errors"}
+    assert calls == [(NOW - timedelta(days=2), None)]
+    [request] = server.requests
+    assert (request.param("since"), request.headers["x-token"]) == (
+        (NOW - timedelta(days=2)).isoformat(),
+        "t-1",
+    )
+    assert db.scalar(select(Order.external_id).where(Order.channel_id == channel.id)) == "FS-5001"
+    assert stored_cursor(db, channel) == datetime(2026, 11, 20, 10, 58, tzinfo=UTC)
+
+    reimport = reimport_previous_day(session_factory, channel.code, now=NOW, client=client_for(server))
+
+    assert calls[-1] == (NOW - timedelta(days=1, minutes=2), NOW)
+    assert reimport.orders == 1
+
+
+def test_a_registered_adapter_with_a_poll_hook_reports_missing_credentials(
+    db, session_factory, server, monkeypatch
+) -> None:
+    monkeypatch.setitem(registry.ADAPTERS, "fakepoll", polled_fake_channel([]))
+    channel = make_channel(db, code="fake-2", kind="fakepoll", base_url=server.url, credentials={})
+    db.commit()
+
+    result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
+
+    assert result.errors == ("channel 'fake-2' has no credentials['token']",)
+    assert server.requests == []
+
+
+def test_a_channel_without_a_poll_hook_is_not_polled(db, session_factory) -> None:
+    channel = make_channel(db, kind="shopify", base_url="https://shop.example")
+    db.commit()
+
+    with pytest.raises(PollError, match="is a shopify channel, not amazon or ebay"):
+        poll_channel(session_factory, channel.code, now=NOW)
