@@ -207,29 +207,23 @@ class _Claim:
         cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.execute(self._mark.sql, self._mark.parameters(parameters))
-            rowcount = cursor.rowcount
+            return _checked(cursor.rowcount, [item.id])
         finally:
             cursor.close()
-        if rowcount != 1:
-            log.warning("outbox row %s lost its claim before it was marked sent", item.id)
-        return rowcount
 
     def _write(self, statement: Any, parameters: dict[str, Any], ids: list[int]) -> int:
         # A table-level UPDATE: no ORM bookkeeping, half the cost per message of an ORM one.
         if self.connection is not None:
-            rowcount = self.connection.execute(statement, parameters).rowcount
-        else:
-            assert self.session is not None
-            try:
-                begin_write(self.session)
-                rowcount = self.session.execute(statement, parameters).rowcount
-                self.session.commit()
-            except BaseException:
-                self.session.rollback()
-                raise
-        if rowcount != len(ids):
-            log.warning("outbox rows %s lost their claim before they were finished", ids)
-        return rowcount
+            return _checked(self.connection.execute(statement, parameters).rowcount, ids)
+        assert self.session is not None
+        try:
+            begin_write(self.session)
+            rowcount = self.session.execute(statement, parameters).rowcount
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+        return _checked(rowcount, ids)
 
     def close(self) -> None:
         if self.session is not None:
@@ -240,6 +234,13 @@ class _Claim:
                     self.connection.exec_driver_sql("RESET synchronous_commit")
             finally:
                 self.connection.close()
+
+
+def _checked(rowcount: int, ids: list[int]) -> int:
+    """The rows a conditional write changed, with a warning when some had lost this dispatcher's claim."""
+    if rowcount != len(ids):
+        log.warning("outbox rows %s lost their claim before they were finished", ids)
+    return rowcount
 
 
 def _claim(factory: sessionmaker[Session], *, now: datetime, until: datetime, batch: int) -> list[int]:

@@ -340,6 +340,20 @@ def _settle_payload(
     error = "; ".join(errors)[:4000] or (None if results else "no order found in payload")
     order_id = next((r.order_id for r in results if r.order_id), None)
     session.flush()  # the payload's own pending changes first, so the UPDATE below has the last word
+    _write_outcome(session, payload, status, error, order_id, now)
+
+
+def _write_outcome(
+    session: Session,
+    payload: InboundPayload,
+    status: str,
+    error: str | None,
+    order_id: int | None,
+    now: datetime,
+) -> None:
+    """One Core UPDATE of the payload's outcome, mirrored on the object as its committed state: nothing is
+    left for a flush to write, and the row is right even when the object no longer matches it (after a
+    rolled-back savepoint)."""
     session.connection().execute(
         _SETTLE_PAYLOAD,
         {"p_id": payload.id, "p_status": status, "p_error": error, "p_order_id": order_id, "p_now": now},
@@ -871,16 +885,9 @@ def reprocess_held_orders(session: Session, channel_id: int, *, now: datetime, a
 
 def mark_payload_failed(session: Session, payload_id: int, error: str, *, now: datetime) -> None:
     """Record that processing a stored payload failed unexpectedly; it stays for a retry."""
-    # A Core UPDATE: after a rolled-back savepoint the object in the session may not match its row.
-    session.execute(
-        update(_payloads)
-        .where(_payloads.c.id == payload_id)
-        .values(status=REJECTED, error=error[:4000], processed_at=now)
-    )
     payload = session.get(InboundPayload, payload_id)
     if payload is not None:
-        for name, value in (("status", REJECTED), ("error", error[:4000]), ("processed_at", now)):
-            set_committed_value(payload, name, value)
+        _write_outcome(session, payload, REJECTED, error[:4000], None, now)
 
 
 def map_channel_sku(

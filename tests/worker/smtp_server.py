@@ -2,7 +2,8 @@
 
 `running_smtp_server()` collects what it accepts; `reply=` makes it refuse every recipient with that reply
 (451 temporary, 550 permanent); `delay=` slows each message down; `on_message` is called as each message's
-DATA arrives (before the server answers); `tls=` (a certificate and key, see `self_signed_certificate`) and
+DATA arrives (before the server answers); `handler.data_replies[n]` replaces the answer to the nth message;
+`tls=` (a certificate and key, see `self_signed_certificate`) and
 `login=` make it require STARTTLS and then AUTH. `free_port()` alone is a server that is down.
 """
 
@@ -40,6 +41,7 @@ class CollectingHandler:
     reply: str | None = None
     delay: float = 0.0
     on_message: Callable[[int], None] | None = None
+    data_replies: dict[int, str] = field(default_factory=dict)  # the reply to the nth message, instead of 250
     connections: int = 0
     messages: list[EmailMessage] = field(default_factory=list)
     envelopes: list[tuple[str, list[str]]] = field(default_factory=list)
@@ -69,7 +71,7 @@ class CollectingHandler:
             self.on_message(count)
         if self.delay:
             await asyncio.sleep(self.delay)
-        return "250 Message accepted for delivery"
+        return self.data_replies.get(count, "250 Message accepted for delivery")
 
     def message_ids(self) -> list[str]:
         with self.lock:

@@ -410,6 +410,26 @@ dispatch_email_outbox(make_session_factory(make_engine(url)), settings, now=now)
 """
 
 
+def test_dispatch_email_outbox_421_mid_batch_hands_back_the_rest_on_an_engine(committed) -> None:
+    """The engine path renders one message ahead and records each send during the next MAIL: a server
+    closing at message 3 leaves 1-2 sent, 3 to retry, and 4 (already rendered) and 5 due again at once."""
+    with unit_of_work(committed) as session:
+        rows = queue_confirmations(session, 5)
+    with running_smtp_server() as server:
+        server.handler.data_replies[3] = "421 4.3.2 Service shutting down"
+        result = dispatch_email_outbox(committed, settings_for(server.port), now=NOW)
+    assert (result.sent, result.retrying, result.released) == (2, 1, 2)
+    with committed() as session:
+        by_id = {row.id: row for row in session.scalars(select(OutboxMessage))}
+        states = [(by_id[r.id].status, by_id[r.id].attempts) for r in rows]
+        assert states == [("sent", 1), ("sent", 1), ("pending", 1), ("pending", 0), ("pending", 0)]
+        assert "421" in by_id[rows[2].id].last_error
+        assert all(by_id[r.id].next_attempt_at < NOW + CLAIM_TTL for r in rows[3:])  # not held by the claim
+        assert [by_id[r.id].message_id for r in rows[:2]] == [
+            message_id_for(r.dedup_key, MAIL_FROM) for r in rows[:2]
+        ]
+
+
 def test_dispatch_email_outbox_killed_mid_batch_loses_nothing(committed) -> None:
     with unit_of_work(committed) as session:
         rows = queue_confirmations(session, 8)
