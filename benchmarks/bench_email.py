@@ -96,6 +96,28 @@ def _fill_outbox(url: str) -> None:
         engine.dispose()
 
 
+def _rendered_messages(url: str) -> list[tuple[str, list[str], bytes]]:
+    """The floor's messages: the outbox of a filled database, rendered to wire bytes (off the clock)."""
+    _fill_outbox(url)
+    engine = make_engine(url)
+    rendered = []
+    try:
+        with make_session_factory(engine)() as session:
+            for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)):
+                message = render_email_bytes(
+                    session,
+                    row,
+                    mail_from=MAIL_FROM,
+                    portal_base_url="http://127.0.0.1:5000",
+                    secret=SECRET,
+                    now=NOW,
+                )
+                rendered.append((MAIL_FROM, [row.recipient], message))
+    finally:
+        engine.dispose()
+    return rendered
+
+
 def setup(target: Target) -> _Context:
     port = _free_port()
     command = [
@@ -111,23 +133,11 @@ def setup(target: Target) -> _Context:
     server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_for_server(server, port)
     ctx = _Context(target, server, port)
-    url = target.fresh_url()
-    _fill_outbox(url)
-    engine = make_engine(url)
     try:
-        with make_session_factory(engine)() as session:
-            for row in session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)):
-                message = render_email_bytes(
-                    session,
-                    row,
-                    mail_from=MAIL_FROM,
-                    portal_base_url="http://127.0.0.1:5000",
-                    secret=SECRET,
-                    now=NOW,
-                )
-                ctx.rendered.append((MAIL_FROM, [row.recipient], message))
-    finally:
-        engine.dispose()
+        ctx.rendered = _rendered_messages(target.fresh_url())
+    except BaseException:
+        teardown(ctx)
+        raise
     return ctx
 
 
