@@ -7,6 +7,7 @@ through ``postgresql+psycopg://`` URLs. Nothing here runs at import time: caller
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -100,8 +102,36 @@ def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
         for end in ("commit", "rollback"):
             event.listen(engine, end, _forget_writes)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine.pool, "checkout", _ping_if_idle(engine.dialect))
+    event.listen(engine.pool, "checkin", _note_checkin)
+    return engine
+
+
+# A pooled server connection that sat unused for longer than this is checked (one round trip) before it is
+# handed out; one in steady use is not, as SQLAlchemy's pool_pre_ping would, at a round trip per transaction.
+# A connection that dies while in use fails that one transaction and is discarded (SQLAlchemy invalidates the
+# pool's connections on a disconnect error), and the next transaction gets a new one.
+IDLE_PING_SECONDS = 10.0
+_CHECKED_IN_AT = "crossdock.checked_in_at"
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    if record is not None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+
+def _ping_if_idle(dialect: Dialect) -> Any:
+    def ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is not None and time.monotonic() - checked_in_at < IDLE_PING_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool discards this connection and tries a fresh one
+            raise DisconnectionError(f"pooled connection failed its check: {exc}") from exc
+
+    return ping
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    CompoundSelect,
     Integer,
     Select,
     Table,
@@ -23,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from core import sql
 from core.audit.services import record_audit
 from core.channels.canonical import CanonicalAddress, CanonicalBuyer
 from core.customers.models import CrmNote, Customer, Identity
@@ -91,7 +91,7 @@ _BY_BUYER_ID, _BY_CHANNEL_EMAIL, _BY_CUSTOMER_EMAIL, _BY_ANY_EMAIL, _BY_PHONE = 
 
 
 @cache
-def _matches(*, buyer_id: bool, email: bool, own_email: bool, phone: bool) -> CompoundSelect[Any]:
+def _matches(*, buyer_id: bool, email: bool, own_email: bool, phone: bool) -> sql.Prepared:
     """One query for every way the buyer can be known by what they gave (built once per combination, so no
     lookup runs on a missing value)."""
     ways = []
@@ -126,11 +126,11 @@ def _matches(*, buyer_id: bool, email: bool, own_email: bool, phone: bool) -> Co
         ways.append(_first_match(_BY_ANY_EMAIL, _identities, _identities.c.email == bindparam("email")))
     if phone:
         ways.append(_first_match(_BY_PHONE, _identities, _identities.c.phone == bindparam("phone")))
-    return union_all(*ways)
+    return sql.Prepared(union_all(*ways))
 
 
-_INSERT_CUSTOMER = insert(_customers).returning(_customers.c.id)
-_INSERT_IDENTITY = insert(_identities).returning(_identities.c.id)
+_INSERT_CUSTOMER = sql.Prepared(insert(_customers).returning(_customers.c.id))
+_INSERT_IDENTITY = sql.Prepared(insert(_identities).returning(_identities.c.id))
 
 
 def resolve_customer(
@@ -154,35 +154,39 @@ def resolve_customer(
     if not (buyer.external_id or buyer.email or phone):
         return None, None
     session.flush()  # the Core statements below don't autoflush
-    conn = session.connection()
     matches = _matches(
         buyer_id=bool(buyer.external_id),
         email=bool(buyer.email),
         own_email=bool(buyer.email) and not buyer.email_is_relay,
         phone=bool(phone),
     )
-    found = conn.execute(
+    found = sql.run(
+        session,
         matches,
         {"channel_id": channel_id, "external_id": buyer.external_id, "email": buyer.email, "phone": phone},
-    ).all()
-    best = min(found, key=lambda row: row.rank, default=None)
-    if best is not None and best.rank in (_BY_BUYER_ID, _BY_CHANNEL_EMAIL):
-        return best.customer_id, best.identity_id
+    )
+    best = min(found, key=lambda row: row[0], default=None)  # (rank, identity id, customer id)
+    if best is not None and best[0] in (_BY_BUYER_ID, _BY_CHANNEL_EMAIL):
+        return best[2], best[1]
     if best is not None:
-        customer_id = best.customer_id
-        matched_by = "phone" if best.rank == _BY_PHONE else "email"
+        customer_id = best[2]
+        matched_by = "phone" if best[0] == _BY_PHONE else "email"
     else:
-        customer_id = conn.execute(
+        [(customer_id,)] = sql.run(
+            session,
             _INSERT_CUSTOMER,
             {
                 "name": buyer.name or "",
                 "email": None if buyer.email_is_relay else buyer.email,
                 "phone": phone,
+                "marketing_opt_out": False,
+                "notification_prefs": {},
                 "created_at": now,
             },
-        ).scalar_one()
+        )
         matched_by = "new"
-    identity_id = conn.execute(
+    [(identity_id,)] = sql.run(
+        session,
         _INSERT_IDENTITY,
         {
             "customer_id": customer_id,
@@ -195,7 +199,7 @@ def resolve_customer(
             "matched_by": matched_by,
             "created_at": now,
         },
-    ).scalar_one()
+    )
     return customer_id, identity_id
 
 

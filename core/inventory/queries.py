@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -170,9 +170,7 @@ def _available_to_sell_query(*, served_by_locations: bool) -> Select[Any]:
     return query
 
 
-_AVAILABLE_TO_SELL = {
-    served: _available_to_sell_query(served_by_locations=served) for served in (False, True)
-}
+AVAILABLE_TO_SELL = {served: _available_to_sell_query(served_by_locations=served) for served in (False, True)}
 
 
 def available_to_sell_by_channel(
@@ -184,11 +182,27 @@ def available_to_sell_by_channel(
     """
     if not sku_ids:
         return []
-    params: dict[str, Any] = {"sku_ids": list(sku_ids)}
-    if location_ids is not None:
-        params["location_ids"] = list(location_ids)
     session.flush()  # what an ORM query would autoflush (a buffer just changed), before the Core read
-    rows = session.connection().execute(_AVAILABLE_TO_SELL[location_ids is not None], params).all()
+    rows = session.connection().execute(
+        AVAILABLE_TO_SELL[location_ids is not None], available_to_sell_params(sku_ids, location_ids)
+    )
+    return available_to_sell_from_rows(rows, sku_ids)
+
+
+def available_to_sell_params(
+    sku_ids: Collection[int], location_ids: Collection[int] | None = None
+) -> dict[str, Any]:
+    """The parameters of AVAILABLE_TO_SELL[location_ids is not None] (for callers running it themselves)."""
+    params: dict[str, Any] = {"sku_ids": sorted(sku_ids)}
+    if location_ids is not None:
+        params["location_ids"] = sorted(location_ids)
+    return params
+
+
+def available_to_sell_from_rows(
+    rows: Iterable[Sequence[Any]], sku_ids: Collection[int]
+) -> list[AvailableToSell]:
+    """The figures, with their formulas, from the rows of the available-to-sell query."""
     channels: dict[int, tuple[str, str, int, int, int]] = {}
     by_key: dict[tuple[int, int], list[tuple[str, int]]] = {}
     for channel_id, code, name, units, percent, floor, sku_id, location_code, available in rows:

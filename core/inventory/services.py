@@ -13,12 +13,18 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from core import sql
 from core.catalog.models import Listing, Sku
 from core.channels.models import channel_locations
 from core.errors import DomainError, InsufficientStock, NotFound
 from core.inventory.allocation import AllocationPlan, LineNeed, LocationStock, ShipTo, plan_allocation
 from core.inventory.models import Location, StockLevel, StockMovement
-from core.inventory.queries import available_to_sell_by_channel
+from core.inventory.queries import (
+    AVAILABLE_TO_SELL,
+    AvailableToSell,
+    available_to_sell_from_rows,
+    available_to_sell_params,
+)
 from core.notifications.models import OutboxMessage
 from core.orders import events
 from core.orders.models import Allocation, Order, OrderLine
@@ -70,7 +76,11 @@ _LEVEL_UPDATES = {
     for keep_available in (False, True)
 }
 _INSERT_MOVEMENTS = insert(_movements)
+_INSERT_MOVEMENT_ROWS = sql.Prepared(_INSERT_MOVEMENTS)
+_RESERVE = sql.Prepared(_LEVEL_UPDATES[(False, True)])
+_UNRESERVE = sql.Prepared(_LEVEL_UPDATES[(True, False)])
 _INSERT_ALLOCATIONS = insert(Allocation.__table__)
+_ALLOCATION_ROWS = sql.Prepared(_INSERT_ALLOCATIONS)
 
 
 def _update_level(
@@ -232,7 +242,8 @@ def _push_upsert(dialect: str) -> Any:
     )
 
 
-_PUSH_UPSERTS = {dialect: _push_upsert(dialect) for dialect in ("postgresql", "sqlite")}
+_PUSH_UPSERTS = {dialect: sql.Prepared(_push_upsert(dialect)) for dialect in ("postgresql", "sqlite")}
+_ATS_SERVED = sql.Prepared(AVAILABLE_TO_SELL[True])
 
 
 def _queue_stock_pushes(session: Session, touched: Iterable[tuple[int, int]], *, now: datetime) -> None:
@@ -243,9 +254,15 @@ def _queue_stock_pushes(session: Session, touched: Iterable[tuple[int, int]], *,
     touched = set(touched)
     if not touched:
         return
-    figures = available_to_sell_by_channel(
-        session, {sku for _, sku in touched}, location_ids={loc for loc, _ in touched}
-    )
+    session.flush()  # the Core statements below don't autoflush (a buffer just changed)
+    skus = {sku for _, sku in touched}
+    rows = sql.run(session, _ATS_SERVED, available_to_sell_params(skus, {loc for loc, _ in touched}))
+    with sql.batch(session) as queued:
+        _queue_pushes(queued, available_to_sell_from_rows(rows, skus), now=now)
+
+
+def _queue_pushes(queued: sql.Batch, figures: Sequence[AvailableToSell], *, now: datetime) -> None:
+    """Add the upserts of the 'stock_push' rows for these figures to a batch."""
     if not figures:
         return
     rows = sorted(
@@ -272,10 +289,10 @@ def _queue_stock_pushes(session: Session, touched: Iterable[tuple[int, int]], *,
         ),
         key=lambda row: row["dedup_key"],  # one lock order for every writer
     )
-    dialect = session.get_bind().dialect.name
+    dialect = queued.dialect.name
     if dialect not in _PUSH_UPSERTS:
         raise NotImplementedError(f"no upsert for {dialect}")
-    session.connection().execute(_PUSH_UPSERTS[dialect], rows)
+    queued.add_many(_PUSH_UPSERTS[dialect], rows)
 
 
 def _add_to_on_hand(
@@ -369,16 +386,19 @@ def reserve_stock(
     order_id: int | None,
     actor: str,
     now: datetime,
+    queued: sql.Batch | None = None,
 ) -> list[LevelState]:
     """Reserve every (location_id, sku_id, quantity) or none of them.
 
     Requests for the same (location, SKU) are summed, then each pair gets ONE conditional UPDATE
     (`reserved = reserved + q WHERE on_hand - reserved >= q`) in ascending (location_id, sku_id) order, so
-    concurrent reservers lock rows in the same order and cannot deadlock. Several pairs run inside a
-    SAVEPOINT: if any pair is refused it is rolled back (no partial reservation); a single pair needs none,
-    as its refused UPDATE wrote nothing. InsufficientStock lists every short pair as (SKU code, wanted,
-    available). When all are admitted their ledger rows are written with one INSERT, then the stock pushes
-    are queued.
+    concurrent reservers lock rows in the same order and cannot deadlock. The UPDATEs and the
+    available-to-sell query after them go in one batch (one round trip on PostgreSQL). If any pair is
+    refused, the pairs admitted before it are given back by the opposite UPDATE in this same transaction,
+    which still holds their rows (no partial reservation, and no savepoint: a savepoint costs SQLite a
+    statement journal of every page it touches); InsufficientStock lists every short pair as (SKU code,
+    wanted, available). When all are admitted their ledger rows (one INSERT) and the stock pushes are written
+    in a second batch.
     """
     wanted: dict[tuple[int, int], int] = {}
     for location_id, sku_id, quantity in requests:
@@ -387,55 +407,79 @@ def reserve_stock(
         wanted[(location_id, sku_id)] = wanted.get((location_id, sku_id), 0) + quantity
     if not wanted:
         return []
+    session.flush()  # pending ORM state first, as the statements below won't see it
+    pairs = sorted(wanted.items())
+    skus = {sku for _, sku in wanted}
+    with sql.batch(session) as first:  # one round trip on PostgreSQL
+        updates = [
+            first.add(_RESERVE, _reserve_params(location_id, sku_id, quantity, now))
+            for (location_id, sku_id), quantity in pairs
+        ]
+        figures = first.add(_ATS_SERVED, available_to_sell_params(skus, {loc for loc, _ in wanted}))
     states: list[LevelState] = []
-    level_ids: list[int] = []
+    admitted: list[tuple[int, int, int]] = []
     short: list[tuple[int, int, int]] = []
-    if len(wanted) == 1:
-        # One pair: a refused UPDATE changed nothing, so no savepoint is needed to undo it.
-        session.flush()  # pending ORM state first, as the Core statements won't see it
-        savepoint = None
-    else:
-        savepoint = session.begin_nested()  # flushes pending ORM state first
-    conn = session.connection()
-    try:
-        for (location_id, sku_id), quantity in sorted(wanted.items()):
-            row = _update_level(conn, location_id, sku_id, on_hand_delta=0, reserved_delta=quantity, now=now)
-            if row is None:
-                short.append((location_id, sku_id, quantity))
-            else:
-                states.append(LevelState(location_id, sku_id, row.on_hand, row.reserved))
-                level_ids.append(row.id)
-        if not short:
-            conn.execute(
-                _INSERT_MOVEMENTS,
-                [
-                    _movement_row(
-                        state.location_id,
-                        state.sku_id,
-                        "reservation",
-                        on_hand_delta=0,
-                        reserved_delta=wanted[(state.location_id, state.sku_id)],
-                        order_id=order_id,
-                        reference=None,
-                        actor=actor,
-                        now=now,
-                    )
-                    for state in states
-                ],
-            )
-    except BaseException:
-        if savepoint is not None:
-            savepoint.rollback()
-        raise
+    for ((location_id, sku_id), quantity), update_result in zip(pairs, updates, strict=True):
+        if update_result.rows:
+            level_id, on_hand, reserved = update_result.rows[0]
+            states.append(LevelState(location_id, sku_id, on_hand, reserved))
+            admitted.append((location_id, sku_id, quantity))
+            _expire_cached_levels(session, [level_id])
+        else:
+            short.append((location_id, sku_id, quantity))
     if short:
-        if savepoint is not None:
-            savepoint.rollback()
+        _undo_reservations(session, admitted, now)
         raise InsufficientStock(_shortage(session, short))
-    if savepoint is not None:
-        savepoint.commit()
-    _expire_cached_levels(session, level_ids)
-    _queue_stock_pushes(session, wanted, now=now)
+    with sql.batch(session) as own:
+        writes = own if queued is None else queued
+        writes.add_many(
+            _INSERT_MOVEMENT_ROWS,
+            [
+                _movement_row(
+                    location_id,
+                    sku_id,
+                    "reservation",
+                    on_hand_delta=0,
+                    reserved_delta=quantity,
+                    order_id=order_id,
+                    reference=None,
+                    actor=actor,
+                    now=now,
+                )
+                for location_id, sku_id, quantity in admitted
+            ],
+        )
+        _queue_pushes(writes, available_to_sell_from_rows(figures.rows, skus), now=now)
     return states
+
+
+def _reserve_params(location_id: int, sku_id: int, quantity: int, now: datetime) -> dict[str, Any]:
+    return {
+        "p_location_id": location_id,
+        "p_sku_id": sku_id,
+        "p_take": quantity,
+        "p_on_hand_delta": 0,
+        "p_reserved_delta": quantity,
+        "p_now": now,
+    }
+
+
+def _undo_reservations(session: Session, admitted: Sequence[tuple[int, int, int]], now: datetime) -> None:
+    """Give back what a refused multi-pair reservation had taken before the refusal, in this transaction
+    (which still holds those rows: no one else has seen the intermediate counts)."""
+    with sql.batch(session) as queued:
+        for location_id, sku_id, quantity in admitted:
+            queued.add(
+                _UNRESERVE,
+                {
+                    "p_location_id": location_id,
+                    "p_sku_id": sku_id,
+                    "p_release": quantity,
+                    "p_on_hand_delta": 0,
+                    "p_reserved_delta": -quantity,
+                    "p_now": now,
+                },
+            )
 
 
 def release_reservation(
@@ -640,7 +684,7 @@ def _listed_stock_query() -> Select[Any]:
     )
 
 
-_LISTED_STOCK = _listed_stock_query()
+_LISTED_STOCK = sql.Prepared(_listed_stock_query())
 
 
 def listed_skus_with_stock(
@@ -653,9 +697,7 @@ def listed_skus_with_stock(
     if not channel_skus:
         return {}, []
     session.flush()  # the Core query below doesn't autoflush (a listing just added)
-    rows = session.connection().execute(
-        _LISTED_STOCK, {"channel_id": channel_id, "channel_skus": list(channel_skus)}
-    )
+    rows = sql.run(session, _LISTED_STOCK, {"channel_id": channel_id, "channel_skus": sorted(channel_skus)})
     listed: dict[str, ListedSku] = {}
     stock_rows = []
     for channel_sku, sku_id, code, dropship_location_id, *location in rows:
@@ -717,6 +759,7 @@ def _reserve_needs(
     *,
     actor: str,
     now: datetime,
+    queued: sql.Batch | None = None,
 ) -> _Reservation:
     """Plan the needs over the candidate locations with the pure rules, reserve the plan all-or-nothing
     (reserve_stock) and write its Allocation rows (one INSERT); or report the shortfall, reserving nothing."""
@@ -741,24 +784,26 @@ def _reserve_needs(
             order_id=order_id,
             actor=actor,
             now=now,
+            queued=queued,
         )
     except InsufficientStock as exc:  # someone took the units between our read and our reservation
         return _Reservation(strategy, plan, exc.lines)
     if plan.parts:
-        session.connection().execute(
-            _INSERT_ALLOCATIONS,
-            [
-                {
-                    "order_line_id": part.line_id,
-                    "location_id": part.location_id,
-                    "quantity": part.quantity,
-                    "status": "reserved",
-                    "reason": part.reason[:300],
-                    "created_at": now,
-                }
-                for part in plan.parts
-            ],
-        )
+        with sql.batch(session) as own:
+            (own if queued is None else queued).add_many(
+                _ALLOCATION_ROWS,
+                [
+                    {
+                        "order_line_id": part.line_id,
+                        "location_id": part.location_id,
+                        "quantity": part.quantity,
+                        "status": "reserved",
+                        "reason": part.reason[:300],
+                        "created_at": now,
+                    }
+                    for part in plan.parts
+                ],
+            )
     return _Reservation(strategy, plan)
 
 
@@ -849,6 +894,7 @@ def allocate_new_order(
     *,
     timeline: events.Timeline,
     now: datetime,
+    queued: sql.Batch | None = None,
 ) -> str:
     """allocate_order for a pending order of the channel created in this transaction, held as plain data
     (intake), with the SKUs and candidate locations read with its listings (listed_skus_with_stock).
@@ -857,7 +903,7 @@ def allocate_new_order(
     stock are in hand: so no row lock and no re-reads. The same rules and the same all-or-nothing reservation
     as allocate_order (a plan made on stock that has changed since is refused by the conditional UPDATEs);
     the timeline entries go to `timeline` and the new status (confirmed or backordered) is returned for the
-    caller to write.
+    caller to write. Its writes after the reservation's UPDATEs go to `queued` when given.
     """
     reservation = _reserve_needs(
         session,
@@ -869,6 +915,7 @@ def allocate_new_order(
         {sku.sku_id: sku.code for sku in listed.values()},
         actor=timeline.actor,
         now=now,
+        queued=queued,
     )
     if reservation.short:
         return record_status_change(

@@ -9,12 +9,14 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from core import sql
 from core.orders.models import Order, OrderEvent
 
 # Timeline entries the customer sees on the portal; the rest are for staff.
 CUSTOMER_VISIBLE_KINDS = frozenset({"placed", "status_changed", "shipped", "delivered", "return_update"})
 
 _INSERT_EVENTS = insert(OrderEvent.__table__)
+_EVENT_ROWS = sql.Prepared(_INSERT_EVENTS)
 
 
 def record_event(
@@ -100,8 +102,10 @@ class Timeline:
         """Queue a status change entry: from, to, why."""
         self.add("status_changed", why, from_status=from_status, to_status=to_status)
 
-    def write(self, session: Session) -> None:
-        """Append the queued entries (one executemany INSERT) and start afresh."""
+    def write(self, session: Session, queued: sql.Batch | None = None) -> None:
+        """Append the queued entries (one executemany INSERT; added to `queued` when given) and start
+        afresh."""
         if self.rows:
-            session.connection().execute(_INSERT_EVENTS, self.rows)
+            with sql.batch(session) as own:
+                (own if queued is None else queued).add_many(_EVENT_ROWS, self.rows)
             self.rows = []

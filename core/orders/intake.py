@@ -17,6 +17,7 @@ Steps for one payload (`receive_payload` runs them in one transaction, processin
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -27,10 +28,10 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
+from core import sql
 from core.audit.services import record_audit
 from core.catalog.services import add_listing
 from core.channels.base import Extracted, is_iso_currency
@@ -38,6 +39,7 @@ from core.channels.canonical import CanonicalAddress, CanonicalOrder, CanonicalS
 from core.channels.models import Channel
 from core.channels.registry import get_adapter
 from core.customers.services import resolve_customer
+from core.db import begin_write
 from core.errors import DomainError, NotFound
 from core.fulfillment.models import Shipment
 from core.inventory.allocation import LineNeed, LocationStock
@@ -86,11 +88,20 @@ _channels = Channel.__table__
 _payloads = InboundPayload.__table__
 _orders = Order.__table__
 _lines = OrderLine.__table__
-_ACTIVE_CHANNEL_ID = select(_channels.c.id).where(
-    _channels.c.code == bindparam("code"), _channels.c.active.is_(True)
+_ACTIVE_CHANNEL_ID = sql.Prepared(
+    select(_channels.c.id).where(_channels.c.code == bindparam("code"), _channels.c.active.is_(True))
 )
-_INSERT_PAYLOAD = insert(_payloads).returning(_payloads.c.id)
-_SETTLE_PAYLOAD = (
+_INSERT_PAYLOAD = sql.Prepared(insert(_payloads).returning(_payloads.c.id))
+# With a delivery id: a repeated one (even from a concurrent request) inserts nothing and returns no id.
+_INSERT_DELIVERY = {
+    dialect: sql.Prepared(
+        make(_payloads)
+        .on_conflict_do_nothing(index_elements=["channel_id", "delivery_id"])
+        .returning(_payloads.c.id)
+    )
+    for dialect, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+_SETTLE_PAYLOAD = sql.Prepared(
     update(_payloads)
     .where(_payloads.c.id == bindparam("p_id"))
     .values(
@@ -107,27 +118,59 @@ _ORDER_ID = select(_orders.c.id).where(
 # (the database decides on the unique key, waiting for the other transaction on PostgreSQL), nothing else
 # written yet.
 _INSERT_NEW_ORDER = {
-    dialect: make(_orders)
-    .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
-    .returning(_orders.c.id)
+    dialect: sql.Prepared(
+        make(_orders)
+        .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
+        .returning(_orders.c.id)
+    )
     for dialect, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
 # Returning line_no with the id: a batch INSERT ... RETURNING gives no row order on SQLite (asking for one
 # makes SQLAlchemy send one INSERT per line).
-_INSERT_LINES = insert(_lines).returning(_lines.c.line_no, _lines.c.id)
-_COMPLETE_ORDER = (
+_LINE_COLUMNS = (
+    "order_id",
+    "line_no",
+    "external_id",
+    "sku_id",
+    "channel_sku",
+    "title",
+    "quantity",
+    "unit_price",
+    "discount",
+    "tax",
+    "total",
+)
+
+
+@functools.cache
+def _insert_lines(count: int) -> sql.Prepared:
+    """One INSERT of `count` lines returning (line_no, id); parameters are `<column>_<n>`."""
+    rows = [
+        {
+            **{c: bindparam(f"{c}_{n}", type_=_lines.c[c].type) for c in _LINE_COLUMNS},
+            "quantity_shipped": 0,
+            "quantity_returned": 0,
+            "quantity_cancelled": 0,
+        }
+        for n in range(count)
+    ]
+    return sql.Prepared(insert(_lines).values(rows).returning(_lines.c.line_no, _lines.c.id))
+
+
+_COMPLETE_ORDER = sql.Prepared(
     update(_orders)
     .where(_orders.c.id == bindparam("p_id"))
     .values(
         number=bindparam("p_number", type_=_orders.c.number.type),
         status=bindparam("p_status", type_=_orders.c.status.type),
+        hold_reason=bindparam("p_hold_reason", type_=_orders.c.hold_reason.type),
         customer_id=bindparam("p_customer_id", type_=_orders.c.customer_id.type),
         identity_id=bindparam("p_identity_id", type_=_orders.c.identity_id.type),
         updated_at=bindparam("p_now", type_=_orders.c.updated_at.type),
     )
 )
 _QUEUE_CONFIRMATION = {
-    dialect: make(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedup_key"])
+    dialect: sql.Prepared(make(OutboxMessage.__table__).on_conflict_do_nothing(index_elements=["dedup_key"]))
     for dialect, make in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
 
@@ -135,10 +178,10 @@ _QUEUE_CONFIRMATION = {
 def get_channel(session: Session, code: str) -> Channel:
     """An active channel by code, or NotFound."""
     session.flush()  # the Core query below doesn't autoflush
-    channel_id = session.connection().execute(_ACTIVE_CHANNEL_ID, {"code": code}).scalar()
-    if channel_id is None:
+    found = sql.run(session, _ACTIVE_CHANNEL_ID, {"code": code})
+    if not found:
         raise NotFound(f"unknown channel {code!r}")
-    return session.get_one(Channel, channel_id)  # from the identity map when this session has it already
+    return session.get_one(Channel, found[0][0])  # from the identity map when this session has it already
 
 
 def store_payload(
@@ -154,14 +197,6 @@ def store_payload(
     headers: dict[str, str] | None = None,
 ) -> tuple[InboundPayload, bool]:
     """Store the raw body; returns (payload, is_new). A delivery id seen before returns the first payload."""
-    if delivery_id:
-        seen = session.scalar(
-            select(InboundPayload).where(
-                InboundPayload.channel_id == channel.id, InboundPayload.delivery_id == delivery_id
-            )
-        )
-        if seen is not None:
-            return seen, False
     values = {
         "channel_id": channel.id,
         "channel_code": channel.code,
@@ -178,21 +213,21 @@ def store_payload(
         "received_at": now,
         "processed_at": None,
     }
+    session.flush()  # the statements below don't autoflush
     if not delivery_id:  # nothing to collide with: NULL delivery ids are never equal under the unique key
-        return _insert_payload(session, values), True
-    try:
-        with session.begin_nested():
-            payload = _insert_payload(session, values)
-    except IntegrityError:  # the same delivery id stored concurrently
-        seen = session.scalar(
-            select(InboundPayload).where(
-                InboundPayload.channel_id == channel.id, InboundPayload.delivery_id == delivery_id
-            )
+        return _attach_payload(session, values, sql.run(session, _INSERT_PAYLOAD, values)[0][0]), True
+    inserted = sql.run(session, _INSERT_DELIVERY[session.get_bind().dialect.name], values)
+    if inserted:
+        return _attach_payload(session, values, inserted[0][0]), True
+    # A delivery id seen before (PostgreSQL waits for a concurrent insert of it to commit or roll back).
+    seen = session.scalar(
+        select(InboundPayload).where(
+            InboundPayload.channel_id == channel.id, InboundPayload.delivery_id == delivery_id
         )
-        if seen is None:
-            raise
-        return seen, False
-    return payload, True
+    )
+    if seen is None:
+        raise RuntimeError(f"delivery {delivery_id!r} conflicted on its key but cannot be found")
+    return seen, False
 
 
 @dataclass
@@ -217,41 +252,46 @@ def receive_payload(
     filename: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Received:
-    """Store a body and process it, in the caller's transaction (one commit, so one disk flush, per webhook).
+    """Store a body and process it in one transaction (one commit, so one disk flush, per webhook), which
+    the caller starts with nothing else in it (it is rolled back on failure) and commits.
 
-    The payload row is written first; processing runs in a savepoint, so an unexpected error undoes only
-    what processing wrote and the payload stays, marked rejected with the error, once the caller commits.
-    The caller answers the channel only after that commit: a crash before it means no answer, and the channel
-    delivers again."""
-    payload, is_new = store_payload(
-        session,
-        channel,
-        body,
-        source=source,
-        now=now,
-        delivery_id=delivery_id,
-        topic=topic,
-        filename=filename,
-        headers=headers,
-    )
+    The payload row is written first. When processing fails unexpectedly the whole transaction is rolled
+    back and the payload is stored again, alone, marked rejected with the error, for the caller to commit:
+    nothing half-processed is kept, the payload always is. (Not a savepoint around processing: on SQLite a
+    savepoint makes every page written inside it go through a statement journal, a third of the cost of
+    an order.) The caller answers the channel only after the commit: a crash before it means no answer, and
+    the channel delivers again."""
+    stored = {
+        "source": source,
+        "now": now,
+        "delivery_id": delivery_id,
+        "topic": topic,
+        "filename": filename,
+        "headers": headers,
+    }
+    payload, is_new = store_payload(session, channel, body, **stored)
     if not is_new:
         return Received(payload, False, [])
     try:
-        with session.begin_nested():
-            [(_, results)] = process_payloads(session, channel, [payload], now=now)
+        [(_, results)] = process_payloads(session, channel, [payload], now=now)
     except Exception as exc:
         log.exception("payload %s failed", payload.id)
         error = f"{type(exc).__name__}: {exc}"
-        mark_payload_failed(session, payload.id, error, now=now)
-        return Received(payload, True, [], failure=error)
+        session.expunge(payload)  # attached by hand, so the rollback would keep it, with an id now unused
+        session.rollback()
+        begin_write(session)
+        payload, is_new = store_payload(session, channel, body, **stored)
+        if is_new:
+            _write_outcome(session, payload, REJECTED, error[:4000], None, now)
+        return Received(payload, is_new, [], failure=error)
     return Received(payload, True, results)
 
 
-def _insert_payload(session: Session, values: dict[str, Any]) -> InboundPayload:
-    """One Core INSERT, then the row attached to the session as a loaded InboundPayload: the same object a
-    flush would give, without the unit of work's cost on the webhook's hot path."""
+def _attach_payload(session: Session, values: dict[str, Any], payload_id: int) -> InboundPayload:
+    """The row just inserted, attached to the session as a loaded InboundPayload: the same object a flush
+    would give, without the unit of work's cost on the webhook's hot path."""
     payload = InboundPayload(**values)
-    payload.id = session.connection().execute(_INSERT_PAYLOAD, values).scalar_one()
+    payload.id = payload_id
     make_transient_to_detached(payload)
     session.add(payload)
     return payload
@@ -354,7 +394,8 @@ def _write_outcome(
     """One Core UPDATE of the payload's outcome, mirrored on the object as its committed state: nothing is
     left for a flush to write, and the row is right even when the object no longer matches it (after a
     rolled-back savepoint)."""
-    session.connection().execute(
+    sql.run(
+        session,
         _SETTLE_PAYLOAD,
         {"p_id": payload.id, "p_status": status, "p_error": error, "p_order_id": order_id, "p_now": now},
     )
@@ -392,18 +433,17 @@ def ingest_order(
 ) -> IngestResult:
     """Create or update one order from its canonical form; idempotent and safe under concurrent delivery.
 
-    A new order is inserted by its unique key (channel, external id) before anything else is written for
-    it; when a concurrent delivery got there first, no row is inserted and ours is applied as an update."""
+    The order is inserted by its unique key (channel, external id) before anything else is written for it;
+    when it exists already (a replay, an update, or a concurrent delivery that got there first) no row is
+    inserted and ours is applied as an update."""
+    new = _create_order(session, channel, canonical, now=now, actor=actor)
+    if new is not None:
+        _after_create(session, channel, new, canonical, now=now)
+        status = NEEDS_ATTENTION if new.status == OrderStatus.ON_HOLD else "created"
+        return IngestResult(canonical.external_id, status, new.id, new.hold_reason)
     order_id = _find_order_id(session, channel.id, canonical.external_id)
     if order_id is None:
-        new = _create_order(session, channel, canonical, now=now, actor=actor)
-        if new is not None:
-            _after_create(session, channel, new, canonical, now=now)
-            status = NEEDS_ATTENTION if new.status == OrderStatus.ON_HOLD else "created"
-            return IngestResult(canonical.external_id, status, new.id, new.hold_reason)
-        order_id = _find_order_id(session, channel.id, canonical.external_id)
-        if order_id is None:
-            raise RuntimeError(f"order {canonical.external_id} conflicted on its key but cannot be found")
+        raise RuntimeError(f"order {canonical.external_id} conflicted on its key but cannot be found")
     order = session.get_one(Order, order_id)
     return _update_order(session, order, canonical, now=now, actor=actor)
 
@@ -506,8 +546,8 @@ def _create_order(
     hold_reason = "; ".join(reasons) or None
     offset = canonical.placed_at.utcoffset()
     shipping_address = _address(canonical.shipping_address)
-    conn = session.connection()
-    order_id = conn.execute(
+    inserted = sql.run(
+        session,
         _INSERT_NEW_ORDER[session.get_bind().dialect.name],
         {
             "channel_id": channel.id,
@@ -541,17 +581,21 @@ def _create_order(
             "created_at": now,
             "updated_at": now,
         },
-    ).scalar()
-    if order_id is None:
+    )
+    if not inserted:
         return None
+    order_id = inserted[0][0]
     customer_id, identity_id = resolve_customer(
         session, channel.id, canonical.buyer, canonical.shipping_address or canonical.billing_address, now=now
     )
-    line_ids = (
-        dict(conn.execute(_INSERT_LINES, [{"order_id": order_id, **line} for line in lines]).all())
-        if lines
-        else {}
-    )
+    line_ids: dict[int, int] = {}
+    if lines:
+        values = {
+            f"{column}_{n}": order_id if column == "order_id" else line[column]
+            for n, line in enumerate(lines)
+            for column in _LINE_COLUMNS
+        }
+        line_ids = dict(sql.run(session, _insert_lines(len(lines)), values))
     timeline = events.Timeline(order_id, actor=actor, now=now)
     timeline.add(
         "placed",
@@ -617,39 +661,46 @@ def _after_create(
     appended.
 
     A new order holds no stock, so a cancellation has nothing to release."""
-    target = _target_status(order.status, canonical)
-    if target is not None:
-        why = f"channel reports {canonical.raw_status}"
-        order.status = record_status_change(order.timeline, order.status, target, why=why)
-    elif order.status == OrderStatus.PENDING and canonical.status == ChannelStatus.PAID:
-        if canonical.fulfilled_by_channel:
-            why = f"paid; {channel.name} fulfils it: nothing is allocated from our stock"
-            order.status = record_status_change(order.timeline, order.status, OrderStatus.CONFIRMED, why=why)
-        else:
-            order.status = allocate_new_order(
-                session,
-                order.id,
-                order.shipping_address,
-                order.needs,
-                order.listed,
-                order.locations,
-                timeline=order.timeline,
-                now=now,
-            )
-            if order.status == OrderStatus.CONFIRMED and order.email:
-                queue_order_confirmation(session, order.id, order.number, order.email, now=now)
-    order.timeline.write(session)
-    session.connection().execute(
-        _COMPLETE_ORDER,
-        {
-            "p_id": order.id,
-            "p_number": order.number,
-            "p_status": order.status,
-            "p_customer_id": order.customer_id,
-            "p_identity_id": order.identity_id,
-            "p_now": now,
-        },
-    )
+    with sql.batch(session) as queued:  # the writes after the reservation: one round trip on PostgreSQL
+        target = _target_status(order.status, canonical)
+        if target is not None:
+            why = f"channel reports {canonical.raw_status}"
+            order.status = record_status_change(order.timeline, order.status, target, why=why)
+        elif order.status == OrderStatus.PENDING and canonical.status == ChannelStatus.PAID:
+            if canonical.fulfilled_by_channel:
+                why = f"paid; {channel.name} fulfils it: nothing is allocated from our stock"
+                order.status = record_status_change(
+                    order.timeline, order.status, OrderStatus.CONFIRMED, why=why
+                )
+            else:
+                order.status = allocate_new_order(
+                    session,
+                    order.id,
+                    order.shipping_address,
+                    order.needs,
+                    order.listed,
+                    order.locations,
+                    timeline=order.timeline,
+                    now=now,
+                    queued=queued,
+                )
+                if order.status == OrderStatus.CONFIRMED and order.email:
+                    queue_order_confirmation(
+                        session, order.id, order.number, order.email, now=now, queued=queued
+                    )
+        order.timeline.write(session, queued)
+        queued.add(
+            _COMPLETE_ORDER,
+            {
+                "p_id": order.id,
+                "p_number": order.number,
+                "p_status": order.status,
+                "p_hold_reason": order.hold_reason,
+                "p_customer_id": order.customer_id,
+                "p_identity_id": order.identity_id,
+                "p_now": now,
+            },
+        )
 
 
 def _add_channel_shipments(
@@ -724,25 +775,32 @@ def allocate_if_ready(session: Session, order: Order, *, now: datetime, actor: s
 
 
 def queue_order_confirmation(
-    session: Session, order_id: int, number: str, email: str, *, now: datetime
+    session: Session,
+    order_id: int,
+    number: str,
+    email: str,
+    *,
+    now: datetime,
+    queued: sql.Batch | None = None,
 ) -> None:
-    """The 'order confirmed' email, queued once per order (the dedup key makes a second queueing a no-op)."""
-    dialect = session.get_bind().dialect.name
-    session.connection().execute(
-        _QUEUE_CONFIRMATION[dialect],
-        {
-            "kind": "order_confirmed",
-            "transport": "email",
-            "dedup_key": f"order:{order_id}:confirmed",
-            "recipient": email,
-            "subject": f"Your order {number} is confirmed",
-            "payload": {"order_id": order_id},
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        },
-    )
+    """The 'order confirmed' email, queued once per order (the dedup key makes a second queueing a no-op);
+    added to `queued` when given."""
+    with sql.batch(session) as own:
+        (own if queued is None else queued).add(
+            _QUEUE_CONFIRMATION[session.get_bind().dialect.name],
+            {
+                "kind": "order_confirmed",
+                "transport": "email",
+                "dedup_key": f"order:{order_id}:confirmed",
+                "recipient": email,
+                "subject": f"Your order {number} is confirmed",
+                "payload": {"order_id": order_id},
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
+        )
 
 
 def _update_order(

@@ -154,4 +154,4 @@ def test_webhook_processing_error_keeps_the_payload_and_undoes_the_rest(
     [payload] = db.scalars(select(InboundPayload)).all()
     assert (payload.status, payload.error) == ("rejected", "RuntimeError: disk on fire")
     assert payload.body == SHOPIFY_ORDER.decode() and payload.delivery_id == "wh-boom"
-    assert db.scalar(select(func.count()).select_from(Order)) == 0  # the savepoint took the order back
+    assert db.scalar(select(func.count()).select_from(Order)) == 0  # the rollback took the order back

@@ -1,0 +1,299 @@
+"""Hot-path statements: Core statements compiled once per dialect and run on the driver's cursor.
+
+SQLAlchemy's `Connection.execute` costs tens of microseconds per statement in Python (compiled-cache lookup,
+execution context, result set-up, events), more than SQLite takes to run a small INSERT. The few paths that
+run statements by the dozen per request (order intake, stock reservation) use `Prepared` instead: the same
+Core statement, compiled for the dialect on first use, its parameters put through the same column type
+conversions (aware datetimes, JSON), run on the session's connection with the driver's own cursor. So the
+SQL is still written once, in Core, and checked like any other statement.
+
+Limits, checked when a statement is compiled: every column value must be given (no Python-side defaults),
+and an expanding IN parameter (`bindparam(..., expanding=True)`) is rendered per list length.
+
+`Batch` sends several statements in one round trip to PostgreSQL (psycopg's pipeline mode) and runs them
+one after the other on SQLite (nothing to save there).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session
+
+_POSTCOMPILE = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
+_WROTE = "crossdock.wrote"  # core.db's flag: this SQLite transaction has written
+
+
+class _Compiled:
+    """One statement compiled for one dialect and one set of given column keys."""
+
+    def __init__(self, statement: Any, dialect: Dialect, column_keys: Sequence[str] | None) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=column_keys)
+        if getattr(compiled, "insert_prefetch", None) or getattr(compiled, "update_prefetch", None):
+            names = [c.key for c in (*compiled.insert_prefetch, *compiled.update_prefetch)]
+            raise ValueError(f"Prepared statements take every value explicitly; missing: {names}")
+        self.compiled = compiled
+        self.sql = str(compiled)
+        self.named = compiled.positiontup is None
+        self.positions = tuple(compiled.positiontup or ())
+        self.expanding = frozenset(name for name, bind in compiled.binds.items() if bind.expanding)
+        self.processors = {
+            name: processor
+            for name, bind in compiled.binds.items()
+            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        }
+        self.defaults = {name: bind.value for name, bind in compiled.binds.items() if bind.value is not None}
+        self.result_processors = _result_processors(statement, dialect)
+        self.writes = self.sql.lstrip()[:7].upper().startswith(("INSERT", "UPDATE", "DELETE", "WITH"))
+        self.mark = "%s" if not self.named else None
+        self._expanded: dict[tuple[int, ...], str] = {}
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[str, Any]:
+        """The SQL (expanded for the IN lists' lengths) and the driver's parameters for `values`."""
+        params = dict(self.defaults)
+        params.update(values)
+        for name, processor in self.processors.items():
+            value = params.get(name)
+            if name in self.expanding:
+                params[name] = [processor(v) for v in value]
+            else:
+                params[name] = processor(value)
+        if not self.expanding:
+            if self.named:
+                return self.sql, params
+            return self.sql, tuple(params[name] for name in self.positions)
+        lengths = tuple(len(params[name]) for name in sorted(self.expanding))
+        if any(n == 0 for n in lengths):
+            raise ValueError("an expanding IN parameter needs at least one value")
+        sql = self._expanded.get(lengths)
+        if sql is None:
+            sql = self._expanded[lengths] = self._expand(
+                dict(zip(sorted(self.expanding), lengths, strict=True))
+            )
+        if self.named:
+            flat = {k: v for k, v in params.items() if k not in self.expanding}
+            for name in self.expanding:
+                for i, value in enumerate(params[name], start=1):
+                    flat[f"{name}_{i}"] = value
+            return sql, flat
+        flat_list: list[Any] = []
+        for name in self.positions:
+            if name in self.expanding:
+                flat_list.extend(params[name])
+            else:
+                flat_list.append(params[name])
+        return sql, tuple(flat_list)
+
+    def _expand(self, lengths: dict[str, int]) -> str:
+        def render(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if self.named:
+                return ", ".join(f"%({name}_{i})s" for i in range(1, lengths[name] + 1))
+            return ", ".join(["?"] * lengths[name])
+
+        return _POSTCOMPILE.sub(render, self.sql)
+
+    def rows(self, cursor: Any) -> list[tuple[Any, ...]]:
+        if cursor.description is None:
+            return []
+        fetched = cursor.fetchall()
+        processors = self.result_processors
+        if not any(processors):
+            return fetched
+        return [
+            tuple(value if p is None else p(value) for p, value in zip(processors, row, strict=True))
+            for row in fetched
+        ]
+
+
+def _result_processors(statement: Any, dialect: Dialect) -> list[Any]:
+    if hasattr(statement, "returning_column_descriptions") and statement._returning:
+        types = [d["type"] for d in statement.returning_column_descriptions]
+    elif hasattr(statement, "selected_columns"):
+        types = [c.type for c in statement.selected_columns]
+    else:
+        types = []
+    return [t.dialect_impl(dialect).result_processor(dialect, None) for t in types]
+
+
+class Prepared:
+    """A Core statement run on the driver's cursor (see the module docstring).
+
+    For an INSERT or UPDATE without explicit `.values()`, the columns written are the keys of the first
+    parameters seen; every later call must give the same keys."""
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._by_dialect: dict[tuple[str, tuple[str, ...] | None], _Compiled] = {}
+
+    def compiled(self, dialect: Dialect, values: Mapping[str, Any] | None) -> _Compiled:
+        keys = _column_keys(self.statement, values)
+        found = self._by_dialect.get((dialect.name, keys))
+        if found is None:
+            found = self._by_dialect[(dialect.name, keys)] = _Compiled(self.statement, dialect, keys)
+        return found
+
+
+def _column_keys(statement: Any, values: Mapping[str, Any] | None) -> tuple[str, ...] | None:
+    # INSERT/UPDATE render their SET/VALUES from the keys given, like Connection.execute does.
+    if values is None or not getattr(statement, "is_dml", False) or statement.is_delete:
+        return None
+    return tuple(values)
+
+
+_DRIVER = "crossdock.driver"
+
+
+def _driver(session: Session) -> tuple[Any, Dialect]:
+    """The session's transaction's DBAPI connection (beginning the transaction if need be) and dialect,
+    remembered for the rest of that transaction (Session.connection() costs more than a small statement)."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_DRIVER)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cached[1], cached[2]
+    conn = session.connection()
+    driver = conn.connection.driver_connection
+    session.info[_DRIVER] = (session.get_transaction(), driver, conn.dialect, conn)
+    return driver, conn.dialect
+
+
+def _note_write(session: Session, writes: bool) -> None:
+    # core.db remembers whether a SQLite transaction has written (begin_write asks); a statement run on the
+    # driver's cursor passes no SQLAlchemy event, so say it here.
+    if writes:
+        cached = session.info.get(_DRIVER)
+        if cached is not None and cached[2].name == "sqlite":
+            cached[3].info[_WROTE] = True
+
+
+def run(
+    session: Session, prepared: Prepared, values: Mapping[str, Any] | None = None
+) -> list[tuple[Any, ...]]:
+    """Run the statement once in the session's transaction; the rows it returns (none for a plain write)."""
+    driver, dialect = _driver(session)
+    compiled = prepared.compiled(dialect, values)
+    sql, params = compiled.parameters(values or {})
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, params)
+        rows = compiled.rows(cursor)
+    finally:
+        cursor.close()
+    _note_write(session, compiled.writes)
+    return rows
+
+
+def run_count(session: Session, prepared: Prepared, values: Mapping[str, Any] | None = None) -> int:
+    """Run a write once; the number of rows it matched."""
+    driver, dialect = _driver(session)
+    compiled = prepared.compiled(dialect, values)
+    sql, params = compiled.parameters(values or {})
+    cursor = driver.cursor()
+    try:
+        cursor.execute(sql, params)
+        count = cursor.rowcount
+    finally:
+        cursor.close()
+    _note_write(session, compiled.writes)
+    return int(count)
+
+
+def run_many(session: Session, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Run a write once per parameter set (the driver's executemany); nothing is returned."""
+    if not rows:
+        return
+    driver, dialect = _driver(session)
+    compiled = prepared.compiled(dialect, rows[0])
+    if compiled.expanding:
+        raise ValueError("run_many takes no expanding IN parameters")
+    cursor = driver.cursor()
+    try:
+        cursor.executemany(compiled.sql, [compiled.parameters(row)[1] for row in rows])
+    finally:
+        cursor.close()
+    _note_write(session, compiled.writes)
+
+
+class Result:
+    """A statement's rows, filled in when its batch has run."""
+
+    __slots__ = ("rowcount", "rows")
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[Any, ...]] = []
+        self.rowcount = -1
+
+
+class Batch:
+    """Statements queued to run together, in order, in the session's transaction: in one round trip on
+    PostgreSQL (pipeline mode), one after the other elsewhere. Each `add` returns a Result, filled in once
+    the batch has run (at the end of the `batch()` block)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.driver, self.dialect = _driver(session)
+        self.queued: list[tuple[_Compiled, str, Any, bool, Result]] = []
+
+    def add(self, prepared: Prepared, values: Mapping[str, Any] | None = None) -> Result:
+        compiled = prepared.compiled(self.dialect, values)
+        sql, params = compiled.parameters(values or {})
+        result = Result()
+        self.queued.append((compiled, sql, params, False, result))
+        return result
+
+    def add_many(self, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
+        if not rows:
+            return
+        compiled = prepared.compiled(self.dialect, rows[0])
+        if compiled.expanding:
+            raise ValueError("add_many takes no expanding IN parameters")
+        params = [compiled.parameters(row)[1] for row in rows]
+        self.queued.append((compiled, compiled.sql, params, True, Result()))
+
+    def run(self) -> None:
+        queued, self.queued = self.queued, []
+        if not queued:
+            return
+        if self.dialect.name == "postgresql" and len(queued) > 1:
+            self._run_pipelined(queued)
+        else:
+            for compiled, sql, params, many, result in queued:
+                cursor = self.driver.cursor()
+                try:
+                    if many:
+                        cursor.executemany(sql, params)
+                    else:
+                        cursor.execute(sql, params)
+                        result.rows = compiled.rows(cursor)
+                    result.rowcount = cursor.rowcount
+                finally:
+                    cursor.close()
+        _note_write(self.session, any(compiled.writes for compiled, *_ in queued))
+
+    def _run_pipelined(self, queued: list[tuple[_Compiled, str, Any, bool, Result]]) -> None:
+        cursors = []
+        with self.driver.pipeline():
+            for _compiled, sql, params, many, _result in queued:
+                cursor = self.driver.cursor()
+                cursors.append(cursor)
+                if many:
+                    cursor.executemany(sql, params)
+                else:
+                    cursor.execute(sql, params)
+        for cursor, (compiled, _sql, _params, many, result) in zip(cursors, queued, strict=True):
+            if not many:
+                result.rows = compiled.rows(cursor)
+            result.rowcount = cursor.rowcount
+            cursor.close()
+
+
+@contextmanager
+def batch(session: Session) -> Iterator[Batch]:
+    """`with batch(session) as b: r = b.add(...)`; the statements run when the block ends."""
+    queued = Batch(session)
+    yield queued
+    queued.run()
