@@ -87,7 +87,10 @@ def _sqlite_begin(conn: Any) -> None:
     options = conn.get_execution_options()
     if options.get("isolation_level") == "AUTOCOMMIT":
         return  # every statement is its own transaction
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get("sqlite_immediate", False) else "BEGIN")
+    # Straight on the driver: this runs for every transaction, and exec_driver_sql costs more than BEGIN.
+    conn.connection.driver_connection.execute(
+        "BEGIN IMMEDIATE" if options.get("sqlite_immediate", False) else "BEGIN"
+    )
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:

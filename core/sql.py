@@ -47,6 +47,7 @@ class _Compiled:
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
         self.defaults = {name: bind.value for name, bind in compiled.binds.items() if bind.value is not None}
+        self.positional = [(name, self.processors.get(name)) for name in self.positions]
         self.result_processors = _result_processors(statement, dialect)
         self.writes = self.sql.lstrip()[:7].upper().startswith(("INSERT", "UPDATE", "DELETE", "WITH"))
         self.mark = "%s" if not self.named else None
@@ -54,10 +55,20 @@ class _Compiled:
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[str, Any]:
         """The SQL (expanded for the IN lists' lengths) and the driver's parameters for `values`."""
+        if not self.expanding and not self.defaults:  # the common case, kept short: it runs per row
+            if self.named:
+                params = dict(values)
+                for name, processor in self.processors.items():
+                    params[name] = processor(params[name])
+                return self.sql, params
+            return self.sql, tuple(
+                values[name] if processor is None else processor(values[name])
+                for name, processor in self.positional
+            )
         params = dict(self.defaults)
         params.update(values)
         for name, processor in self.processors.items():
-            value = params.get(name)
+            value = params[name]
             if name in self.expanding:
                 params[name] = [processor(v) for v in value]
             else:
