@@ -131,17 +131,12 @@ def available_to_sell_formula(
 
 def _available_to_sell_query(*, served_by_locations: bool) -> Select[Any]:
     """Every active channel with, per SKU asked for, the available units at each of its active locations
-    (one row per channel, SKU and location, in formula order; a channel stocking none of them gets one row
-    of NULLs). Built once: the SKU and location ids are expanding parameters."""
+    (one row per channel, SKU and location, in formula order; rows of NULLs for a channel's locations
+    stocking none of them, or for a channel with no location). Built once: the SKU and location ids are
+    expanding parameters."""
     channels = Channel.__table__
     locations = Location.__table__
     levels = StockLevel.__table__
-    stocked = channel_locations.join(
-        locations, (locations.c.id == channel_locations.c.location_id) & locations.c.active
-    ).join(
-        levels,
-        (levels.c.location_id == locations.c.id) & levels.c.sku_id.in_(bindparam("sku_ids", expanding=True)),
-    )
     query = (
         select(
             channels.c.id,
@@ -154,7 +149,17 @@ def _available_to_sell_query(*, served_by_locations: bool) -> Select[Any]:
             locations.c.code,
             levels.c.on_hand - levels.c.reserved,
         )
-        .select_from(channels.outerjoin(stocked, channel_locations.c.channel_id == channels.c.id))
+        # Flat outer joins (a nested join would be materialized whole by SQLite): rows without a SKU only
+        # name their channel.
+        .select_from(
+            channels.outerjoin(channel_locations, channel_locations.c.channel_id == channels.c.id)
+            .outerjoin(locations, (locations.c.id == channel_locations.c.location_id) & locations.c.active)
+            .outerjoin(
+                levels,
+                (levels.c.location_id == locations.c.id)
+                & levels.c.sku_id.in_(bindparam("sku_ids", expanding=True)),
+            )
+        )
         .where(channels.c.active)
         .order_by(channels.c.id, levels.c.sku_id, locations.c.priority, locations.c.code)
     )

@@ -654,11 +654,10 @@ def _listed_stock_query() -> Select[Any]:
         .select_from(listed_listings.join(listed_skus, listed_skus.c.id == listed_listings.c.sku_id))
         .where(listed(listed_listings))
     )
-    candidate_stock = levels.join(
-        locations,
-        (locations.c.id == levels.c.location_id)
-        & locations.c.active
-        & (locations.c.id.in_(_serving_locations) | locations.c.id.in_(suppliers)),
+    candidates = (
+        select(locations.c.id)
+        .where(locations.c.active)
+        .where(locations.c.id.in_(_serving_locations) | locations.c.id.in_(suppliers))
     )
     return (
         select(
@@ -675,9 +674,11 @@ def _listed_stock_query() -> Select[Any]:
             levels.c.on_hand - levels.c.reserved,
         )
         .select_from(
-            listings.join(skus, skus.c.id == listings.c.sku_id).outerjoin(
-                candidate_stock, levels.c.sku_id == listings.c.sku_id
-            )
+            # Flat outer joins from each listed SKU to its levels (by the SKU's index) at the candidate
+            # locations: not every level at those locations (a warehouse holds thousands of SKUs).
+            listings.join(skus, skus.c.id == listings.c.sku_id)
+            .outerjoin(levels, (levels.c.sku_id == listings.c.sku_id) & levels.c.location_id.in_(candidates))
+            .outerjoin(locations, locations.c.id == levels.c.location_id)
         )
         .where(listed(listings))
         .order_by(locations.c.id)
