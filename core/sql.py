@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -42,7 +43,7 @@ class _Compiled:
         self.positions = tuple(compiled.positiontup or ())
         self.expanding = frozenset(name for name, bind in compiled.binds.items() if bind.expanding)
         self.processors = {
-            name: processor
+            name: _last_time_kept(processor)
             for name, bind in compiled.binds.items()
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
@@ -119,6 +120,23 @@ class _Compiled:
             tuple(value if p is None else p(value) for p, value in zip(processors, row, strict=True))
             for row in fetched
         ]
+
+
+def _last_time_kept(processor: Any) -> Any:
+    """The processor, remembering its last datetime: a hot path writes the same `now` into many rows."""
+    last: list[tuple[Any, Any]] = [(None, None)]
+
+    def process(value: Any) -> Any:
+        if type(value) is datetime:
+            seen, converted = last[0]  # one tuple, swapped whole: safe across threads
+            if value is seen:
+                return converted
+            converted = processor(value)
+            last[0] = (value, converted)
+            return converted
+        return processor(value)
+
+    return process
 
 
 def _result_processors(statement: Any, dialect: Dialect) -> list[Any]:
