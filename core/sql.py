@@ -22,8 +22,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 _POSTCOMPILE = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
 _WROTE = "crossdock.wrote"  # core.db's flag: this SQLite transaction has written
@@ -326,3 +327,14 @@ def batch(session: Session) -> Iterator[Batch]:
     queued = Batch(session)
     yield queued
     queued.run()
+
+
+def attach_loaded(session: Session, model: type[Any], values: Mapping[str, Any]) -> Any:
+    """An instance of `model` for a row this transaction just wrote with `values` (all its columns, with its
+    primary key), attached to the session as if loaded: what a flush would leave, a quarter of the cost of
+    the constructor's instrumented attribute sets plus `make_transient_to_detached`."""
+    instance = sa_inspect(model).class_manager.new_instance()
+    instance.__dict__.update(values)  # loaded state: no change history, nothing for a flush to write
+    make_transient_to_detached(instance)
+    session.add(instance)
+    return instance

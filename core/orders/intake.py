@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core import sql
@@ -290,10 +290,7 @@ def receive_payload(
 def _attach_payload(session: Session, values: dict[str, Any], payload_id: int) -> InboundPayload:
     """The row just inserted, attached to the session as a loaded InboundPayload: the same object a flush
     would give, without the unit of work's cost on the webhook's hot path."""
-    payload = InboundPayload(**values)
-    payload.id = payload_id
-    make_transient_to_detached(payload)
-    session.add(payload)
+    payload: InboundPayload = sql.attach_loaded(session, InboundPayload, {**values, "id": payload_id})
     return payload
 
 
