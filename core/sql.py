@@ -48,7 +48,10 @@ class _Compiled:
             for name, bind in compiled.binds.items()
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
-        self.defaults = {name: bind.value for name, bind in compiled.binds.items() if bind.value is not None}
+        # values fixed in the statement itself (`.values(x=None)`, `.limit(1)`): the caller may not give them
+        self.defaults = {
+            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
+        }
         self.positional = [(name, self.processors.get(name)) for name in self.positions]
         self.result_processors = _result_processors(statement, dialect)
         self.writes = self.sql.lstrip()[:7].upper().startswith(("INSERT", "UPDATE", "DELETE", "WITH"))

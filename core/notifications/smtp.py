@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from core import sql
 from core.db import begin_write
 from core.notifications.models import OutboxMessage
 from core.notifications.rendering import message_id_for, preload_email_context, render_email_bytes
@@ -129,25 +130,7 @@ _MARK_SENT = (
 )
 
 
-class _Prepared:
-    """A Core statement compiled once for a dialect, run on the driver's cursor: its SQL and a function from
-    the statement's bind parameters to the driver's, through the columns' type conversions."""
-
-    def __init__(self, statement: Any, dialect: Any) -> None:
-        self.compiled = statement.compile(dialect=dialect)
-        self.sql = str(self.compiled)
-        self.processors = {
-            name: processor
-            for name, bind in self.compiled.binds.items()
-            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
-        }
-        self.positions = self.compiled.positiontup
-
-    def parameters(self, values: dict[str, Any]) -> Any:
-        params = self.compiled.construct_params(values)
-        for name, processor in self.processors.items():
-            params[name] = processor(params[name])
-        return params if self.positions is None else tuple(params[name] for name in self.positions)
+_MARK_SENT_PREPARED = sql.Prepared(_MARK_SENT)
 
 
 class _Claim:
@@ -171,7 +154,7 @@ class _Claim:
             self.connection = bind.connect().execution_options(isolation_level="AUTOCOMMIT")
             if bind.dialect.name == "postgresql":
                 self.connection.exec_driver_sql("SET synchronous_commit TO OFF")
-            self._mark = _Prepared(_MARK_SENT, bind.dialect)
+            self._mark = _MARK_SENT_PREPARED.compiled(bind.dialect, None)
         else:
             self.session = factory()
 
@@ -206,7 +189,7 @@ class _Claim:
         # SQLAlchemy's execute, with the same SQL and the same value conversions.
         cursor = self.connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         try:
-            cursor.execute(self._mark.sql, self._mark.parameters(parameters))
+            cursor.execute(*self._mark.parameters(parameters))
             return _checked(cursor.rowcount, [item.id])
         finally:
             cursor.close()
