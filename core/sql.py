@@ -16,6 +16,7 @@ one after the other on SQLite (nothing to save there).
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -52,7 +53,13 @@ class _Compiled:
         self.defaults = {
             name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
         }
-        self.positional = [(name, self.processors.get(name)) for name in self.positions]
+        # Positional parameters, built in C: the values by name, then the converters at their indexes.
+        self.getter = operator.itemgetter(*self.positions) if len(self.positions) > 1 else None
+        self.converted = [
+            (index, self.processors[name])
+            for index, name in enumerate(self.positions)
+            if name in self.processors
+        ]
         self.result_processors = _result_processors(statement, dialect)
         self.writes = self.sql.lstrip()[:7].upper().startswith(("INSERT", "UPDATE", "DELETE", "WITH"))
         self.mark = "%s" if not self.named else None
@@ -60,28 +67,36 @@ class _Compiled:
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[str, Any]:
         """The SQL (expanded for the IN lists' lengths) and the driver's parameters for `values`."""
-        if not self.expanding and not self.defaults:  # the common case, kept short: it runs per row
-            if self.named:
-                params = dict(values)
-                for name, processor in self.processors.items():
-                    params[name] = processor(params[name])
-                return self.sql, params
+        if self.defaults:
+            values = {**self.defaults, **values}
+        if self.expanding:
+            return self._expanded_parameters(values)
+        if self.named:
+            params = dict(values)
+            for name, processor in self.processors.items():
+                params[name] = processor(params[name])
+            return self.sql, params
+        # the common case, run per row: built in C as far as possible
+        if self.getter is None:
             return self.sql, tuple(
-                values[name] if processor is None else processor(values[name])
-                for name, processor in self.positional
+                values[name] if name not in self.processors else self.processors[name](values[name])
+                for name in self.positions
             )
-        params = dict(self.defaults)
-        params.update(values)
+        if not self.converted:
+            return self.sql, self.getter(values)
+        row = list(self.getter(values))
+        for index, processor in self.converted:
+            row[index] = processor(row[index])
+        return self.sql, tuple(row)
+
+    def _expanded_parameters(self, values: Mapping[str, Any]) -> tuple[str, Any]:
+        params = dict(values)
         for name, processor in self.processors.items():
             value = params[name]
             if name in self.expanding:
                 params[name] = [processor(v) for v in value]
             else:
                 params[name] = processor(value)
-        if not self.expanding:
-            if self.named:
-                return self.sql, params
-            return self.sql, tuple(params[name] for name in self.positions)
         lengths = tuple(len(params[name]) for name in sorted(self.expanding))
         if any(n == 0 for n in lengths):
             raise ValueError("an expanding IN parameter needs at least one value")
