@@ -2,8 +2,8 @@
 bare DBAPI writing the same rows.
 
 Each order goes through what `POST /api/channels/<c>/webhooks/orders` does after the signature check, in one
-transaction (`intake.receive_payload`): store the raw body, then, in a savepoint, adapt, resolve the
-customer, upsert the order and its lines, reserve stock, append the timeline and queue the outbox rows. The floor writes, per
+transaction (`intake.receive_payload`): store the raw body, then adapt, resolve the customer, upsert the
+order and its lines, reserve stock, append the timeline and queue the outbox rows. The floor writes, per
 order and in one transaction, the very rows the intake wrote for it (captured from a scratch run): payload,
 customer, identity, order, lines, events, allocations, stock movements, the stock-level updates, outbox rows.
 """

@@ -1,15 +1,17 @@
 """Channel order intake: every payload stored raw first, then adapted and upserted idempotently.
 
-Steps for one payload (`receive_payload` runs them in one transaction, processing inside a savepoint):
+Steps for one payload (`receive_payload` runs them in one transaction):
 1. The raw body is stored as an InboundPayload before anything reads it; a repeated delivery id is answered
    as a duplicate at once, and a replayed body finds every order unchanged (status duplicate). When
-   processing fails unexpectedly only its savepoint is rolled back: the payload is committed with the error.
+   processing fails unexpectedly the transaction is rolled back and the payload alone is stored again,
+   rejected with the error.
 2. The channel's adapter turns the body into canonical orders (core.channels); an unreadable order is
    recorded as rejected with the adapter's reason.
-3. Each canonical order is upserted by (channel, external id): a new order's row is inserted first, with
-   ON CONFLICT DO NOTHING on that unique key, so a concurrent delivery of the same new order that loses the
-   race inserts nothing (having written nothing else) and is applied as an update. A new order, the hot
-   path, is written with Core statements built once (one INSERT per table) and no ORM objects.
+3. Each canonical order is upserted by (channel, external id): the order's row is inserted first, with
+   ON CONFLICT DO NOTHING on that unique key, so a replay, an update or a concurrent delivery of the same
+   new order that loses the race inserts nothing (having written nothing else) and is applied as an update.
+   A new order, the hot path, is written with Core statements compiled once and run on the driver's cursor
+   (core.sql: one INSERT per table, the writes after the reservation in one batch) and no ORM objects.
 4. Updates older than what we hold (by the channel's updated-at) are recorded on the timeline and ignored.
 5. An order that can't be completed (unmapped SKU, unknown currency, missing address) is kept on hold with
    the reason; `reprocess_held_orders` completes it once the cause is fixed.
@@ -163,7 +165,6 @@ _COMPLETE_ORDER = sql.Prepared(
     .values(
         number=bindparam("p_number", type_=_orders.c.number.type),
         status=bindparam("p_status", type_=_orders.c.status.type),
-        hold_reason=bindparam("p_hold_reason", type_=_orders.c.hold_reason.type),
         customer_id=bindparam("p_customer_id", type_=_orders.c.customer_id.type),
         identity_id=bindparam("p_identity_id", type_=_orders.c.identity_id.type),
         updated_at=bindparam("p_now", type_=_orders.c.updated_at.type),
@@ -692,7 +693,6 @@ def _after_create(
                 "p_id": order.id,
                 "p_number": order.number,
                 "p_status": order.status,
-                "p_hold_reason": order.hold_reason,
                 "p_customer_id": order.customer_id,
                 "p_identity_id": order.identity_id,
                 "p_now": now,
