@@ -181,7 +181,7 @@ def test_reserve_stock_is_all_or_nothing_and_lists_every_short_line(db):
             now=NOW,
         )
     assert exc.value.lines == [("RUG", 2, 1), ("VASE", 1, 0)]
-    assert level(db, loc.id, lamp.id) == (5, 0)  # the lamp reservation was rolled back with the rest
+    assert level(db, loc.id, lamp.id) == (5, 0)  # the lamp, admitted before the refusal, was given back
     assert (
         db.scalar(select(func.count()).select_from(StockMovement).where(StockMovement.kind == "reservation"))
         == 0
