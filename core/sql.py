@@ -171,8 +171,8 @@ def _result_processors(statement: Any, dialect: Dialect) -> list[Any]:
 class Prepared:
     """A Core statement run on the driver's cursor (see the module docstring).
 
-    For an INSERT or UPDATE without explicit `.values()`, the columns written are the keys of the first
-    parameters seen; every later call must give the same keys."""
+    An INSERT or UPDATE without explicit `.values()` writes the columns named by the parameters' keys, as
+    Connection.execute does; it is compiled once per dialect and set of keys."""
 
     def __init__(self, statement: Any) -> None:
         self.statement = statement
