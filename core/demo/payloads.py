@@ -156,7 +156,7 @@ def write_outbox(
             if (loc.id, sku.id) in ledger.stock
         ]
         buffer = CHANNELS[code][6]
-        quantity, formula = available_to_sell_formula(
+        quantity, _formula = available_to_sell_formula(
             [(loc_code, level.on_hand - level.reserved) for loc_code, level in stocked],
             buffer_units=buffer[0],
             buffer_percent=buffer[1],
@@ -178,7 +178,6 @@ def write_outbox(
                     "channel": code,
                     "sku_id": sku.id,
                     "quantity": quantity,
-                    "formula": formula,
                 },
                 "attempts": 1,
                 "next_attempt_at": created,

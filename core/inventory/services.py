@@ -8,23 +8,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Integer, Select, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core import sql
 from core.catalog.models import Listing, Sku
-from core.channels.models import channel_locations
+from core.channels.models import Channel, channel_locations
 from core.errors import DomainError, InsufficientStock, NotFound
 from core.inventory.allocation import AllocationPlan, LineNeed, LocationStock, ShipTo, plan_allocation
 from core.inventory.models import Location, StockLevel, StockMovement
-from core.inventory.queries import (
-    AVAILABLE_TO_SELL,
-    AvailableToSell,
-    available_to_sell_from_rows,
-    available_to_sell_params,
-)
 from core.notifications.models import OutboxMessage
 from core.orders import events
 from core.orders.models import Allocation, Order, OrderLine
@@ -223,9 +231,94 @@ def _shortage(session: Session, short: Sequence[tuple[int, int, int]]) -> list[t
     return [(codes.get(sku, str(sku)), qty, available.get((loc, sku), 0)) for loc, sku, qty in short]
 
 
-def _push_upsert(dialect: str) -> Any:
-    """INSERT of a pending stock push that, on the same dedup key, takes the newer quantity instead."""
-    stmt = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(_outbox)
+def _stock_pushes(dialect: str) -> Any:
+    """One INSERT ... SELECT queueing a 'stock_push' per (channel served by any of `location_ids`, SKU in
+    `sku_ids`) with the available to sell the database computes from the levels as they are now, by the rule
+    of `available_to_sell_formula` (sum of available at the channel's active locations, minus the fixed and
+    percentage buffers, 0 at or below the floor, never negative). A pending row with the same key takes the
+    new quantity (coalescing); a row the worker already finished is re-armed. Rows go in dedup-key order:
+    one lock order for every writer."""
+    channels, locations, levels, skus = Channel.__table__, Location.__table__, _levels, Sku.__table__
+    served = select(channel_locations.c.channel_id).where(
+        channel_locations.c.location_id.in_(bindparam("location_ids", expanding=True))
+    )
+    totals = (
+        select(
+            channels.c.id.label("channel_id"),
+            channels.c.code.label("channel_code"),
+            channels.c.stock_buffer_units.label("units"),
+            channels.c.stock_buffer_percent.label("percent"),
+            channels.c.stock_floor.label("floor"),
+            skus.c.id.label("sku_id"),
+            func.coalesce(func.sum(levels.c.on_hand - levels.c.reserved), 0).label("total"),
+        )
+        .select_from(
+            channels.join(skus, skus.c.id.in_(bindparam("sku_ids", expanding=True)))
+            .outerjoin(channel_locations, channel_locations.c.channel_id == channels.c.id)
+            .outerjoin(locations, (locations.c.id == channel_locations.c.location_id) & locations.c.active)
+            .outerjoin(levels, (levels.c.location_id == locations.c.id) & (levels.c.sku_id == skus.c.id))
+        )
+        .where(channels.c.active, channels.c.id.in_(served))
+        .group_by(
+            channels.c.id,
+            channels.c.code,
+            channels.c.stock_buffer_units,
+            channels.c.stock_buffer_percent,
+            channels.c.stock_floor,
+            skus.c.id,
+        )
+        .subquery()
+    )
+    after_buffer = (
+        totals.c.total
+        - case((totals.c.units > 0, totals.c.units), else_=0)
+        - case((totals.c.percent > 0, totals.c.total * totals.c.percent // 100), else_=0)
+    )
+    quantity = case(
+        ((totals.c.floor > 0) & (after_buffer <= totals.c.floor), 0),
+        (after_buffer < 0, 0),
+        else_=after_buffer,
+    )
+    json_object = func.json_build_object if dialect == "postgresql" else func.json_object
+    dedup_key = (
+        "stock:" + cast(totals.c.channel_id, String) + ":" + cast(totals.c.sku_id, String) + ":pending"
+    )
+    rows = select(
+        literal("stock_push"),
+        literal("channel"),
+        dedup_key,
+        totals.c.channel_code,
+        "stock of SKU " + cast(totals.c.sku_id, String),
+        json_object(
+            "channel_id",
+            totals.c.channel_id,
+            "channel",
+            totals.c.channel_code,
+            "sku_id",
+            totals.c.sku_id,
+            "quantity",
+            quantity,
+        ),
+        literal("pending"),
+        literal(0),
+        bindparam("now", type_=_outbox.c.next_attempt_at.type),
+        bindparam("now", type_=_outbox.c.created_at.type),
+    ).order_by(dedup_key)
+    stmt = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(_outbox).from_select(
+        [
+            "kind",
+            "transport",
+            "dedup_key",
+            "recipient",
+            "subject",
+            "payload",
+            "status",
+            "attempts",
+            "next_attempt_at",
+            "created_at",
+        ],
+        rows,
+    )
     still_pending = _outbox.c.status == "pending"
     return stmt.on_conflict_do_update(
         index_elements=["dedup_key"],
@@ -242,57 +335,33 @@ def _push_upsert(dialect: str) -> Any:
     )
 
 
-_PUSH_UPSERTS = {dialect: sql.Prepared(_push_upsert(dialect)) for dialect in ("postgresql", "sqlite")}
-_ATS_SERVED = sql.Prepared(AVAILABLE_TO_SELL[True])
+_STOCK_PUSHES = {dialect: sql.Prepared(_stock_pushes(dialect)) for dialect in ("postgresql", "sqlite")}
 
 
 def _queue_stock_pushes(session: Session, touched: Iterable[tuple[int, int]], *, now: datetime) -> None:
-    """Recompute available-to-sell for the channels served by the touched locations and queue one
-    coalesced 'stock_push' per (channel, SKU): a pending row with the same key gets the new quantity.
-
-    Two statements whatever the number of SKUs and channels: the figures (one query), then the upserts."""
+    """Queue one coalesced 'stock_push' per (channel, SKU) for the channels served by the touched locations,
+    with available to sell as it is now (one statement whatever the number of SKUs and channels)."""
     touched = set(touched)
     if not touched:
         return
-    session.flush()  # the Core statements below don't autoflush (a buffer just changed)
-    skus = {sku for _, sku in touched}
-    rows = sql.run(session, _ATS_SERVED, available_to_sell_params(skus, {loc for loc, _ in touched}))
+    session.flush()  # the statement below doesn't autoflush (a buffer just changed)
     with sql.batch(session) as queued:
-        _queue_pushes(queued, available_to_sell_from_rows(rows, skus), now=now)
+        _queue_pushes(queued, touched, now=now)
 
 
-def _queue_pushes(queued: sql.Batch, figures: Sequence[AvailableToSell], *, now: datetime) -> None:
-    """Add the upserts of the 'stock_push' rows for these figures to a batch."""
-    if not figures:
-        return
-    rows = sorted(
-        (
-            {
-                "kind": "stock_push",
-                "transport": "channel",
-                "dedup_key": f"stock:{ats.channel_id}:{ats.sku_id}:pending",
-                "recipient": ats.channel_code,
-                "subject": f"stock of SKU {ats.sku_id}",
-                "payload": {
-                    "channel_id": ats.channel_id,
-                    "channel": ats.channel_code,
-                    "sku_id": ats.sku_id,
-                    "quantity": ats.quantity,
-                    "formula": ats.formula,
-                },
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for ats in figures
-        ),
-        key=lambda row: row["dedup_key"],  # one lock order for every writer
-    )
+def _queue_pushes(queued: sql.Batch, touched: Collection[tuple[int, int]], *, now: datetime) -> None:
+    """Add the statement queueing the stock pushes for the touched (location, SKU) pairs to a batch."""
     dialect = queued.dialect.name
-    if dialect not in _PUSH_UPSERTS:
+    if dialect not in _STOCK_PUSHES:
         raise NotImplementedError(f"no upsert for {dialect}")
-    queued.add_many(_PUSH_UPSERTS[dialect], rows)
+    queued.add(
+        _STOCK_PUSHES[dialect],
+        {
+            "location_ids": sorted({loc for loc, _ in touched}),
+            "sku_ids": sorted({sku for _, sku in touched}),
+            "now": now,
+        },
+    )
 
 
 def _add_to_on_hand(
@@ -392,13 +461,13 @@ def reserve_stock(
 
     Requests for the same (location, SKU) are summed, then each pair gets ONE conditional UPDATE
     (`reserved = reserved + q WHERE on_hand - reserved >= q`) in ascending (location_id, sku_id) order, so
-    concurrent reservers lock rows in the same order and cannot deadlock. The UPDATEs and the
-    available-to-sell query after them go in one batch (one round trip on PostgreSQL). If any pair is
+    concurrent reservers lock rows in the same order and cannot deadlock. The UPDATEs go in one batch (one
+    round trip on PostgreSQL). If any pair is
     refused, the pairs admitted before it are given back by the opposite UPDATE in this same transaction,
     which still holds their rows (no partial reservation, and no savepoint: a savepoint costs SQLite a
     statement journal of every page it touches); InsufficientStock lists every short pair as (SKU code,
-    wanted, available). When all are admitted their ledger rows (one INSERT) and the stock pushes are written
-    in a second batch.
+    wanted, available). When all are admitted their ledger rows (one INSERT) and the stock pushes (one
+    INSERT ... SELECT, the database computing available to sell) are written in a second batch.
     """
     wanted: dict[tuple[int, int], int] = {}
     for location_id, sku_id, quantity in requests:
@@ -409,13 +478,11 @@ def reserve_stock(
         return []
     session.flush()  # pending ORM state first, as the statements below won't see it
     pairs = sorted(wanted.items())
-    skus = {sku for _, sku in wanted}
     with sql.batch(session) as first:  # one round trip on PostgreSQL
         updates = [
             first.add(_RESERVE, _reserve_params(location_id, sku_id, quantity, now))
             for (location_id, sku_id), quantity in pairs
         ]
-        figures = first.add(_ATS_SERVED, available_to_sell_params(skus, {loc for loc, _ in wanted}))
     states: list[LevelState] = []
     admitted: list[tuple[int, int, int]] = []
     short: list[tuple[int, int, int]] = []
@@ -449,7 +516,7 @@ def reserve_stock(
                 for location_id, sku_id, quantity in admitted
             ],
         )
-        _queue_pushes(writes, available_to_sell_from_rows(figures.rows, skus), now=now)
+        _queue_pushes(writes, wanted.keys(), now=now)
     return states
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 import pytest
@@ -339,6 +340,35 @@ def test_stock_push_rearms_a_row_the_worker_already_sent(db, shop):
     db.expire_all()
     [push] = pushes(db, channel.id, sku.id)
     assert (push.status, push.attempts, push.payload["quantity"]) == ("pending", 0, 6)
+
+
+def test_the_pushed_quantity_is_the_formulas_whatever_the_buffers_and_locations(db, shop):
+    # The push is computed by the database; the console's formula by Python: they must agree, including
+    # inactive locations, locations not serving the channel, floors and percentages that round down.
+    channel, east, west = shop
+    closed = make_location(db, active=False)
+    elsewhere = make_location(db)  # not serving the channel
+    link(db, channel, closed)
+    rng = random.Random(11)
+    for case_no in range(40):
+        sku = make_sku(db)
+        for loc in (east, west, closed, elsewhere):
+            if rng.random() < 0.75:
+                make_stock(db, loc, sku.id, rng.randint(1, 40))
+        make_stock(db, east, sku.id, 1)  # east stocks every SKU, so a movement there queues the push
+        channel.stock_buffer_units = rng.choice([0, 0, 1, 3, 10])
+        channel.stock_buffer_percent = rng.choice([0, 0, 5, 10, 33, 50])
+        channel.stock_floor = rng.choice([0, 0, 2, 8, 30])
+        reserve_stock(db, [(east.id, sku.id, 1)], order_id=None, actor=ACTOR, now=NOW)
+        db.expire_all()
+        [push] = pushes(db, channel.id, sku.id)
+        expected = available_to_sell(db, channel, sku.id)
+        assert push.payload == {
+            "channel_id": channel.id,
+            "channel": channel.code,
+            "sku_id": sku.id,
+            "quantity": expected,
+        }, f"case {case_no}"
 
 
 # --- allocation ---------------------------------------------------------------------------------------------
