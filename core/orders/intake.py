@@ -259,8 +259,8 @@ def receive_payload(
     The payload row is written first. When processing fails unexpectedly the whole transaction is rolled
     back and the payload is stored again, alone, marked rejected with the error, for the caller to commit:
     nothing half-processed is kept, the payload always is. (Not a savepoint around processing: on SQLite a
-    savepoint makes every page written inside it go through a statement journal, a third of the cost of
-    an order.) The caller answers the channel only after the commit: a crash before it means no answer, and
+    savepoint makes every page written inside it go through a statement journal: about a third of the
+    time SQLite spent on an order's statements.) The caller answers the channel only after the commit: a crash before it means no answer, and
     the channel delivers again."""
     stored = {
         "source": source,
@@ -390,8 +390,7 @@ def _write_outcome(
     now: datetime,
 ) -> None:
     """One Core UPDATE of the payload's outcome, mirrored on the object as its committed state: nothing is
-    left for a flush to write, and the row is right even when the object no longer matches it (after a
-    rolled-back savepoint)."""
+    left for a flush to write, and the row is right even when the object no longer matches it."""
     sql.run(
         session,
         _SETTLE_PAYLOAD,
