@@ -260,8 +260,8 @@ def receive_payload(
     back and the payload is stored again, alone, marked rejected with the error, for the caller to commit:
     nothing half-processed is kept, the payload always is. (Not a savepoint around processing: on SQLite a
     savepoint makes every page written inside it go through a statement journal: about a third of the
-    time SQLite spent on an order's statements.) The caller answers the channel only after the commit: a crash before it means no answer, and
-    the channel delivers again."""
+    time SQLite spent on an order's statements.) The caller answers the channel only after the commit: a
+    crash before it means no answer, and the channel delivers again."""
     stored = {
         "source": source,
         "now": now,
