@@ -43,16 +43,15 @@ class _Compiled:
         self.sql = str(compiled)
         self.named = compiled.positiontup is None
         self.positions = tuple(compiled.positiontup or ())
-        self.expanding = frozenset(name for name, bind in compiled.binds.items() if bind.expanding)
+        binds = {name: bind for bind, name in compiled.bind_names.items()}  # as rendered
+        self.expanding = frozenset(name for name, bind in binds.items() if bind.expanding)
         self.processors = {
             name: _last_time_kept(processor)
-            for name, bind in compiled.binds.items()
+            for name, bind in binds.items()
             if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
         }
         # values fixed in the statement itself (`.values(x=None)`, `.limit(1)`): the caller may not give them
-        self.defaults = {
-            name: bind.effective_value for name, bind in compiled.binds.items() if not bind.required
-        }
+        self.defaults = {name: bind.effective_value for name, bind in binds.items() if not bind.required}
         # Positional parameters, built in C: the values by name, then the converters at their indexes.
         self.getter = operator.itemgetter(*self.positions) if len(self.positions) > 1 else None
         self.converted = [

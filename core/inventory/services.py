@@ -16,9 +16,11 @@ from sqlalchemy import (
     bindparam,
     case,
     cast,
+    exists,
     func,
     insert,
     literal,
+    null,
     or_,
     select,
     update,
@@ -231,17 +233,37 @@ def _shortage(session: Session, short: Sequence[tuple[int, int, int]]) -> list[t
     return [(codes.get(sku, str(sku)), qty, available.get((loc, sku), 0)) for loc, sku, qty in short]
 
 
-def _stock_pushes(dialect: str) -> Any:
+def _stock_pushes(
+    dialect: str,
+    *,
+    location_ids: Any = None,
+    sku_ids: Any = None,
+    not_yet_seen: tuple[Any, Any, Any] | None = None,
+    only_if: Any = None,
+) -> Any:
     """One INSERT ... SELECT queueing a 'stock_push' per (channel served by any of `location_ids`, SKU in
     `sku_ids`) with the available to sell the database computes from the levels as they are now, by the rule
     of `available_to_sell_formula` (sum of available at the channel's active locations, minus the fixed and
     percentage buffers, 0 at or below the floor, never negative). A pending row with the same key takes the
     new quantity (coalescing); a row the worker already finished is re-armed. Rows go in dedup-key order:
-    one lock order for every writer."""
+    one lock order for every writer.
+
+    By default `location_ids` and `sku_ids` are expanding parameters of those names. For a data-modifying
+    CTE that reserves in the same statement (which cannot see its own UPDATE), `not_yet_seen` gives
+    (location id, SKU id, units) taken from that level's available, and `only_if` a condition the rows need
+    (the UPDATE matched)."""
     channels, locations, levels, skus = Channel.__table__, Location.__table__, _levels, Sku.__table__
-    served = select(channel_locations.c.channel_id).where(
-        channel_locations.c.location_id.in_(bindparam("location_ids", expanding=True))
-    )
+    if location_ids is None:
+        location_ids = bindparam("location_ids", expanding=True)
+    if sku_ids is None:
+        sku_ids = bindparam("sku_ids", expanding=True)
+    served = select(channel_locations.c.channel_id).where(channel_locations.c.location_id.in_(location_ids))
+    available = levels.c.on_hand - levels.c.reserved
+    if not_yet_seen is not None:
+        taken_location, taken_sku, taken = not_yet_seen
+        available = available - case(
+            ((levels.c.location_id == taken_location) & (levels.c.sku_id == taken_sku), taken), else_=0
+        )
     totals = (
         select(
             channels.c.id.label("channel_id"),
@@ -250,15 +272,15 @@ def _stock_pushes(dialect: str) -> Any:
             channels.c.stock_buffer_percent.label("percent"),
             channels.c.stock_floor.label("floor"),
             skus.c.id.label("sku_id"),
-            func.coalesce(func.sum(levels.c.on_hand - levels.c.reserved), 0).label("total"),
+            func.coalesce(func.sum(available), 0).label("total"),
         )
         .select_from(
-            channels.join(skus, skus.c.id.in_(bindparam("sku_ids", expanding=True)))
+            channels.join(skus, skus.c.id.in_(sku_ids))
             .outerjoin(channel_locations, channel_locations.c.channel_id == channels.c.id)
             .outerjoin(locations, (locations.c.id == channel_locations.c.location_id) & locations.c.active)
             .outerjoin(levels, (levels.c.location_id == locations.c.id) & (levels.c.sku_id == skus.c.id))
         )
-        .where(channels.c.active, channels.c.id.in_(served))
+        .where(channels.c.active, channels.c.id.in_(served), *(() if only_if is None else (only_if,)))
         .group_by(
             channels.c.id,
             channels.c.code,
@@ -336,6 +358,67 @@ def _stock_pushes(dialect: str) -> Any:
 
 
 _STOCK_PUSHES = {dialect: sql.Prepared(_stock_pushes(dialect)) for dialect in ("postgresql", "sqlite")}
+
+
+def _reserve_one_postgresql() -> Any:
+    """PostgreSQL: a reservation of one (location, SKU) pair as one statement. Its data-modifying CTEs do
+    the conditional UPDATE, and only when it matched, the ledger row and the stock pushes (computed with
+    the units just taken, which the statement's own snapshot does not show yet). Returns the level's (id,
+    on_hand, reserved) after the UPDATE, or no row when refused (and then nothing was written)."""
+    location_id = bindparam("p_location_id", type_=Integer)
+    sku_id = bindparam("p_sku_id", type_=Integer)
+    take = bindparam("p_take", type_=Integer)
+    now = bindparam("p_now", type_=_levels.c.updated_at.type)
+    level = (
+        update(_levels)
+        .where(
+            _levels.c.location_id == location_id,
+            _levels.c.sku_id == sku_id,
+            _levels.c.on_hand - _levels.c.reserved >= take,
+        )
+        .values(reserved=_levels.c.reserved + take, updated_at=now)
+        .returning(_levels.c.id, _levels.c.on_hand, _levels.c.reserved)
+        .cte("level")
+    )
+    moved = (
+        insert(_movements)
+        .from_select(
+            [
+                "location_id",
+                "sku_id",
+                "kind",
+                "on_hand_delta",
+                "reserved_delta",
+                "order_id",
+                "reference",
+                "actor",
+                "created_at",
+            ],
+            select(
+                location_id,
+                sku_id,
+                literal("reservation"),
+                literal(0),
+                take,
+                bindparam("p_order_id", type_=Integer),
+                null(),
+                bindparam("p_actor", type_=String),
+                now,
+            ).select_from(level),
+        )
+        .cte("moved")
+    )
+    pushed = _stock_pushes(
+        "postgresql",
+        location_ids=[location_id],
+        sku_ids=[sku_id],
+        not_yet_seen=(location_id, sku_id, take),
+        only_if=exists(select(level.c.id)),
+    ).cte("pushed")
+    return select(level.c.id, level.c.on_hand, level.c.reserved).add_cte(moved, pushed)
+
+
+_RESERVE_ONE_POSTGRESQL = sql.Prepared(_reserve_one_postgresql())
 
 
 def _queue_stock_pushes(session: Session, touched: Iterable[tuple[int, int]], *, now: datetime) -> None:
@@ -467,7 +550,8 @@ def reserve_stock(
     which still holds their rows (no partial reservation, and no savepoint: a savepoint costs SQLite a
     statement journal of every page it touches); InsufficientStock lists every short pair as (SKU code,
     wanted, available). When all are admitted their ledger rows (one INSERT) and the stock pushes (one
-    INSERT ... SELECT, the database computing available to sell) are written in a second batch.
+    INSERT ... SELECT, the database computing available to sell) are written in a second batch. On
+    PostgreSQL a single pair, the usual case, is all one statement (_reserve_one_postgresql).
     """
     wanted: dict[tuple[int, int], int] = {}
     for location_id, sku_id, quantity in requests:
@@ -477,6 +561,8 @@ def reserve_stock(
     if not wanted:
         return []
     session.flush()  # pending ORM state first, as the statements below won't see it
+    if len(wanted) == 1 and session.get_bind().dialect.name == "postgresql":
+        return _reserve_one(session, *next(iter(wanted.items())), order_id=order_id, actor=actor, now=now)
     pairs = sorted(wanted.items())
     with sql.batch(session) as first:  # one round trip on PostgreSQL
         updates = [
@@ -518,6 +604,31 @@ def reserve_stock(
         )
         _queue_pushes(writes, wanted.keys(), now=now)
     return states
+
+
+def _reserve_one(
+    session: Session, pair: tuple[int, int], quantity: int, *, order_id: int | None, actor: str, now: datetime
+) -> list[LevelState]:
+    """reserve_stock of one pair on PostgreSQL: one statement (see _reserve_one_postgresql)."""
+    location_id, sku_id = pair
+    found = sql.run(
+        session,
+        _RESERVE_ONE_POSTGRESQL,
+        {
+            "p_location_id": location_id,
+            "p_sku_id": sku_id,
+            "p_take": quantity,
+            "p_order_id": order_id,
+            "p_actor": actor,
+            "p_now": now,
+            "now": now,
+        },
+    )
+    if not found:
+        raise InsufficientStock(_shortage(session, [(location_id, sku_id, quantity)]))
+    [(level_id, on_hand, reserved)] = found
+    _expire_cached_levels(session, [level_id])
+    return [LevelState(location_id, sku_id, on_hand, reserved)]
 
 
 def _reserve_params(location_id: int, sku_id: int, quantity: int, now: datetime) -> dict[str, Any]:
