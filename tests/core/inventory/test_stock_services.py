@@ -190,6 +190,25 @@ def test_reserve_stock_is_all_or_nothing_and_lists_every_short_line(db):
     assert verify_ledger(db) == []
 
 
+def test_a_refused_single_reservation_writes_nothing(db, shop):
+    # One pair is one statement on PostgreSQL: its ledger row and push are written only when it matched.
+    channel, east, _west = shop
+    sku = make_sku(db, code="LAST")
+    make_stock(db, east, sku.id, 2)
+    reserve_stock(db, [(east.id, sku.id, 2)], order_id=None, actor=ACTOR, now=NOW)
+    db.execute(update(OutboxMessage).values(status="sent", attempts=1))
+    ledger_rows = db.scalar(select(func.count()).select_from(StockMovement))
+    with pytest.raises(InsufficientStock) as exc:
+        reserve_stock(db, [(east.id, sku.id, 1)], order_id=None, actor=ACTOR, now=NOW)
+    assert exc.value.lines == [("LAST", 1, 0)]
+    db.expire_all()
+    assert level(db, east.id, sku.id) == (2, 2)
+    assert db.scalar(select(func.count()).select_from(StockMovement)) == ledger_rows
+    [push] = pushes(db, channel.id, sku.id)
+    assert (push.status, push.payload["quantity"]) == ("sent", 0)  # not re-armed by the refusal
+    assert verify_ledger(db) == []
+
+
 def test_reserve_stock_rejects_non_positive_quantity(db):
     with pytest.raises(DomainError, match="positive"):
         reserve_stock(db, [(1, 1, 0)], order_id=None, actor=ACTOR, now=NOW)
