@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from core.errors import PayloadError
@@ -47,10 +48,21 @@ def is_currency_code(code: object) -> bool:
     return isinstance(code, str) and len(code) == 3 and code.isalpha() and code.isupper()
 
 
+_PLAIN_AMOUNT = re.compile(r"(-?)(\d{1,15})(?:\.(\d{0,4}))?")
+
+
 def to_minor(value: str | int | Decimal | float | None, currency: str) -> int:
     """Convert a decimal amount ("19.99", 19.99, Decimal) to integer minor units, rounding half up."""
     if value is None or value == "":
         return 0
+    if isinstance(value, str):
+        # The usual shape ("19.99", no more places than the currency has) needs no rounding: exact in ints.
+        plain = _PLAIN_AMOUNT.fullmatch(value.strip())
+        places = exponent(currency)
+        if plain is not None and len(plain.group(3) or "") <= places:
+            sign, whole, fraction = plain.groups()
+            minor = int(whole) * 10**places + int((fraction or "").ljust(places, "0") or "0")
+            return -minor if sign else minor
     try:
         amount = Decimal(str(value).strip())
     except InvalidOperation as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import re
 from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta
@@ -186,6 +187,22 @@ def test_currency_code_errors_for_missing_currency():
 )
 def test_money_converts_decimal_amounts_to_minor_units(value, currency, expected):
     assert money(value, currency, "total") == expected
+
+
+def test_money_fast_path_agrees_with_decimal_rounding():
+    # Plain strings take an integer path; everything else goes through Decimal. Both must agree.
+    from decimal import ROUND_HALF_UP, Decimal
+
+    rng = random.Random(5)
+    for _ in range(2000):
+        currency = rng.choice(["USD", "JPY", "KWD", "EUR"])
+        whole = str(rng.randint(0, 10 ** rng.randint(0, 9)))
+        fraction = "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 4)))
+        text = f"{rng.choice(['', '-'])}{whole}" + (f".{fraction}" if rng.random() < 0.8 else "")
+        places = {"JPY": 0, "KWD": 3}.get(currency, 2)
+        expected = int(Decimal(text).scaleb(places).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        assert money(text, currency, "total") == expected, (text, currency)
+        assert money(f" {text} ", currency, "total") == expected
 
 
 def test_money_errors_name_the_field():
