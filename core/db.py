@@ -20,6 +20,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
+from core import sql
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("CROSSDOCK_INSTANCE", PROJECT_ROOT / "instance"))
 
@@ -154,7 +156,8 @@ def begin_write(session: Session) -> None:
         if session.new or session.dirty or session.deleted or session.connection().info.get(_WROTE):
             return
         session.commit()
-    session.connection(execution_options={"sqlite_immediate": True})
+    conn = session.connection(execution_options={"sqlite_immediate": True})
+    sql.remember_connection(session, conn)  # the hot paths' statements need not ask the session again
 
 
 _WROTE = "crossdock.wrote"

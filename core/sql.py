@@ -202,7 +202,11 @@ def _driver(session: Session) -> tuple[Any, Dialect]:
     cached = session.info.get(_DRIVER)
     if cached is not None and transaction is not None and cached[0] is transaction:
         return cached[1], cached[2]
-    conn = session.connection()
+    return remember_connection(session, session.connection())
+
+
+def remember_connection(session: Session, conn: Any) -> tuple[Any, Dialect]:
+    """Note the Connection of the session's current transaction for the statements run in it."""
     driver = conn.connection.driver_connection
     session.info[_DRIVER] = (session.get_transaction(), driver, conn.dialect, conn)
     return driver, conn.dialect
