@@ -158,8 +158,9 @@ def _last_time_kept(processor: Any) -> Any:
 
 
 def _result_processors(statement: Any, dialect: Dialect) -> list[Any]:
-    if hasattr(statement, "returning_column_descriptions") and statement._returning:
-        types = [d["type"] for d in statement.returning_column_descriptions]
+    returning = getattr(statement, "returning_column_descriptions", None)
+    if returning:
+        types = [d["type"] for d in returning]
     elif hasattr(statement, "selected_columns"):
         types = [c.type for c in statement.selected_columns]
     else:
@@ -225,48 +226,9 @@ def run(
     session: Session, prepared: Prepared, values: Mapping[str, Any] | None = None
 ) -> list[tuple[Any, ...]]:
     """Run the statement once in the session's transaction; the rows it returns (none for a plain write)."""
-    driver, dialect = _driver(session)
-    compiled = prepared.compiled(dialect, values)
-    sql, params = compiled.parameters(values or {})
-    cursor = driver.cursor()
-    try:
-        cursor.execute(sql, params)
-        rows = compiled.rows(cursor)
-    finally:
-        cursor.close()
-    _note_write(session, compiled.writes)
-    return rows
-
-
-def run_count(session: Session, prepared: Prepared, values: Mapping[str, Any] | None = None) -> int:
-    """Run a write once; the number of rows it matched."""
-    driver, dialect = _driver(session)
-    compiled = prepared.compiled(dialect, values)
-    sql, params = compiled.parameters(values or {})
-    cursor = driver.cursor()
-    try:
-        cursor.execute(sql, params)
-        count = cursor.rowcount
-    finally:
-        cursor.close()
-    _note_write(session, compiled.writes)
-    return int(count)
-
-
-def run_many(session: Session, prepared: Prepared, rows: Sequence[Mapping[str, Any]]) -> None:
-    """Run a write once per parameter set (the driver's executemany); nothing is returned."""
-    if not rows:
-        return
-    driver, dialect = _driver(session)
-    compiled = prepared.compiled(dialect, rows[0])
-    if compiled.expanding:
-        raise ValueError("run_many takes no expanding IN parameters")
-    cursor = driver.cursor()
-    try:
-        cursor.executemany(compiled.sql, [compiled.parameters(row)[1] for row in rows])
-    finally:
-        cursor.close()
-    _note_write(session, compiled.writes)
+    with batch(session) as queued:
+        result = queued.add(prepared, values)
+    return result.rows
 
 
 class Result:
@@ -359,3 +321,14 @@ def attach_loaded(session: Session, model: type[Any], values: Mapping[str, Any])
     make_transient_to_detached(instance)
     session.add(instance)
     return instance
+
+
+@contextmanager
+def joining(session: Session, queued: Batch | None) -> Iterator[Batch]:
+    """The caller's batch when it gives one (the statements then run with the rest of it), else a batch of
+    our own that runs at the end of the block."""
+    if queued is not None:
+        yield queued
+        return
+    with batch(session) as own:
+        yield own

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -129,15 +129,15 @@ def available_to_sell_formula(
     return result, text
 
 
-def _available_to_sell_query(*, served_by_locations: bool) -> Select[Any]:
+def _available_to_sell_query() -> Select[Any]:
     """Every active channel with, per SKU asked for, the available units at each of its active locations
     (one row per channel, SKU and location, in formula order; rows of NULLs for a channel's locations
-    stocking none of them, or for a channel with no location). Built once: the SKU and location ids are
-    expanding parameters."""
+    stocking none of them, or for a channel with no location). Built once: the SKU ids are an expanding
+    parameter."""
     channels = Channel.__table__
     locations = Location.__table__
     levels = StockLevel.__table__
-    query = (
+    return (
         select(
             channels.c.id,
             channels.c.code,
@@ -163,51 +163,21 @@ def _available_to_sell_query(*, served_by_locations: bool) -> Select[Any]:
         .where(channels.c.active)
         .order_by(channels.c.id, levels.c.sku_id, locations.c.priority, locations.c.code)
     )
-    if served_by_locations:
-        served = channel_locations.alias("served")
-        query = query.where(
-            channels.c.id.in_(
-                select(served.c.channel_id).where(
-                    served.c.location_id.in_(bindparam("location_ids", expanding=True))
-                )
-            )
-        )
-    return query
 
 
-AVAILABLE_TO_SELL = {served: _available_to_sell_query(served_by_locations=served) for served in (False, True)}
+_AVAILABLE_TO_SELL = _available_to_sell_query()
 
 
-def available_to_sell_by_channel(
-    session: Session, sku_ids: Collection[int], *, location_ids: Collection[int] | None = None
-) -> list[AvailableToSell]:
-    """Available to sell of the SKUs on every active channel (only those served by `location_ids` if given).
+def available_to_sell_by_channel(session: Session, sku_ids: Collection[int]) -> list[AvailableToSell]:
+    """Available to sell of the SKUs on every active channel, each with its formula in words.
 
-    One query whatever the number of channels and SKUs.
+    One query whatever the number of channels and SKUs. (The stock pushes compute the same figures in the
+    database: core.inventory.services._stock_pushes.)
     """
     if not sku_ids:
         return []
     session.flush()  # what an ORM query would autoflush (a buffer just changed), before the Core read
-    rows = session.connection().execute(
-        AVAILABLE_TO_SELL[location_ids is not None], available_to_sell_params(sku_ids, location_ids)
-    )
-    return available_to_sell_from_rows(rows, sku_ids)
-
-
-def available_to_sell_params(
-    sku_ids: Collection[int], location_ids: Collection[int] | None = None
-) -> dict[str, Any]:
-    """The parameters of AVAILABLE_TO_SELL[location_ids is not None] (for callers running it themselves)."""
-    params: dict[str, Any] = {"sku_ids": sorted(sku_ids)}
-    if location_ids is not None:
-        params["location_ids"] = sorted(location_ids)
-    return params
-
-
-def available_to_sell_from_rows(
-    rows: Iterable[Sequence[Any]], sku_ids: Collection[int]
-) -> list[AvailableToSell]:
-    """The figures, with their formulas, from the rows of the available-to-sell query."""
+    rows = session.connection().execute(_AVAILABLE_TO_SELL, {"sku_ids": list(sku_ids)}).all()
     channels: dict[int, tuple[str, str, int, int, int]] = {}
     by_key: dict[tuple[int, int], list[tuple[str, int]]] = {}
     for channel_id, code, name, units, percent, floor, sku_id, location_code, available in rows:

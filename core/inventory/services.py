@@ -545,13 +545,15 @@ def reserve_stock(
     Requests for the same (location, SKU) are summed, then each pair gets ONE conditional UPDATE
     (`reserved = reserved + q WHERE on_hand - reserved >= q`) in ascending (location_id, sku_id) order, so
     concurrent reservers lock rows in the same order and cannot deadlock. The UPDATEs go in one batch (one
-    round trip on PostgreSQL). If any pair is
-    refused, the pairs admitted before it are given back by the opposite UPDATE in this same transaction,
-    which still holds their rows (no partial reservation, and no savepoint: a savepoint costs SQLite a
-    statement journal of every page it touches); InsufficientStock lists every short pair as (SKU code,
-    wanted, available). When all are admitted their ledger rows (one INSERT) and the stock pushes (one
-    INSERT ... SELECT, the database computing available to sell) are written in a second batch. On
-    PostgreSQL a single pair, the usual case, is all one statement (_reserve_one_postgresql).
+    round trip on PostgreSQL). If any pair is refused, the pairs admitted before it are given back by the
+    opposite UPDATE in this same transaction, which still holds their rows (no partial reservation, and no
+    savepoint: a savepoint costs SQLite a statement journal of every page it touches); InsufficientStock
+    lists every short pair as (SKU code, wanted, available). When all are admitted their ledger rows (one
+    INSERT) and the stock pushes (one INSERT ... SELECT, the database computing available to sell) are
+    written in a second batch, or added to `queued` (the caller's batch) when given.
+
+    On PostgreSQL a single pair, the usual case, is all one statement (_reserve_one_postgresql), written at
+    once whether or not a batch is given.
     """
     wanted: dict[tuple[int, int], int] = {}
     for location_id, sku_id, quantity in requests:
@@ -583,8 +585,7 @@ def reserve_stock(
     if short:
         _undo_reservations(session, admitted, now)
         raise InsufficientStock(_shortage(session, short))
-    with sql.batch(session) as own:
-        writes = own if queued is None else queued
+    with sql.joining(session, queued) as writes:
         writes.add_many(
             _INSERT_MOVEMENT_ROWS,
             [
@@ -968,8 +969,8 @@ def _reserve_needs(
     except InsufficientStock as exc:  # someone took the units between our read and our reservation
         return _Reservation(strategy, plan, exc.lines)
     if plan.parts:
-        with sql.batch(session) as own:
-            (own if queued is None else queued).add_many(
+        with sql.joining(session, queued) as writes:
+            writes.add_many(
                 _ALLOCATION_ROWS,
                 [
                     {

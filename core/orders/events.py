@@ -106,6 +106,6 @@ class Timeline:
         """Append the queued entries (one executemany INSERT; added to `queued` when given) and start
         afresh."""
         if self.rows:
-            with sql.batch(session) as own:
-                (own if queued is None else queued).add_many(_EVENT_ROWS, self.rows)
+            with sql.joining(session, queued) as writes:
+                writes.add_many(_EVENT_ROWS, self.rows)
             self.rows = []

@@ -144,6 +144,11 @@ _LINE_COLUMNS = (
 )
 
 
+# Lines per INSERT: bounds the statements kept (one per count up to this) and the parameters per statement
+# (SQLite allows 32,766); a longer order takes several INSERTs.
+LINES_PER_INSERT = 50
+
+
 @functools.cache
 def _insert_lines(count: int) -> sql.Prepared:
     """One INSERT of `count` lines returning (line_no, id); parameters are `<column>_<n>`."""
@@ -586,13 +591,14 @@ def _create_order(
         session, channel.id, canonical.buyer, canonical.shipping_address or canonical.billing_address, now=now
     )
     line_ids: dict[int, int] = {}
-    if lines:
+    for start in range(0, len(lines), LINES_PER_INSERT):
+        chunk = lines[start : start + LINES_PER_INSERT]
         values = {
             f"{column}_{n}": order_id if column == "order_id" else line[column]
-            for n, line in enumerate(lines)
+            for n, line in enumerate(chunk)
             for column in _LINE_COLUMNS
         }
-        line_ids = dict(sql.run(session, _insert_lines(len(lines)), values))
+        line_ids.update(sql.run(session, _insert_lines(len(chunk)), values))
     timeline = events.Timeline(order_id, actor=actor, now=now)
     timeline.add(
         "placed",
@@ -781,8 +787,8 @@ def queue_order_confirmation(
 ) -> None:
     """The 'order confirmed' email, queued once per order (the dedup key makes a second queueing a no-op);
     added to `queued` when given."""
-    with sql.batch(session) as own:
-        (own if queued is None else queued).add(
+    with sql.joining(session, queued) as writes:
+        writes.add(
             _QUEUE_CONFIRMATION[session.get_bind().dialect.name],
             {
                 "kind": "order_confirmed",

@@ -56,7 +56,8 @@ def test_prepared_insert_and_select_convert_json_and_aware_datetimes(db: Session
 
 
 def test_expanding_parameters_are_rendered_per_list_length(db: Session) -> None:
-    sql.run_many(db, INSERT_OUTBOX, [outbox_row(f"e{n}") for n in range(4)])
+    with sql.batch(db) as queued:
+        queued.add_many(INSERT_OUTBOX, [outbox_row(f"e{n}") for n in range(4)])
     assert [r[0] for r in sql.run(db, OUTBOX_BY_KEYS, {"keys": ["e3", "e1", "nope"]})] == ["e1", "e3"]
     assert [r[0] for r in sql.run(db, OUTBOX_BY_KEYS, {"keys": ["e2"]})] == ["e2"]
     with pytest.raises(ValueError, match="at least one value"):
@@ -70,10 +71,14 @@ def test_a_missing_value_is_an_error_never_a_null(db: Session) -> None:
         sql.run(db, OUTBOX_BY_KEYS, {})
 
 
-def test_run_count_gives_the_rows_matched(db: Session) -> None:
-    sql.run_many(db, INSERT_OUTBOX, [outbox_row("c1"), outbox_row("c2")])
-    assert sql.run_count(db, RETRY, {"p_kind": "test"}) == 2
-    assert sql.run_count(db, RETRY, {"p_kind": "other"}) == 0
+def test_a_write_gives_the_rows_it_matched(db: Session) -> None:
+    with sql.batch(db) as queued:
+        queued.add_many(INSERT_OUTBOX, [outbox_row("c1"), outbox_row("c2")])
+        matched = queued.add(RETRY, {"p_kind": "test"})
+    with sql.batch(db) as queued:
+        unmatched = queued.add(RETRY, {"p_kind": "other"})
+    assert matched.rowcount == 2
+    assert unmatched.rowcount == 0
     assert {m.attempts for m in db.scalars(select(OutboxMessage))} == {1}
 
 

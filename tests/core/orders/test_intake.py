@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from core.catalog.services import add_listing
 from core.customers.models import Customer
 from core.orders import intake
-from core.orders.models import InboundPayload, Order, OrderEvent
+from core.orders.models import Allocation, InboundPayload, Order, OrderEvent
 from tests.conftest import SHARED_DATA
 from tests.factories import NOW, make_channel, make_sku
 from tests.inventory_factories import link, make_location, make_stock
@@ -293,3 +293,55 @@ def test_every_sample_ingests_and_replays_as_duplicate(db, kind: str, files: lis
             assert statuses == {"duplicate"}
             assert order_count(db) == count
     assert Path(CHANNELS).is_dir()
+
+
+def test_an_order_with_more_lines_than_one_insert_takes_keeps_every_line(db) -> None:
+    channel = make_channel(db, code="webshop-long", kind="webshop", name="Web shop")
+    warehouse = make_location(db)
+    link(db, channel, warehouse)
+    count = intake.LINES_PER_INSERT * 2 + 7
+    for n in range(count):
+        sku = make_sku(db, code=f"LONG-{n:03d}")
+        add_listing(db, channel, sku.code, sku.code, now=NOW)
+        make_stock(db, warehouse, sku.id, 3)
+    lines = [
+        {
+            "id": str(n),
+            "sku": f"LONG-{n:03d}",
+            "title": f"Item {n}",
+            "quantity": 1 + n % 2,
+            "unit_price": "1.00",
+        }
+        for n in range(count)
+    ]
+    subtotal = sum(line["quantity"] for line in lines)
+    document = {
+        "id": "LONG-1",
+        "status": "paid",
+        "currency": "USD",
+        "placed_at": NOW.isoformat(),
+        "customer": {"name": "Long Buyer", "email": "long@example.org"},
+        "shipping_address": {"line1": "1 Main St", "city": "Springfield", "country": "US"},
+        "shipping": {"method": "standard", "amount": "0.00"},
+        "lines": lines,
+        "totals": {
+            "subtotal": f"{subtotal}.00",
+            "discount": "0.00",
+            "shipping": "0.00",
+            "tax": "0.00",
+            "total": f"{subtotal}.00",
+        },
+    }
+    _payload, [result] = ingest(db, channel, document)
+    assert result.status == "created", result
+    order = db.get_one(Order, result.order_id)
+    assert [(line.line_no, line.channel_sku, line.quantity) for line in order.lines] == [
+        (n + 1, f"LONG-{n:03d}", 1 + n % 2) for n in range(count)
+    ]
+    assert order.status == "confirmed"
+    allocated = db.scalars(
+        select(Allocation.order_line_id).where(
+            Allocation.order_line_id.in_([line.id for line in order.lines])
+        )
+    ).all()
+    assert sorted(allocated) == sorted(line.id for line in order.lines)
