@@ -1,21 +1,24 @@
 """Pushes to channels through the outbox (transport 'channel'): stock levels and shipment confirmations.
 
-Rows are written in the transaction of the change that causes them: `stock_push` rows by the inventory area
-(one pending row per channel and SKU, its payload updated in place, so many changes make one push of the
-latest figure), `shipment_confirmation` rows by `queue_shipment_confirmation`. The worker sends them with
-`dispatch_channel_outbox`, one row at a time:
-1. claim: in a short write transaction, take the oldest due pending row (PostgreSQL: FOR UPDATE SKIP LOCKED;
-   SQLite: under begin_write's lock) and push its next attempt time forward by a lease, so no other
-   dispatcher takes it while it is being sent; commit. No lock is held while talking to the channel.
-2. send the row's payload (as claimed) to the channel through its adapter's hooks, looked up in the registry:
-   `auth_headers`, then `send_stock` once per listing of the SKU, or `send_shipment` (outbound_base says
-   what each takes); a channel whose adapter lacks the hook takes no such push and the row is marked sent
-   as skipped.
-3. finish, in a second write transaction with the row locked again: sent; or, if the payload was replaced
-   while it was being sent (a newer stock figure), left pending and due now so the newer value goes out;
-   or, on failure, attempts + 1, the next attempt after min(2**attempts x 30 s, 6 h) and the exact error in
-   last_error; failed for good after 8 attempts or on a 4xx other than 429.
-A dispatcher that dies mid-send leaves its row pending; it is retried once the lease runs out.
+Rows are written in the transaction of the change that causes them: `stock_push` rows are armed by the
+inventory area (one row per channel and SKU, naming the SKU, not a figure: left as it is while pending, so
+many changes make one push), `shipment_confirmation` rows by `queue_shipment_confirmation`. The worker sends
+them with `dispatch_channel_outbox`, one row at a time:
+1. claim: in a short write transaction, take the oldest due row that is pending (or was being sent by a
+   dispatcher whose lease ran out) (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: under begin_write's lock),
+   mark it `sending` and push its next attempt time forward by a lease, so no other dispatcher takes it
+   while it is being sent; commit. No lock is held while talking to the channel.
+2. send it through the channel's adapter hooks, looked up in the registry: `auth_headers`, then
+   `send_stock` once per listing of the SKU with the channel's available to sell read at that moment (the
+   latest figure, by the console's formula), or `send_shipment` with the payload (outbound_base says what
+   each takes); a channel whose adapter lacks the hook takes no such push and the row is marked sent as
+   skipped.
+3. finish, in a second write transaction with the row locked again: sent (a stock push records the figure
+   it sent in its payload); or, if a stock change armed the row again while it was being sent (it is
+   pending again: the figure sent may predate that change), left pending and due now so the newer figure
+   goes out; or, on failure, attempts + 1, the next attempt after min(2**attempts x 30 s, 6 h) and the exact
+   error in last_error; failed for good after 8 attempts or on a 4xx other than 429.
+A dispatcher that dies mid-send leaves its row `sending`; it is taken again once the lease runs out.
 
 Where the ids a channel needs come from (its credentials, its listings) is said by each adapter module.
 """
@@ -42,7 +45,8 @@ from core.channels.outbound_base import OutboundError
 from core.channels.polling import job_session_factory
 from core.db import begin_write
 from core.fulfillment.models import Shipment
-from core.notifications.models import OutboxMessage
+from core.inventory.queries import available_to_sell
+from core.notifications.models import SENDING, OutboxMessage
 from core.orders.models import Order, OrderLine
 
 log = logging.getLogger("crossdock.channels")
@@ -145,6 +149,7 @@ class _Outcome:
     reference: str | None = None  # the channel's id for what was created, or why nothing was sent
     error: str | None = None
     permanent: bool = False
+    quantity: int | None = None  # a stock push: the figure sent
 
 
 @dataclass(frozen=True)
@@ -156,6 +161,7 @@ class _Target:
     base_url: str | None
     credentials: dict[str, Any]
     listings: tuple[tuple[str, str | None], ...]  # (channel SKU, channel listing id)
+    quantity: int | None = None  # a stock push: the channel's available to sell of the SKU, read now
 
 
 def dispatch_channel_outbox(
@@ -192,7 +198,7 @@ def _claim(factory: sessionmaker[Session], now: datetime) -> _Claimed | None:
             select(OutboxMessage)
             .where(
                 OutboxMessage.transport == "channel",
-                OutboxMessage.status == "pending",
+                OutboxMessage.status.in_(("pending", SENDING)),
                 OutboxMessage.next_attempt_at <= now,
             )
             .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
@@ -205,7 +211,7 @@ def _claim(factory: sessionmaker[Session], now: datetime) -> _Claimed | None:
             session.rollback()
             return None
         claimed = _Claimed(row.id, row.kind, row.recipient, copy.deepcopy(row.payload or {}), row.attempts)
-        row.next_attempt_at = now + CLAIM_LEASE
+        row.status, row.next_attempt_at = SENDING, now + CLAIM_LEASE
         session.commit()
     return claimed
 
@@ -214,21 +220,24 @@ def _finish(factory: sessionmaker[Session], claimed: _Claimed, outcome: _Outcome
     with factory() as session:
         begin_write(session)
         row = session.get(OutboxMessage, claimed.id, with_for_update=True)
-        if row is None or row.status != "pending":
+        if row is None or row.status not in ("pending", SENDING):
             session.rollback()
             return "gone"
-        replaced = row.payload != claimed.payload
+        replaced = row.status == "pending"  # armed again by a stock change while it was being sent
+        row.status = "pending"
         attempt = row.attempts + 1
         where = f"{claimed.kind} #{claimed.id} to {claimed.recipient}"
         if outcome.ok and replaced:
             row.next_attempt_at = now
             status = "retrying"
             log.info(
-                "%s: sent (attempt %d), payload replaced meanwhile: sending the newer one", where, attempt
+                "%s: sent (attempt %d), stock changed meanwhile: sending the newer figure", where, attempt
             )
         elif outcome.ok:
             row.status, row.sent_at, row.last_error = "sent", now, None
             row.message_id = (outcome.reference or "")[:200] or None
+            if outcome.quantity is not None:
+                row.payload = {**(row.payload or {}), "quantity": outcome.quantity}
             status = "sent"
             log.info("%s: sent (attempt %d) %s", where, attempt, outcome.reference or "")
         else:
@@ -281,6 +290,7 @@ def _target(factory: sessionmaker[Session], claimed: _Claimed) -> _Target:
         if not channel.active:
             raise OutboundError(f"channel {channel.code!r} is not active", permanent=True)
         listings: tuple[tuple[str, str | None], ...] = ()
+        quantity = None
         if claimed.kind == STOCK_PUSH:
             if claimed.payload.get("channel_sku"):
                 listings = ((claimed.payload["channel_sku"], claimed.payload.get("channel_listing_id")),)
@@ -295,8 +305,9 @@ def _target(factory: sessionmaker[Session], claimed: _Claimed) -> _Target:
                     .order_by(Listing.id)
                 ).all()
                 listings = tuple((sku, listing_id) for sku, listing_id in rows)
+            quantity = available_to_sell(session, channel, int(claimed.payload["sku_id"]))
         target = _Target(
-            channel.code, channel.kind, channel.base_url, dict(channel.credentials or {}), listings
+            channel.code, channel.kind, channel.base_url, dict(channel.credentials or {}), listings, quantity
         )
         session.rollback()
     return target
@@ -337,12 +348,14 @@ def _send_stock(
         push = {
             "channel_sku": channel_sku,
             "channel_listing_id": listing_id,
-            "quantity": claimed.payload.get("quantity"),
+            "quantity": target.quantity,
             "occurred_at": now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         response = send_stock(client, headers, target.credentials, push)
         references.append(f"{channel_sku}: HTTP {response.status}")
-    return _Outcome(True, reference="; ".join(references))
+    return _Outcome(
+        True, reference=f"{target.quantity} units: " + "; ".join(references), quantity=target.quantity
+    )
 
 
 def _send_shipment(target: _Target, claimed: _Claimed, *, clients: Mapping[str, HttpClient]) -> _Outcome:

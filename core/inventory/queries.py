@@ -171,8 +171,8 @@ _AVAILABLE_TO_SELL = _available_to_sell_query()
 def available_to_sell_by_channel(session: Session, sku_ids: Collection[int]) -> list[AvailableToSell]:
     """Available to sell of the SKUs on every active channel, each with its formula in words.
 
-    One query whatever the number of channels and SKUs. (The stock pushes compute the same figures in the
-    database: core.inventory.services._stock_pushes.)
+    One query whatever the number of channels and SKUs. (A stock push sends `available_to_sell`, read when
+    it is sent: core.channels.outbound.)
     """
     if not sku_ids:
         return []

@@ -1,5 +1,5 @@
 """Stock writes: receipts, adjustments, reservations, releases and shipments, all through one ledger writer;
-order allocation, backorders, and the available-to-sell pushes queued in the outbox after every movement."""
+order allocation, backorders, and the available-to-sell pushes armed in the outbox after every movement."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ from core.channels.models import Channel, channel_locations
 from core.errors import DomainError, InsufficientStock, NotFound
 from core.inventory.allocation import AllocationPlan, LineNeed, LocationStock, ShipTo, plan_allocation
 from core.inventory.models import Location, StockLevel, StockMovement
-from core.notifications.models import OutboxMessage
+from core.notifications.models import SENDING, OutboxMessage
 from core.orders import events
 from core.orders.models import Allocation, Order, OrderLine
 from core.orders.services import change_order_status, record_status_change
@@ -238,94 +238,46 @@ def _stock_pushes(
     *,
     location_ids: Any = None,
     sku_ids: Any = None,
-    not_yet_seen: tuple[Any, Any, Any] | None = None,
     only_if: Any = None,
 ) -> Any:
-    """One INSERT ... SELECT queueing a 'stock_push' per (channel served by any of `location_ids`, SKU in
-    `sku_ids`) with the available to sell the database computes from the levels as they are now, by the rule
-    of `available_to_sell_formula` (sum of available at the channel's active locations, minus the fixed and
-    percentage buffers, 0 at or below the floor, never negative). A pending row with the same key takes the
-    new quantity (coalescing); a row the worker already finished is re-armed. Rows go in dedup-key order:
-    one lock order for every writer.
+    """One INSERT ... SELECT arming a 'stock_push' per (channel served by any of `location_ids`, SKU in
+    `sku_ids`): the row says which figure to push, not the figure. The dispatcher computes available to sell
+    when it sends (core.channels.outbound), so whatever happened before that goes out in one push of the
+    latest value, and a stock change costs its writer no aggregate over the SKU's levels, under the level's
+    row lock, for every channel.
 
-    By default `location_ids` and `sku_ids` are expanding parameters of those names. For a data-modifying
-    CTE that reserves in the same statement (which cannot see its own UPDATE), `not_yet_seen` gives
-    (location id, SKU id, units) taken from that level's available, and `only_if` a condition the rows need
-    (the UPDATE matched)."""
-    channels, locations, levels, skus = Channel.__table__, Location.__table__, _levels, Sku.__table__
+    A row already pending is left as it is (nothing written: the push it promises will read the latest
+    figure). A row the worker finished (sent, failed) is armed again from scratch; one it is sending right now
+    is marked pending again, keeping its lease, so the worker sends once more when it finishes (the figure it
+    read may predate this change). Rows go in dedup-key order: one lock order for every writer.
+
+    By default `location_ids` and `sku_ids` are expanding parameters of those names; `only_if` is a condition
+    the rows need (in a data-modifying CTE: the reservation's UPDATE matched)."""
+    channels, skus = Channel.__table__, Sku.__table__
     if location_ids is None:
         location_ids = bindparam("location_ids", expanding=True)
     if sku_ids is None:
         sku_ids = bindparam("sku_ids", expanding=True)
     served = select(channel_locations.c.channel_id).where(channel_locations.c.location_id.in_(location_ids))
-    available = levels.c.on_hand - levels.c.reserved
-    if not_yet_seen is not None:
-        taken_location, taken_sku, taken = not_yet_seen
-        available = available - case(
-            ((levels.c.location_id == taken_location) & (levels.c.sku_id == taken_sku), taken), else_=0
-        )
-    totals = (
-        select(
-            channels.c.id.label("channel_id"),
-            channels.c.code.label("channel_code"),
-            channels.c.stock_buffer_units.label("units"),
-            channels.c.stock_buffer_percent.label("percent"),
-            channels.c.stock_floor.label("floor"),
-            skus.c.id.label("sku_id"),
-            func.coalesce(func.sum(available), 0).label("total"),
-        )
-        .select_from(
-            channels.join(skus, skus.c.id.in_(sku_ids))
-            .outerjoin(channel_locations, channel_locations.c.channel_id == channels.c.id)
-            .outerjoin(locations, (locations.c.id == channel_locations.c.location_id) & locations.c.active)
-            .outerjoin(levels, (levels.c.location_id == locations.c.id) & (levels.c.sku_id == skus.c.id))
-        )
-        .where(channels.c.active, channels.c.id.in_(served), *(() if only_if is None else (only_if,)))
-        .group_by(
-            channels.c.id,
-            channels.c.code,
-            channels.c.stock_buffer_units,
-            channels.c.stock_buffer_percent,
-            channels.c.stock_floor,
-            skus.c.id,
-        )
-        .subquery()
-    )
-    after_buffer = (
-        totals.c.total
-        - case((totals.c.units > 0, totals.c.units), else_=0)
-        - case((totals.c.percent > 0, totals.c.total * totals.c.percent // 100), else_=0)
-    )
-    quantity = case(
-        ((totals.c.floor > 0) & (after_buffer <= totals.c.floor), 0),
-        (after_buffer < 0, 0),
-        else_=after_buffer,
-    )
     json_object = func.json_build_object if dialect == "postgresql" else func.json_object
-    dedup_key = (
-        "stock:" + cast(totals.c.channel_id, String) + ":" + cast(totals.c.sku_id, String) + ":pending"
+    dedup_key = "stock:" + cast(channels.c.id, String) + ":" + cast(skus.c.id, String) + ":pending"
+    rows = (
+        select(
+            literal("stock_push"),
+            literal("channel"),
+            dedup_key,
+            channels.c.code,
+            "stock of SKU " + cast(skus.c.id, String),
+            json_object("channel_id", channels.c.id, "channel", channels.c.code, "sku_id", skus.c.id),
+            literal("pending"),
+            literal(0),
+            bindparam("now", type_=_outbox.c.next_attempt_at.type),
+            bindparam("now", type_=_outbox.c.created_at.type),
+        )
+        .select_from(channels.join(skus, skus.c.id.in_(sku_ids)))
+        .where(channels.c.active, channels.c.id.in_(served), *(() if only_if is None else (only_if,)))
+        .order_by(dedup_key)
     )
-    rows = select(
-        literal("stock_push"),
-        literal("channel"),
-        dedup_key,
-        totals.c.channel_code,
-        "stock of SKU " + cast(totals.c.sku_id, String),
-        json_object(
-            "channel_id",
-            totals.c.channel_id,
-            "channel",
-            totals.c.channel_code,
-            "sku_id",
-            totals.c.sku_id,
-            "quantity",
-            quantity,
-        ),
-        literal("pending"),
-        literal(0),
-        bindparam("now", type_=_outbox.c.next_attempt_at.type),
-        bindparam("now", type_=_outbox.c.created_at.type),
-    ).order_by(dedup_key)
     stmt = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(_outbox).from_select(
         [
             "kind",
@@ -341,19 +293,18 @@ def _stock_pushes(
         ],
         rows,
     )
-    still_pending = _outbox.c.status == "pending"
+    sending = _outbox.c.status == SENDING
     return stmt.on_conflict_do_update(
         index_elements=["dedup_key"],
         set_={
-            "payload": stmt.excluded.payload,
-            # a row the worker already finished is re-armed rather than left sent with a stale quantity
             "status": "pending",
-            "attempts": case((still_pending, _outbox.c.attempts), else_=0),
+            "attempts": case((sending, _outbox.c.attempts), else_=0),
             "next_attempt_at": case(
-                (still_pending, _outbox.c.next_attempt_at), else_=stmt.excluded.next_attempt_at
+                (sending, _outbox.c.next_attempt_at), else_=stmt.excluded.next_attempt_at
             ),
-            "last_error": case((still_pending, _outbox.c.last_error), else_=None),
+            "last_error": case((sending, _outbox.c.last_error), else_=None),
         },
+        where=_outbox.c.status != "pending",
     )
 
 
@@ -362,9 +313,9 @@ _STOCK_PUSHES = {dialect: sql.Prepared(_stock_pushes(dialect)) for dialect in ("
 
 def _reserve_one_postgresql() -> Any:
     """PostgreSQL: a reservation of one (location, SKU) pair as one statement. Its data-modifying CTEs do
-    the conditional UPDATE, and only when it matched, the ledger row and the stock pushes (computed with
-    the units just taken, which the statement's own snapshot does not show yet). Returns the level's (id,
-    on_hand, reserved) after the UPDATE, or no row when refused (and then nothing was written)."""
+    the conditional UPDATE, and only when it matched, the ledger row and the arming of the stock pushes.
+    Returns the level's (id, on_hand, reserved) after the UPDATE, or no row when refused (and then nothing
+    was written)."""
     location_id = bindparam("p_location_id", type_=Integer)
     sku_id = bindparam("p_sku_id", type_=Integer)
     take = bindparam("p_take", type_=Integer)
@@ -412,7 +363,6 @@ def _reserve_one_postgresql() -> Any:
         "postgresql",
         location_ids=[location_id],
         sku_ids=[sku_id],
-        not_yet_seen=(location_id, sku_id, take),
         only_if=exists(select(level.c.id)),
     ).cte("pushed")
     return select(level.c.id, level.c.on_hand, level.c.reserved).add_cte(moved, pushed)
@@ -422,8 +372,8 @@ _RESERVE_ONE_POSTGRESQL = sql.Prepared(_reserve_one_postgresql())
 
 
 def _queue_stock_pushes(session: Session, touched: Iterable[tuple[int, int]], *, now: datetime) -> None:
-    """Queue one coalesced 'stock_push' per (channel, SKU) for the channels served by the touched locations,
-    with available to sell as it is now (one statement whatever the number of SKUs and channels)."""
+    """Arm one coalesced 'stock_push' per (channel, SKU) for the channels served by the touched locations
+    (one statement whatever the number of SKUs and channels; the figure is read when it is sent)."""
     touched = set(touched)
     if not touched:
         return
@@ -433,7 +383,7 @@ def _queue_stock_pushes(session: Session, touched: Iterable[tuple[int, int]], *,
 
 
 def _queue_pushes(queued: sql.Batch, touched: Collection[tuple[int, int]], *, now: datetime) -> None:
-    """Add the statement queueing the stock pushes for the touched (location, SKU) pairs to a batch."""
+    """Add the statement arming the stock pushes for the touched (location, SKU) pairs to a batch."""
     dialect = queued.dialect.name
     if dialect not in _STOCK_PUSHES:
         raise NotImplementedError(f"no upsert for {dialect}")
@@ -549,8 +499,8 @@ def reserve_stock(
     opposite UPDATE in this same transaction, which still holds their rows (no partial reservation, and no
     savepoint: a savepoint costs SQLite a statement journal of every page it touches); InsufficientStock
     lists every short pair as (SKU code, wanted, available). When all are admitted their ledger rows (one
-    INSERT) and the stock pushes (one INSERT ... SELECT, the database computing available to sell) are
-    written in a second batch, or added to `queued` (the caller's batch) when given.
+    INSERT) and the arming of the stock pushes (one INSERT ... SELECT) are written in a second batch, or
+    added to `queued` (the caller's batch) when given.
 
     On PostgreSQL a single pair, the usual case, is all one statement (_reserve_one_postgresql), written at
     once whether or not a batch is given.

@@ -10,6 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
 
+# A channel push the dispatcher has claimed and is sending now (emails are claimed by lease alone); a stock
+# change during the send sets it back to pending, so it is sent again with the newer figure.
+SENDING = "sending"
+
 
 class OutboxMessage(Base):
     """One message to deliver; `dedup_key` makes queueing the same notification twice impossible."""
@@ -24,7 +28,7 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(300))
     subject: Mapped[str] = mapped_column(String(300), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sent, failed
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sending, sent, failed
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)

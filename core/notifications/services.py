@@ -23,7 +23,7 @@ from core.customers.models import Customer
 from core.errors import DomainError, NotFound
 from core.fulfillment.models import Shipment
 from core.inventory.alerts import check_low_stock, low_stock_digest
-from core.notifications.models import OutboxMessage
+from core.notifications.models import SENDING, OutboxMessage
 from core.orders.models import Order
 from core.returns.models import Refund, ReturnRequest
 from core.security.guest import code_window
@@ -462,7 +462,8 @@ def retry_outbox_message(session: Session, message_id: int, *, now: datetime) ->
 
 
 def outbox_counts(session: Session) -> dict[str, Any]:
-    """Messages per status, and per kind and status: {"pending", "sent", "failed", "by_kind"}."""
+    """Messages per status, and per kind and status: {"pending", "sent", "failed", "by_kind"}. The totals
+    count a channel push being sent right now (`sending`) as pending: not delivered yet."""
     counts: dict[str, Any] = {"pending": 0, "sent": 0, "failed": 0, "by_kind": {}}
     rows = session.execute(
         select(OutboxMessage.kind, OutboxMessage.status, func.count())
@@ -470,7 +471,8 @@ def outbox_counts(session: Session) -> dict[str, Any]:
         .order_by(OutboxMessage.kind, OutboxMessage.status)
     )
     for kind, status, n in rows:
-        counts[status] = counts.get(status, 0) + n
+        total = "pending" if status == SENDING else status
+        counts[total] = counts.get(total, 0) + n
         counts["by_kind"].setdefault(kind, {})[status] = n
     return counts
 

@@ -229,14 +229,26 @@ def test_outbox_counts_by_kind_and_status(db: Session) -> None:
             created_at=NOW,
         )
     )
+    db.add(
+        OutboxMessage(
+            kind="stock_push",
+            transport="channel",
+            dedup_key="stock:9:10:pending",
+            recipient="ebay",
+            payload={},
+            status="sending",
+            next_attempt_at=NOW,
+            created_at=NOW,
+        )
+    )
     db.flush()
     assert outbox_counts(db) == {
-        "pending": 2,
+        "pending": 3,  # a push being sent counts as not delivered yet
         "sent": 1,
         "failed": 1,
         "by_kind": {
             "order_confirmed": {"failed": 1, "pending": 1, "sent": 1},
-            "stock_push": {"pending": 1},
+            "stock_push": {"pending": 1, "sending": 1},
         },
     }
 

@@ -24,9 +24,11 @@ from core.channels.outbound import (
     retry_delay,
 )
 from core.channels.outbound_base import OutboundError, created_reference
-from core.db import make_engine, make_session_factory
+from core.db import begin_write, make_engine, make_session_factory
 from core.fulfillment.models import Shipment, ShipmentLine
-from core.inventory.services import receive_stock
+from core.inventory.models import StockLevel
+from core.inventory.queries import available_to_sell
+from core.inventory.services import receive_stock, reserve_stock
 from core.notifications.models import OutboxMessage
 from tests.conftest import drop_database, fresh_database_url
 from tests.factories import make_channel, make_order, make_sku
@@ -360,26 +362,17 @@ def ebay_listing(db, url: str, **channel_fields):
 
 
 def stock_row(db, channel: Channel, sku_id: int, quantity: int, **overrides) -> OutboxMessage:
-    """A stock push row shaped as the inventory area queues it."""
-    fields = {
-        "kind": "stock_push",
-        "transport": "channel",
-        "dedup_key": f"stock:{channel.id}:{sku_id}:pending",
-        "recipient": channel.code,
-        "subject": f"stock of SKU {sku_id}",
-        "payload": {
-            "channel_id": channel.id,
-            "channel": channel.code,
-            "sku_id": sku_id,
-            "quantity": quantity,
-        },
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": NOW,
-        "created_at": NOW,
-    }
-    row = OutboxMessage(**(fields | overrides))
-    db.add(row)
+    """`quantity` units of the SKU received at a location serving the channel, and the stock push row that
+    arms (with `overrides` applied to it)."""
+    location = make_location(db)
+    link(db, channel, location)
+    receive_stock(db, location.id, sku_id, quantity, actor="ops@example.org", now=NOW)
+    db.flush()
+    row = db.scalar(
+        select(OutboxMessage).where(OutboxMessage.dedup_key == f"stock:{channel.id}:{sku_id}:pending")
+    )
+    for name, value in overrides.items():
+        setattr(row, name, value)
     db.commit()
     return row
 
@@ -577,32 +570,73 @@ def test_dispatch_leaves_rows_not_yet_due_and_other_transports_alone(db, session
         assert (fresh.status, fresh.attempts, fresh.next_attempt_at) == ("pending", 0, row.next_attempt_at)
 
 
-def test_dispatch_sends_again_when_the_quantity_changed_while_sending(db, session_factory, server) -> None:
+def test_dispatch_sends_again_when_the_stock_changed_while_sending(db, session_factory, server) -> None:
     channel, sku = ebay_listing(db, server.url)
     row = stock_row(db, channel, sku.id, 5)
+    [location_id] = db.scalars(select(StockLevel.location_id).where(StockLevel.sku_id == sku.id)).all()
     server.add("POST", "/sell/inventory/", ok_bulk(f"EB-{sku.code}"))
 
-    class ChangesStockMidway(HttpClient):
+    class ReceivesStockMidway(HttpClient):
         calls = 0
 
         def request(self, *args, **kwargs):
-            ChangesStockMidway.calls += 1
-            if (
-                ChangesStockMidway.calls == 1
-            ):  # the inventory area coalesces a new figure into the pending row
+            ReceivesStockMidway.calls += 1
+            if ReceivesStockMidway.calls == 1:  # a delivery is booked in while the first figure is on its way
                 with session_factory() as other:
-                    pending = other.get(OutboxMessage, row.id)
-                    pending.payload = {**pending.payload, "quantity": 3}
+                    begin_write(other)
+                    receive_stock(other, location_id, sku.id, 3, actor="ops@example.org", now=NOW)
+                    assert other.get(OutboxMessage, row.id).status == "pending"  # armed again
                     other.commit()
             return super().request(*args, **kwargs)
 
     result = dispatch_channel_outbox(
-        session_factory, now=NOW, clients={channel.code: ChangesStockMidway(server.url)}
+        session_factory, now=NOW, clients={channel.code: ReceivesStockMidway(server.url)}
     )
 
     assert result == DispatchResult(claimed=2, sent=1, retrying=1)
     quantities = [r.json["requests"][0]["shipToLocationAvailability"]["quantity"] for r in server.requests]
-    assert quantities == [5, 3]
+    assert quantities == [5, 8]
+    sent = reload(db, row)
+    assert (sent.status, sent.payload["quantity"], sent.attempts) == ("sent", 8, 0)
+
+
+def test_dispatch_pushes_the_figure_at_sending_time_by_the_channels_buffer_rules(
+    db, session_factory, server
+) -> None:
+    channel, sku = ebay_listing(db, server.url, stock_buffer_units=2, stock_buffer_percent=10)
+    row = stock_row(db, channel, sku.id, 30)  # armed when 30 units were in
+    [served] = db.scalars(select(StockLevel.location_id).where(StockLevel.sku_id == sku.id)).all()
+    closed = make_location(db, active=False)
+    elsewhere = make_location(db)  # does not serve the channel
+    link(db, channel, closed)
+    for location in (closed, elsewhere):
+        receive_stock(db, location.id, sku.id, 50, actor="ops@example.org", now=NOW)
+    reserve_stock(db, [(served, sku.id, 10)], order_id=None, actor="ops@example.org", now=NOW)
+    db.commit()
+    server.add("POST", "/sell/inventory/", ok_bulk(f"EB-{sku.code}"))
+
+    assert dispatch_channel_outbox(session_factory, now=NOW) == DispatchResult(claimed=1, sent=1)
+
+    # 20 available at the one active serving location, minus 2 units, minus 10% (2): 16
+    [request] = server.requests
+    assert request.json["requests"][0]["shipToLocationAvailability"]["quantity"] == 16
+    assert available_to_sell(db, channel, sku.id) == 16
+    assert (reload(db, row).payload["quantity"], reload(db, row).message_id) == (
+        16,
+        f"16 units: EB-{sku.code}: HTTP 200",
+    )
+
+
+def test_a_dispatcher_that_died_mid_send_leaves_the_row_to_be_taken_after_its_lease(
+    db, session_factory, server
+) -> None:
+    channel, sku = ebay_listing(db, server.url)
+    row = stock_row(db, channel, sku.id, 4, status="sending", next_attempt_at=NOW + timedelta(minutes=5))
+    server.add("POST", "/sell/inventory/", ok_bulk(f"EB-{sku.code}"))
+
+    assert dispatch_channel_outbox(session_factory, now=NOW) == DispatchResult()  # still leased
+    later = NOW + timedelta(minutes=6)
+    assert dispatch_channel_outbox(session_factory, now=later) == DispatchResult(claimed=1, sent=1)
     assert reload(db, row).status == "sent"
 
 
@@ -754,7 +788,10 @@ def test_a_registered_adapter_with_push_hooks_takes_stock_pushes(
     assert (request.method, request.path) == ("PUT", f"/stock/FS-{sku.code}")
     assert request.json == {"store": "north", "on_hand": 4, "at": "2026-11-20T12:00:00Z"}
     assert request.headers["x-api-key"] == "k-1"
-    assert (reload(db, row).status, reload(db, row).message_id) == ("sent", f"FS-{sku.code}: HTTP 200")
+    assert (reload(db, row).status, reload(db, row).message_id) == (
+        "sent",
+        f"4 units: FS-{sku.code}: HTTP 200",
+    )
 
 
 def test_a_registered_adapter_with_push_hooks_takes_shipment_confirmations(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from datetime import timedelta
 
 import pytest
@@ -205,7 +204,7 @@ def test_a_refused_single_reservation_writes_nothing(db, shop):
     assert level(db, east.id, sku.id) == (2, 2)
     assert db.scalar(select(func.count()).select_from(StockMovement)) == ledger_rows
     [push] = pushes(db, channel.id, sku.id)
-    assert (push.status, push.payload["quantity"]) == ("sent", 0)  # not re-armed by the refusal
+    assert (push.status, push.attempts) == ("sent", 1)  # not armed again by the refusal
     assert verify_ledger(db) == []
 
 
@@ -328,66 +327,67 @@ def test_stock_by_sku_unknown_sku_is_not_found(db):
         stock_by_sku(db, 987654)
 
 
-def test_every_movement_queues_one_coalesced_stock_push_per_channel(db, shop):
+def test_every_movement_arms_one_coalesced_stock_push_per_channel(db, shop):
     channel, east, _west = shop
     other = make_channel(db)  # not served by east: gets no push
+    inactive = make_channel(db, active=False)
+    link(db, inactive, east)
     sku = make_sku(db)
     make_stock(db, east, sku.id, 10)
     reserve_stock(db, [(east.id, sku.id, 3)], order_id=None, actor=ACTOR, now=NOW)
     [push] = pushes(db, channel.id, sku.id)
-    assert (push.kind, push.transport, push.status, push.recipient) == (
+    assert (push.kind, push.transport, push.status, push.recipient, push.next_attempt_at) == (
         "stock_push",
         "channel",
         "pending",
         "webshop-t",
+        NOW,
     )
-    assert push.payload["quantity"] == 7
-    assert pushes(db, other.id, sku.id) == []
-    db.execute(update(OutboxMessage).values(attempts=2))  # pending, in back-off after a failed push
-    release_reservation(db, east.id, sku.id, 1, order_id=None, actor=ACTOR, now=NOW)
+    # the SKU to push, not a figure: the dispatcher reads available to sell when it sends
+    assert push.payload == {"channel_id": channel.id, "channel": channel.code, "sku_id": sku.id}
+    assert pushes(db, other.id, sku.id) == pushes(db, inactive.id, sku.id) == []
+    later = NOW + timedelta(minutes=1)
+    db.execute(update(OutboxMessage).values(attempts=2, last_error="HTTP 503"))  # pending, in back-off
+    release_reservation(db, east.id, sku.id, 1, order_id=None, actor=ACTOR, now=later)
     db.expire_all()
-    [push] = pushes(db, channel.id, sku.id)
-    assert (push.status, push.attempts, push.payload["quantity"]) == ("pending", 2, 8)
+    [again] = pushes(db, channel.id, sku.id)
+    assert (again.id, again.status, again.attempts, again.last_error, again.next_attempt_at) == (
+        push.id,
+        "pending",
+        2,
+        "HTTP 503",
+        NOW,
+    )  # left as it was: one push, back-off kept
 
 
-def test_stock_push_rearms_a_row_the_worker_already_sent(db, shop):
+def test_stock_push_rearms_a_row_the_worker_finished(db, shop):
     channel, east, _west = shop
     sku = make_sku(db)
     make_stock(db, east, sku.id, 10)
-    db.execute(update(OutboxMessage).values(status="sent", attempts=1))
-    adjust_stock(db, east.id, sku.id, -4, kind="write_off", actor=ACTOR, now=NOW)
-    db.expire_all()
-    [push] = pushes(db, channel.id, sku.id)
-    assert (push.status, push.attempts, push.payload["quantity"]) == ("pending", 0, 6)
-
-
-def test_the_pushed_quantity_is_the_formulas_whatever_the_buffers_and_locations(db, shop):
-    # The push is computed by the database; the console's formula by Python: they must agree, including
-    # inactive locations, locations not serving the channel, floors and percentages that round down.
-    channel, east, west = shop
-    closed = make_location(db, active=False)
-    elsewhere = make_location(db)  # not serving the channel
-    link(db, channel, closed)
-    rng = random.Random(11)
-    for case_no in range(40):
-        sku = make_sku(db)
-        for loc in (east, west, closed, elsewhere):
-            if rng.random() < 0.75:
-                make_stock(db, loc, sku.id, rng.randint(1, 40))
-        make_stock(db, east, sku.id, 1)  # east stocks every SKU, so a movement there queues the push
-        channel.stock_buffer_units = rng.choice([0, 0, 1, 3, 10])
-        channel.stock_buffer_percent = rng.choice([0, 0, 5, 10, 33, 50])
-        channel.stock_floor = rng.choice([0, 0, 2, 8, 30])
-        reserve_stock(db, [(east.id, sku.id, 1)], order_id=None, actor=ACTOR, now=NOW)
+    later = NOW + timedelta(minutes=1)
+    for finished in ("sent", "failed"):
+        db.execute(update(OutboxMessage).values(status=finished, attempts=8, last_error="HTTP 400"))
+        adjust_stock(db, east.id, sku.id, -1, kind="write_off", actor=ACTOR, now=later)
         db.expire_all()
         [push] = pushes(db, channel.id, sku.id)
-        expected = available_to_sell(db, channel, sku.id)
-        assert push.payload == {
-            "channel_id": channel.id,
-            "channel": channel.code,
-            "sku_id": sku.id,
-            "quantity": expected,
-        }, f"case {case_no}"
+        assert (push.status, push.attempts, push.last_error, push.next_attempt_at) == (
+            "pending",
+            0,
+            None,
+            later,
+        ), finished
+
+
+def test_stock_push_being_sent_is_marked_to_go_again_keeping_its_lease(db, shop):
+    channel, east, _west = shop
+    sku = make_sku(db)
+    make_stock(db, east, sku.id, 10)
+    lease_end = NOW + timedelta(minutes=15)
+    db.execute(update(OutboxMessage).values(status="sending", attempts=1, next_attempt_at=lease_end))
+    reserve_stock(db, [(east.id, sku.id, 2)], order_id=None, actor=ACTOR, now=NOW + timedelta(minutes=1))
+    db.expire_all()
+    [push] = pushes(db, channel.id, sku.id)
+    assert (push.status, push.attempts, push.next_attempt_at) == ("pending", 1, lease_end)
 
 
 # --- allocation ---------------------------------------------------------------------------------------------
@@ -590,7 +590,8 @@ def test_release_order_gives_the_stock_back(db, shop):
     assert level(db, east.id, lamp.id) == (3, 0)
     assert {a[3] for a in allocations_of(db, order)} == {"released"}
     assert events_of(db, order)[-1].message == "order cancelled: 2 reserved units released"
-    assert pushes(db, channel.id, lamp.id)[0].payload["quantity"] == 3
+    assert [p.status for p in pushes(db, channel.id, lamp.id)] == ["pending"]
+    assert available_to_sell(db, channel, lamp.id) == 3
     release_order(db, order, actor=ACTOR, now=NOW)  # nothing left to release: no change
     assert level(db, east.id, lamp.id) == (3, 0)
     assert verify_ledger(db) == []
