@@ -1,8 +1,8 @@
 """Stock: reservations under contention, and the allocation rules on a large order.
 
 1. Reservations/s: 8 threads, each with its own connection, reserve 1 unit at a time of one of the same 10
-   SKUs through `reserve_stock` (one transaction each: the conditional UPDATE, the ledger row, the
-   available-to-sell push queue). Floor: the same threads running only the bare conditional UPDATE
+   SKUs through `reserve_stock` (one transaction each: the conditional UPDATE, the ledger row, the arming
+   of the channel's stock push). Floor: the same threads running only the bare conditional UPDATE
    (`... SET reserved = reserved + 1 WHERE ... AND on_hand - reserved >= 1`) and COMMIT through the DBAPI.
 2. Allocation: `plan_allocation` for a 20-line order across 50 locations (no location has all 20 lines, so
    the split search runs), in plans/s; the median milliseconds per plan is 1000 / rate. Floor: a naive
