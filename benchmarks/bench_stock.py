@@ -14,13 +14,14 @@ from __future__ import annotations
 import random
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from sqlalchemy.engine import make_url
 
+from benchmarks import replay
 from benchmarks.runner import Scenario, Target
 from core.catalog.models import Product, Sku
 from core.channels.models import Channel
@@ -41,10 +42,28 @@ class _Stock:
     url: str = ""
     location_id: int = 0
     sku_ids: tuple[int, ...] = ()
+    sent: dict[int, list[replay.Step]] = field(default_factory=dict)  # SKU id: one reservation's statements
 
 
 def _stock_setup(target: Target) -> _Stock:
-    return _Stock(target)
+    ctx = _Stock(target)
+    _fresh_stock(ctx)
+    if ctx.url.startswith("sqlite"):
+        engine = make_engine(ctx.url)
+        try:
+            factory = make_session_factory(engine)
+            for sku_id in ctx.sku_ids:
+                with replay.recording(engine) as sent, factory() as session:
+                    begin_write(session)
+                    reserve_stock(
+                        session, [(ctx.location_id, sku_id, 1)], order_id=None, actor="bench", now=NOW
+                    )
+                    session.commit()
+                engine.dispose()  # the next recording opens its own connection
+                [ctx.sent[sku_id]] = replay.transactions(sent)
+        finally:
+            engine.dispose()
+    return ctx
 
 
 def _fresh_stock(ctx: _Stock) -> None:
@@ -153,6 +172,22 @@ def _reserve_floor(ctx: _Stock) -> float:
     return _in_threads(work)
 
 
+def _reserve_ceiling(ctx: _Stock) -> float | None:
+    if not ctx.sent:
+        return None
+
+    def work(n: int) -> None:
+        rng = random.Random(n)
+        conn = replay.connect(ctx.url)
+        try:
+            for _ in range(RESERVATIONS_PER_THREAD):
+                replay.replay(conn, ctx.sent[rng.choice(ctx.sku_ids)])
+        finally:
+            conn.close()
+
+    return _in_threads(work)
+
+
 # --- allocation -----------------------------------------------------------------------------------------
 
 PLANS = 300
@@ -209,6 +244,7 @@ SCENARIOS = [
         setup=_stock_setup,
         run=_reserve_run,
         floor=_reserve_floor,
+        ceiling=_reserve_ceiling,
         unit="reservations/s",
         repeats=3,
         goal=0.5,

@@ -4,8 +4,9 @@ Each module `benchmarks/bench_*.py` exposes `SCENARIOS: list[Scenario]`. For eve
 a temporary directory; PostgreSQL too when BENCH_DATABASE_URL is set) a scenario is set up once, then its run
 and its floor (the same work done the bare way) are timed in turn, `repeats` times each, each on a fresh
 migrated database prepared off the clock. The report gives the median rate of each, their ratio and whether
-the ratio reaches the scenario's goal. Being below a goal is reported, not an error: the exit status is
-non-zero only when a scenario fails to run.
+the ratio reaches the scenario's goal. A scenario with a ceiling (its own statements replayed through the bare
+driver: benchmarks/replay.py) has that timed in the same rotation, reported as its ratio to the floor. Being
+below a goal is reported, not an error: the exit status is non-zero only when a scenario fails to run.
 
 Environment: BENCH_DATABASE_URL=postgresql+psycopg://user:pw@host/any also runs every scenario on PostgreSQL,
 in a temporary database crossdock_bench_<pid> made (and dropped) through the server's `postgres` database;
@@ -54,6 +55,9 @@ class Scenario:
     teardown: Callable[[Any], None] | None = None
     before_each: Callable[[Any], None] | None = None  # off the clock, before every timed call
     floor_note: str = ""
+    # The scenario's own statements replayed through the bare driver (benchmarks/replay.py): the units done,
+    # or None where it isn't measured (PostgreSQL)
+    ceiling: Callable[[Any], float | None] | None = None
 
 
 class Target:
@@ -157,17 +161,23 @@ def measure(scenario: Scenario, target: Target) -> dict[str, Any]:
     """Time the scenario and its floor in turn; the result row of the report."""
     _say(f"[{target.name}] {scenario.name}: setting up")
     ctx = scenario.setup(target)
-    rates: dict[str, list[float]] = {"run": [], "floor": []}
+    rates: dict[str, list[float]] = {"run": [], "floor": [], "ceiling": []}
+    works = {"run": scenario.run, "floor": scenario.floor}
+    if scenario.ceiling is not None:
+        works["ceiling"] = scenario.ceiling
     try:
         for i in range(scenario.repeats):
-            # Alternate which goes first, so neither always runs on a warmer machine.
-            order = ("run", "floor") if i % 2 == 0 else ("floor", "run")
+            # Rotate which goes first, so none always runs on a warmer machine.
+            kinds = list(works)
+            order = kinds[i % len(kinds) :] + kinds[: i % len(kinds)]
             for kind in order:
                 if scenario.before_each is not None:
                     scenario.before_each(ctx)
-                work = scenario.run if kind == "run" else scenario.floor
                 started = time.perf_counter()
-                units = work(ctx)
+                units = works[kind](ctx)
+                if units is None:  # no ceiling on this database
+                    del works[kind]
+                    continue
                 rates[kind].append(units / (time.perf_counter() - started))
                 _say(
                     f"[{target.name}] {scenario.name}: {kind} {i + 1}/{scenario.repeats} "
@@ -178,6 +188,7 @@ def measure(scenario: Scenario, target: Target) -> dict[str, Any]:
             scenario.teardown(ctx)
     median, floor = statistics.median(rates["run"]), statistics.median(rates["floor"])
     ratio = median / floor if floor else 0.0
+    ceiling = statistics.median(rates["ceiling"]) if rates["ceiling"] else None
     return {
         "scenario": scenario.name,
         "database": target.name,
@@ -190,19 +201,23 @@ def measure(scenario: Scenario, target: Target) -> dict[str, Any]:
         "result": "PASS" if scenario.goal is None or ratio >= scenario.goal else "BELOW",
         "runs": [round(r, 1) for r in rates["run"]],
         "floor_runs": [round(r, 1) for r in rates["floor"]],
+        "ceiling_median": None if ceiling is None else round(ceiling, 1),
+        "ceiling_ratio": None if ceiling is None or not floor else round(ceiling / floor, 3),
+        "ceiling_runs": [round(r, 1) for r in rates["ceiling"]],
         "floor_note": scenario.floor_note,
         "error": None,
     }
 
 
 def _table(results: list[dict[str, Any]]) -> str:
-    header = ("scenario", "database", "median", "floor median", "ratio", "goal", "result")
+    header = ("scenario", "database", "median", "floor median", "ratio", "goal", "result", "ceiling ratio")
     rows = [header]
     for r in results:
         if r["error"]:
-            rows.append((r["scenario"], r["database"], "-", "-", "-", "-", "ERROR"))
+            rows.append((r["scenario"], r["database"], "-", "-", "-", "-", "ERROR", "-"))
             continue
         goal = "-" if r["goal"] is None else f"{r['goal']:.2f}"
+        ceiling = "-" if r["ceiling_ratio"] is None else f"{r['ceiling_ratio']:.2f}"
         rows.append(
             (
                 r["scenario"],
@@ -212,6 +227,7 @@ def _table(results: list[dict[str, Any]]) -> str:
                 f"{r['ratio']:.2f}",
                 goal,
                 r["result"],
+                ceiling,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
@@ -219,6 +235,11 @@ def _table(results: list[dict[str, Any]]) -> str:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
     ]
     notes = sorted({f"floor of {r['scenario']}: {r['floor_note']}" for r in results if r.get("floor_note")})
+    if any(r.get("ceiling_ratio") is not None for r in results):
+        notes.append(
+            "ceiling ratio: the scenario's own statements, recorded from a run, replayed through the bare driver "
+            "in the same transactions, over the floor (SQLite): what any code sending the same SQL could reach"
+        )
     errors = [f"{r['scenario']} on {r['database']}: {r['error']}" for r in results if r["error"]]
     return "\n".join([*lines, *(["", *notes] if notes else []), *(["", *errors] if errors else [])])
 
