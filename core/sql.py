@@ -60,6 +60,8 @@ class _Compiled:
             if name in self.processors
         ]
         self.result_processors = _result_processors(statement, dialect)
+        # Known here, so a row-less statement's cursor needn't be asked (psycopg builds its description)
+        self.returns_rows = bool(self.result_processors)
         self.writes = self.sql.lstrip()[:7].upper().startswith(("INSERT", "UPDATE", "DELETE", "WITH"))
         self.mark = "%s" if not self.named else None
         self._expanded: dict[tuple[int, ...], str] = {}
@@ -128,7 +130,7 @@ class _Compiled:
         return _POSTCOMPILE.sub(render, self.sql)
 
     def rows(self, cursor: Any) -> list[tuple[Any, ...]]:
-        if cursor.description is None:
+        if not self.returns_rows:
             return []
         fetched = cursor.fetchall()
         processors = self.result_processors
