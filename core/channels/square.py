@@ -6,13 +6,22 @@ Documents: RetrieveOrder / CreateOrder / UpdateOrder `{"order": {...}}`, BatchRe
 
 Money is `{"amount": <minor units>, "currency": "USD"}`. A line's channel SKU is its `catalog_object_id` (the
 catalog item variation: Square orders carry no SKU text); ad-hoc lines have none. Square gives no order
-subtotal: it is the sum of the lines' gross sales. Service charges count as shipping only on orders with a
-shipment or delivery fulfillment.
+subtotal: it is the sum of the lines' gross sales (base price plus modifiers, when Square leaves gross sales
+out). Service charges count as shipping only on orders with a shipment or delivery fulfillment. The currency
+is that of the first Money in the order (a return receipt may carry no total_money).
+
+A line sold by measure (`quantity_unit`, e.g. "2.5" pounds) may have a decimal quantity: canonical quantities
+are whole, so it becomes one unit priced at the whole line, its title naming the measure, with a warning so
+that a person checks the stock taken. A decimal quantity without a unit is malformed.
 
 Point-of-sale orders are handed over at the till: COMPLETED means SHIPPED, and without a shipment or delivery
-fulfillment no address is needed. In-store returns (`returns[].return_line_items`) become `returns`, and what
-was paid back becomes `refunded_total`; an order made only of returns (the usual return receipt) is REFUNDED
-and names the sale it returns in `note`.
+fulfillment no address is needed; only a shipment or delivery recipient gives the shipping address (a pickup
+recipient names the buyer only), and a canceled or failed one is left out. An OPEN order is PAID when tenders
+were taken and nothing is due (net_amount_due_money, or the tenders against the total where Square omits it).
+
+In-store returns (`returns[].return_line_items`) become `returns`, and what was paid back becomes
+`refunded_total`; an order made only of returns (the usual return receipt) is REFUNDED and names the sale it
+returns in `note`.
 
 Pushes: stock levels record a PHYSICAL_COUNT of the listing's channel_listing_id (the catalog item
 variation) at credentials["location_id"], with `Authorization: Bearer credentials["access_token"]` and
@@ -23,6 +32,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from core.channels.base import (
@@ -67,7 +77,9 @@ WEBHOOK = WebhookScheme("X-Square-Hmacsha256-Signature", None, None, signs_url=T
 
 _EXPECTED = 'a Square Order, {"order": {...}}, {"orders": [...]} or an order webhook event'
 _SHIPPED_TYPES = frozenset({"SHIPMENT", "DELIVERY"})
+_FULFILLMENT_ENDED = frozenset({"CANCELED", "FAILED"})
 _REFUND_DONE = frozenset({"APPROVED", "COMPLETED"})
+_UNIT_KINDS = ("weight_unit", "volume_unit", "length_unit", "area_unit", "time_unit", "generic_unit")
 
 
 def extract(documents: Sequence[Any]) -> list[Extracted]:
@@ -159,7 +171,7 @@ def adapt(native: dict) -> CanonicalOrder:
         for i, raw in enumerate(as_list(native.get("line_items"), "line_items"))
     ]
     lines = tuple(_line(raw, i, warnings) for i, raw in enumerate(raw_lines))
-    returns, returned_amount, source_orders = _returns(native)
+    returns, returned_amount, source_orders = _returns(native, warnings)
     if not returns:
         # A return receipt may list only returns; anything else must sell something.
         require_lines(raw_lines, "line_items")
@@ -168,14 +180,18 @@ def adapt(native: dict) -> CanonicalOrder:
         as_dict(raw, f"fulfillments[{i}]")
         for i, raw in enumerate(as_list(native.get("fulfillments"), "fulfillments"))
     ]
-    shipped = [f for f in fulfillments if clean(f.get("type")) in _SHIPPED_TYPES]
+    shipped = [
+        f
+        for f in fulfillments
+        if clean(f.get("type")) in _SHIPPED_TYPES and clean(f.get("state")) not in _FULFILLMENT_ENDED
+    ]
     state = clean(native.get("state"))
     status = _status(native, state=state, lines=lines, returns=returns, shipped=shipped, warnings=warnings)
     raw_status = state or "none"
     if fulfillments:
         raw_status += "/" + ",".join(f"{f.get('type')}:{f.get('state')}" for f in fulfillments)
 
-    recipient, shipping_address = _recipient(fulfillments, warnings)
+    recipient, shipping_address = _recipient(shipped, fulfillments, warnings)
     check_shipping_address(
         warnings,
         shipping_address,
@@ -211,14 +227,7 @@ def adapt(native: dict) -> CanonicalOrder:
         )
         if shipped
         else None,
-        subtotal=sum(
-            minor_units(
-                as_dict(raw.get("gross_sales_money"), "gross_sales_money").get("amount"), "gross_sales_money"
-            )
-            if isinstance(raw.get("gross_sales_money"), dict)
-            else line.unit_price * line.quantity
-            for raw, line in zip(raw_lines, lines, strict=True)
-        ),
+        subtotal=sum(_gross(raw, f"line_items[{i}]") for i, raw in enumerate(raw_lines)),
         discount_total=amount("total_discount_money"),
         shipping_total=amount("total_service_charge_money") if shipped else 0,
         tax_total=amount("total_tax_money"),
@@ -233,18 +242,26 @@ def adapt(native: dict) -> CanonicalOrder:
 
 
 def _currency_of(native: dict) -> Any:
-    """The order currency: from its total, else from any priced line or return."""
+    """The order currency: from its total, else from the first Money anywhere in the order."""
     code = as_dict(native.get("total_money"), "total_money").get("currency")
-    candidates = [
-        as_dict(line, "line_items").get("base_price_money")
-        for line in as_list(native.get("line_items"), "line_items")
-    ]
-    candidates += [as_dict(native.get("return_amounts"), "return_amounts").get("total_money")]
-    for candidate in candidates:
-        if code:
-            break
-        code = as_dict(candidate, "money").get("currency")
-    return code
+    return code if clean(code) else _first_currency(native)
+
+
+def _first_currency(value: Any) -> Any:
+    """The currency of the first Money object ({"amount": ..., "currency": ...}) found in a JSON value."""
+    if isinstance(value, dict):
+        if "amount" in value and clean(value.get("currency")):
+            return value["currency"]
+        values: Any = value.values()
+    elif isinstance(value, list):
+        values = value
+    else:
+        return None
+    for item in values:
+        code = _first_currency(item)
+        if code is not None:
+            return code
+    return None
 
 
 def _status(
@@ -273,32 +290,44 @@ def _status(
 
 
 def _is_paid(native: dict) -> bool:
-    """True when tenders were taken and nothing is left to pay."""
-    if not as_list(native.get("tenders"), "tenders"):
+    """True when tenders were taken and nothing is left to pay (net_amount_due_money is not always given)."""
+    tenders = as_list(native.get("tenders"), "tenders")
+    if not tenders:
         return False
-    due = as_dict(native.get("net_amount_due_money"), "net_amount_due_money")
-    return minor_units(due.get("amount"), "net_amount_due_money") <= 0
+    if isinstance(native.get("net_amount_due_money"), dict):
+        due = native["net_amount_due_money"]
+        return minor_units(due.get("amount"), "net_amount_due_money") <= 0
+    tendered = sum(
+        minor_units(
+            as_dict(as_dict(tender, f"tenders[{i}]").get("amount_money"), f"tenders[{i}].amount_money").get(
+                "amount"
+            ),
+            f"tenders[{i}].amount_money",
+        )
+        for i, tender in enumerate(tenders)
+    )
+    total = minor_units(as_dict(native.get("total_money"), "total_money").get("amount"), "total_money")
+    return tendered >= total
 
 
 def _line(raw: dict, index: int, warnings: list[str]) -> CanonicalLine:
-    """One line item: unit price from gross sales / quantity (it includes modifiers), else the base price."""
+    """One line item: unit price from gross sales / quantity (it includes modifiers)."""
     field = f"line_items[{index}]"
-    count = quantity(raw.get("quantity"), f"{field}.quantity")
-    gross = raw.get("gross_sales_money")
-    if isinstance(gross, dict) and count:
-        unit_price = divide(minor_units(gross.get("amount"), f"{field}.gross_sales_money"), count)
-    else:
-        unit_price = minor_units(
-            as_dict(raw.get("base_price_money"), "base_price_money").get("amount"), field
-        )
+    count, _, measure = _quantity(raw, field)
+    title = " - ".join(filter(None, (clean(raw.get("name")), clean(raw.get("variation_name")))))
+    if measure is not None:
+        title = f"{title} ({measure})" if title else measure
+        warnings.append(f"line {index + 1} is sold by measure ({measure}): counted as 1")
     return make_line(
         warnings,
         index + 1,
         external_id=raw.get("uid"),
         sku=raw.get("catalog_object_id"),
-        title=" - ".join(filter(None, (clean(raw.get("name")), clean(raw.get("variation_name"))))),
+        title=title,
         quantity=count,
-        unit_price=unit_price,
+        unit_price=divide(_gross(raw, field), count)
+        if count
+        else minor_units(as_dict(raw.get("base_price_money"), "base_price_money").get("amount"), field),
         discount=minor_units(
             as_dict(raw.get("total_discount_money"), "money").get("amount"), f"{field}.total_discount"
         ),
@@ -308,7 +337,54 @@ def _line(raw: dict, index: int, warnings: list[str]) -> CanonicalLine:
     )
 
 
-def _returns(native: dict) -> tuple[tuple[CanonicalReturnLine, ...], int, list[str]]:
+def _quantity(raw: dict, field: str) -> tuple[int, Decimal, str | None]:
+    """The canonical quantity, the exact one, and for a decimal quantity of a line with a `quantity_unit`
+    (counted as 1) its measure ("2.5 IMPERIAL_POUND")."""
+    unit = as_dict(raw.get("quantity_unit"), f"{field}.quantity_unit")
+    value = raw.get("quantity")
+    if unit and isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        try:
+            amount = Decimal(str(value).strip())
+        except InvalidOperation:
+            amount = Decimal("NaN")
+        if amount.is_finite() and amount > 0 and amount != amount.to_integral_value():
+            return 1, amount, f"{amount.normalize():f} {_unit_name(unit)}".strip()
+    count = quantity(value, f"{field}.quantity")
+    return count, Decimal(count), None
+
+
+def _unit_name(unit: dict) -> str:
+    """The name of a quantity unit: a custom unit's abbreviation or name, else the standard unit's code."""
+    measurement = as_dict(unit.get("measurement_unit"), "quantity_unit.measurement_unit")
+    custom = as_dict(measurement.get("custom_unit"), "measurement_unit.custom_unit")
+    return (
+        first(custom.get("abbreviation"), custom.get("name"), *(measurement.get(k) for k in _UNIT_KINDS))
+        or ""
+    )
+
+
+def _gross(raw: dict, field: str) -> int:
+    """A line's gross sales; without it, the variation's price (base price x quantity) plus its modifiers."""
+    if isinstance(raw.get("gross_sales_money"), dict):
+        return minor_units(raw["gross_sales_money"].get("amount"), f"{field}.gross_sales_money")
+    if isinstance(raw.get("variation_total_price_money"), dict):
+        gross = minor_units(
+            raw["variation_total_price_money"].get("amount"), f"{field}.variation_total_price_money"
+        )
+    else:
+        _, exact, _ = _quantity(raw, field)
+        base = minor_units(
+            as_dict(raw.get("base_price_money"), f"{field}.base_price_money").get("amount"),
+            f"{field}.base_price_money",
+        )
+        gross = int((base * exact).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    for j, modifier in enumerate(as_list(raw.get("modifiers"), f"{field}.modifiers")):
+        money = as_dict(as_dict(modifier, f"{field}.modifiers[{j}]").get("total_price_money"), "money")
+        gross += minor_units(money.get("amount"), f"{field}.modifiers[{j}].total_price_money")
+    return gross
+
+
+def _returns(native: dict, warnings: list[str]) -> tuple[tuple[CanonicalReturnLine, ...], int, list[str]]:
     """Returned lines, the money they returned, and the sales they came from."""
     lines: list[CanonicalReturnLine] = []
     returned = 0
@@ -328,15 +404,17 @@ def _returns(native: dict) -> tuple[tuple[CanonicalReturnLine, ...], int, list[s
                 as_dict(item.get("total_money"), "total_money").get("amount"), f"{field}.total_money"
             )
             entry_total += amount
+            count, _, measure = _quantity(item, field)
+            title = " - ".join(filter(None, (clean(item.get("name")), clean(item.get("variation_name")))))
+            if measure is not None:
+                title = f"{title} ({measure})" if title else measure
+                warnings.append(f"return line {len(lines) + 1} is sold by measure ({measure}): counted as 1")
             lines.append(
                 CanonicalReturnLine(
                     external_id=clean(item.get("source_line_item_uid")) or clean(item.get("uid")),
                     channel_sku=clean(item.get("catalog_object_id")),
-                    title=" - ".join(
-                        filter(None, (clean(item.get("name")), clean(item.get("variation_name"))))
-                    )
-                    or f"return line {j + 1}",
-                    quantity=quantity(item.get("quantity"), f"{field}.quantity"),
+                    title=title or f"return line {j + 1}",
+                    quantity=count,
                     amount=amount,
                 )
             )
@@ -364,15 +442,22 @@ def _refunds(native: dict) -> int:
     return total
 
 
-def _recipient(fulfillments: list[dict], warnings: list[str]) -> tuple[dict, CanonicalAddress | None]:
-    """The first fulfillment recipient (shipment, delivery or pickup) and its address, if any."""
-    for fulfillment in fulfillments:
+def _recipient(
+    shipped: list[dict], fulfillments: list[dict], warnings: list[str]
+) -> tuple[dict, CanonicalAddress | None]:
+    """The buyer's recipient entry (a shipment's or delivery's first, else a pickup's) and the shipping
+    address, which only a shipment or delivery recipient gives."""
+    found: dict = {}
+    for fulfillment in [*shipped, *fulfillments]:
         for key in ("shipment_details", "delivery_details", "pickup_details"):
             details = as_dict(fulfillment.get(key), key)
             recipient = as_dict(details.get("recipient"), f"{key}.recipient")
-            if recipient:
+            if not recipient:
+                continue
+            if fulfillment in shipped and key != "pickup_details":
                 return recipient, _address(recipient, warnings)
-    return {}, None
+            found = found or recipient
+    return found, None
 
 
 def _address(recipient: dict, warnings: list[str]) -> CanonicalAddress | None:

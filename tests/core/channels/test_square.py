@@ -321,3 +321,186 @@ def test_square_error_response_holds_no_order():
     [result] = square.extract([{"errors": [{"category": "INVALID_REQUEST_ERROR", "code": "NOT_FOUND"}]}])
     assert result.order is None
     assert result.error.startswith("no order found in document: expected a Square Order")
+
+
+def _line_by_weight() -> dict:
+    """A deli line sold by the pound: Square allows a decimal quantity on a line with a quantity_unit."""
+    return {
+        "uid": "W1",
+        "name": "Coffee beans",
+        "variation_name": "House blend",
+        "catalog_object_id": "BEANS-VAR",
+        "quantity": "2.50",
+        "quantity_unit": {"measurement_unit": {"weight_unit": "IMPERIAL_POUND"}, "precision": 2},
+        "base_price_money": _usd(1200),
+        "gross_sales_money": _usd(3000),
+        "total_discount_money": _usd(0),
+        "total_tax_money": _usd(0),
+        "total_money": _usd(3000),
+    }
+
+
+def test_square_line_sold_by_weight_is_one_unit_of_the_whole_line_with_a_warning():
+    native = _completed_sale()
+    native["line_items"].append(_line_by_weight())
+    order = square.adapt(native)
+    weighed = order.lines[2]
+    assert weighed.channel_sku == "BEANS-VAR"
+    assert weighed.title == "Coffee beans - House blend (2.5 IMPERIAL_POUND)"
+    assert (weighed.quantity, weighed.unit_price, weighed.total) == (1, 3000, 3000)
+    assert order.subtotal == 1100 + 3000
+    assert order.warnings == ("line 3 is sold by measure (2.5 IMPERIAL_POUND): counted as 1",)
+
+
+def test_square_line_by_custom_unit_without_gross_sales_prices_the_measure():
+    line = _line_by_weight()
+    del line["gross_sales_money"]
+    line["quantity"] = "0.75"
+    line["quantity_unit"] = {"measurement_unit": {"custom_unit": {"name": "Kilogram", "abbreviation": "kg"}}}
+    native = _completed_sale()
+    native["line_items"] = [line]
+    [weighed] = square.adapt(native).lines
+    assert weighed.title == "Coffee beans - House blend (0.75 kg)"
+    assert (weighed.quantity, weighed.unit_price) == (1, 900)
+
+
+def test_square_whole_quantity_with_a_unit_stays_a_count():
+    line = _line_by_weight()
+    line["quantity"] = "3.00"
+    line["gross_sales_money"] = _usd(3600)
+    native = _completed_sale()
+    native["line_items"] = [line]
+    order = square.adapt(native)
+    [counted] = order.lines
+    assert (counted.title, counted.quantity, counted.unit_price) == ("Coffee beans - House blend", 3, 1200)
+    assert order.warnings == ()
+
+
+def test_square_returned_line_sold_by_weight_is_kept():
+    native = _return_order()
+    item = native["returns"][0]["return_line_items"][0]
+    item["quantity"] = "1.5"
+    item["quantity_unit"] = {"measurement_unit": {"weight_unit": "METRIC_KILOGRAM"}}
+    order = square.adapt(native)
+    [returned] = order.returns
+    assert (returned.title, returned.quantity, returned.amount) == ("Item 2 (1.5 METRIC_KILOGRAM)", 1, 150)
+    assert order.warnings == ("return line 1 is sold by measure (1.5 METRIC_KILOGRAM): counted as 1",)
+
+
+def test_square_line_without_gross_sales_counts_its_modifiers():
+    native = _completed_sale()
+    line = native["line_items"][1]
+    del line["gross_sales_money"]
+    line["variation_total_price_money"] = _usd(600)
+    line["modifiers"] = [
+        {"uid": "M1", "name": "Gift box", "base_price_money": _usd(50), "total_price_money": _usd(100)}
+    ]
+    order = square.adapt(native)
+    assert (order.lines[1].quantity, order.lines[1].unit_price) == (2, 350)
+    assert order.subtotal == 500 + 700
+
+
+def test_square_return_receipt_without_total_takes_currency_from_its_returns():
+    native = _return_order()
+    del native["total_money"]
+    del native["return_amounts"]
+    native["refunds"] = []
+    for key in ("base_price_money", "gross_return_money", "total_discount_money", "total_money"):
+        native["returns"][0]["return_line_items"][0][key]["currency"] = "JPY"
+    native["returns"][0]["return_line_items"][0]["total_money"]["amount"] = 1500
+    order = square.adapt(native)
+    assert order.currency == "JPY"
+    assert (order.total, order.refunded_total) == (0, 1500)
+    assert order.status is ChannelStatus.REFUNDED
+
+
+def test_square_open_order_without_amount_due_is_paid_only_when_tenders_cover_the_total():
+    native = _completed_sale()
+    native["state"] = "OPEN"
+    del native["net_amount_due_money"]
+    native["tenders"] = [{"id": "T1", "type": "CASH", "amount_money": _usd(300)}]
+    assert square.adapt(native).status is ChannelStatus.PENDING
+    native["tenders"].append({"id": "T2", "type": "CARD", "amount_money": _usd(250)})
+    assert square.adapt(native).status is ChannelStatus.PAID
+
+
+def _recipient(name: str, street: str | None) -> dict:
+    address = {"locality": "Oakland", "postal_code": "94612", "country": "US"}
+    if street:
+        address["address_line_1"] = street
+    return {"display_name": name, "address": address}
+
+
+def test_square_pickup_recipient_names_the_buyer_but_gives_no_shipping_address():
+    native = _completed_sale()
+    native["state"] = "OPEN"
+    native["fulfillments"] = [
+        {
+            "uid": "F1",
+            "type": "PICKUP",
+            "state": "PROPOSED",
+            "pickup_details": {"recipient": _recipient("Ann Lee", "1 Home St")},
+        }
+    ]
+    order = square.adapt(native)
+    assert order.buyer.name == "Ann Lee"
+    assert order.shipping_address is None
+    assert order.warnings == ()
+
+
+def test_square_delivery_recipient_gives_the_address_before_a_pickup_one():
+    native = _completed_sale()
+    native["state"] = "OPEN"
+    native["fulfillments"] = [
+        {
+            "uid": "F1",
+            "type": "PICKUP",
+            "state": "CANCELED",
+            "pickup_details": {"recipient": _recipient("Ann", None)},
+        },
+        {
+            "uid": "F2",
+            "type": "DELIVERY",
+            "state": "RESERVED",
+            "delivery_details": {"recipient": _recipient("Bo Chen", "2 Bay Rd")},
+        },
+    ]
+    order = square.adapt(native)
+    assert order.status is ChannelStatus.PAID
+    assert order.buyer.name == "Bo Chen"
+    assert (order.shipping_address.name, order.shipping_address.line1) == ("Bo Chen", "2 Bay Rd")
+    assert order.shipping_address.country == "US"
+    assert order.warnings == ()
+
+
+def test_square_canceled_shipment_is_left_out():
+    native = _completed_sale()
+    native["state"] = "OPEN"
+    native["total_service_charge_money"] = _usd(499)
+    canceled = {
+        "uid": "F1",
+        "type": "SHIPMENT",
+        "state": "CANCELED",
+        "shipment_details": {"recipient": {"display_name": "Old"}, "carrier": "UPS", "tracking_number": "1Z"},
+    }
+    done = {
+        "uid": "F2",
+        "type": "SHIPMENT",
+        "state": "COMPLETED",
+        "shipment_details": {
+            "recipient": _recipient("New", "3 Dock St"),
+            "carrier": "USPS",
+            "tracking_number": "94",
+        },
+    }
+    native["fulfillments"] = [canceled, done]
+    order = square.adapt(native)
+    assert order.status is ChannelStatus.SHIPPED
+    assert order.raw_status == "OPEN/SHIPMENT:CANCELED,SHIPMENT:COMPLETED"
+    assert (order.buyer.name, order.shipping_address.line1) == ("New", "3 Dock St")
+    assert [(s.carrier, s.tracking_number) for s in order.shipments] == [("USPS", "94")]
+    # With only a canceled shipment, the sale is handed over at the till: no address, no shipping charge.
+    native["fulfillments"] = [canceled]
+    order = square.adapt(native)
+    assert (order.shipping_address, order.shipping_total, order.shipments) == (None, 0, ())
+    assert order.warnings == ()
