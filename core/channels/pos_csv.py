@@ -27,6 +27,9 @@ from the rows (the export has no totals): subtotal = sum of quantity * unit_pric
 + tax. Return rows (negative quantity) become `returns`, each refunding |quantity| * unit_price - discount +
 tax; a receipt made only of returns is REFUNDED. Line numbers in errors count the header as line 1.
 
+Lines may end with LF, CRLF or CR; a row whose fields are all empty (a spreadsheet's blank line) is skipped.
+Decimals may omit the leading zero (`.50`) and carry zeros past the currency's places (`1200.00` JPY).
+
 A receipt line's external id is its position on the receipt (1, 2, ...). `extract` takes the CSV text; the
 native of each order is `{"receipt_id": ..., "rows": [{"line": n, column: value, ...}]}`, which `adapt` reads.
 """
@@ -74,7 +77,7 @@ COLUMNS = (
 )
 REQUIRED_COLUMNS = ("receipt_id", "sold_at", "quantity", "unit_price", "currency")
 _RECEIPT_COLUMNS = ("sold_at", "store", "currency", "customer_email", "customer_name", "customer_phone")
-_DECIMAL = re.compile(r"^\d+(\.\d+)?$")
+_DECIMAL = re.compile(r"^(\d+(\.\d*)?|\.\d+)$")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _EXPECTED = f"expected CSV text with the header row {','.join(COLUMNS)}"
 
@@ -95,8 +98,18 @@ def extract(documents: Sequence[Any]) -> list[Extracted]:
 
 
 def _extract_text(text: str) -> list[Extracted]:
-    """Group the rows of one CSV text into receipts and adapt each."""
-    reader = csv.DictReader(io.StringIO(text))
+    """Group the rows of one CSV text into receipts and adapt each; text the csv module cannot read (e.g. a
+    field past its size limit) holds no order, naming the last line read."""
+    # Universal newlines: a till may end lines with CR alone, which the csv module refuses.
+    reader = csv.DictReader(io.StringIO(text, newline=None))
+    try:
+        return _read_receipts(reader)
+    except csv.Error as exc:
+        return [no_order(None, f"not readable as CSV after line {reader.line_num}: {exc}")]
+
+
+def _read_receipts(reader: csv.DictReader) -> list[Extracted]:
+    """The receipts of a CSV reader's rows, in order of their first row; bad rows where they stand."""
     header = [clean(name) or "" for name in (reader.fieldnames or [])]
     missing = [column for column in REQUIRED_COLUMNS if column not in header]
     if not header or missing:
@@ -108,7 +121,10 @@ def _extract_text(text: str) -> list[Extracted]:
     for row in reader:
         line = reader.line_num
         record = {"line": line, **{key: value for key, value in row.items() if key}}
-        if row.get(None):  # type: ignore[call-overload]
+        extra = row.get(None)  # type: ignore[call-overload]
+        if not extra and not any(clean(value) for key, value in row.items() if key is not None):
+            continue  # a row of empty fields (a spreadsheet's blank line)
+        if extra:
             sequence.append(Extracted(record, None, f"line {line}: more fields than the header has"))
             continue
         receipt_id = clean(row.get("receipt_id"))
@@ -262,7 +278,8 @@ def _row_amounts(row: dict, index: int, currency: str) -> tuple[int, int, int, i
         raw = raw or "0"
         if not _DECIMAL.match(raw):
             raise PayloadError(f"{where} {column}: must be a decimal like 12.50, got {raw!r}")
-        if not decimal_places_ok(raw, currency):
+        # Zeros past the currency's places change nothing ("1200.00" yen).
+        if not decimal_places_ok(raw.rstrip("0") if "." in raw else raw, currency):
             raise PayloadError(f"{where} {column}: more decimal places than {currency} has, got {raw!r}")
         amounts.append(to_minor(raw, currency))
     return int(raw_quantity), amounts[0], amounts[1], amounts[2]

@@ -185,3 +185,48 @@ def test_pos_csv_reads_bytes_with_bom_and_any_column_order():
 def test_pos_csv_adapt_rejects_a_receipt_without_rows():
     with pytest.raises(PayloadError, match="at least one row"):
         pos_csv.adapt({"receipt_id": "R-1", "rows": []})
+
+
+def test_pos_csv_reads_cr_line_ends_quoted_commas_and_skips_blank_rows():
+    text = (
+        HEADER
+        + "\r"
+        + 'R-1,2024-05-01T14:03:00+02:00,BER1,MUG,"Mug, red ""XL""",2,12.50,,,EUR,,"Lee, Ann",\r'
+        + ",,,,,,,,,,,,\r"
+        + "R-2,2024-05-01T14:05:00+02:00,BER1,TEE,Tee,1,9.90,,,EUR,,,\r"
+        + ",,,,,,,,,,,,\r\r"
+    )
+    first, second = pos_csv.extract([text])
+    assert (first.error, second.error) == (None, None)
+    [mug] = first.order.lines
+    assert (mug.title, mug.quantity, mug.unit_price) == ('Mug, red "XL"', 2, 1250)
+    assert first.order.buyer.name == "Lee, Ann"
+    assert (second.order.external_id, second.native["rows"][0]["line"]) == ("R-2", 4)
+
+
+def test_pos_csv_decimals_without_leading_zero_or_with_trailing_zeros():
+    text = _csv(
+        "R-1,2024-05-01T14:03:00+09:00,TKY,MUG,Mug,1,1200.00,,100.0,JPY,,,",
+        "R-2,2024-05-01T14:03:00+02:00,BER1,BAG,Bag,3,.50,0.10,,EUR,,,",
+    )
+    yen, euro = (r.order for r in pos_csv.extract([text]))
+    assert (yen.lines[0].unit_price, yen.tax_total, yen.total) == (1200, 100, 1300)
+    assert (euro.lines[0].unit_price, euro.discount_total, euro.total) == (50, 10, 140)
+
+
+def test_pos_csv_optional_columns_may_be_left_out():
+    text = (
+        "receipt_id,sold_at,line_title,quantity,unit_price,currency\nR-1,2024-05-01T14:03:00Z,Mug,2,3.5,USD\n"
+    )
+    [result] = pos_csv.extract([text])
+    order = result.order
+    assert (order.total, order.source, order.buyer.email) == (700, None, None)
+    assert order.warnings == ("line 1 has no SKU",)
+
+
+def test_pos_csv_text_the_csv_module_cannot_read_holds_no_order():
+    [result] = pos_csv.extract([_csv("R-1,2024-05-01T14:03:00Z,,MUG," + "x" * 200_000 + ",1,1.50,,,EUR,,,")])
+    assert result.order is None
+    assert result.error.startswith(
+        "no order found in document: not readable as CSV after line 1: field larger"
+    )
