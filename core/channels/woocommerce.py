@@ -27,6 +27,7 @@ from core.channels.base import (
     check_shipping_address,
     clean,
     currency_code,
+    divide,
     extract_json,
     first,
     full_name,
@@ -115,7 +116,7 @@ def adapt(native: dict) -> CanonicalOrder:
         as_dict(raw, f"shipping_lines[{i}]")
         for i, raw in enumerate(as_list(native.get("shipping_lines"), "shipping_lines"))
     ]
-    delivered = [line for line in shipping_lines if clean(line.get("method_id")) not in _PICKUP_METHODS]
+    delivered = [line for line in shipping_lines if _method(line) not in _PICKUP_METHODS]
     check_shipping_address(
         warnings,
         shipping_address,
@@ -145,7 +146,8 @@ def adapt(native: dict) -> CanonicalOrder:
         billing_address=billing_address,
         shipping_address=shipping_address,
         lines=lines,
-        shipping_method=first(first_shipping.get("method_title"), first_shipping.get("method_id")),
+        # Method titles arrive HTML-escaped like product names ("Ground Advantage&#8482;").
+        shipping_method=_unescape(first(first_shipping.get("method_title"), first_shipping.get("method_id"))),
         # WooCommerce gives no order subtotal: it is the sum of the line subtotals (before coupons).
         subtotal=sum(line.unit_price * line.quantity for line in lines),
         discount_total=money(native.get("discount_total"), currency, "discount_total"),
@@ -161,6 +163,17 @@ def adapt(native: dict) -> CanonicalOrder:
         note=clean(native.get("customer_note")),
         warnings=tuple(warnings),
     )
+
+
+def _method(shipping_line: dict) -> str | None:
+    """The shipping method id without the zone instance WooCommerce 2.6-3.x appended ("local_pickup:3")."""
+    method = clean(shipping_line.get("method_id"))
+    return method.partition(":")[0] if method else None
+
+
+def _unescape(text: str | None) -> str | None:
+    """A name as the buyer saw it: WooCommerce sends item and method names HTML-escaped."""
+    return html.unescape(text) if text else text
 
 
 def _time(native: dict, name: str, *, required: bool) -> datetime | None:
@@ -183,10 +196,8 @@ def _line(raw: dict, index: int, currency: str, warnings: list[str]) -> Canonica
     count = quantity(raw.get("quantity"), f"{field}.quantity")
     subtotal = money(raw.get("subtotal"), currency, f"{field}.subtotal")
     total = money(raw.get("total"), currency, f"{field}.total") if clean(raw.get("total")) else subtotal
-    if count and subtotal % count == 0:
-        unit_price = subtotal // count
-    else:
-        unit_price = money(raw.get("price"), currency, f"{field}.price")
+    # `price` is the line total after coupons per unit, so the unit price comes from the subtotal (rounded).
+    unit_price = divide(subtotal, count) if count else money(raw.get("price"), currency, f"{field}.price")
     sku = clean(raw.get("sku"))
     product_id, variation_id = clean(raw.get("product_id")), clean(raw.get("variation_id"))
     if sku is None and product_id not in (None, "0"):
@@ -199,7 +210,7 @@ def _line(raw: dict, index: int, currency: str, warnings: list[str]) -> Canonica
         external_id=raw.get("id"),
         sku=sku,
         # WooCommerce sends product names HTML-escaped ("&ndash;").
-        title=html.unescape(clean(raw.get("name")) or ""),
+        title=_unescape(clean(raw.get("name"))),
         quantity=count,
         unit_price=unit_price,
         discount=max(subtotal - total, 0),

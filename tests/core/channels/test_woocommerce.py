@@ -265,3 +265,31 @@ def test_woocommerce_refund_object_holds_no_order():
     [result] = woocommerce.extract([refund])
     assert result.order is None
     assert result.error.startswith("no order found in document: expected a WooCommerce order")
+
+
+def test_woocommerce_shipping_method_title_is_unescaped():
+    native = _order()
+    native["shipping_lines"][0]["method_title"] = "Ground Advantage&#8482; &amp; more"
+    assert woocommerce.adapt(native).shipping_method == "Ground Advantage™ & more"
+
+
+def test_woocommerce_pickup_method_with_instance_suffix_needs_no_address():
+    # WooCommerce 2.6-3.x wrote the zone instance into method_id ("flat_rate:25", "local_pickup:3").
+    native = _order()
+    native["shipping"] = {}
+    native["shipping_lines"][0].update(method_id="local_pickup:3", method_title="Local pickup", total="0.00")
+    assert woocommerce.adapt(native).warnings == ()
+    delivered = _order()
+    delivered["shipping"] = {}
+    delivered["shipping_lines"][0]["method_id"] = "flat_rate:25"
+    assert woocommerce.adapt(delivered).warnings == ("missing shipping address",)
+
+
+def test_woocommerce_unit_price_comes_from_subtotal_not_discounted_price():
+    # `price` is the line total after coupons divided by quantity; the unit price is the pre-coupon one.
+    native = _order()
+    native["line_items"][0].update(
+        quantity=3, subtotal="10.00", total="7.00", total_tax="0.53", price=2.3333333333
+    )
+    line = woocommerce.adapt(native).lines[0]
+    assert (line.quantity, line.unit_price, line.discount, line.total) == (3, 333, 300, 699)
