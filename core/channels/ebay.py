@@ -265,24 +265,36 @@ def _address(contact: dict, field: str, warnings: list[str]) -> CanonicalAddress
 
 
 def _refunded(native: dict, items: list[dict], currency: str) -> int:
-    """Order-level refunds that went through, plus line-level refunds (eBay lists them apart)."""
+    """What was refunded: the order-level list, or the line-level refunds where those add up to more.
+
+    eBay shows one refund at both levels (paymentSummary.refunds lists every refund of the order, the line
+    items repeat theirs), so the two are never added together."""
     summary = as_dict(native.get("paymentSummary"), "paymentSummary")
-    total = 0
+    order_level = 0
     for i, raw in enumerate(as_list(summary.get("refunds"), "paymentSummary.refunds")):
         refund = as_dict(raw, f"paymentSummary.refunds[{i}]")
         if refund.get("refundStatus") in ("REFUNDED", None):
-            total += abs(
-                money(as_dict(refund.get("amount"), "amount").get("value"), currency, f"refunds[{i}].amount")
+            order_level += _order_amount(
+                refund.get("amount"), currency, f"paymentSummary.refunds[{i}].amount"
             )
+    line_level = 0
     for i, item in enumerate(items):
         for j, raw in enumerate(as_list(item.get("refunds"), f"lineItems[{i}].refunds")):
             refund = as_dict(raw, f"lineItems[{i}].refunds[{j}]")
-            total += abs(
-                money(
-                    as_dict(refund.get("amount"), "amount").get("value"), currency, f"lineItems[{i}].refunds"
-                )
-            )
-    return total
+            line_level += _order_amount(refund.get("amount"), currency, f"lineItems[{i}].refunds[{j}].amount")
+    return max(order_level, line_level)
+
+
+def _order_amount(value: Any, currency: str, field: str) -> int:
+    """An amount in the order currency (absolute); payment amounts may be in the seller's payout currency,
+    with the order-currency figure in convertedFromValue. An amount in neither counts as 0."""
+    raw = as_dict(value, field)
+    code = (clean(raw.get("currency")) or currency).upper()
+    if code == currency:
+        return abs(money(raw.get("value"), currency, field))
+    if (clean(raw.get("convertedFromCurrency")) or "").upper() == currency:
+        return abs(money(raw.get("convertedFromValue"), currency, f"{field}.convertedFromValue"))
+    return 0
 
 
 def ebay_time(moment: datetime) -> str:

@@ -168,7 +168,7 @@ def test_ebay_failed_payment_is_a_warning():
     assert ebay.adapt(native).warnings == ("payment failed",)
 
 
-def test_ebay_refunds_are_summed():
+def test_ebay_refunds_that_went_through_are_counted():
     native = _order()
     native["orderPaymentStatus"] = "FULLY_REFUNDED"
     native["paymentSummary"]["refunds"] = [
@@ -178,7 +178,49 @@ def test_ebay_refunds_are_summed():
     native["lineItems"][0]["refunds"] = [{"amount": {"value": "2.0", "currency": "USD"}}]
     order = ebay.adapt(native)
     assert order.status is ChannelStatus.REFUNDED
-    assert order.refunded_total == 1200
+    assert order.refunded_total == 1000
+
+
+def test_ebay_refund_listed_at_order_and_line_level_counts_once():
+    # eBay repeats a line refund in paymentSummary.refunds (there as the seller's net amount).
+    native = _order()
+    native["orderPaymentStatus"] = "PARTIALLY_REFUNDED"
+    native["paymentSummary"]["refunds"] = [
+        {
+            "amount": {"value": "1.70", "currency": "USD"},
+            "refundStatus": "REFUNDED",
+            "refundDate": "2020-07-01T00:00:00.000Z",
+        }
+    ]
+    native["lineItems"][1]["refunds"] = [
+        {"amount": {"value": "2.00", "currency": "USD"}, "refundDate": "2020-07-01T00:00:00.000Z"}
+    ]
+    order = ebay.adapt(native)
+    assert order.refunded_total == 200
+    assert order.refunded_total <= order.total
+
+
+def test_ebay_refund_in_payout_currency_uses_the_order_currency_value():
+    native = _order()
+    for key in ("priceSubtotal", "deliveryCost", "total"):
+        native["pricingSummary"][key]["currency"] = "EUR"
+    for item in native["lineItems"]:
+        item["lineItemCost"]["currency"] = "EUR"
+    native["paymentSummary"]["refunds"] = [
+        {
+            "amount": {
+                "value": "4.25",
+                "currency": "GBP",
+                "convertedFromValue": "5.00",
+                "convertedFromCurrency": "EUR",
+            },
+            "refundStatus": "REFUNDED",
+        },
+        {"amount": {"value": "9.99", "currency": "GBP"}, "refundStatus": "REFUNDED"},
+    ]
+    order = ebay.adapt(native)
+    assert order.currency == "EUR"
+    assert order.refunded_total == 500
 
 
 def test_ebay_negative_discounts_become_positive_totals():
