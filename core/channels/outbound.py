@@ -292,20 +292,14 @@ def _target(factory: sessionmaker[Session], claimed: _Claimed) -> _Target:
         listings: tuple[tuple[str, str | None], ...] = ()
         quantity = None
         if claimed.kind == STOCK_PUSH:
-            if claimed.payload.get("channel_sku"):
-                listings = ((claimed.payload["channel_sku"], claimed.payload.get("channel_listing_id")),)
-            else:
-                rows = session.execute(
-                    select(Listing.channel_sku, Listing.channel_listing_id)
-                    .where(
-                        Listing.channel_id == channel.id,
-                        Listing.sku_id == claimed.payload.get("sku_id"),
-                        Listing.active.is_(True),
-                    )
-                    .order_by(Listing.id)
-                ).all()
-                listings = tuple((sku, listing_id) for sku, listing_id in rows)
-            quantity = available_to_sell(session, channel, int(claimed.payload["sku_id"]))
+            sku_id = int(claimed.payload["sku_id"])
+            rows = session.execute(
+                select(Listing.channel_sku, Listing.channel_listing_id)
+                .where(Listing.channel_id == channel.id, Listing.sku_id == sku_id, Listing.active.is_(True))
+                .order_by(Listing.id)
+            ).all()
+            listings = tuple((sku, listing_id) for sku, listing_id in rows)
+            quantity = available_to_sell(session, channel, sku_id)
         target = _Target(
             channel.code, channel.kind, channel.base_url, dict(channel.credentials or {}), listings, quantity
         )
