@@ -46,9 +46,10 @@ class _Stock:
 
 
 def _stock_setup(target: Target) -> _Stock:
+    """The context; on SQLite also each SKU's reservation statements, recorded on a scratch database."""
     ctx = _Stock(target)
-    _fresh_stock(ctx)
-    if ctx.url.startswith("sqlite"):
+    if target.name == "sqlite":
+        _fresh_stock(ctx)
         engine = make_engine(ctx.url)
         try:
             factory = make_session_factory(engine)
