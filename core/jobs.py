@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.orm import Session, sessionmaker
@@ -67,19 +70,33 @@ class Worker:
         log.info("job %s done in %.3fs: %s", spec.id, (utcnow() - started).total_seconds(), result)
 
     def start(self) -> None:
-        """Block, running jobs until interrupted; release the lease on the way out."""
+        """Block, running jobs until interrupted (Ctrl+C or SIGTERM); on the way out, let the jobs that are
+        running finish, then release the lease so that another worker takes over at once."""
         self.heartbeat_job()
         self.scheduler.add_job(self.heartbeat_job, "interval", seconds=10, id="heartbeat_job")
         for spec in self.jobs:
             self.scheduler.add_job(self.run_job, spec.trigger, args=[spec], id=spec.id, **spec.trigger_args)
         log.info("worker %s started with %d jobs (leader: %s)", self.holder, len(self.jobs), self.is_leader)
+        previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
             self.scheduler.start()
         except (KeyboardInterrupt, SystemExit):
             pass
         finally:
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=True)
             with unit_of_work(self.factory) as session:
                 release_lease(session, self.holder)
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            log.info("worker %s stopped and released the lease", self.holder)
+
+
+def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
+    # SIGTERM would end the process at once, skipping the lease release; leave as Ctrl+C does instead.
+    raise SystemExit(0)
 
 
 # The job table: later areas add their jobs here (outbox dispatch, shipment scan, polling, digests, ...).

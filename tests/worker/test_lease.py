@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
+from core import migrate
+from core.db import make_engine, make_session_factory, utcnow
 from core.jobs import JobSpec, Worker
-from core.system.services import LEASE_TTL, acquire_lease, release_lease, worker_heartbeat_age
+from core.system.models import WorkerLease
+from core.system.services import (
+    LEASE_NAME,
+    LEASE_TTL,
+    acquire_lease,
+    release_lease,
+    worker_heartbeat_age,
+)
+from tests.conftest import REPO, drop_database, fresh_database_url
 from tests.factories import NOW
 
 
@@ -68,3 +84,49 @@ def test_worker_job_failure_is_logged_not_raised(session_factory, caplog) -> Non
     worker.heartbeat_job()
     worker.run_job(spec)
     assert "job boom_job failed" in caplog.text
+
+
+def test_worker_stopped_with_sigterm_releases_its_lease_at_once(tmp_path: Path) -> None:
+    url, needs_drop = fresh_database_url(tmp_path, "worker")
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    factory = make_session_factory(engine)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CROSSDOCK_INSTANCE": str(tmp_path),
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": "9",  # nothing is queued; should a message be, it fails rather than leaves the machine
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker", "--log-level", "warning"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with factory() as session:
+                lease = session.get(WorkerLease, LEASE_NAME)
+            if lease is not None and f":{worker.pid}:" in lease.holder:
+                break
+            assert worker.poll() is None and time.monotonic() < deadline, worker.communicate()[1]
+            time.sleep(0.2)
+        assert lease.expires_at > utcnow()
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=30)
+        assert worker.returncode == 0, stderr
+        assert " INFO " not in stderr  # --log-level warning: no line per job run
+        with factory() as session:
+            released = session.get(WorkerLease, LEASE_NAME)
+            assert released.expires_at <= released.heartbeat_at
+            assert acquire_lease(session, "worker-b", now=utcnow()) is True
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.communicate()
+        engine.dispose()
+        drop_database(url, needs_drop)
