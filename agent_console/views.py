@@ -216,7 +216,7 @@ def stock_detail(sku_code: str) -> Any:
 
 @bp.get("/mail")
 def sent_mail() -> Any:
-    """What the system sent (the demo's catcher) and the emails that failed, with a retry button."""
+    """What the system sent on this database (its folder of the demo's catcher) and the emails that failed."""
     maildir = current_app.config.get("MAIL_DIR")
     caught = list_caught_mail(maildir, limit=100) if maildir else []
     failed = notification_services.outbox_messages(g.db, status="failed", limit=100)

@@ -10,7 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 # Jinja2 is allowed: core renders emails with it.
 WEB_MODULES = {"flask", "flask_login", "flask_wtf", "htmx_flask", "werkzeug", "waitress"}
-FACES = {"portal", "agent_console", "api", "app"}
+FACES = {"portal", "agent_console", "api", "app", "cli"}
 
 
 def imported_top_modules(path: Path) -> set[str]:

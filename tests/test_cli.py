@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,6 +44,7 @@ def test_seed_creates_demo_accounts_and_orders_then_refuses_to_reseed(cli_db: st
     result = invoke(cli_db, "seed", "--orders", "120")
     assert result.exit_code == 0, result.output
     assert "orders/s" in result.output
+    assert "Seeding" not in result.output  # the progress bar is for a terminal, not for captured output
     engine = make_engine(cli_db)
     with make_session_factory(engine)() as session:
         assert session.scalar(select(func.count()).select_from(Order)) >= 100
@@ -54,17 +56,35 @@ def test_seed_creates_demo_accounts_and_orders_then_refuses_to_reseed(cli_db: st
     assert "already has data" in again.output
 
 
-def test_crossdock_console_script_prints_usage() -> None:
+def test_crossdock_console_script_prints_usage(tmp_path: Path) -> None:
+    # From another directory: the command finds this project's application, not the working directory's.
+    (tmp_path / "app.py").write_text("raise SystemExit('the wrong app.py was imported')\n")
     result = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "app.py"), "--help"],
+        [sys.executable, "-m", "cli", "--help"],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
     )
-    assert result.returncode == 0
+    assert result.returncode == 0, result.stderr
     for command in ("db", "seed", "serve", "worker", "demo", "bench"):
         assert command in result.stdout
+
+
+def test_flask_app_command_reaches_the_same_commands() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=PROJECT_ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    for command in ("db", "seed", "worker", "demo", "import", "orders", "stock", "outbox"):
+        assert f"  {command} " in result.stdout
 
 
 def test_run_script_without_arguments_prints_usage() -> None:
@@ -281,3 +301,66 @@ def test_outbox_counts_and_retry(cli_db: str) -> None:
     assert invoke(cli_db, "outbox", "retry", str(failed_id)).exit_code == 0
     assert json.loads(invoke(cli_db, "outbox", "--json").output)["pending"] == 2
     assert invoke(cli_db, "outbox", "retry", "99999").exit_code != 0
+
+
+def test_demo_puts_its_port_in_links_and_its_mail_in_its_folder_with_a_quiet_worker(
+    cli_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import smtplib
+    import socket
+    from email.message import EmailMessage
+    from types import SimpleNamespace
+
+    from sqlalchemy import make_url
+
+    import cli.run
+    from core.notifications.catcher import list_caught_mail
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        smtp_port = probe.getsockname()[1]
+    monkeypatch.delenv("SMTP_HOST", raising=False)
+    monkeypatch.delenv("PORTAL_BASE_URL", raising=False)
+    monkeypatch.setenv("SMTP_PORT", str(smtp_port))
+    seen: dict = {}
+
+    class Worker:
+        def __init__(self, args: list[str], env: dict[str, str]) -> None:
+            seen["args"], seen["env"] = args, env
+
+        def terminate(self) -> None:
+            seen["terminated"] = True
+
+        def wait(self, timeout: float | None = None) -> int:
+            return 0
+
+    def serve(app, host: str, port: int, threads: int) -> None:
+        seen["served"] = (host, port, app.config["PORTAL_BASE_URL"])
+        message = EmailMessage()
+        message["Subject"], message["From"], message["To"] = (
+            "Sent by the worker",
+            "a@example.org",
+            "b@example.org",
+        )
+        message.set_content("body")
+        with smtplib.SMTP(seen["env"]["SMTP_HOST"], int(seen["env"]["SMTP_PORT"])) as smtp:
+            smtp.send_message(message)
+
+    monkeypatch.setattr(
+        cli.run, "subprocess", SimpleNamespace(Popen=Worker, TimeoutExpired=subprocess.TimeoutExpired)
+    )
+    monkeypatch.setattr(cli.run, "waitress", SimpleNamespace(serve=serve))
+    maildir = tmp_path / "mail"
+    app = create_app({"DATABASE_URL": cli_db, "SECRET_KEY": "cli-test", "MAIL_DIR": maildir})
+    result = app.test_cli_runner().invoke(args=["demo", "--port", "5123", "--orders", "30"])
+    app.extensions["crossdock.session_factory"].kw["bind"].dispose()
+    assert result.exit_code == 0, result.output
+    assert seen["served"] == ("127.0.0.1", 5123, "http://127.0.0.1:5123")
+    assert seen["env"]["PORTAL_BASE_URL"] == "http://127.0.0.1:5123"
+    assert make_url(seen["env"]["DATABASE_URL"]) == make_url(cli_db)
+    assert seen["env"]["SMTP_PORT"] == str(smtp_port)
+    assert seen["args"][-3:] == ["worker", "--log-level", "warning"]
+    assert seen["terminated"] is True
+    assert [mail.subject for mail in list_caught_mail(maildir)] == ["Sent by the worker"]
+    assert "http://127.0.0.1:5123/console/login" in result.output
+    assert "customer@example.com" in result.output and "Seeding" not in result.output

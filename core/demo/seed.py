@@ -49,6 +49,7 @@ DEMO_ACCOUNTS: list[tuple[str, str]] = [
     ("admin@example.com", "admin"),
 ]
 ORDERS_PER_BATCH = 2000
+PROGRESS_STEP = 250  # orders built between two calls of `progress`, so a progress bar moves smoothly
 
 _TABLES = {table.name: table for table in m.Base.metadata.sorted_tables}
 _MODELS: dict[str, Any] = {mapper.local_table.name: mapper.class_ for mapper in m.Base.registry.mappers}
@@ -115,11 +116,13 @@ def seed_demo(
     )
     for start in range(0, len(specs), ORDERS_PER_BATCH):
         batch = specs[start : start + ORDERS_PER_BATCH]
-        for spec in batch:
+        for built, spec in enumerate(batch, 1):
             builder.build_order(spec)
+            if progress is not None and built % PROGRESS_STEP == 0:
+                progress(PROGRESS_STEP)
         _write(engine, ctx.take_batch(), counts)
-        if progress is not None:
-            progress(len(batch))
+        if progress is not None and len(batch) % PROGRESS_STEP:
+            progress(len(batch) % PROGRESS_STEP)
 
     # Stock levels and what happened around the orders: the last transaction.
     level_updates = ledger.write_levels(ref.locations, ref.skus)

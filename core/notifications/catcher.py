@@ -1,8 +1,10 @@
 """The demo's local SMTP catcher: an aiosmtpd server that keeps every message as a .eml file, and readers
-for the console's "Sent mail" page. Nothing here is used outside the demo and the tests."""
+for the console's "Sent mail" page. Each database has its own folder (`mail_dir_for`), so the console shows
+the mail of the database it runs on. Nothing here is used outside the demo and the tests."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import threading
@@ -17,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from sqlalchemy import URL, make_url
 
+from core.db import INSTANCE_DIR
 from core.errors import NotFound
 
+MAIL_ROOT = INSTANCE_DIR / "mail"
 _NAME = re.compile(r"^[0-9]{8}T[0-9]{12}Z-[0-9a-f]{12}\.eml$")
 
 
@@ -43,6 +48,19 @@ class MaildirHandler:
             tmp.write_bytes(content)
             os.replace(tmp, self.maildir / name)
         return "250 Message accepted for delivery"
+
+
+def mail_dir_for(database_url: str | URL, root: Path | None = None) -> Path:
+    """The caught-mail folder of one database: `root` (default MAIL_ROOT)/<hash of its URL>. The password is
+    left out of the hash (changing it keeps the folder); a SQLite path is made absolute (a relative one names
+    the same file)."""
+    url = make_url(database_url)
+    database = url.database or ""
+    is_file = database not in ("", ":memory:") and not database.startswith("file:")
+    if url.get_backend_name() == "sqlite" and is_file:
+        url = url.set(database=str(Path(database).resolve()))
+    key = hashlib.sha256(url.render_as_string(hide_password=True).encode()).hexdigest()[:16]
+    return Path(root or MAIL_ROOT) / key
 
 
 def start_catcher(host: str, port: int, maildir: Path) -> Controller:
