@@ -17,6 +17,7 @@ from flask.cli import with_appcontext
 from sqlalchemy import Engine
 
 from cli import context
+from cli.context import PROJECT_ROOT
 from core import migrate
 from core.demo import seed as demo_seed
 from core.jobs import Worker
@@ -122,12 +123,15 @@ def demo(port: int, orders: int) -> None:
     }
     catcher = None
     if not os.environ.get("SMTP_HOST"):
-        smtp_port = int(os.environ.get("SMTP_PORT", DEMO_SMTP_PORT))
-        catcher = _start_demo_catcher(smtp_port, app.config["MAIL_DIR"])
+        smtp_port = os.environ.get("SMTP_PORT", str(DEMO_SMTP_PORT))
+        if not smtp_port.isdigit():
+            raise click.ClickException(f"SMTP_PORT must be a number, not {smtp_port!r}")
+        catcher = _start_demo_catcher(int(smtp_port), app.config["MAIL_DIR"])
         worker_env.update(SMTP_HOST="127.0.0.1", SMTP_PORT=str(catcher.port))
-    # The worker logs only problems here, so that its job lines do not bury the addresses below.
+    # The worker logs only problems here, so that its job lines do not bury the addresses below. It starts
+    # in the project folder, so that `-m cli` is this project's package whatever the working directory holds.
     process = subprocess.Popen(  # our own interpreter and module, no shell
-        [sys.executable, "-m", "cli", "worker", "--log-level", "warning"], env=worker_env
+        [sys.executable, "-m", "cli", "worker", "--log-level", "warning"], env=worker_env, cwd=PROJECT_ROOT
     )
     mail = (
         f"a local SMTP catcher on 127.0.0.1:{catcher.port}"

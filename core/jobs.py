@@ -12,19 +12,20 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from types import FrameType
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.db import unit_of_work, utcnow
 from core.system.services import acquire_lease, release_lease
 
 log = logging.getLogger("crossdock.worker")
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,14 @@ class JobSpec:
 
 
 class Worker:
-    """Holds the lease and runs the job table on an APScheduler BlockingScheduler."""
+    """Holds the lease and runs the job table on an APScheduler scheduler in background threads."""
 
     def __init__(self, factory: sessionmaker[Session], jobs: list[JobSpec] | None = None) -> None:
         self.factory = factory
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.is_leader = False
         self.jobs = jobs if jobs is not None else JOBS
-        self.scheduler = BlockingScheduler(
+        self.scheduler = BackgroundScheduler(
             timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1}
         )
 
@@ -70,33 +71,41 @@ class Worker:
         log.info("job %s done in %.3fs: %s", spec.id, (utcnow() - started).total_seconds(), result)
 
     def start(self) -> None:
-        """Block, running jobs until interrupted (Ctrl+C or SIGTERM); on the way out, let the jobs that are
-        running finish, then release the lease so that another worker takes over at once."""
+        """Block, running jobs until Ctrl+C or SIGTERM; then let the running jobs finish and release the
+        lease, so that another worker takes over at once.
+
+        The stop signals are blocked in this thread before the scheduler starts its threads (which inherit the
+        mask) and taken with sigwait: no handler interrupts a lock half-taken, and a second signal during the
+        release (the demo sends SIGTERM after Ctrl+C) waits its turn instead of cutting the release off."""
         self.heartbeat_job()
         self.scheduler.add_job(self.heartbeat_job, "interval", seconds=10, id="heartbeat_job")
         for spec in self.jobs:
             self.scheduler.add_job(self.run_job, spec.trigger, args=[spec], id=spec.id, **spec.trigger_args)
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        waits_for_signal = in_main_thread and hasattr(signal, "sigwait")
+        if waits_for_signal:
+            previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+        self.scheduler.start()
         log.info("worker %s started with %d jobs (leader: %s)", self.holder, len(self.jobs), self.is_leader)
-        previous = None
-        if threading.current_thread() is threading.main_thread():
-            previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
         try:
-            self.scheduler.start()
-        except (KeyboardInterrupt, SystemExit):
+            if waits_for_signal:
+                received = signal.sigwait(STOP_SIGNALS)
+                log.info("worker %s stopping on %s", self.holder, signal.Signals(received).name)
+            else:  # no sigwait (Windows): Ctrl+C interrupts the sleep
+                while True:
+                    time.sleep(1)
+        except KeyboardInterrupt:
             pass
         finally:
-            if self.scheduler.running:
-                self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=True)
             with unit_of_work(self.factory) as session:
                 release_lease(session, self.holder)
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
             log.info("worker %s stopped and released the lease", self.holder)
-
-
-def _exit_on_sigterm(_signum: int, _frame: FrameType | None) -> None:
-    # SIGTERM would end the process at once, skipping the lease release; leave as Ctrl+C does instead.
-    raise SystemExit(0)
+            if waits_for_signal:
+                # A signal that came during the release is taken here, so restoring the mask does not kill us.
+                for pending in signal.sigpending() & STOP_SIGNALS:
+                    signal.sigwait({pending})
+                signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
 
 
 # The job table: later areas add their jobs here (outbox dispatch, shipment scan, polling, digests, ...).

@@ -325,8 +325,8 @@ def test_demo_puts_its_port_in_links_and_its_mail_in_its_folder_with_a_quiet_wor
     seen: dict = {}
 
     class Worker:
-        def __init__(self, args: list[str], env: dict[str, str]) -> None:
-            seen["args"], seen["env"] = args, env
+        def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+            seen["args"], seen["env"], seen["cwd"] = args, env, cwd
 
         def terminate(self) -> None:
             seen["terminated"] = True
@@ -360,7 +360,7 @@ def test_demo_puts_its_port_in_links_and_its_mail_in_its_folder_with_a_quiet_wor
     assert make_url(seen["env"]["DATABASE_URL"]) == make_url(cli_db)
     assert seen["env"]["SMTP_PORT"] == str(smtp_port)
     assert seen["args"][-3:] == ["worker", "--log-level", "warning"]
-    assert seen["terminated"] is True
+    assert seen["cwd"] == PROJECT_ROOT and seen["terminated"] is True
     assert [mail.subject for mail in list_caught_mail(maildir)] == ["Sent by the worker"]
     assert "http://127.0.0.1:5123/console/login" in result.output
     assert "customer@example.com" in result.output and "Seeding" not in result.output
