@@ -7,6 +7,7 @@ import importlib
 import json
 import logging
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,12 +25,21 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from core import migrate
 from core.catalog.models import Sku
-from core.db import INSTANCE_DIR, begin_write, default_database_url, make_engine, make_session_factory, utcnow
+from core.db import (
+    INSTANCE_DIR,
+    begin_write,
+    default_database_url,
+    is_database_busy,
+    make_engine,
+    make_session_factory,
+    utcnow,
+)
 from core.demo import seed
 from core.errors import DomainError, NotFound
 from core.fulfillment import services as fulfillment_services
@@ -121,10 +131,32 @@ ERROR_TEXT = {
     404: ("Not found", "There is nothing here. The link may be old or mistyped."),
     413: ("Too large", "That upload is larger than we accept."),
     429: ("Slow down", "Too many attempts. Please wait a minute and try again."),
+    503: (
+        "Busy right now",
+        "We are handling a lot at the moment. Nothing was changed: please try again in a few seconds.",
+    ),
 }
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+BUSY_RETRY_AFTER_SECONDS = 5
+
+
 def _init_errors(app: Flask) -> None:
+    def busy(exc: OperationalError | sqlite3.OperationalError) -> Any:
+        # SQLite's write lock stayed taken past the busy timeout: say so and when to come back, no traceback.
+        if not is_database_busy(exc):
+            raise exc
+        app.logger.warning("database busy: answered 503 to %s %s", request.method, request.path)
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
+        if request.path.startswith("/api/"):
+            return {"error": "the database is busy; retry shortly"}, 503, headers
+        title, message = ERROR_TEXT[503]
+        return render_template("errors.html", code=503, title=title, message=message), 503, headers
+
+    app.register_error_handler(OperationalError, busy)
+    app.register_error_handler(sqlite3.OperationalError, busy)  # from the BEGIN core.db sends itself
+
     def handle(exc: HTTPException) -> Any:
         if request.path.startswith("/api/"):
             return {"error": exc.description or exc.name}, exc.code
@@ -172,9 +204,14 @@ def _init_login(app: Flask) -> None:
 def _init_request_session(app: Flask) -> None:
     factory = app.extensions["crossdock.session_factory"]
 
+    # A request that may write takes SQLite's write lock with its first statement (loading the signed-in
+    # user), in every transaction it begins: a read transaction that later writes fails at once when another
+    # writer got there first, where one that asks for the lock up front waits its turn (the busy timeout).
+    writer_bind = factory.kw["bind"].execution_options(sqlite_immediate=True)
+
     @app.before_request
     def open_session() -> None:
-        g.db = factory()
+        g.db = factory() if request.method in SAFE_METHODS else factory(bind=writer_bind)
 
     @app.teardown_request
     def close_session(_exc: BaseException | None) -> None:

@@ -65,11 +65,8 @@ def _form_int(name: str, source: Any = None) -> int | None:
 
 
 def _begin_write() -> Actor:
-    """The signed-in actor, then a write transaction (SQLite: the write lock, taken now).
-
-    Loading the signed-in user already opened a read transaction; begin_write ends it (it wrote nothing)
-    and starts the writer afresh.
-    """
+    """The signed-in actor, in a write transaction (SQLite: a POST's session holds the write lock from its
+    first statement, so begin_write only checks that)."""
     actor = current_actor()
     begin_write(g.db)
     return actor

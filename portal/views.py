@@ -149,6 +149,7 @@ def signup() -> Any:
 @bp.get("/verify/<token>")
 def verify(token: str) -> Any:
     """Follow the emailed link: confirm the address and link its orders from every channel."""
+    begin_write(g.db)  # a GET that writes: the write lock before the first read
     try:
         user, linked = accounts.verify_email(g.db, current_app.config["SECRET_KEY"], token, now=utcnow())
     except InvalidToken as exc:
