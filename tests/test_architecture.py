@@ -47,3 +47,61 @@ def test_architecture_check_detects_a_flask_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
     bad.write_text("def f():\n    from flask import request\n    return request\n")
     assert "flask" in imported_top_modules(bad)
+
+
+# The fast lane: statements on the driver's cursor (core.sql) only where a benchmark shows they pay.
+SQL_USERS = {"core/orders/statements.py", "core/inventory/statements.py"}
+
+
+def imports_core_sql(source: str) -> bool:
+    """Whether the module imports core.sql in any form (`from core import sql`, `import core.sql`, ...)."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+        else:
+            continue
+        if any(name == "core.sql" or name.startswith("core.sql.") for name in names):
+            return True
+    return False
+
+
+def test_only_the_statements_modules_import_core_sql() -> None:
+    users = {
+        str(path.relative_to(REPO))
+        for folder in ("core", "portal", "agent_console", "api", "cli", "benchmarks")
+        for path in (REPO / folder).rglob("*.py")
+        if imports_core_sql(path.read_text())
+    }
+    assert users == SQL_USERS
+
+
+@pytest.mark.parametrize(
+    ("source", "imports"),
+    [
+        ("from core import sql\n", True),
+        ("import core.sql\n", True),
+        ("from core.sql import batch\n", True),
+        ("def f():\n    from core import sql\n", True),
+        ("from core import db\n", False),
+        ("from core.sqlish import x\n", False),
+    ],
+)
+def test_the_sql_guard_sees_every_import_form(source: str, imports: bool) -> None:
+    assert imports_core_sql(source) is imports
+
+
+MAX_CORE_LINES = 700
+# Long by nature, not by design: the schema's migrations and the demo's tables of reference data.
+LONG_BY_NATURE = ("core/migrations/", "core/demo/data/")
+
+
+def test_no_core_module_is_over_700_lines() -> None:
+    long = {
+        str(path.relative_to(REPO)): n
+        for path in python_files("core")
+        if not str(path.relative_to(REPO)).startswith(LONG_BY_NATURE)
+        and (n := len(path.read_text().splitlines())) > MAX_CORE_LINES
+    }
+    assert long == {}
