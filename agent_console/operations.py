@@ -27,6 +27,7 @@ from core.inventory.models import Location
 from core.money import to_minor
 from core.orders.models import Order
 from core.returns import queries as return_queries
+from core.returns import refunds as return_refunds
 from core.returns import services as return_services
 from core.returns.status import can_transition
 from core.security.roles import Actor, Role
@@ -541,7 +542,7 @@ def return_refund(return_id: int) -> Any:
             for key, value in request.form.items()
             if key.startswith("amount-") and key.removeprefix("amount-").isdigit() and value.strip()
         }
-        return_services.refund_return(
+        return_refunds.refund_return(
             g.db,
             return_id,
             line_amounts=amounts or None,
