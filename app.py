@@ -55,6 +55,7 @@ from core.notifications.catcher import start_catcher
 from core.orders import queries as order_queries
 from core.orders.importer import import_files
 from core.security.models import User
+from core.security.roles import Actor
 from core.security.tokens import load_secret_key
 from core.system.queries import health_report
 
@@ -410,7 +411,7 @@ def register_commands(app: Flask) -> None:
                 location_id=location_id,
                 carrier=carrier,
                 tracking_number=tracking_number,
-                actor="cli",
+                actor=Actor(label="cli"),
                 now=now,
                 holidays=holidays_from_env(),
             )
@@ -602,7 +603,9 @@ def register_commands(app: Flask) -> None:
     def outbox_retry(message_id: int) -> None:
         """Send a failed message again on the next dispatch."""
         with _write_session() as session:
-            message = notification_services.retry_outbox_message(session, message_id, now=utcnow())
+            message = notification_services.retry_outbox_message(
+                session, message_id, actor=Actor(label="cli"), now=utcnow()
+            )
             session.commit()
             click.echo(f"message {message.id} ({message.kind} to {message.recipient}) is queued again")
 

@@ -9,7 +9,6 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_login import login_user, logout_user
 
 from agent_console.auth import current_actor, require_staff, role_required
-from core.audit.services import record_audit
 from core.customers import queries as customer_queries
 from core.customers import services as customer_services
 from core.db import utcnow
@@ -239,21 +238,12 @@ def outbox_retry(message_id: int) -> Any:
     """Queue a failed email again."""
     now = utcnow()
     try:
-        message = notification_services.retry_outbox_message(g.db, message_id, now=now)
+        message = notification_services.retry_outbox_message(g.db, message_id, actor=current_actor(), now=now)
     except NotFound:
         abort(404)
     except DomainError as exc:
         flash(str(exc), "error")
     else:
-        record_audit(
-            g.db,
-            current_actor(),
-            "outbox.retry",
-            "outbox_message",
-            message.id,
-            now=now,
-            after={"kind": message.kind, "recipient": message.recipient},
-        )
         g.db.commit()
         flash(f"The {message.kind.replace('_', ' ')} email to {message.recipient} will be sent again.")
     return redirect(url_for("console.sent_mail"), code=303)

@@ -27,8 +27,8 @@ from core.customers import queries as customer_queries
 from core.customers import services as customer_services
 from core.db import begin_write, utcnow
 from core.errors import DomainError, NotFound
+from core.fulfillment import dropship
 from core.fulfillment import queries as fulfillment_queries
-from core.fulfillment import services as fulfillment_services
 from core.fulfillment.calendar import holidays_from_env
 from core.notifications import services as notification_services
 from core.orders import queries as order_queries
@@ -423,15 +423,15 @@ def dropship_confirm(token: str) -> Any:
     secret = current_app.config["SECRET_KEY"]
     now = utcnow()
     try:
-        order_id, location_id = fulfillment_services.read_dropship_token(secret, token, now=now)
+        order_id, location_id = dropship.read_dropship_token(secret, token, now=now)
         slip = fulfillment_queries.packing_slip(g.db, order_id, location_id)
-    except (fulfillment_services.InvalidLink, NotFound) as exc:
+    except (dropship.InvalidLink, NotFound) as exc:
         return render_template("portal/account/link_problem.html", message=str(exc)), 400
     error, status, shipment = None, 200, None
     if request.method == "POST":
         try:
             begin_write(g.db)
-            shipment = fulfillment_services.confirm_dropship_shipment(
+            shipment = dropship.confirm_dropship_shipment(
                 g.db,
                 token,
                 secret=secret,

@@ -281,3 +281,45 @@ def test_outbox_counts_and_retry(cli_db: str) -> None:
     assert invoke(cli_db, "outbox", "retry", str(failed_id)).exit_code == 0
     assert json.loads(invoke(cli_db, "outbox", "--json").output)["pending"] == 2
     assert invoke(cli_db, "outbox", "retry", "99999").exit_code != 0
+
+
+def test_orders_ship_leaves_an_audit_entry(cli_db: str) -> None:
+    import core.models  # noqa: F401
+    from core.audit.models import AuditEntry
+    from tests.factories import make_channel, make_sku
+    from tests.fulfillment_factories import make_confirmed_order
+    from tests.inventory_factories import link, make_location, make_stock
+
+    invoke(cli_db, "db", "upgrade")
+    engine = make_engine(cli_db)
+    with make_session_factory(engine)() as session:
+        channel = make_channel(session, code="aud")
+        warehouse = make_location(session, code="WH-AUDIT")
+        link(session, channel, warehouse)
+        kettle = make_sku(session)
+        make_stock(session, warehouse, kettle.id, 3)
+        order = make_confirmed_order(session, channel, [(kettle.id, 1)])
+        session.commit()
+        order_id, external_id = order.id, order.external_id
+    engine.dispose()
+
+    shipped = invoke(
+        cli_db, "orders", "ship", "aud", external_id, "--carrier", "UPS", "--tracking", "1Z999AA10123456784"
+    )
+
+    assert shipped.exit_code == 0, shipped.output
+    engine = make_engine(cli_db)
+    with make_session_factory(engine)() as session:
+        [entry] = session.scalars(select(AuditEntry)).all()
+    engine.dispose()
+    assert (entry.actor_label, entry.action, entry.entity_type, entry.entity_id) == (
+        "cli",
+        "order.shipped",
+        "order",
+        str(order_id),
+    )
+    assert entry.before == {"status": "confirmed"}
+    assert (entry.after["status"], entry.after["source"]) == ("shipped", "packing")
+    assert [(s["carrier"], s["tracking_number"]) for s in entry.after["shipments"]] == [
+        ("UPS", "1Z999AA10123456784")
+    ]

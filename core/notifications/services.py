@@ -19,6 +19,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.audit.services import record_audit
 from core.customers.models import Customer
 from core.errors import DomainError, NotFound
 from core.fulfillment.models import Shipment
@@ -28,6 +29,7 @@ from core.orders.models import Order
 from core.returns.models import Refund, ReturnRequest
 from core.security.guest import code_window
 from core.security.models import User
+from core.security.roles import Actor
 from core.security.tokens import read_unsubscribe_token
 from core.support.models import Conversation, Message
 
@@ -45,7 +47,7 @@ EMAIL_KINDS = (
     "return_received",
     "return_refunded",
     "conversation_reply",
-    # queued by other areas, rendered here: core.security.accounts and core.fulfillment.services
+    # queued by other areas, rendered here: core.security.accounts and core.fulfillment.dropship
     "account_verify",
     "password_reset",
     "dropship_po",
@@ -446,8 +448,8 @@ def unsubscribe_customer(session: Session, secret: str, token: str, *, now: date
     return customer, kind
 
 
-def retry_outbox_message(session: Session, message_id: int, *, now: datetime) -> OutboxMessage:
-    """Put a failed message back in the queue for the next dispatch (attempts start again)."""
+def retry_outbox_message(session: Session, message_id: int, *, actor: Actor, now: datetime) -> OutboxMessage:
+    """Put a failed message back in the queue for the next dispatch (attempts start again; audited)."""
     row = session.get(OutboxMessage, message_id, with_for_update=True)
     if row is None:
         raise NotFound(f"outbox message {message_id} not found")
@@ -455,9 +457,20 @@ def retry_outbox_message(session: Session, message_id: int, *, now: datetime) ->
         raise DomainError(
             f"outbox message {message_id} is {row.status}, only a failed message can be retried"
         )
+    before = {"status": row.status, "attempts": row.attempts}
     row.status = "pending"
     row.attempts = 0
     row.next_attempt_at = now
+    record_audit(
+        session,
+        actor,
+        "outbox.retry",
+        "outbox_message",
+        row.id,
+        now=now,
+        before=before,
+        after={"status": row.status, "kind": row.kind, "recipient": row.recipient},
+    )
     return row
 
 

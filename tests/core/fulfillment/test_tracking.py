@@ -25,7 +25,13 @@ from core.fulfillment.tracking_carrier_apis import parse_ups
 from core.fulfillment.tracking_formats import detect_source, parse_tracking_csv, parse_tracking_payload
 from core.orders.models import Order
 from tests.factories import NOW, make_channel, make_order, make_sku
-from tests.fulfillment_factories import ACTOR, committed_database, make_confirmed_order, run_at_once, timeline
+from tests.fulfillment_factories import (
+    PACKER,
+    committed_database,
+    make_confirmed_order,
+    run_at_once,
+    timeline,
+)
 from tests.inventory_factories import link, make_location, make_stock
 
 
@@ -730,7 +736,7 @@ def parcel(db, shop):
     make_stock(db, east, lamp.id, 3)
     order = make_confirmed_order(db, channel, [(lamp.id, 1)])
     [shipment] = mark_shipped(
-        db, order.id, carrier="USPS", tracking_number="9205590164917337534322", actor=ACTOR, now=NOW
+        db, order.id, carrier="USPS", tracking_number="9205590164917337534322", actor=PACKER, now=NOW
     )
     return order, shipment
 
@@ -863,7 +869,7 @@ def test_unknown_number_leaves_the_report_once_a_shipment_has_it(db, shop):
     record_tracking_events(db, [early], now=NOW)
     assert [r.tracking_number for r in unknown_tracking_report(db)] == ["1ZEARLYSCAN00001"]
     [shipment] = mark_shipped(
-        db, order.id, carrier="UPS", tracking_number="1ZEARLYSCAN00001", actor=ACTOR, now=NOW
+        db, order.id, carrier="UPS", tracking_number="1ZEARLYSCAN00001", actor=PACKER, now=NOW
     )
     result = record_tracking_events(db, [early], now=NOW + timedelta(minutes=5))
     assert (result.recorded, result.unknown, shipment.status) == (1, (), "in_transit")
@@ -905,7 +911,7 @@ def test_delivered_rolls_the_order_up_only_when_every_parcel_is_delivered(db, sh
         location_id=east.id,
         carrier="UPS",
         tracking_number="1ZROLLUP00000001",
-        actor=ACTOR,
+        actor=PACKER,
         now=NOW,
     )
     [second] = mark_shipped(
@@ -914,7 +920,7 @@ def test_delivered_rolls_the_order_up_only_when_every_parcel_is_delivered(db, sh
         location_id=west.id,
         carrier="UPS",
         tracking_number="1ZROLLUP00000002",
-        actor=ACTOR,
+        actor=PACKER,
         now=NOW,
     )
     t = NOW + timedelta(days=2)
@@ -984,7 +990,7 @@ def test_the_same_webhook_delivered_at_once_is_stored_once(committed_factory, sh
         make_stock(session, east, lamp.id, 1)
         order = make_confirmed_order(session, channel, [(lamp.id, 1)])
         [shipment] = mark_shipped(
-            session, order.id, carrier="USPS", tracking_number="9205590164917337534322", actor=ACTOR, now=NOW
+            session, order.id, carrier="USPS", tracking_number="9205590164917337534322", actor=PACKER, now=NOW
         )
         session.commit()
         order_id, shipment_id = order.id, shipment.id
