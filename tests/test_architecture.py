@@ -105,3 +105,18 @@ def test_no_core_module_is_over_700_lines() -> None:
         and (n := len(path.read_text().splitlines())) > MAX_CORE_LINES
     }
     assert long == {}
+
+
+def test_faces_leave_the_audit_log_to_the_services() -> None:
+    # A staff action is audited by the service that performs it, so the CLI and the worker audit it too.
+    offenders = [
+        str(path.relative_to(REPO))
+        for folder in ("portal", "agent_console", "api", "cli")
+        if (REPO / folder).is_dir()
+        for path in (REPO / folder).rglob("*.py")
+        if any(
+            isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core.audit.services")
+            for node in ast.walk(ast.parse(path.read_text()))
+        )
+    ]
+    assert offenders == []
