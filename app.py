@@ -584,7 +584,7 @@ def register_commands(app: Flask) -> None:
     @click.pass_context
     @with_appcontext
     def outbox_group(ctx: click.Context, as_json: bool) -> None:
-        """Outbox counts by kind and status (pending, sent, failed); `retry ID` re-queues a failed one."""
+        """Outbox counts by kind and status; `retry ID` re-queues a failed or skipped message."""
         if ctx.invoked_subcommand is not None:
             return
         with _factory()() as session:
@@ -592,7 +592,10 @@ def register_commands(app: Flask) -> None:
         if as_json:
             click.echo(json.dumps(counts))
             return
-        click.echo(f"pending {counts['pending']}, sent {counts['sent']}, failed {counts['failed']}")
+        click.echo(
+            f"pending {counts['pending']}, sent {counts['sent']}, failed {counts['failed']},"
+            f" skipped {counts['skipped']}"
+        )
         for kind, statuses in sorted(counts["by_kind"].items()):
             click.echo(
                 f"  {kind:<28} " + ", ".join(f"{status} {n}" for status, n in sorted(statuses.items()))
@@ -601,7 +604,7 @@ def register_commands(app: Flask) -> None:
     @outbox_group.command("retry")
     @click.argument("message_id", type=int)
     def outbox_retry(message_id: int) -> None:
-        """Send a failed message again on the next dispatch."""
+        """Send a failed or skipped message again on the next dispatch."""
         with _write_session() as session:
             message = notification_services.retry_outbox_message(
                 session, message_id, actor=Actor(label="cli"), now=utcnow()

@@ -120,3 +120,62 @@ def test_faces_leave_the_audit_log_to_the_services() -> None:
         )
     ]
     assert offenders == []
+
+
+# core/channels is a leaf: the adapters turn channel documents into canonical ones and back. What needs a
+# session or another area (pushes, polling) is core/channel_sync; the channel model needs core.db's Base only.
+CHANNEL_LEAF_SHARED: dict[str, set[str] | None] = {
+    "core.errors": None,
+    "core.money": None,
+    "core.db": {"Base", "utcnow", "UTCDateTime"},
+}
+SESSION_NAMES = {"Session", "sessionmaker", "scoped_session", "create_engine", "Engine", "Connection"}
+
+
+def channel_leaf_violations(path: Path) -> list[str]:
+    """What a file under core/channels imports that breaks the leaf rule: another core area, more of core.db
+    than its model types, or what opens a session."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        imports: list[tuple[str, set[str] | None]]  # (module, names taken from it; None: the whole module)
+        if isinstance(node, ast.Import):
+            imports = [(alias.name, None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module == "core":
+            imports = [(f"core.{alias.name}", None) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            imports = [(node.module, {alias.name for alias in node.names})]
+        else:
+            continue
+        for module, names in imports:
+            if module.startswith("sqlalchemy") and names and names & SESSION_NAMES:
+                found.append(f"{module}: {sorted(names & SESSION_NAMES)}")
+            if not module.startswith("core.") or module.split(".")[1] == "channels":
+                continue
+            if module not in CHANNEL_LEAF_SHARED:
+                found.append(module)
+                continue
+            allowed = CHANNEL_LEAF_SHARED[module]
+            if allowed is not None and (names is None or not names <= allowed):
+                found.append(f"{module}: {sorted(names - allowed) if names else 'the whole module'}")
+    return found
+
+
+def test_channel_adapters_are_a_leaf_that_opens_no_session(tmp_path: Path) -> None:
+    offenders = {
+        str(path.relative_to(REPO)): found
+        for path in python_files("core/channels")
+        if (found := channel_leaf_violations(path))
+    }
+    assert offenders == {}
+    bad = tmp_path / "bad.py"
+    bad.write_text(
+        "from sqlalchemy.orm import Session\nfrom core.db import Base, begin_write\n"
+        "from core import sql\nimport core.orders.intake\nfrom core.channels.base import clean\n"
+    )
+    assert channel_leaf_violations(bad) == [
+        "sqlalchemy.orm: ['Session']",
+        "core.db: ['begin_write']",
+        "core.sql",
+        "core.orders.intake",
+    ]

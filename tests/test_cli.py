@@ -276,8 +276,10 @@ def test_outbox_counts_and_retry(cli_db: str) -> None:
         "pending": 1,
         "sent": 1,
         "failed": 1,
+        "skipped": 0,
         "by_kind": {"order_confirmed": {"pending": 1}, "shipment_shipped": {"failed": 1, "sent": 1}},
     }
+    assert invoke(cli_db, "outbox").output.startswith("pending 1, sent 1, failed 1, skipped 0\n")
     assert invoke(cli_db, "outbox", "retry", str(failed_id)).exit_code == 0
     assert json.loads(invoke(cli_db, "outbox", "--json").output)["pending"] == 2
     assert invoke(cli_db, "outbox", "retry", "99999").exit_code != 0

@@ -229,7 +229,7 @@ def test_retry_outbox_message_refuses_unknown_and_unfailed(db: Session) -> None:
     [row] = queue_confirmations(db, 1)
     with pytest.raises(NotFound):
         retry_outbox_message(db, 987654, actor=SYSTEM, now=NOW)
-    with pytest.raises(DomainError, match="only a failed message"):
+    with pytest.raises(DomainError, match="only a failed or skipped message"):
         retry_outbox_message(db, row.id, actor=SYSTEM, now=NOW)
 
 
@@ -260,14 +260,28 @@ def test_outbox_counts_by_kind_and_status(db: Session) -> None:
             created_at=NOW,
         )
     )
+    db.add(
+        OutboxMessage(
+            kind="stock_push",
+            transport="channel",
+            dedup_key="stock:9:11:pending",
+            recipient="ebay",
+            payload={},
+            status="skipped",
+            last_error="channel 'ebay' has no base URL",
+            next_attempt_at=NOW,
+            created_at=NOW,
+        )
+    )
     db.flush()
     assert outbox_counts(db) == {
         "pending": 3,  # a push being sent counts as not delivered yet
         "sent": 1,
         "failed": 1,
+        "skipped": 1,
         "by_kind": {
             "order_confirmed": {"failed": 1, "pending": 1, "sent": 1},
-            "stock_push": {"pending": 1, "sending": 1},
+            "stock_push": {"pending": 1, "sending": 1, "skipped": 1},
         },
     }
 

@@ -9,19 +9,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.channels import registry, webshop
-from core.channels.amazon import amazon_time
-from core.channels.ebay import ebay_time
-from core.channels.http import HttpClient
-from core.channels.models import Channel
-from core.channels.polling import (
+from core.channel_sync.jobs import poll_channels_job
+from core.channel_sync.polling import (
     PollError,
     PollResult,
     poll_channel,
-    poll_channels_job,
     polled_channel_codes,
     reimport_previous_day,
 )
+from core.channels import registry, webshop
+from core.channels.amazon_api import amazon_time
+from core.channels.ebay import ebay_time
+from core.channels.http import HttpClient
+from core.channels.models import Channel
 from core.channels.polling_base import Page, text_credential
 from core.orders.models import InboundPayload, Order, OrderEvent, OrderLine
 from tests.factories import make_channel
