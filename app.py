@@ -140,6 +140,9 @@ ERROR_TEXT = {
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# POSTs that read without the write lock and put their small write in a transaction of its own: sign-in
+# checks a password (argon2, slow on purpose) that no other writer should wait for.
+OWN_WRITE_TRANSACTIONS = frozenset({"portal.login", "console.login"})
 BUSY_RETRY_AFTER_SECONDS = 5
 
 
@@ -212,7 +215,8 @@ def _init_request_session(app: Flask) -> None:
 
     @app.before_request
     def open_session() -> None:
-        g.db = factory() if request.method in SAFE_METHODS else factory(bind=writer_bind)
+        reads_first = request.method in SAFE_METHODS or request.endpoint in OWN_WRITE_TRANSACTIONS
+        g.db = factory() if reads_first else factory(bind=writer_bind)
 
     @app.teardown_request
     def close_session(_exc: BaseException | None) -> None:

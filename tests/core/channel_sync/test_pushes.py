@@ -31,6 +31,7 @@ from core.inventory.queries import available_to_sell
 from core.inventory.services import receive_stock, reserve_stock
 from core.notifications.models import OutboxMessage
 from core.notifications.services import retry_outbox_message
+from core.security.roles import Actor
 from tests.conftest import drop_database, fresh_database_url
 from tests.factories import make_channel, make_order, make_sku
 from tests.httpserver import RecordingServer, Reply
@@ -498,7 +499,7 @@ def test_a_skipped_shipment_confirmation_waits_for_a_retry_once_the_channel_is_s
     channel.credentials = {"access_token": "Atza|t", "marketplace_ids": ["ATVPDKIKX0DER"]}
     db.commit()
     assert dispatch_channel_outbox(session_factory, now=NOW) == DispatchResult()  # not armed again by itself
-    retry_outbox_message(db, row.id, now=NOW)
+    retry_outbox_message(db, row.id, actor=Actor(label="ops"), now=NOW)
     db.commit()
     server.add("POST", "/orders/v0/orders/", Reply(204))
 
