@@ -44,8 +44,8 @@ from core.fulfillment.queries import SHIPPABLE_STATUSES, fulfillment_requests, g
 from core.fulfillment.status import OPEN_SHIPMENT_STATUSES, ShipmentStatus
 from core.fulfillment.tracking import advance_shipment
 from core.fulfillment.tracking_base import parse_time
+from core.inventory.ledger import ship_reserved
 from core.inventory.models import Location
-from core.inventory.services import ship_reserved
 from core.notifications.models import OutboxMessage
 from core.orders.models import Allocation, Order, OrderLine
 

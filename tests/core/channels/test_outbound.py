@@ -26,9 +26,10 @@ from core.channels.outbound import (
 from core.channels.outbound_base import OutboundError, created_reference
 from core.db import begin_write, make_engine, make_session_factory
 from core.fulfillment.models import Shipment, ShipmentLine
+from core.inventory.allocations import receive_stock
 from core.inventory.models import StockLevel
 from core.inventory.queries import available_to_sell
-from core.inventory.services import receive_stock, reserve_stock
+from core.inventory.reservations import reserve_stock
 from core.notifications.models import OutboxMessage
 from tests.conftest import drop_database, fresh_database_url
 from tests.factories import make_channel, make_order, make_sku
