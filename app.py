@@ -45,8 +45,9 @@ from core.errors import DomainError, NotFound
 from core.fulfillment import services as fulfillment_services
 from core.fulfillment import tracking
 from core.fulfillment.calendar import holidays_from_env
+from core.inventory import allocations as stock_allocations
+from core.inventory import locations as stock_locations
 from core.inventory import queries as inventory_queries
-from core.inventory import services as inventory_services
 from core.inventory.models import Location
 from core.jobs import Worker
 from core.money import format_money
@@ -488,7 +489,7 @@ def register_commands(app: Flask) -> None:
     ) -> None:
         """Create a location."""
         with _write_session() as session:
-            location = inventory_services.add_location(
+            location = stock_locations.add_location(
                 session,
                 code,
                 name=name,
@@ -514,7 +515,7 @@ def register_commands(app: Flask) -> None:
         """Receive units into a location (fills waiting backorders first come, first served)."""
         with _write_session() as session:
             location, sku = _location_and_sku(session, location_code, sku_code)
-            state = inventory_services.receive_stock(
+            state = stock_allocations.receive_stock(
                 session, location.id, sku.id, quantity, actor="cli", now=utcnow(), reference=reference
             )
             session.commit()

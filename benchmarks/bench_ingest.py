@@ -27,8 +27,8 @@ from benchmarks.runner import Goal, Scenario, Target
 from core.catalog.models import Listing, Product, Sku
 from core.channels.models import Channel
 from core.db import begin_write, make_engine, make_session_factory
+from core.inventory.allocations import receive_stock
 from core.inventory.models import Location
-from core.inventory.services import receive_stock
 from core.orders import intake
 
 ORDERS = 300

@@ -27,8 +27,9 @@ from core.catalog.models import Product, Sku
 from core.channels.models import Channel
 from core.db import begin_write, make_engine, make_session_factory
 from core.inventory.allocation import LineNeed, LocationStock, ShipTo, plan_allocation
+from core.inventory.allocations import receive_stock
 from core.inventory.models import Location
-from core.inventory.services import receive_stock, reserve_stock
+from core.inventory.reservations import reserve_stock
 
 THREADS = 8
 SKUS = 10

@@ -18,7 +18,7 @@ from core.audit.models import AuditEntry
 from core.channels.models import Channel
 from core.db import begin_write, make_engine, make_session_factory
 from core.fulfillment.models import ShippingOption
-from core.inventory.services import allocate_order
+from core.inventory.allocations import allocate_order
 from core.orders.models import Allocation, Order, OrderEvent, OrderLine
 from core.security.roles import Actor
 from tests.conftest import drop_database, fresh_database_url

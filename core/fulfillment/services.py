@@ -37,7 +37,7 @@ from core.fulfillment.models import Shipment, ShipmentLine, ShippingOption
 from core.fulfillment.queries import SHIPPABLE_STATUSES, get_location
 from core.fulfillment.status import OPEN_SHIPMENT_STATUSES, ShipmentStatus
 from core.fulfillment.tracking import advance_shipment
-from core.inventory.services import ship_reserved
+from core.inventory.ledger import ship_reserved
 from core.orders.models import Allocation, Order, OrderLine
 from core.security.roles import Actor
 

@@ -22,8 +22,9 @@ from core.catalog.models import Sku
 from core.errors import DomainError, NotFound, PermissionDenied
 from core.fulfillment.models import Shipment, ShipmentLine
 from core.inventory.alerts import check_low_stock
+from core.inventory.allocations import fill_backorders
+from core.inventory.ledger import adjust_stock
 from core.inventory.models import Location
-from core.inventory.services import adjust_stock, fill_backorders
 from core.notifications.services import queue_return_approved, queue_return_received
 from core.orders import events
 from core.orders.models import Order, OrderEvent, OrderLine

@@ -26,9 +26,10 @@ from core.channels.models import Channel
 from core.channels.outbound_base import created_reference
 from core.db import begin_write, make_engine, make_session_factory
 from core.fulfillment.models import Shipment, ShipmentLine
+from core.inventory.allocations import receive_stock
 from core.inventory.models import StockLevel
 from core.inventory.queries import available_to_sell
-from core.inventory.services import receive_stock, reserve_stock
+from core.inventory.reservations import reserve_stock
 from core.notifications.models import OutboxMessage
 from core.notifications.services import retry_outbox_message
 from core.security.roles import Actor
