@@ -89,21 +89,18 @@ def _add_channel(url: str, code: str, kind: str) -> None:
 def test_import_and_show_amazon_v0_with_items_joined(cli_db: str) -> None:
     import json
 
-    from tests.conftest import SHARED_DATA
+    from tests.fixtures import CHANNELS
 
     assert invoke(cli_db, "db", "upgrade").exit_code == 0
     _add_channel(cli_db, "amazon", "amazon")
-    folder = SHARED_DATA / "channels" / "amazon"
-    files = [
-        str(folder / "getOrders_sandbox_TEST_CASE_200.json"),
-        str(folder / "getOrderItems_sandbox_TEST_CASE_200.json"),
-    ]
+    folder = CHANNELS / "amazon"
+    files = [str(folder / "getOrders.json"), str(folder / "getOrderItems.json")]
     result = invoke(cli_db, "import", "amazon", *files, "--create-listings")
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert {line["file"] for line in lines} == set(files)
     assert all(set(line) == {"file", "external_id", "status", "order_id", "error"} for line in lines)
-    items = json.loads((folder / "getOrderItems_sandbox_TEST_CASE_200.json").read_text())["payload"]
+    items = json.loads((folder / "getOrderItems.json").read_text())["payload"]
     shown = invoke(cli_db, "orders", "show", "amazon", items["AmazonOrderId"], "--json")
     assert shown.exit_code == 0, shown.output
     order = json.loads(shown.output)
@@ -202,7 +199,7 @@ def test_orders_ship_moves_stock_and_rolls_status(cli_db: str, tmp_path: Path) -
     from core.catalog.models import Product, Sku
     from core.channels.models import Channel
     from core.inventory.models import Location
-    from tests.conftest import SHARED_DATA
+    from tests.fixtures import channel_file
 
     invoke(cli_db, "db", "upgrade")
     invoke(cli_db, "locations", "add", "WH", "--name", "Warehouse", "--kind", "warehouse")
@@ -213,11 +210,11 @@ def test_orders_ship_moves_stock_and_rolls_status(cli_db: str, tmp_path: Path) -
         session.add(channel)
         session.commit()
     engine.dispose()
-    sample = SHARED_DATA / "channels" / "shopify" / "order.json"
+    sample = channel_file("shopify", "order.json")
     assert invoke(cli_db, "import", "shop", str(sample), "--create-listings").exit_code == 0
     engine = make_engine(cli_db)
     with make_session_factory(engine)() as session:
-        codes = list(session.scalars(select(Sku.code)))
+        codes = list(session.scalars(select(Sku.code).order_by(Sku.id)))  # the kettle first: 1 ordered
         assert session.scalar(select(func.count()).select_from(Product)) == 3
     engine.dispose()
     for code in codes:
