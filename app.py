@@ -4,6 +4,7 @@ commands (cli/, also reachable as `flask --app app ...`)."""
 from __future__ import annotations
 
 import os
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ from flask import Flask, Response, g, redirect, render_template, request, url_fo
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from cli import register_commands
-from core.db import default_database_url, make_engine, make_session_factory, utcnow
+from core.db import default_database_url, is_database_busy, make_engine, make_session_factory, utcnow
 from core.money import format_money
 from core.notifications.catcher import mail_dir_for
 from core.security.models import User
@@ -96,10 +98,35 @@ ERROR_TEXT = {
     404: ("Not found", "There is nothing here. The link may be old or mistyped."),
     413: ("Too large", "That upload is larger than we accept."),
     429: ("Slow down", "Too many attempts. Please wait a minute and try again."),
+    503: (
+        "Busy right now",
+        "We are handling a lot at the moment. Nothing was changed: please try again in a few seconds.",
+    ),
 }
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# POSTs that read without the write lock and put their small write in a transaction of its own: sign-in
+# checks a password (argon2, slow on purpose) that no other writer should wait for.
+OWN_WRITE_TRANSACTIONS = frozenset({"portal.login", "console.login"})
+BUSY_RETRY_AFTER_SECONDS = 5
+
+
 def _init_errors(app: Flask) -> None:
+    def busy(exc: OperationalError | sqlite3.OperationalError) -> Any:
+        # SQLite's write lock stayed taken past the busy timeout: say so and when to come back, no traceback.
+        if not is_database_busy(exc):
+            raise exc
+        app.logger.warning("database busy: answered 503 to %s %s", request.method, request.path)
+        headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
+        if request.path.startswith("/api/"):
+            return {"error": "the database is busy; retry shortly"}, 503, headers
+        title, message = ERROR_TEXT[503]
+        return render_template("errors.html", code=503, title=title, message=message), 503, headers
+
+    app.register_error_handler(OperationalError, busy)
+    app.register_error_handler(sqlite3.OperationalError, busy)  # from the BEGIN core.db sends itself
+
     def handle(exc: HTTPException) -> Any:
         if request.path.startswith("/api/"):
             return {"error": exc.description or exc.name}, exc.code
@@ -148,9 +175,15 @@ def _init_login(app: Flask) -> None:
 def _init_request_session(app: Flask) -> None:
     factory = app.extensions["crossdock.session_factory"]
 
+    # A request that may write takes SQLite's write lock with its first statement (loading the signed-in
+    # user), in every transaction it begins: a read transaction that later writes fails at once when another
+    # writer got there first, where one that asks for the lock up front waits its turn (the busy timeout).
+    writer_bind = factory.kw["bind"].execution_options(sqlite_immediate=True)
+
     @app.before_request
     def open_session() -> None:
-        g.db = factory()
+        reads_first = request.method in SAFE_METHODS or request.endpoint in OWN_WRITE_TRANSACTIONS
+        g.db = factory() if reads_first else factory(bind=writer_bind)
 
     @app.teardown_request
     def close_session(_exc: BaseException | None) -> None:

@@ -13,13 +13,12 @@ from itsdangerous import BadSignature, URLSafeSerializer
 
 from agent_console.auth import current_actor, role_required
 from agent_console.views import bp, wants_fragment
-from core.audit.services import record_audit
 from core.db import begin_write, utcnow
 from core.errors import DomainError, NotFound
+from core.fulfillment import dropship, three_pl
 from core.fulfillment import queries as fulfillment_queries
 from core.fulfillment import services as fulfillment_services
 from core.fulfillment.calendar import holidays_from_env
-from core.fulfillment.models import Shipment
 from core.fulfillment.tracking import InvalidImport
 from core.inventory import alerts as stock_alerts
 from core.inventory import reconciliation
@@ -27,6 +26,7 @@ from core.inventory.models import Location
 from core.money import to_minor
 from core.orders.models import Order
 from core.returns import queries as return_queries
+from core.returns import refunds as return_refunds
 from core.returns import services as return_services
 from core.returns.status import can_transition
 from core.security.roles import Actor, Role
@@ -65,11 +65,8 @@ def _form_int(name: str, source: Any = None) -> int | None:
 
 
 def _begin_write() -> Actor:
-    """The signed-in actor, then a write transaction (SQLite: the write lock, taken now).
-
-    Loading the signed-in user already opened a read transaction; begin_write ends it (it wrote nothing)
-    and starts the writer afresh.
-    """
+    """The signed-in actor, in a write transaction (SQLite: a POST's session holds the write lock from its
+    first statement, so begin_write only checks that)."""
     actor = current_actor()
     begin_write(g.db)
     return actor
@@ -184,16 +181,7 @@ def order_pack(order_id: int) -> Any:
     if location_id is None:
         return _panel_response(order_id, "Choose the location the parcel is packed at.")
     try:
-        shipment = fulfillment_services.mark_packed(g.db, order_id, location_id, actor=actor.label, now=now)
-        record_audit(
-            g.db,
-            actor,
-            "order.packed",
-            "order",
-            order_id,
-            now=now,
-            after={"shipment_id": shipment.id, "location_id": location_id, "status": shipment.status},
-        )
+        fulfillment_services.mark_packed(g.db, order_id, location_id, actor=actor, now=now)
     except NotFound:
         abort(404)
     except DomainError as exc:
@@ -220,24 +208,9 @@ def order_ship(order_id: int) -> Any:
             location_id=location_id,
             carrier=request.form.get("carrier", ""),
             tracking_number=request.form.get("tracking_number", ""),
-            actor=actor.label,
+            actor=actor,
             now=now,
             holidays=holidays_from_env(),
-        )
-        record_audit(
-            g.db,
-            actor,
-            "order.shipped",
-            "order",
-            order_id,
-            now=now,
-            after={
-                "location_id": location_id,
-                "shipments": [
-                    {"id": s.id, "carrier": s.carrier, "tracking_number": s.tracking_number}
-                    for s in shipments
-                ],
-            },
         )
     except NotFound:
         abort(404)
@@ -266,25 +239,16 @@ def order_purchase_order(order_id: int) -> Any:
     if location_id is None:
         return _panel_response(order_id, "Choose the drop-ship supplier.")
     try:
-        message = fulfillment_services.send_purchase_order(
+        message = dropship.send_purchase_order(
             g.db,
             order_id,
             location_id,
             secret=current_app.config["SECRET_KEY"],
             base_url=_dropship_confirm_base_url(),
+            actor=actor,
             now=now,
         )
         fresh = message.created_at == now
-        if fresh:
-            record_audit(
-                g.db,
-                actor,
-                "order.purchase_order_sent",
-                "order",
-                order_id,
-                now=now,
-                after={"location_id": location_id, "recipient": message.recipient, "outbox_id": message.id},
-            )
     except NotFound:
         abort(404)
     except DomainError as exc:
@@ -306,7 +270,7 @@ def order_purchase_order(order_id: int) -> Any:
 def _export(location_code: str, fmt: str) -> Response:
     try:
         location = fulfillment_queries.location_by_code(g.db, location_code)
-        body = fulfillment_services.export_fulfillment_requests(g.db, location.id, fmt=fmt)
+        body = three_pl.export_fulfillment_requests(g.db, location.id, fmt=fmt)
     except NotFound:
         abort(404)
     filename = f"fulfilment-{location.code}-{utcnow():%Y%m%d-%H%M}.{fmt}"
@@ -353,30 +317,9 @@ def fulfilment_confirmations(location_code: str) -> Any:
     if text is None:
         return _confirmation_errors(location, ["Choose the 3PL's confirmation file (a UTF-8 CSV) to upload."])
     try:
-        result = fulfillment_services.import_shipment_confirmations(
-            g.db, location.id, text, actor=actor.label, now=now, holidays=holidays_from_env()
+        result = three_pl.import_shipment_confirmations(
+            g.db, location.id, text, actor=actor, now=now, holidays=holidays_from_env()
         )
-        for shipment_id in result.shipments:
-            shipment = g.db.get(Shipment, shipment_id)
-            record_audit(
-                g.db,
-                actor,
-                "order.shipped",
-                "order",
-                shipment.order_id,
-                now=now,
-                after={
-                    "location_id": location.id,
-                    "source": "3pl_confirmation",
-                    "shipments": [
-                        {
-                            "id": shipment.id,
-                            "carrier": shipment.carrier,
-                            "tracking_number": shipment.tracking_number,
-                        }
-                    ],
-                },
-            )
     except InvalidImport as exc:
         g.db.rollback()
         return _confirmation_errors(location, [str(error) for error in exc.errors])
@@ -541,7 +484,7 @@ def return_refund(return_id: int) -> Any:
             for key, value in request.form.items()
             if key.startswith("amount-") and key.removeprefix("amount-").isdigit() and value.strip()
         }
-        return_services.refund_return(
+        return_refunds.refund_return(
             g.db,
             return_id,
             line_amounts=amounts or None,

@@ -9,10 +9,9 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_login import login_user, logout_user
 
 from agent_console.auth import current_actor, require_staff, role_required
-from core.audit.services import record_audit
 from core.customers import queries as customer_queries
 from core.customers import services as customer_services
-from core.db import utcnow
+from core.db import begin_write, utcnow
 from core.errors import DomainError, NotFound
 from core.inventory import queries as inventory_queries
 from core.notifications import services as notification_services
@@ -23,7 +22,7 @@ from core.orders.models import InboundPayload
 from core.pagination import clamp_page
 from core.security import queries as security_queries
 from core.security.roles import Role, is_staff
-from core.security.services import authenticate
+from core.security.services import authenticate, record_sign_in
 from core.support import queries as support_queries
 
 bp = Blueprint("console", __name__)
@@ -55,10 +54,13 @@ def login() -> Any:
     """Staff sign-in."""
     error = None
     if request.method == "POST":
-        user = authenticate(
-            g.db, request.form.get("email", ""), request.form.get("password", ""), now=utcnow()
-        )
+        password = request.form.get("password", "")
+        user = authenticate(g.db, request.form.get("email", ""), password)
         if user is not None and is_staff(user.role):
+            user_id = user.id
+            g.db.rollback()  # the check only read: the sign-in's write goes in its own short transaction
+            begin_write(g.db)
+            user = record_sign_in(g.db, user_id, password, now=utcnow())
             g.db.commit()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")), code=303)
@@ -239,21 +241,12 @@ def outbox_retry(message_id: int) -> Any:
     """Queue a failed email again."""
     now = utcnow()
     try:
-        message = notification_services.retry_outbox_message(g.db, message_id, now=now)
+        message = notification_services.retry_outbox_message(g.db, message_id, actor=current_actor(), now=now)
     except NotFound:
         abort(404)
     except DomainError as exc:
         flash(str(exc), "error")
     else:
-        record_audit(
-            g.db,
-            current_actor(),
-            "outbox.retry",
-            "outbox_message",
-            message.id,
-            now=now,
-            after={"kind": message.kind, "recipient": message.recipient},
-        )
         g.db.commit()
         flash(f"The {message.kind.replace('_', ' ')} email to {message.recipient} will be sent again.")
     return redirect(url_for("console.sent_mail"), code=303)

@@ -23,12 +23,12 @@ from sqlalchemy.engine import make_url
 
 from benchmarks import replay
 from benchmarks.bench_seed import _read_rows
-from benchmarks.runner import Scenario, Target
+from benchmarks.runner import Goal, Scenario, Target
 from core.catalog.models import Listing, Product, Sku
 from core.channels.models import Channel
 from core.db import begin_write, make_engine, make_session_factory
+from core.inventory.allocations import receive_stock
 from core.inventory.models import Location
-from core.inventory.services import receive_stock
 from core.orders import intake
 
 ORDERS = 300
@@ -318,7 +318,9 @@ SCENARIOS = [
         ceiling=ceiling,
         unit="orders/s",
         repeats=3,
-        goal=0.35,
+        # PostgreSQL (production) against the bare floor; SQLite against the ceiling, its own statements replayed
+        # through the bare driver (the floor there is out of reach of any code sending the statements required)
+        goals={"postgresql": Goal(0.35), "sqlite": Goal(0.30, of="ceiling")},
         before_each=fresh_database,
         floor_note="the same rows per order (payload, customer, order, lines, events, allocations, "
         "movements, stock levels, outbox) through bare DBAPI, one transaction per order",

@@ -22,13 +22,14 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 from benchmarks import replay
-from benchmarks.runner import Scenario, Target
+from benchmarks.runner import Goal, Scenario, Target
 from core.catalog.models import Product, Sku
 from core.channels.models import Channel
 from core.db import begin_write, make_engine, make_session_factory
 from core.inventory.allocation import LineNeed, LocationStock, ShipTo, plan_allocation
+from core.inventory.allocations import receive_stock
 from core.inventory.models import Location
-from core.inventory.services import receive_stock, reserve_stock
+from core.inventory.reservations import reserve_stock
 
 THREADS = 8
 SKUS = 10
@@ -248,7 +249,9 @@ SCENARIOS = [
         ceiling=_reserve_ceiling,
         unit="reservations/s",
         repeats=3,
-        goal=0.5,
+        # PostgreSQL (production) against the bare floor; SQLite against the ceiling, its own statements replayed
+        # through the bare driver (the floor there is out of reach of any code sending the statements required)
+        goals={"postgresql": Goal(0.5), "sqlite": Goal(0.30, of="ceiling")},
         before_each=_fresh_stock,
         floor_note="the bare conditional UPDATE + COMMIT from the same 8 threads",
     ),

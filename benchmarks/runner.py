@@ -8,6 +8,10 @@ the ratio reaches the scenario's goal. A scenario with a ceiling (its own statem
 driver: benchmarks/replay.py) has that timed in the same rotation, reported as its ratio to the floor. Being
 below a goal is reported, not an error: the exit status is non-zero only when a scenario fails to run.
 
+A goal is a share of the floor, or of the ceiling on a database where the scenario names one (SQLite, where
+the bare driver itself sets the pace): `Goal(0.30, of="ceiling")`. Either way the report states it as a ratio
+to the floor (`goal`), so `met` is always `ratio >= goal`, and says what it was set as (`goal_rule`).
+
 Environment: BENCH_DATABASE_URL=postgresql+psycopg://user:pw@host/any also runs every scenario on PostgreSQL,
 in a temporary database crossdock_bench_<pid> made (and dropped) through the server's `postgres` database;
 BENCH_SKIP_SQLITE=1 runs on PostgreSQL only.
@@ -28,7 +32,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,18 @@ BENCH_DIR = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
+class Goal:
+    """The lowest acceptable median, as a share of the floor's median or of the ceiling's."""
+
+    share: float
+    of: str = "floor"  # or "ceiling"
+
+    def __post_init__(self) -> None:
+        if self.of not in ("floor", "ceiling"):
+            raise ValueError(f"a goal is a share of the floor or the ceiling, not {self.of!r}")
+
+
+@dataclass(frozen=True)
 class Scenario:
     """One benchmark: `run(ctx)` and `floor(ctx)` each do the work once and return the units done."""
 
@@ -52,6 +68,7 @@ class Scenario:
     unit: str = "orders/s"
     repeats: int = 5
     goal: float | None = None  # the lowest acceptable median / floor median, or None to just report
+    goals: dict[str, Goal] = field(default_factory=dict)  # by database name, in place of `goal` there
     teardown: Callable[[Any], None] | None = None
     before_each: Callable[[Any], None] | None = None  # off the clock, before every timed call
     floor_note: str = ""
@@ -189,16 +206,21 @@ def measure(scenario: Scenario, target: Target) -> dict[str, Any]:
     median, floor = statistics.median(rates["run"]), statistics.median(rates["floor"])
     ratio = median / floor if floor else 0.0
     ceiling = statistics.median(rates["ceiling"]) if rates["ceiling"] else None
+    goal, rule = goal_for(scenario, target.name, floor=floor, ceiling=ceiling)
+    met = None if goal is None else ratio >= goal
     return {
         "scenario": scenario.name,
         "database": target.name,
         "unit": scenario.unit,
-        "repeats": scenario.repeats,
         "median": round(median, 1),
-        "floor_median": round(floor, 1),
+        "floor": round(floor, 1),
         "ratio": round(ratio, 3),
-        "goal": scenario.goal,
-        "result": "PASS" if scenario.goal is None or ratio >= scenario.goal else "BELOW",
+        "goal": None if goal is None else round(goal, 3),
+        "met": met,
+        "goal_rule": rule,
+        "repeats": scenario.repeats,
+        "floor_median": round(floor, 1),
+        "result": "PASS" if met is not False else "BELOW",
         "runs": [round(r, 1) for r in rates["run"]],
         "floor_runs": [round(r, 1) for r in rates["floor"]],
         "ceiling_median": None if ceiling is None else round(ceiling, 1),
@@ -209,6 +231,25 @@ def measure(scenario: Scenario, target: Target) -> dict[str, Any]:
     }
 
 
+def goal_for(
+    scenario: Scenario, database: str, *, floor: float, ceiling: float | None
+) -> tuple[float | None, str | None]:
+    """The scenario's goal on `database` as a ratio to the floor, and the rule it came from (None: no goal).
+
+    A goal set as a share of the ceiling becomes share * ceiling / floor; without a ceiling measured it
+    can't be judged, which is an error (a goal must never pass for want of a figure)."""
+    goal = scenario.goals.get(database)
+    if goal is None:
+        if scenario.goal is None:
+            return None, None
+        return scenario.goal, f"{scenario.goal:.2f} of the floor"
+    if goal.of == "floor":
+        return goal.share, f"{goal.share:.2f} of the floor"
+    if ceiling is None or not floor:
+        raise RuntimeError(f"{scenario.name}: its goal on {database} is a share of the ceiling, none measured")
+    return goal.share * ceiling / floor, f"{goal.share:.2f} of the replay ceiling"
+
+
 def _table(results: list[dict[str, Any]]) -> str:
     header = ("scenario", "database", "median", "floor median", "ratio", "goal", "result", "ceiling ratio")
     rows = [header]
@@ -216,7 +257,7 @@ def _table(results: list[dict[str, Any]]) -> str:
         if r["error"]:
             rows.append((r["scenario"], r["database"], "-", "-", "-", "-", "ERROR", "-"))
             continue
-        goal = "-" if r["goal"] is None else f"{r['goal']:.2f}"
+        goal = "-" if r["goal"] is None else f"{r['goal']:.2f} ({r['goal_rule']})"
         ceiling = "-" if r["ceiling_ratio"] is None else f"{r['ceiling_ratio']:.2f}"
         rows.append(
             (
@@ -258,7 +299,11 @@ def main(as_json: bool = False, only: str | None = None) -> int:
             "scenario": scenario.name,
             "database": database,
             "unit": scenario.unit,
+            "median": None,
+            "floor": None,
+            "ratio": None,
             "goal": scenario.goal,
+            "met": False,
             "result": "ERROR",
             "error": f"{type(exc).__name__}: {exc}",
         }

@@ -7,7 +7,7 @@ from flask.cli import AppGroup
 
 from cli import context
 from core.db import utcnow
-from core.inventory import services as inventory_services
+from core.inventory import locations as stock_locations
 
 locations = AppGroup("locations", help="Stock locations.")
 
@@ -22,7 +22,7 @@ locations = AppGroup("locations", help="Stock locations.")
 def locations_add(code: str, name: str, kind: str, regions: str, priority: int, email: str | None) -> None:
     """Create a location."""
     with context.write_session() as session:
-        location = inventory_services.add_location(
+        location = stock_locations.add_location(
             session,
             code,
             name=name,

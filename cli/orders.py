@@ -15,6 +15,7 @@ from core.fulfillment import services as fulfillment_services
 from core.fulfillment.calendar import holidays_from_env
 from core.inventory.models import Location
 from core.orders import queries as order_queries
+from core.security.roles import Actor
 
 orders = AppGroup("orders", help="Orders.")
 
@@ -72,7 +73,7 @@ def orders_ship(
             location_id=location_id,
             carrier=carrier,
             tracking_number=tracking_number,
-            actor="cli",
+            actor=Actor(label="cli"),
             now=now,
             holidays=holidays_from_env(),
         )

@@ -10,6 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 from cli import context
 from core.db import utcnow
 from core.notifications import services as notification_services
+from core.security.roles import Actor
 
 
 @click.group("outbox", cls=AppGroup, invoke_without_command=True)
@@ -17,7 +18,7 @@ from core.notifications import services as notification_services
 @click.pass_context
 @with_appcontext
 def outbox(ctx: click.Context, as_json: bool) -> None:
-    """Outbox counts by kind and status (pending, sent, failed); `retry ID` re-queues a failed one."""
+    """Outbox counts by kind and status; `retry ID` re-queues a failed or skipped message."""
     if ctx.invoked_subcommand is not None:
         return
     with context.session_factory()() as session:
@@ -25,7 +26,10 @@ def outbox(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(counts))
         return
-    click.echo(f"pending {counts['pending']}, sent {counts['sent']}, failed {counts['failed']}")
+    click.echo(
+        f"pending {counts['pending']}, sent {counts['sent']}, failed {counts['failed']},"
+        f" skipped {counts['skipped']}"
+    )
     for kind, statuses in sorted(counts["by_kind"].items()):
         click.echo(f"  {kind:<28} " + ", ".join(f"{status} {n}" for status, n in sorted(statuses.items())))
 
@@ -33,8 +37,10 @@ def outbox(ctx: click.Context, as_json: bool) -> None:
 @outbox.command("retry")
 @click.argument("message_id", type=int)
 def outbox_retry(message_id: int) -> None:
-    """Send a failed message again on the next dispatch."""
+    """Send a failed or skipped message again on the next dispatch."""
     with context.write_session() as session:
-        message = notification_services.retry_outbox_message(session, message_id, now=utcnow())
+        message = notification_services.retry_outbox_message(
+            session, message_id, actor=Actor(label="cli"), now=utcnow()
+        )
         session.commit()
         click.echo(f"message {message.id} ({message.kind} to {message.recipient}) is queued again")

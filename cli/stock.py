@@ -13,8 +13,8 @@ from cli import context
 from core.catalog.models import Sku
 from core.db import utcnow
 from core.errors import DomainError
+from core.inventory import allocations as stock_allocations
 from core.inventory import queries as inventory_queries
-from core.inventory import services as inventory_services
 from core.inventory.models import Location
 
 stock = AppGroup("stock", help="Stock levels and the ledger.")
@@ -39,7 +39,7 @@ def stock_receive(location_code: str, sku_code: str, quantity: int, reference: s
     """Receive units into a location (fills waiting backorders first come, first served)."""
     with context.write_session() as session:
         location, sku = _location_and_sku(session, location_code, sku_code)
-        state = inventory_services.receive_stock(
+        state = stock_allocations.receive_stock(
             session, location.id, sku.id, quantity, actor="cli", now=utcnow(), reference=reference
         )
         session.commit()

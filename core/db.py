@@ -7,6 +7,7 @@ through ``postgresql+psycopg://`` URLs. Nothing here runs at import time: caller
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,11 +17,9 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
-
-from core import sql
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = Path(os.environ.get("CROSSDOCK_INSTANCE", PROJECT_ROOT / "instance"))
@@ -89,10 +88,11 @@ def _sqlite_begin(conn: Any) -> None:
     options = conn.get_execution_options()
     if options.get("isolation_level") == "AUTOCOMMIT":
         return  # every statement is its own transaction
+    immediate = options.get("sqlite_immediate", False)
     # Straight on the driver: this runs for every transaction, and exec_driver_sql costs more than BEGIN.
-    conn.connection.driver_connection.execute(
-        "BEGIN IMMEDIATE" if options.get("sqlite_immediate", False) else "BEGIN"
-    )
+    conn.connection.driver_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if immediate:
+        conn.info[_LOCKED] = True
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
@@ -144,34 +144,67 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False)
 
 
+class WriteLockTooLate(RuntimeError):
+    """begin_write was asked for inside a transaction that has read but not written (SQLite)."""
+
+
 def begin_write(session: Session) -> None:
     """Start the session's transaction as a writer: on SQLite take the write lock now (waiting up to the
     busy timeout) so that the transaction can't fail later on upgrading its lock; nothing on PostgreSQL.
 
-    A read-only transaction already open (a web request has loaded the signed-in user) is ended first; one
-    that has written is left as it is, since ending it would commit half a change."""
+    Call it before the transaction's first read: a web request that will write does so before loading the
+    signed-in user (create_app), a job or command before it looks anything up. Inside a transaction it
+    changes nothing when that transaction already holds the write lock (it began as a writer, or has
+    written: SQLite gives the lock to the first write). A transaction that has only read is an error, never
+    committed or rolled back behind the caller's back: what it read may be stale by the time it writes."""
     if session.get_bind().dialect.name != "sqlite":
         return
     if session.in_transaction():
-        if session.new or session.dirty or session.deleted or session.connection().info.get(_WROTE):
+        info = session.connection().info
+        if info.get(_LOCKED) or info.get(_WROTE) or session.new or session.dirty or session.deleted:
             return
-        session.commit()
+        raise WriteLockTooLate(
+            "begin_write after this transaction read: take the write lock before the first read "
+            "(or end the read-only transaction first)"
+        )
     conn = session.connection(execution_options={"sqlite_immediate": True})
-    sql.remember_connection(session, conn)  # the hot paths' statements need not ask the session again
+    # BEGIN IMMEDIATE marked it already; a session joined to an outer transaction as a savepoint (the test
+    # suite's isolation) shares that transaction's connection, and with it whatever lock it holds.
+    conn.info[_LOCKED] = True
+
+
+def mark_written(conn: Any) -> None:
+    """Note that the transaction on `conn` (a SQLAlchemy Connection) has written: begin_write asks."""
+    conn.info[_WROTE] = True
+
+
+def is_database_busy(exc: BaseException) -> bool:
+    """True for SQLite's "database is locked" (the busy timeout ran out): a retry later can succeed.
+
+    The error comes wrapped by SQLAlchemy from a statement, or bare from the driver from the BEGIN that
+    _sqlite_begin sends itself."""
+    if isinstance(exc, OperationalError):
+        exc = exc.orig
+    if not isinstance(exc, sqlite3.OperationalError):
+        return False
+    message = str(exc).lower()
+    return "database is locked" in message or "database table is locked" in message
 
 
 _WROTE = "crossdock.wrote"
+_LOCKED = "crossdock.locked"  # began with BEGIN IMMEDIATE
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
 def _note_write(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
     # Remember that this transaction changed something, however it was issued (ORM flush or Core).
     if statement.lstrip()[:7].upper().startswith(_WRITES):
-        conn.info[_WROTE] = True
+        mark_written(conn)
 
 
 def _forget_writes(conn: Any) -> None:
     conn.info.pop(_WROTE, None)
+    conn.info.pop(_LOCKED, None)
 
 
 @contextmanager

@@ -112,8 +112,7 @@ class Worker:
 JOBS: list[JobSpec] = []
 
 # Channel integration (issue 3): order polling, the nightly re-import, stock and shipment pushes.
-from core.channels.outbound import channel_push_job  # noqa: E402
-from core.channels.polling import nightly_reimport_job, poll_channels_job  # noqa: E402
+from core.channel_sync.jobs import channel_push_job, nightly_reimport_job, poll_channels_job  # noqa: E402
 
 JOBS += [
     JobSpec("poll_channels_job", poll_channels_job, "interval", {"minutes": 5}),

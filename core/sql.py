@@ -27,8 +27,9 @@ from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, make_transient_to_detached
 
+from core.db import mark_written
+
 _POSTCOMPILE = re.compile(r"__\[POSTCOMPILE_(\w+)\]")
-_WROTE = "crossdock.wrote"  # core.db's flag: this SQLite transaction has written
 
 
 class _Compiled:
@@ -198,30 +199,18 @@ def _column_keys(statement: Any, values: Mapping[str, Any] | None) -> tuple[str,
 _DRIVER = "crossdock.driver"
 
 
-def _driver(session: Session) -> tuple[Any, Dialect]:
-    """The session's transaction's DBAPI connection (beginning the transaction if need be) and dialect,
-    remembered for the rest of that transaction (Session.connection() costs more than a small statement)."""
+def _driver(session: Session) -> tuple[Any, Dialect, Any]:
+    """The session's transaction's DBAPI connection (beginning the transaction if need be), its dialect and
+    its SQLAlchemy Connection, remembered for the rest of that transaction (Session.connection() costs more
+    than a small statement)."""
     transaction = session.get_transaction()
     cached = session.info.get(_DRIVER)
     if cached is not None and transaction is not None and cached[0] is transaction:
-        return cached[1], cached[2]
-    return remember_connection(session, session.connection())
-
-
-def remember_connection(session: Session, conn: Any) -> tuple[Any, Dialect]:
-    """Note the Connection of the session's current transaction for the statements run in it."""
+        return cached[1], cached[2], cached[3]
+    conn = session.connection()
     driver = conn.connection.driver_connection
     session.info[_DRIVER] = (session.get_transaction(), driver, conn.dialect, conn)
-    return driver, conn.dialect
-
-
-def _note_write(session: Session, writes: bool) -> None:
-    # core.db remembers whether a SQLite transaction has written (begin_write asks); a statement run on the
-    # driver's cursor passes no SQLAlchemy event, so say it here.
-    if writes:
-        cached = session.info.get(_DRIVER)
-        if cached is not None and cached[2].name == "sqlite":
-            cached[3].info[_WROTE] = True
+    return driver, conn.dialect, conn
 
 
 def run(
@@ -234,13 +223,28 @@ def run(
 
 
 class Result:
-    """A statement's rows, filled in when its batch has run."""
+    """A statement's rows and row count, filled in when its batch has run; reading them before is an error."""
 
-    __slots__ = ("rowcount", "rows")
+    __slots__ = ("_rowcount", "_rows")
 
     def __init__(self) -> None:
-        self.rows: list[tuple[Any, ...]] = []
-        self.rowcount = -1
+        self._rows: list[tuple[Any, ...]] | None = None
+        self._rowcount = -1
+
+    def fill(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
+        self._rows, self._rowcount = rows, rowcount
+
+    @property
+    def rows(self) -> list[tuple[Any, ...]]:
+        if self._rows is None:
+            raise RuntimeError("a statement's result was read before its batch ran")
+        return self._rows
+
+    @property
+    def rowcount(self) -> int:
+        if self._rows is None:
+            raise RuntimeError("a statement's result was read before its batch ran")
+        return self._rowcount
 
 
 class Batch:
@@ -250,7 +254,7 @@ class Batch:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        self.driver, self.dialect = _driver(session)
+        self.driver, self.dialect, self.connection = _driver(session)
         self.queued: list[tuple[_Compiled, str, Any, bool, Result]] = []
 
     def add(self, prepared: Prepared, values: Mapping[str, Any] | None = None) -> Result:
@@ -281,13 +285,15 @@ class Batch:
                 try:
                     if many:
                         cursor.executemany(sql, params)
+                        result.fill([], cursor.rowcount)
                     else:
                         cursor.execute(sql, params)
-                        result.rows = compiled.rows(cursor)
-                    result.rowcount = cursor.rowcount
+                        result.fill(compiled.rows(cursor), cursor.rowcount)
                 finally:
                     cursor.close()
-        _note_write(self.session, any(compiled.writes for compiled, *_ in queued))
+        if self.dialect.name == "sqlite" and any(compiled.writes for compiled, *_ in queued):
+            # a statement on the driver's cursor passes no SQLAlchemy event: say that this transaction wrote
+            mark_written(self.connection)
 
     def _run_pipelined(self, queued: list[tuple[_Compiled, str, Any, bool, Result]]) -> None:
         cursors = []
@@ -300,9 +306,7 @@ class Batch:
                 else:
                     cursor.execute(sql, params)
         for cursor, (compiled, _sql, _params, many, result) in zip(cursors, queued, strict=True):
-            if not many:
-                result.rows = compiled.rows(cursor)
-            result.rowcount = cursor.rowcount
+            result.fill([] if many else compiled.rows(cursor), cursor.rowcount)
             cursor.close()
 
 

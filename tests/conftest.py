@@ -120,9 +120,15 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def shared_data() -> Path:
-    """../shared/data, the real public samples; missing data fails the test rather than skipping it."""
+    """../shared/data, public samples for the extra conformance tests (the main suite reads tests/fixtures/).
+
+    Absent, the test is skipped with the reason; REQUIRE_SHARED_DATA=1 (set by CI) makes that a failure.
+    """
     if not SHARED_DATA.is_dir():
-        pytest.fail(f"sample data not found at {SHARED_DATA}")
+        reason = f"conformance samples not found: {SHARED_DATA} is absent (a checkout without ../shared)"
+        if os.environ.get("REQUIRE_SHARED_DATA") == "1":
+            pytest.fail(f"REQUIRE_SHARED_DATA=1 but {reason}")
+        pytest.skip(reason)
     return SHARED_DATA
 
 

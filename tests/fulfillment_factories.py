@@ -14,17 +14,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import core.models  # noqa: F401  (registers every table)
 from core import migrate
+from core.audit.models import AuditEntry
 from core.channels.models import Channel
 from core.db import begin_write, make_engine, make_session_factory
 from core.fulfillment.models import ShippingOption
-from core.inventory.services import allocate_order
+from core.inventory.allocations import allocate_order
 from core.orders.models import Allocation, Order, OrderEvent, OrderLine
+from core.security.roles import Actor
 from tests.conftest import drop_database, fresh_database_url
 from tests.factories import NOW
 from tests.inventory_factories import make_order_for
 
 T = TypeVar("T")
 ACTOR = "packer@example.org"
+PACKER = Actor(label=ACTOR, role="agent")
 
 
 def make_shipping_option(session: Session, channel: Channel | None, **overrides: Any) -> ShippingOption:
@@ -80,6 +83,16 @@ def timeline(session: Session, order: Order) -> list[OrderEvent]:
     return list(
         session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id).order_by(OrderEvent.id))
     )
+
+
+def audit_trail(session: Session, order: Order) -> list[tuple[str, str, dict | None, dict | None]]:
+    """The order's audit entries as (actor label, action, before, after), oldest first."""
+    rows = session.execute(
+        select(AuditEntry.actor_label, AuditEntry.action, AuditEntry.before, AuditEntry.after)
+        .where(AuditEntry.entity_type == "order", AuditEntry.entity_id == str(order.id))
+        .order_by(AuditEntry.id)
+    )
+    return [tuple(row) for row in rows]
 
 
 @contextmanager

@@ -9,8 +9,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from core.channels.models import Channel, channel_locations
+from core.inventory.allocations import receive_stock
 from core.inventory.models import Location, StockLevel
-from core.inventory.services import receive_stock
+from core.notifications.models import OutboxMessage
 from core.orders.models import Order, OrderLine
 from tests.factories import NOW, make_order
 
@@ -76,3 +77,12 @@ def make_order_for(
     session.flush()
     session.refresh(order)
     return order
+
+
+def pushes(session: Session, channel_id: int, sku_id: int) -> list[OutboxMessage]:
+    """The coalesced stock push of (channel, SKU), while it is armed."""
+    return list(
+        session.scalars(
+            select(OutboxMessage).where(OutboxMessage.dedup_key == f"stock:{channel_id}:{sku_id}:pending")
+        )
+    )

@@ -13,8 +13,9 @@ from sqlalchemy.orm import Session
 from core.catalog.models import Sku
 from core.channels.models import Channel
 from core.fulfillment.models import Shipment, ShipmentLine
+from core.inventory.allocations import allocate_order
+from core.inventory.ledger import ship_reserved
 from core.inventory.models import Location
-from core.inventory.services import allocate_order, ship_reserved
 from core.orders.models import Allocation, Order, OrderLine
 from core.orders.services import change_order_status
 from core.orders.status import OrderStatus

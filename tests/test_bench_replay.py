@@ -14,8 +14,9 @@ import core.models  # noqa: F401  (registers every table)
 from benchmarks import replay
 from core import migrate
 from core.db import begin_write, make_engine, make_session_factory
+from core.inventory.allocations import receive_stock
 from core.inventory.models import StockLevel, StockMovement
-from core.inventory.services import receive_stock, reserve_stock
+from core.inventory.reservations import reserve_stock
 from core.notifications.models import OutboxMessage
 from tests.factories import make_channel, make_sku
 from tests.inventory_factories import link, make_location

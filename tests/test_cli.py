@@ -109,21 +109,18 @@ def _add_channel(url: str, code: str, kind: str) -> None:
 def test_import_and_show_amazon_v0_with_items_joined(cli_db: str) -> None:
     import json
 
-    from tests.conftest import SHARED_DATA
+    from tests.fixtures import CHANNELS
 
     assert invoke(cli_db, "db", "upgrade").exit_code == 0
     _add_channel(cli_db, "amazon", "amazon")
-    folder = SHARED_DATA / "channels" / "amazon"
-    files = [
-        str(folder / "getOrders_sandbox_TEST_CASE_200.json"),
-        str(folder / "getOrderItems_sandbox_TEST_CASE_200.json"),
-    ]
+    folder = CHANNELS / "amazon"
+    files = [str(folder / "getOrders.json"), str(folder / "getOrderItems.json")]
     result = invoke(cli_db, "import", "amazon", *files, "--create-listings")
     assert result.exit_code == 0, result.output
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert {line["file"] for line in lines} == set(files)
     assert all(set(line) == {"file", "external_id", "status", "order_id", "error"} for line in lines)
-    items = json.loads((folder / "getOrderItems_sandbox_TEST_CASE_200.json").read_text())["payload"]
+    items = json.loads((folder / "getOrderItems.json").read_text())["payload"]
     shown = invoke(cli_db, "orders", "show", "amazon", items["AmazonOrderId"], "--json")
     assert shown.exit_code == 0, shown.output
     order = json.loads(shown.output)
@@ -222,7 +219,7 @@ def test_orders_ship_moves_stock_and_rolls_status(cli_db: str, tmp_path: Path) -
     from core.catalog.models import Product, Sku
     from core.channels.models import Channel
     from core.inventory.models import Location
-    from tests.conftest import SHARED_DATA
+    from tests.fixtures import channel_file
 
     invoke(cli_db, "db", "upgrade")
     invoke(cli_db, "locations", "add", "WH", "--name", "Warehouse", "--kind", "warehouse")
@@ -233,11 +230,11 @@ def test_orders_ship_moves_stock_and_rolls_status(cli_db: str, tmp_path: Path) -
         session.add(channel)
         session.commit()
     engine.dispose()
-    sample = SHARED_DATA / "channels" / "shopify" / "order.json"
+    sample = channel_file("shopify", "order.json")
     assert invoke(cli_db, "import", "shop", str(sample), "--create-listings").exit_code == 0
     engine = make_engine(cli_db)
     with make_session_factory(engine)() as session:
-        codes = list(session.scalars(select(Sku.code)))
+        codes = list(session.scalars(select(Sku.code).order_by(Sku.id)))  # the kettle first: 1 ordered
         assert session.scalar(select(func.count()).select_from(Product)) == 3
     engine.dispose()
     for code in codes:
@@ -296,8 +293,10 @@ def test_outbox_counts_and_retry(cli_db: str) -> None:
         "pending": 1,
         "sent": 1,
         "failed": 1,
+        "skipped": 0,
         "by_kind": {"order_confirmed": {"pending": 1}, "shipment_shipped": {"failed": 1, "sent": 1}},
     }
+    assert invoke(cli_db, "outbox").output.startswith("pending 1, sent 1, failed 1, skipped 0\n")
     assert invoke(cli_db, "outbox", "retry", str(failed_id)).exit_code == 0
     assert json.loads(invoke(cli_db, "outbox", "--json").output)["pending"] == 2
     assert invoke(cli_db, "outbox", "retry", "99999").exit_code != 0
@@ -364,3 +363,45 @@ def test_demo_puts_its_port_in_links_and_its_mail_in_its_folder_with_a_quiet_wor
     assert [mail.subject for mail in list_caught_mail(maildir)] == ["Sent by the worker"]
     assert "http://127.0.0.1:5123/console/login" in result.output
     assert "customer@example.com" in result.output and "Seeding" not in result.output
+
+
+def test_orders_ship_leaves_an_audit_entry(cli_db: str) -> None:
+    import core.models  # noqa: F401
+    from core.audit.models import AuditEntry
+    from tests.factories import make_channel, make_sku
+    from tests.fulfillment_factories import make_confirmed_order
+    from tests.inventory_factories import link, make_location, make_stock
+
+    invoke(cli_db, "db", "upgrade")
+    engine = make_engine(cli_db)
+    with make_session_factory(engine)() as session:
+        channel = make_channel(session, code="aud")
+        warehouse = make_location(session, code="WH-AUDIT")
+        link(session, channel, warehouse)
+        kettle = make_sku(session)
+        make_stock(session, warehouse, kettle.id, 3)
+        order = make_confirmed_order(session, channel, [(kettle.id, 1)])
+        session.commit()
+        order_id, external_id = order.id, order.external_id
+    engine.dispose()
+
+    shipped = invoke(
+        cli_db, "orders", "ship", "aud", external_id, "--carrier", "UPS", "--tracking", "1Z999AA10123456784"
+    )
+
+    assert shipped.exit_code == 0, shipped.output
+    engine = make_engine(cli_db)
+    with make_session_factory(engine)() as session:
+        [entry] = session.scalars(select(AuditEntry)).all()
+    engine.dispose()
+    assert (entry.actor_label, entry.action, entry.entity_type, entry.entity_id) == (
+        "cli",
+        "order.shipped",
+        "order",
+        str(order_id),
+    )
+    assert entry.before == {"status": "confirmed"}
+    assert (entry.after["status"], entry.after["source"]) == ("shipped", "packing")
+    assert [(s["carrier"], s["tracking_number"]) for s in entry.after["shipments"]] == [
+        ("UPS", "1Z999AA10123456784")
+    ]

@@ -1,4 +1,6 @@
-"""Writing the audit log. Every staff action on an order or customer calls `record_audit`."""
+"""Writing the audit log. The service that performs a staff action (on an order, customer, return, stock,
+shipment, outbox message...) calls `record_audit` itself, so the action is audited whoever calls it: console,
+portal, API, CLI or job. Routes never write audit entries."""
 
 from __future__ import annotations
 

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
-
-if TYPE_CHECKING:
-    from core.inventory.models import Location
 
 channel_locations = Table(
     "channel_locations",
@@ -47,4 +44,5 @@ class Channel(Base):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    locations: Mapped[list[Location]] = relationship(secondary=channel_locations)
+    # core.inventory's Location rows, named rather than imported: core/channels imports no other area.
+    locations: Mapped[list[Any]] = relationship("Location", secondary=channel_locations)

@@ -1,7 +1,7 @@
 """What the adapters' push hooks share: the error they raise, the request shape and the payload readers.
 
 An adapter module whose channel takes pushes defines, beside KIND/extract/adapt, any of these hooks, which
-`core.channels.outbound` looks up through the registry (a missing hook: the channel takes no such push):
+`core.channel_sync.pushes` looks up through the registry (a missing hook: the channel takes no such push):
 - `auth_headers(credentials) -> dict[str, str]`: the headers that authenticate a request, from the channel's
   credentials; raises base.MissingCredentials naming what is missing. Without it, no such headers are sent.
 - `send_stock(client, headers, credentials, push) -> HttpResponse`: set one listing's stock level. `push` is

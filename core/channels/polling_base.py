@@ -1,7 +1,7 @@
 """What the adapters' poll hooks share: the page they yield, the error they raise and the response readers.
 
 An adapter module whose channel's orders are polled defines, beside KIND/extract/adapt, the hook
-`poll_pages(client, credentials, since, until) -> Iterator[Page]`, which `core.channels.polling` looks up
+`poll_pages(client, credentials, since, until) -> Iterator[Page]`, which `core.channel_sync.polling` looks up
 through the registry (the kinds with this hook are the polled ones): fetch the orders updated from `since` to
 `until` (None: up to the latest the channel gives; a channel that only answers for times some way in the past
 ends the window that much earlier), one Page per page of orders, each with the documents that go with its

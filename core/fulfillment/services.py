@@ -1,27 +1,22 @@
-"""Fulfillment writes: shipping options and delivery promises; in-house packing and shipping; drop-ship
-purchase orders confirmed through a signed link; 3PL request export and shipment-confirmation import.
+"""Fulfillment writes: shipping options and delivery promises; in-house packing and shipping. Drop-ship
+purchase orders live in core.fulfillment.dropship, 3PL files in core.fulfillment.three_pl.
 
 Every way a parcel leaves ends in `mark_shipped`: reserved units leave the ledger (ship_reserved), the
 allocations and order lines record what shipped, the parcel gets its carrier, tracking link and delivery
-estimate, and tracking.advance_shipment moves it to in transit (timeline, order roll-up, notifications).
+estimate, tracking.advance_shipment moves it to in transit (timeline, order roll-up, notifications), and the
+audit log records who shipped it.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import re
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from typing import Any
+from datetime import date, datetime
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.catalog.models import Sku
+from core.audit.services import record_audit
 from core.errors import DomainError, NotFound
 from core.fulfillment import events
 from core.fulfillment.carriers import (
@@ -30,7 +25,6 @@ from core.fulfillment.carriers import (
     normalize_tracking_number,
     tracking_url,
 )
-from core.fulfillment.csv_import import InvalidImport, RowError, csv_rows
 from core.fulfillment.estimates import (
     DeliveryWindow,
     OrderPromise,
@@ -40,14 +34,17 @@ from core.fulfillment.estimates import (
     revise,
 )
 from core.fulfillment.models import Shipment, ShipmentLine, ShippingOption
-from core.fulfillment.queries import SHIPPABLE_STATUSES, fulfillment_requests, get_location, ship_to
+from core.fulfillment.queries import SHIPPABLE_STATUSES, get_location
 from core.fulfillment.status import OPEN_SHIPMENT_STATUSES, ShipmentStatus
 from core.fulfillment.tracking import advance_shipment
-from core.fulfillment.tracking_base import parse_time
-from core.inventory.models import Location
-from core.inventory.services import ship_reserved
-from core.notifications.models import OutboxMessage
+from core.inventory.ledger import ship_reserved
 from core.orders.models import Allocation, Order, OrderLine
+from core.security.roles import Actor
+
+# Where a shipment was confirmed from, as the audit log records it.
+SHIPPED_BY_PACKING = "packing"
+SHIPPED_BY_DROPSHIP = "dropship_confirmation"
+SHIPPED_BY_3PL = "3pl_confirmation"
 
 # --- shipping options and delivery promises ---------------------------------------------------------------
 
@@ -134,7 +131,7 @@ def promise_delivery(
 # --- packing and shipping ------------------------------------------------------------------------------
 
 
-def _locked_order(session: Session, order_id: int) -> Order:
+def lock_order(session: Session, order_id: int) -> Order:
     """The order, its row locked (PostgreSQL) and freshly read; NotFound when missing."""
     order = session.scalars(
         select(Order).where(Order.id == order_id).with_for_update().execution_options(populate_existing=True)
@@ -144,7 +141,7 @@ def _locked_order(session: Session, order_id: int) -> Order:
     return order
 
 
-def _reserved(
+def reserved_allocations(
     session: Session, order_id: int, location_id: int | None = None
 ) -> list[tuple[Allocation, OrderLine]]:
     """The order's reserved allocations (at one location if given), by location then allocation."""
@@ -171,29 +168,44 @@ def _open_shipment(session: Session, order_id: int, location_id: int) -> Shipmen
     ).first()
 
 
-def _check_shippable(order: Order) -> None:
+def check_shippable(order: Order) -> None:
+    """DomainError unless the order is confirmed or partially shipped."""
     if order.status not in SHIPPABLE_STATUSES:
         raise DomainError(
             f"order {order.number} is {order.status}: only confirmed or partially shipped orders ship"
         )
 
 
-def mark_packed(session: Session, order_id: int, location_id: int, *, actor: str, now: datetime) -> Shipment:
-    """Pack the order's units reserved at the location: its open parcel there, or a new one, is 'packed'."""
-    order = _locked_order(session, order_id)
+def mark_packed(
+    session: Session, order_id: int, location_id: int, *, actor: Actor, now: datetime
+) -> Shipment:
+    """Pack the order's units reserved at the location: its open parcel there, or a new one, is 'packed'
+    (audited; packing an already packed parcel changes nothing)."""
+    order = lock_order(session, order_id)
     location = get_location(session, location_id)
-    _check_shippable(order)
-    if not _reserved(session, order.id, location.id):
+    check_shippable(order)
+    if not reserved_allocations(session, order.id, location.id):
         raise DomainError(f"order {order.number} has nothing reserved at {location.name} to pack")
     shipment = _open_shipment(session, order.id, location.id)
     if shipment is not None and shipment.status == ShipmentStatus.PACKED:
         return shipment
+    before = None if shipment is None else {"shipment_id": shipment.id, "status": shipment.status}
     if shipment is None:
         shipment = Shipment(order_id=order.id, location_id=location.id, created_at=now)
         session.add(shipment)
     shipment.status, shipment.packed_at = ShipmentStatus.PACKED.value, now
     session.flush()
-    events.parcel_packed(session, order, shipment, location, actor=actor, now=now)
+    events.parcel_packed(session, order, shipment, location, actor=actor.label, now=now)
+    record_audit(
+        session,
+        actor,
+        "order.packed",
+        "order",
+        order.id,
+        now=now,
+        before=before,
+        after={"shipment_id": shipment.id, "location_id": location.id, "status": shipment.status},
+    )
     return shipment
 
 
@@ -230,11 +242,12 @@ def mark_shipped(
     location_id: int | None = None,
     carrier: str,
     tracking_number: str,
-    actor: str,
+    actor: Actor,
     now: datetime,
     lines: Mapping[int, int] | None = None,
     shipped_at: datetime | None = None,
     holidays: Collection[date] = (),
+    source: str = SHIPPED_BY_PACKING,
 ) -> list[Shipment]:
     """Ship the order's reserved units from one location (or from every location holding some).
 
@@ -245,7 +258,8 @@ def mark_shipped(
     to the order line's quantity_shipped and the parcel's lines; give the parcel its carrier, tracking
     number and link, shipped_at and delivery estimate (the first estimate kept); then advance it to in
     transit, which writes the customer's 'shipped' entry and rolls the order up to partially shipped or
-    shipped. Returns the parcels, one per location.
+    shipped; last, one 'order.shipped' audit entry naming the parcels and `source` (packing, a drop-ship
+    or a 3PL confirmation). Returns the parcels, one per location.
     """
     carrier_name = normalize_carrier(carrier)
     number = normalize_tracking_number(tracking_number)
@@ -254,11 +268,12 @@ def mark_shipped(
     if not is_plausible_tracking_number(number):
         raise DomainError(f"{tracking_number!r} is not a valid tracking number")
     shipped_at = shipped_at or now
-    order = _locked_order(session, order_id)
-    _check_shippable(order)
+    order = lock_order(session, order_id)
+    check_shippable(order)
+    status_before = order.status
     if location_id is not None:
         get_location(session, location_id)
-    reserved = _reserved(session, order.id, location_id)
+    reserved = reserved_allocations(session, order.id, location_id)
     if not reserved:
         where = f" at location {location_id}" if location_id is not None else ""
         raise DomainError(f"order {order.number} has nothing reserved{where} to ship")
@@ -293,7 +308,7 @@ def mark_shipped(
             line.sku_id,
             units,
             order_id=order.id,
-            actor=actor,
+            actor=actor.label,
             now=now,
             reference=f"shipment {shipment.id}: {carrier_name} {number}"[:200],
         )
@@ -319,403 +334,23 @@ def mark_shipped(
             same_line.quantity += units
     session.flush()
     for shipment in parcels.values():
-        advance_shipment(session, shipment, ShipmentStatus.IN_TRANSIT, now=now, actor=actor)
-    return list(parcels.values())
-
-
-# --- drop-ship -----------------------------------------------------------------------------------------
-
-DROPSHIP_SALT = "dropship-confirm"
-DROPSHIP_LINK_MAX_AGE = timedelta(days=30)
-
-
-class InvalidLink(DomainError):
-    """A supplier's confirmation link that is forged, damaged or older than 30 days."""
-
-
-class _ClockSigner(TimestampSigner):
-    """A timestamp signer reading the caller's clock (`now`): links age by the time services are given."""
-
-    def __init__(self, *args: Any, now: datetime, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._now = int(now.timestamp())
-
-    def get_timestamp(self) -> int:
-        return self._now
-
-
-def _link_serializer(secret: str, now: datetime) -> URLSafeTimedSerializer:
-    if not secret:
-        raise ValueError("a secret key is required to sign drop-ship links")
-    return URLSafeTimedSerializer(secret, salt=DROPSHIP_SALT, signer=_ClockSigner, signer_kwargs={"now": now})
-
-
-def make_dropship_token(secret: str, order_id: int, location_id: int, *, now: datetime) -> str:
-    """A signed token naming one order and one supplier location, dated `now`."""
-    return _link_serializer(secret, now).dumps({"order": order_id, "location": location_id})
-
-
-def read_dropship_token(secret: str, token: str, *, now: datetime) -> tuple[int, int]:
-    """(order id, location id) of a token; InvalidLink when forged, damaged or past 30 days old."""
-    try:
-        value = _link_serializer(secret, now).loads(token, max_age=int(DROPSHIP_LINK_MAX_AGE.total_seconds()))
-    except SignatureExpired as exc:
-        raise InvalidLink("this confirmation link has expired: ask us for a new one") from exc
-    except BadSignature as exc:
-        raise InvalidLink("this confirmation link is not valid") from exc
-    if (
-        not isinstance(value, dict)
-        or not isinstance(value.get("order"), int)
-        or not isinstance(value.get("location"), int)
-    ):
-        raise InvalidLink("this confirmation link is not valid")
-    return value["order"], value["location"]
-
-
-def _po_lines(session: Session, order_id: int, location_id: int) -> list[dict[str, Any]]:
-    """The order's units reserved at the supplier, one entry per line."""
-    rows = session.execute(
-        select(OrderLine.line_no, Sku.code, OrderLine.title, func.sum(Allocation.quantity))
-        .join(OrderLine, OrderLine.id == Allocation.order_line_id)
-        .outerjoin(Sku, Sku.id == OrderLine.sku_id)
-        .where(
-            OrderLine.order_id == order_id,
-            Allocation.location_id == location_id,
-            Allocation.status == "reserved",
-        )
-        .group_by(OrderLine.line_no, Sku.code, OrderLine.title)
-        .order_by(OrderLine.line_no)
-    ).all()
-    return [{"sku": code or "", "title": title, "quantity": int(units)} for _no, code, title, units in rows]
-
-
-def send_purchase_order(
-    session: Session, order_id: int, location_id: int, *, secret: str, base_url: str, now: datetime
-) -> OutboxMessage:
-    """Queue the purchase order email to the drop-ship supplier: ship-to, lines and a signed confirm link.
-
-    One per order and supplier (dedup key po:<order>:<location>): asking again returns the queued message.
-    The link is `base_url` + "/" + token and stays valid for 30 days.
-    """
-    order = session.get(Order, order_id)
-    if order is None:
-        raise NotFound(f"order {order_id} not found")
-    location = get_location(session, location_id)
-    if location.fulfillment_method != "dropship":
-        raise DomainError(f"{location.name} is not a drop-ship supplier")
-    if not location.email:
-        raise DomainError(f"{location.name} has no email address for purchase orders")
-    dedup_key = f"po:{order.id}:{location.id}"
-    queued = session.scalars(select(OutboxMessage).where(OutboxMessage.dedup_key == dedup_key)).first()
-    if queued is not None:
-        return queued
-    _check_shippable(order)
-    lines = _po_lines(session, order.id, location.id)
-    if not lines:
-        raise DomainError(f"order {order.number} has nothing reserved at {location.name}")
-    token = make_dropship_token(secret, order.id, location.id, now=now)
-    message = OutboxMessage(
-        kind="dropship_po",
-        transport="email",
-        dedup_key=dedup_key,
-        recipient=location.email,
-        subject=f"Purchase order {order.number}",
-        payload={
-            "order_id": order.id,
-            "order_number": order.number,
-            "placed_at": order.placed_at.isoformat(),
-            "supplier": {"code": location.code, "name": location.name},
-            "ship_to": ship_to(order),
-            "shipping_method": order.shipping_method,
-            "note": order.note,
-            "dispatch_by": order.expected_dispatch_by.isoformat() if order.expected_dispatch_by else None,
-            "lines": lines,
-            "confirm_url": f"{base_url.rstrip('/')}/{token}",
-            "link_expires_at": (now + DROPSHIP_LINK_MAX_AGE).isoformat(),
-        },
-        status="pending",
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(message)
-    events.purchase_order_sent(session, order, location, actor="system", now=now)
-    session.flush()
-    return message
-
-
-def confirm_dropship_shipment(
-    session: Session,
-    token: str,
-    *,
-    secret: str,
-    carrier: str,
-    tracking_number: str,
-    now: datetime,
-    holidays: Collection[date] = (),
-) -> Shipment:
-    """The supplier's no-login confirmation: read the signed link, then ship what is reserved there.
-
-    Idempotent: once the supplier's units have shipped, confirming again returns that parcel unchanged.
-    InvalidLink for a forged, damaged or expired link; DomainError when the order was cancelled meanwhile.
-    """
-    order_id, location_id = read_dropship_token(secret, token, now=now)
-    location = session.get(Location, location_id)
-    if location is None or session.get(Order, order_id) is None:
-        raise InvalidLink("this confirmation link is not valid")
-    order = _locked_order(session, order_id)
-    if not _reserved(session, order.id, location.id):
-        shipped = session.scalars(
-            select(Shipment)
-            .where(
-                Shipment.order_id == order.id,
-                Shipment.location_id == location.id,
-                Shipment.status.not_in([s.value for s in OPEN_SHIPMENT_STATUSES]),
-            )
-            .order_by(Shipment.id.desc())
-        ).first()
-        if shipped is not None:
-            return shipped
-        raise DomainError(f"order {order.number} has nothing left to ship from {location.name}")
-    [shipment] = mark_shipped(
+        advance_shipment(session, shipment, ShipmentStatus.IN_TRANSIT, now=now, actor=actor.label)
+    record_audit(
         session,
+        actor,
+        "order.shipped",
+        "order",
         order.id,
-        location_id=location.id,
-        carrier=carrier,
-        tracking_number=tracking_number,
-        actor=f"supplier:{location.code}"[:100],
         now=now,
-        holidays=holidays,
+        before={"status": status_before},
+        after={
+            "status": order.status,
+            "location_id": location_id,
+            "source": source,
+            "shipments": [
+                {"id": s.id, "carrier": s.carrier, "tracking_number": s.tracking_number}
+                for s in parcels.values()
+            ],
+        },
     )
-    return shipment
-
-
-# --- 3PL -----------------------------------------------------------------------------------------------
-
-EXPORT_COLUMNS = (
-    "order_number",
-    "placed_at",
-    "shipping_method",
-    "ship_to_name",
-    "ship_to_company",
-    "ship_to_line1",
-    "ship_to_line2",
-    "ship_to_city",
-    "ship_to_region",
-    "ship_to_postal_code",
-    "ship_to_country",
-    "ship_to_phone",
-    "sku",
-    "title",
-    "quantity",
-)
-IMPORT_COLUMNS = ("order_number", "sku", "quantity", "carrier", "tracking_number", "shipped_at")
-
-
-def export_fulfillment_requests(session: Session, location_id: int, *, fmt: str = "csv") -> str:
-    """The orders waiting to ship from the location as a CSV (one row per line) or a JSON document."""
-    if fmt not in ("csv", "json"):
-        raise DomainError(f"unknown export format {fmt!r}: use csv or json")
-    location = get_location(session, location_id)
-    requests = fulfillment_requests(session, location.id)
-    if fmt == "json":
-        return json.dumps(
-            {
-                "location": location.code,
-                "requests": [
-                    {
-                        "order_number": r.order_number,
-                        "placed_at": r.placed_at.isoformat(),
-                        "shipping_method": r.shipping_method,
-                        "ship_to": r.ship_to,
-                        "lines": [
-                            {"sku": ln.sku_code, "title": ln.title, "quantity": ln.quantity} for ln in r.lines
-                        ],
-                    }
-                    for r in requests
-                ],
-            },
-            indent=2,
-        )
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for r in requests:
-        address = [r.ship_to[key] for key in ("name", "company", "line1", "line2", "city", "region")]
-        address += [r.ship_to[key] for key in ("postal_code", "country", "phone")]
-        for ln in r.lines:
-            writer.writerow(
-                [
-                    r.order_number,
-                    r.placed_at.isoformat(),
-                    r.shipping_method or "",
-                    *address,
-                    ln.sku_code,
-                    ln.title,
-                    ln.quantity,
-                ]
-            )
-    return out.getvalue()
-
-
-@dataclass(frozen=True)
-class ConfirmationImport:
-    rows: int  # data rows read
-    shipments: tuple[int, ...]  # parcels shipped by this import
-    already_applied: int  # rows for parcels an earlier import of the same file had shipped
-
-
-@dataclass(frozen=True)
-class _Confirmation:
-    line: int
-    order_number: str
-    sku: str
-    quantity: int
-    carrier: str
-    tracking_number: str
-    shipped_at: datetime
-
-
-def _read_confirmations(csv_text: str, now: datetime) -> tuple[list[_Confirmation], list[RowError]]:
-    rows, errors = [], []
-    for line, row in csv_rows(csv_text, IMPORT_COLUMNS, IMPORT_COLUMNS):
-        problems = [f"{name} is empty" for name in IMPORT_COLUMNS if not row[name]]
-        quantity = 0
-        if row["quantity"]:
-            try:
-                quantity = int(row["quantity"])
-            except ValueError:
-                quantity = 0
-            if quantity <= 0:
-                problems.append(f"quantity {row['quantity']!r} is not a positive whole number")
-        number = normalize_tracking_number(row["tracking_number"])
-        if row["tracking_number"] and not is_plausible_tracking_number(number):
-            problems.append(f"tracking_number {row['tracking_number']!r} is not a valid tracking number")
-        shipped_at = parse_time(row["shipped_at"])  # a bare date is that day, 00:00 UTC
-        if row["shipped_at"] and shipped_at is None:
-            problems.append(f"shipped_at {row['shipped_at']!r} is not an ISO 8601 date or time")
-        elif shipped_at is not None and shipped_at > now + timedelta(hours=1):
-            problems.append(f"shipped_at {row['shipped_at']!r} is in the future")
-        if problems:
-            errors.append(RowError(line, "; ".join(problems)))
-            continue
-        assert shipped_at is not None
-        rows.append(
-            _Confirmation(
-                line,
-                row["order_number"],
-                row["sku"],
-                quantity,
-                normalize_carrier(row["carrier"]) or "",
-                number,
-                shipped_at,
-            )
-        )
-    return rows, errors
-
-
-def import_shipment_confirmations(
-    session: Session,
-    location_id: int,
-    csv_text: str,
-    *,
-    actor: str,
-    now: datetime,
-    holidays: Collection[date] = (),
-) -> ConfirmationImport:
-    """Ship what a 3PL confirms: CSV order_number, sku, quantity, carrier, tracking_number, shipped_at.
-
-    The whole file is checked first (columns, values, that each order has that SKU reserved at this location
-    in that quantity); any bad row raises InvalidImport listing every problem with its line number, and
-    nothing is applied. Rows of one order and tracking number become one parcel (mark_shipped). Rows a
-    previous import already shipped (same order, SKU and tracking number at this location) are skipped, so
-    importing a file twice is harmless.
-    """
-    location = get_location(session, location_id)
-    rows, errors = _read_confirmations(csv_text, now)
-    numbers = {row.order_number for row in rows}
-    orders = (
-        {o.number: o for o in session.scalars(select(Order).where(Order.number.in_(numbers)))}
-        if numbers
-        else {}
-    )
-    order_ids = [order.id for order in orders.values()]
-    line_rows = session.execute(
-        select(OrderLine.id, OrderLine.order_id, Sku.code)
-        .join(Sku, Sku.id == OrderLine.sku_id)
-        .where(OrderLine.order_id.in_(order_ids))
-        .order_by(OrderLine.line_no)
-    ).all()
-    lines_of: dict[tuple[int, str], list[int]] = {}
-    for line_id, order_id, code in line_rows:
-        lines_of.setdefault((order_id, code.casefold()), []).append(line_id)
-    reserved_left: dict[int, int] = {}
-    for allocation, line in (
-        pair for order_id in order_ids for pair in _reserved(session, order_id, location.id)
-    ):
-        reserved_left[line.id] = reserved_left.get(line.id, 0) + allocation.quantity
-    done = {
-        (order_id, line_id, number)
-        for order_id, line_id, number in session.execute(
-            select(Shipment.order_id, ShipmentLine.order_line_id, Shipment.tracking_number)
-            .join(ShipmentLine, ShipmentLine.shipment_id == Shipment.id)
-            .where(Shipment.order_id.in_(order_ids), Shipment.location_id == location.id)
-        ).all()
-    }
-    parcels: dict[tuple[int, str, str], dict[str, Any]] = {}
-    skipped = 0
-    for row in rows:
-        order = orders.get(row.order_number)
-        if order is None:
-            errors.append(RowError(row.line, f"unknown order {row.order_number!r}"))
-            continue
-        line_ids = lines_of.get((order.id, row.sku.casefold()), [])
-        if not line_ids:
-            errors.append(RowError(row.line, f"order {order.number} has no line with SKU {row.sku!r}"))
-            continue
-        if all((order.id, line_id, row.tracking_number) in done for line_id in line_ids):
-            skipped += 1
-            continue
-        if order.status not in SHIPPABLE_STATUSES:
-            errors.append(RowError(row.line, f"order {order.number} is {order.status}"))
-            continue
-        left = row.quantity
-        take: dict[int, int] = {}
-        for line_id in line_ids:
-            units = min(left, reserved_left.get(line_id, 0))
-            if units:
-                take[line_id], left = units, left - units
-        if left:
-            have = sum(reserved_left.get(line_id, 0) for line_id in line_ids)
-            errors.append(
-                RowError(
-                    row.line,
-                    f"order {order.number}: {row.quantity} x {row.sku}, {have} reserved at {location.name}",
-                )
-            )
-            continue
-        parcel = parcels.setdefault(
-            (order.id, row.carrier, row.tracking_number), {"lines": {}, "shipped_at": row.shipped_at}
-        )
-        for line_id, units in take.items():
-            reserved_left[line_id] -= units
-            parcel["lines"][line_id] = parcel["lines"].get(line_id, 0) + units
-        parcel["shipped_at"] = min(parcel["shipped_at"], row.shipped_at)
-    if errors:
-        raise InvalidImport(sorted(errors, key=lambda e: e.line))
-    shipped: list[int] = []
-    for (order_id, carrier, number), parcel in parcels.items():
-        for shipment in mark_shipped(
-            session,
-            order_id,
-            location_id=location.id,
-            carrier=carrier,
-            tracking_number=number,
-            actor=actor,
-            now=now,
-            lines=parcel["lines"],
-            shipped_at=parcel["shipped_at"],
-            holidays=holidays,
-        ):
-            shipped.append(shipment.id)
-    return ConfirmationImport(rows=len(rows), shipments=tuple(shipped), already_applied=skipped)
+    return list(parcels.values())

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from core.channels.outbound import queue_shipment_confirmation
+from core.channel_sync.pushes import queue_shipment_confirmation
 from core.errors import DomainError
 from core.fulfillment import events
 from core.fulfillment.carriers import (

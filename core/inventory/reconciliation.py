@@ -22,9 +22,10 @@ from core.catalog.models import Listing, Sku
 from core.channels.models import Channel
 from core.errors import DomainError, InsufficientStock
 from core.inventory.alerts import check_low_stock
+from core.inventory.allocations import fill_backorders
+from core.inventory.ledger import adjust_stock
 from core.inventory.models import Location, StockLevel
 from core.inventory.queries import available_to_sell_by_channel
-from core.inventory.services import adjust_stock, fill_backorders
 from core.money import format_money
 from core.security.roles import Actor
 

@@ -13,6 +13,9 @@ from core.db import Base, utcnow
 # A channel push the dispatcher has claimed and is sending now (emails are claimed by lease alone); a stock
 # change during the send sets it back to pending, so it is sent again with the newer figure.
 SENDING = "sending"
+# A channel push that could not go anywhere (no base URL, missing credentials, ...): not retried, the reason
+# in last_error; core.channel_sync.pushes says when it is tried again.
+SKIPPED = "skipped"
 
 
 class OutboxMessage(Base):
@@ -28,7 +31,8 @@ class OutboxMessage(Base):
     recipient: Mapped[str] = mapped_column(String(300))
     subject: Mapped[str] = mapped_column(String(300), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending, sending, sent, failed
+    # pending, sending (channel pushes), sent, failed, skipped (channel pushes)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(Text)

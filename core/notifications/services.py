@@ -19,15 +19,17 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.audit.services import record_audit
 from core.customers.models import Customer
 from core.errors import DomainError, NotFound
 from core.fulfillment.models import Shipment
 from core.inventory.alerts import check_low_stock, low_stock_digest
-from core.notifications.models import SENDING, OutboxMessage
+from core.notifications.models import SENDING, SKIPPED, OutboxMessage
 from core.orders.models import Order
 from core.returns.models import Refund, ReturnRequest
 from core.security.guest import code_window
 from core.security.models import User
+from core.security.roles import Actor
 from core.security.tokens import read_unsubscribe_token
 from core.support.models import Conversation, Message
 
@@ -45,7 +47,7 @@ EMAIL_KINDS = (
     "return_received",
     "return_refunded",
     "conversation_reply",
-    # queued by other areas, rendered here: core.security.accounts and core.fulfillment.services
+    # queued by other areas, rendered here: core.security.accounts and core.fulfillment.dropship
     "account_verify",
     "password_reset",
     "dropship_po",
@@ -446,25 +448,37 @@ def unsubscribe_customer(session: Session, secret: str, token: str, *, now: date
     return customer, kind
 
 
-def retry_outbox_message(session: Session, message_id: int, *, now: datetime) -> OutboxMessage:
-    """Put a failed message back in the queue for the next dispatch (attempts start again)."""
+def retry_outbox_message(session: Session, message_id: int, *, actor: Actor, now: datetime) -> OutboxMessage:
+    """Put a failed or skipped message back in the queue for the next dispatch (attempts start again;
+    audited)."""
     row = session.get(OutboxMessage, message_id, with_for_update=True)
     if row is None:
         raise NotFound(f"outbox message {message_id} not found")
-    if row.status != "failed":
+    if row.status not in ("failed", SKIPPED):
         raise DomainError(
-            f"outbox message {message_id} is {row.status}, only a failed message can be retried"
+            f"outbox message {message_id} is {row.status}, only a failed or skipped message can be retried"
         )
+    before = {"status": row.status, "attempts": row.attempts}
     row.status = "pending"
     row.attempts = 0
     row.next_attempt_at = now
+    record_audit(
+        session,
+        actor,
+        "outbox.retry",
+        "outbox_message",
+        row.id,
+        now=now,
+        before=before,
+        after={"status": row.status, "kind": row.kind, "recipient": row.recipient},
+    )
     return row
 
 
 def outbox_counts(session: Session) -> dict[str, Any]:
-    """Messages per status, and per kind and status: {"pending", "sent", "failed", "by_kind"}. The totals
-    count a channel push being sent right now (`sending`) as pending: not delivered yet."""
-    counts: dict[str, Any] = {"pending": 0, "sent": 0, "failed": 0, "by_kind": {}}
+    """Messages per status, and per kind and status: {"pending", "sent", "failed", "skipped", "by_kind"}. The
+    totals count a channel push being sent right now (`sending`) as pending: not delivered yet."""
+    counts: dict[str, Any] = {"pending": 0, "sent": 0, "failed": 0, SKIPPED: 0, "by_kind": {}}
     rows = session.execute(
         select(OutboxMessage.kind, OutboxMessage.status, func.count())
         .group_by(OutboxMessage.kind, OutboxMessage.status)

@@ -45,7 +45,7 @@ from core.db import begin_write
 from core.errors import DomainError, NotFound
 from core.fulfillment.models import Shipment
 from core.inventory.allocation import LineNeed, LocationStock
-from core.inventory.services import (
+from core.inventory.allocations import (
     ListedSku,
     allocate_new_order,
     allocate_order,

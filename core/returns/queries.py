@@ -15,7 +15,8 @@ from core.errors import NotFound
 from core.inventory.models import Location
 from core.orders.models import Order, OrderLine
 from core.returns.models import Refund, ReturnLine, ReturnRequest
-from core.returns.services import REASONS, RESOLUTIONS, line_paid_amounts
+from core.returns.refunds import line_paid_amounts
+from core.returns.services import REASONS, RESOLUTIONS
 from core.returns.status import ReturnStatus, can_transition
 
 # What staff do next with a return in each waiting status.

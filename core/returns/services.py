@@ -1,6 +1,7 @@
-"""Returns: eligibility from the channel's policy, the RMA lifecycle (request, approve or reject, receive,
-refund), received units back into stock through the ledger, and refunds. Every step is on the order's
-timeline (customer-visible 'return_update' entries) and in the audit log.
+"""Returns: the RMA lifecycle (request, approve or reject, receive) and received units back into stock
+through the ledger; `return_eligibility` reads an order's facts for the rules in core.returns.eligibility, and
+core.returns.refunds gives the money back. Every step is on the order's timeline (customer-visible
+'return_update' entries) and in the audit log.
 
 Lock order, for every write: the order row, then its lines, then the return row.
 """
@@ -9,9 +10,8 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,15 +22,23 @@ from core.catalog.models import Sku
 from core.errors import DomainError, NotFound, PermissionDenied
 from core.fulfillment.models import Shipment, ShipmentLine
 from core.inventory.alerts import check_low_stock
+from core.inventory.allocations import fill_backorders
+from core.inventory.ledger import adjust_stock
 from core.inventory.models import Location
-from core.inventory.services import adjust_stock, fill_backorders
-from core.money import format_money
-from core.notifications.services import queue_return_approved, queue_return_received, queue_return_refunded
+from core.notifications.services import queue_return_approved, queue_return_received
 from core.orders import events
 from core.orders.models import Order, OrderEvent, OrderLine
 from core.orders.services import change_order_status
-from core.orders.status import CANCELLABLE_STATUSES, OrderStatus, can_transition
-from core.returns.models import Refund, ReturnLine, ReturnRequest
+from core.orders.status import OrderStatus, can_transition
+from core.returns.eligibility import (
+    LineFacts,
+    OrderFacts,
+    Parcel,
+    ReturnEligibility,
+    ReturnPolicy,
+    order_eligibility,
+)
+from core.returns.models import ReturnLine, ReturnRequest
 from core.returns.status import OPEN_STATUSES, ReturnStatus, check_transition
 from core.security.roles import Actor, is_staff
 
@@ -48,88 +56,35 @@ RESOLUTIONS = {
     "store_credit": "store credit",
     "exchange": "exchange for another variant",
 }
-REFUND_METHODS = {"original": "to your original payment method", "store_credit": "as store credit"}
 REASON_TEXT_MAX = 2000
 PHOTO_PATH_MAX = 300
-# Our order statuses under which the channel says every line went out, for orders with no shipment rows.
-_SHIPPED_ORDER_STATUSES = frozenset(
-    {OrderStatus.SHIPPED, OrderStatus.DELIVERED, OrderStatus.PARTIALLY_RETURNED, OrderStatus.RETURNED}
-)
-# Shipment statuses of a parcel that has not left us yet.
-_NOT_SENT_SHIPMENT_STATUSES = frozenset({"pending", "packed", "info_received", "cancelled"})
-_RETURNED_TO_SENDER = "returned_to_sender"
 
 
-@dataclass(frozen=True)
-class LineEligibility:
-    """What may be returned of one order line, and why not (or why not more) in words."""
-
-    order_line_id: int
-    sku_id: int | None
-    title: str
-    quantity: int
-    delivered: int  # units delivered (whatever the window)
-    returned: int  # units already received back
-    in_open_returns: int  # units in returns requested or approved, not yet received
-    returnable: int
-    return_by: datetime | None  # last moment of the window for the units still returnable
-    reason: str | None
-
-
-@dataclass(frozen=True)
-class ReturnEligibility:
-    """An order's return eligibility under its channel's policy.
-
-    `handled_by_channel`: the marketplace takes the return; show `instructions` instead of our form.
-    `cancellation_instead`: nothing has shipped; offer a cancellation request.
-    """
-
-    order_id: int
-    eligible: bool
-    reason: str | None
-    window_days: int
-    handled_by_channel: bool
-    instructions: str | None
-    cancellation_instead: bool
-    lines: tuple[LineEligibility, ...]
-
-    def returnable(self, order_line_id: int) -> int:
-        return next((ln.returnable for ln in self.lines if ln.order_line_id == order_line_id), 0)
-
-
-def _require_staff(actor: Actor) -> None:
+def require_staff(actor: Actor) -> None:
+    """PermissionDenied unless the actor is staff (or the system itself)."""
     if is_staff(actor.role or "") or (actor.role is None and actor.label == "system"):
         return
     raise PermissionDenied("only staff can do this to a return")
 
 
-def _deliveries(
-    session: Session, order: Order
-) -> tuple[dict[int, list[tuple[int, datetime]]], dict[int, int]]:
-    """Per order line: [(units, delivered_at)] of delivered parcels, and units in parcels on their way."""
-    delivered: dict[int, list[tuple[int, datetime]]] = {}
-    in_transit: dict[int, int] = {}
+def _parcels(session: Session, order_id: int) -> dict[int, list[Parcel]]:
+    """Per order line, its units in each of the order's parcels."""
+    parcels: dict[int, list[Parcel]] = {}
     rows = session.execute(
         select(
             ShipmentLine.order_line_id,
             ShipmentLine.quantity,
-            Shipment.delivered_at,
-            Shipment.shipped_at,
             Shipment.status,
+            Shipment.shipped_at,
+            Shipment.delivered_at,
         )
         .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
-        .where(Shipment.order_id == order.id)
+        .where(Shipment.order_id == order_id)
+        .order_by(Shipment.id, ShipmentLine.id)
     ).all()
-    for line_id, quantity, delivered_at, shipped_at, status in rows:
-        if status == _RETURNED_TO_SENDER:
-            delivered.setdefault(line_id, [])  # the carrier brought it back: the customer never had it
-        elif delivered_at is not None:
-            delivered.setdefault(line_id, []).append((quantity, delivered_at))
-        elif shipped_at is not None or status not in _NOT_SENT_SHIPMENT_STATUSES:
-            in_transit[line_id] = in_transit.get(line_id, 0) + quantity
-        else:
-            delivered.setdefault(line_id, [])  # in a parcel, not yet sent: the line has shipment rows
-    return delivered, in_transit
+    for line_id, units, status, shipped_at, delivered_at in rows:
+        parcels.setdefault(line_id, []).append(Parcel(units, status, shipped_at, delivered_at))
+    return parcels
 
 
 def _order_delivered_at(session: Session, order: Order) -> datetime | None:
@@ -155,135 +110,48 @@ def _units_in_open_returns(session: Session, order_id: int) -> dict[int, int]:
     )
 
 
-def _blocked(order: Order, reason: str, **flags: Any) -> ReturnEligibility:
-    channel = order.channel
-    lines = tuple(
-        LineEligibility(
-            line.id, line.sku_id, line.title, line.quantity, 0, line.quantity_returned, 0, 0, None, reason
-        )
-        for line in order.lines
-    )
-    return ReturnEligibility(
-        order_id=order.id,
-        eligible=False,
-        reason=reason,
-        window_days=channel.return_window_days,
-        handled_by_channel=flags.get("handled_by_channel", False),
-        instructions=flags.get("instructions"),
-        cancellation_instead=flags.get("cancellation_instead", False),
-        lines=lines,
-    )
-
-
 def return_eligibility(session: Session, order: Order, *, now: datetime) -> ReturnEligibility:
     """Per line, how many units may be returned now under the channel's policy, and why not when none.
 
-    Rules, in order: a cancelled order has nothing to return; a channel that handles its own returns (or
-    fulfilled the order itself) gets its instructions instead; an order with nothing sent yet gets "request a
-    cancellation instead". Then per line: SKUs marked non-returnable and lines without a SKU of ours are
-    refused; units count once delivered, each parcel's units for `return_window_days` from that parcel's
-    delivery (lines without parcel rows use the order's delivery time); units already received back or in an
-    open (requested/approved) return are subtracted, taken from the oldest deliveries first.
+    Reads the order's parcels, open returns and final-sale SKUs (and, for lines without parcels, when the
+    order was delivered) and applies the rules of core.returns.eligibility.
     """
     channel = order.channel
-    if order.status == OrderStatus.CANCELLED:
-        return _blocked(order, "This order was cancelled: there is nothing to return.")
-    if channel.returns_handled_by_channel or order.fulfilled_by_channel:
-        instructions = channel.return_instructions.strip() or (
-            f"Start your return from your {channel.name} account, under your orders."
-        )
-        return _blocked(
-            order,
-            f"Returns of {channel.name} orders are handled by {channel.name}.",
-            handled_by_channel=True,
-            instructions=instructions,
-        )
-    window = timedelta(days=channel.return_window_days)
-    delivered_by_line, in_transit_by_line = _deliveries(session, order)
-    order_delivered_at: datetime | None = None
-    if any(line.id not in delivered_by_line and line.id not in in_transit_by_line for line in order.lines):
-        order_delivered_at = _order_delivered_at(session, order)
+    parcels = _parcels(session, order.id)
     pending = _units_in_open_returns(session, order.id)
     sku_ids = {line.sku_id for line in order.lines if line.sku_id is not None}
     returnable_skus = dict(session.execute(select(Sku.id, Sku.returnable).where(Sku.id.in_(sku_ids))).all())
-
-    results = []
-    anything_sent = False
-    for line in order.lines:
-        if line.id in delivered_by_line or line.id in in_transit_by_line:
-            deliveries = delivered_by_line.get(line.id, [])
-            in_transit = in_transit_by_line.get(line.id, 0)
-        else:
-            shipped = line.quantity_shipped
-            if not shipped and order.status in _SHIPPED_ORDER_STATUSES:
-                shipped = line.quantity - line.quantity_cancelled
-            if shipped and order_delivered_at is not None:
-                deliveries, in_transit = [(shipped, order_delivered_at)], 0
-            else:
-                deliveries, in_transit = [], shipped
-        delivered = sum(qty for qty, _at in deliveries)
-        anything_sent = anything_sent or bool(delivered or in_transit)
-        open_units = pending.get(line.id, 0)
-        used = line.quantity_returned + open_units
-        open_windows = [(qty, at + window) for qty, at in deliveries if now <= at + window]
-        in_window = sum(qty for qty, _by in open_windows)
-        returnable = max(0, min(in_window, delivered - used))
-        return_by = max((by for _qty, by in open_windows), default=None)
-        reason = None
-        if line.sku_id is None:
-            returnable, reason = 0, "This item can't be returned online: contact us."
-        elif not returnable_skus.get(line.sku_id, True):
-            returnable, reason = 0, "Final sale: this item can't be returned."
-        elif returnable == 0:
-            if not delivered:
-                reason = (
-                    "On its way: it can be returned once it's delivered."
-                    if in_transit
-                    else "Not shipped yet."
-                )
-            elif used >= delivered:
-                reason = "Already in a return request." if open_units else "Already returned."
-            else:
-                closed = max(at for _qty, at in deliveries) + window
-                reason = f"The {channel.return_window_days}-day return window closed on {closed:%d %b %Y}."
-        results.append(
-            LineEligibility(
-                line.id,
-                line.sku_id,
-                line.title,
-                line.quantity,
-                delivered,
-                line.quantity_returned,
-                open_units,
-                returnable,
-                return_by,
-                reason,
-            )
-        )
-    if not anything_sent:
-        cancellable = order.status in CANCELLABLE_STATUSES
-        return _blocked(
-            order,
-            "This order hasn't shipped yet: request a cancellation instead."
-            if cancellable
-            else "This order hasn't shipped yet.",
-            cancellation_instead=cancellable,
-        )
-    eligible = any(line.returnable for line in results)
-    reason = None
-    if not eligible:
-        reasons = list(dict.fromkeys(line.reason for line in results if line.reason))
-        reason = "Nothing on this order can be returned now: " + " ".join(reasons)
-    return ReturnEligibility(
+    delivered_at = None
+    if any(line.id not in parcels for line in order.lines):
+        delivered_at = _order_delivered_at(session, order)
+    facts = OrderFacts(
         order_id=order.id,
-        eligible=eligible,
-        reason=reason,
-        window_days=channel.return_window_days,
-        handled_by_channel=False,
-        instructions=None,
-        cancellation_instead=False,
-        lines=tuple(results),
+        status=order.status,
+        fulfilled_by_channel=order.fulfilled_by_channel,
+        delivered_at=delivered_at,
+        lines=tuple(
+            LineFacts(
+                order_line_id=line.id,
+                sku_id=line.sku_id,
+                title=line.title,
+                quantity=line.quantity,
+                quantity_shipped=line.quantity_shipped,
+                quantity_cancelled=line.quantity_cancelled,
+                quantity_returned=line.quantity_returned,
+                in_open_returns=pending.get(line.id, 0),
+                final_sale=not returnable_skus.get(line.sku_id, True),
+                parcels=tuple(parcels.get(line.id, ())),
+            )
+            for line in order.lines
+        ),
     )
+    policy = ReturnPolicy(
+        channel_name=channel.name,
+        window_days=channel.return_window_days,
+        handled_by_channel=channel.returns_handled_by_channel,
+        instructions=channel.return_instructions or "",
+    )
+    return order_eligibility(facts, policy, now=now)
 
 
 def _lock_order(session: Session, order_id: int) -> tuple[Order, dict[int, OrderLine]]:
@@ -306,7 +174,8 @@ def _lock_order(session: Session, order_id: int) -> tuple[Order, dict[int, Order
     return order, {line.id: line for line in lines}
 
 
-def _lock_return(session: Session, return_id: int) -> tuple[Order, dict[int, OrderLine], ReturnRequest]:
+def lock_return(session: Session, return_id: int) -> tuple[Order, dict[int, OrderLine], ReturnRequest]:
+    """The return with its order and the order's lines, locked in that order and reloaded; NotFound."""
     order_id = session.scalar(select(ReturnRequest.order_id).where(ReturnRequest.id == return_id))
     if order_id is None:
         raise NotFound(f"return {return_id} not found")
@@ -330,7 +199,7 @@ def _new_rma_number(session: Session) -> str:
     raise DomainError("could not allocate a return number: please try again")
 
 
-def _return_event(
+def record_return_event(
     session: Session,
     order: Order,
     rma: ReturnRequest,
@@ -340,6 +209,7 @@ def _return_event(
     now: datetime,
     **data: Any,
 ) -> None:
+    """A customer-visible 'return_update' entry on the order's timeline, naming the return."""
     events.record_event(
         session,
         order,
@@ -435,7 +305,7 @@ def request_return(
     session.add(rma)
     session.flush()
     items = _items_text([(q, order_lines[i].title) for i, q in sorted(wanted.items())])
-    _return_event(
+    record_return_event(
         session,
         order,
         rma,
@@ -474,12 +344,12 @@ def _check_exchange(session: Session, exchange_sku_id: int | None, returned_sku_
 
 def approve_return(session: Session, return_id: int, *, actor: Actor, now: datetime) -> ReturnRequest:
     """Staff approve a requested return: the customer may send the items back (email queued)."""
-    _require_staff(actor)
-    order, _lines, rma = _lock_return(session, return_id)
+    require_staff(actor)
+    order, _lines, rma = lock_return(session, return_id)
     previous = rma.status
     rma.status = check_transition(rma.status, ReturnStatus.APPROVED)
     rma.approved_at = now
-    _return_event(
+    record_return_event(
         session,
         order,
         rma,
@@ -505,16 +375,18 @@ def reject_return(
     session: Session, return_id: int, reason: str, *, actor: Actor, now: datetime
 ) -> ReturnRequest:
     """Staff reject a requested or approved return, with a reason the customer sees."""
-    _require_staff(actor)
+    require_staff(actor)
     reason = (reason or "").strip()
     if not reason:
         raise DomainError("say why the return is rejected: the customer sees it")
-    order, _lines, rma = _lock_return(session, return_id)
+    order, _lines, rma = lock_return(session, return_id)
     previous = rma.status
     rma.status = check_transition(rma.status, ReturnStatus.REJECTED)
     rma.rejection_reason = reason[:REASON_TEXT_MAX]
     rma.closed_at = now
-    _return_event(session, order, rma, f"Return {rma.rma_number} rejected: {reason}", actor=actor, now=now)
+    record_return_event(
+        session, order, rma, f"Return {rma.rma_number} rejected: {reason}", actor=actor, now=now
+    )
     record_audit(
         session,
         actor,
@@ -546,8 +418,8 @@ def receive_return(
     resellable units, low-stock alerts are re-checked, and the 'return received' email is queued.
     Lines not listed count as nothing received; nothing received at all is refused (reject it instead).
     """
-    _require_staff(actor)
-    order, order_lines, rma = _lock_return(session, return_id)
+    require_staff(actor)
+    order, order_lines, rma = lock_return(session, return_id)
     check_transition(rma.status, ReturnStatus.RECEIVED)
     location = session.get(Location, location_id)
     if location is None:
@@ -613,7 +485,7 @@ def receive_return(
     words = f"{units} item{'s' if units != 1 else ''}"
     if damaged_units:
         words += f", {damaged_units} damaged and not restocked"
-    _return_event(
+    record_return_event(
         session,
         order,
         rma,
@@ -664,160 +536,3 @@ def _roll_up_order_status(
         change_order_status(
             session, order, target, actor=actor.label, now=now, why=f"Return {rma.rma_number} received"
         )
-
-
-def line_paid_amounts(order: Order) -> dict[int, int]:
-    """What the customer paid for each line, in minor units: the order total less shipping, split over the
-    lines in proportion to (line total + line tax), rounded down.
-
-    A line total is unit price x quantity net of the line's own discount, so each line carries its share of
-    order-level discounts, and tax is included whether the channel's prices include it or not; the shares
-    never add up to more than was paid.
-    """
-    lines = list(order.lines)
-    weights = {line.id: max(line.total + line.tax, 0) for line in lines}
-    total_weight = sum(weights.values())
-    goods = max(order.total - order.shipping_total, 0)
-    if not total_weight or not goods:
-        return dict.fromkeys(weights, 0)
-    return {line_id: goods * weight // total_weight for line_id, weight in weights.items()}
-
-
-def _already_refunded(session: Session, order_id: int) -> tuple[dict[int, int], int]:
-    """Per order line, and for shipping, what earlier refunds of the order gave back."""
-    per_line: dict[int, int] = {}
-    shipping = 0
-    for line_amounts, shipping_amount in session.execute(
-        select(Refund.line_amounts, Refund.shipping_amount).where(Refund.order_id == order_id)
-    ):
-        shipping += shipping_amount
-        for key, amount in (line_amounts or {}).items():
-            per_line[int(key)] = per_line.get(int(key), 0) + int(amount)
-    return per_line, shipping
-
-
-def _is_amount(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
-def refund_return(
-    session: Session,
-    return_id: int,
-    *,
-    line_amounts: Mapping[int, int] | None = None,
-    shipping_amount: int = 0,
-    method: str | None = None,
-    actor: Actor,
-    now: datetime,
-) -> Refund:
-    """Refund a received return (once: the return moves to refunded) and record the Refund.
-
-    `line_amounts` maps order line ids of the return to minor units; by default each line gets what was paid
-    for the units received (line_paid_amounts x received / quantity, rounded down). An exchange has no default
-    (the replacement settles it): give the amounts to refund a difference. `method` defaults to store credit
-    for a store-credit return, else the original payment. Refused: a line not in the return, a line or the
-    shipping beyond what is left of what was paid for it after earlier refunds, more than the order's total
-    less what it already refunded, or nothing at all. Order.refunded_total grows by items + shipping.
-    """
-    _require_staff(actor)
-    order, order_lines, rma = _lock_return(session, return_id)
-    check_transition(rma.status, ReturnStatus.REFUNDED)
-    method = method or ("store_credit" if rma.resolution == "store_credit" else "original")
-    if method not in REFUND_METHODS:
-        raise DomainError(f"refund method must be one of {', '.join(REFUND_METHODS)}")
-    paid = line_paid_amounts(order)
-    refunded_lines, refunded_shipping = _already_refunded(session, order.id)
-    left = {line_id: paid.get(line_id, 0) - refunded_lines.get(line_id, 0) for line_id in order_lines}
-    in_return = {line.order_line_id: line for line in rma.lines}
-
-    def money(minor: int) -> str:
-        return format_money(minor, order.currency)
-
-    if line_amounts is None:
-        if rma.resolution == "exchange":
-            raise DomainError("an exchange is settled with the replacement item: give the amounts to refund")
-        amounts = {
-            line_id: max(
-                0,
-                min(
-                    paid.get(line_id, 0) * line.quantity_received // order_lines[line_id].quantity,
-                    left[line_id],
-                ),
-            )
-            for line_id, line in sorted(in_return.items())
-            if line.quantity_received
-        }
-    else:
-        amounts = {}
-        for key, amount in line_amounts.items():
-            line_id = int(key)
-            if line_id not in in_return:
-                raise DomainError(f"order line {line_id} is not part of return {rma.rma_number}")
-            if not _is_amount(amount):
-                raise DomainError("refund amounts must be whole minor units, 0 or more")
-            if amount > left[line_id]:
-                raise DomainError(
-                    f"{order_lines[line_id].title}: at most {money(max(left[line_id], 0))} can be refunded"
-                )
-            amounts[line_id] = amount
-    if not _is_amount(shipping_amount):
-        raise DomainError("the shipping refund must be whole minor units, 0 or more")
-    shipping_left = max(order.shipping_total - refunded_shipping, 0)
-    if shipping_amount > shipping_left:
-        raise DomainError(f"at most {money(shipping_left)} of shipping can be refunded")
-    items = sum(amounts.values())
-    total = items + shipping_amount
-    if total <= 0:
-        raise DomainError("there is nothing to refund")
-    order_left = order.total - order.refunded_total
-    if total > order_left:
-        raise DomainError(
-            f"at most {money(max(order_left, 0))} can still be refunded on order {order.number}"
-        )
-    refund = Refund(
-        order_id=order.id,
-        return_id=rma.id,
-        amount=items,
-        shipping_amount=shipping_amount,
-        currency=order.currency,
-        method=method,
-        line_amounts={str(line_id): amount for line_id, amount in sorted(amounts.items())},
-        reason=f"Return {rma.rma_number} ({REASONS.get(rma.reason, rma.reason)})",
-        actor=actor.label,
-        created_at=now,
-    )
-    session.add(refund)
-    order.refunded_total += total
-    order.updated_at = now
-    rma.status = ReturnStatus.REFUNDED
-    rma.closed_at = now
-    session.flush()
-    _return_event(
-        session,
-        order,
-        rma,
-        f"Refund of {money(total)} for return {rma.rma_number} {REFUND_METHODS[method]}",
-        actor=actor,
-        now=now,
-        refund_id=refund.id,
-    )
-    record_audit(
-        session,
-        actor,
-        "refund.create",
-        "order",
-        order.id,
-        now=now,
-        before={"refunded_total": order.refunded_total - total},
-        after={
-            "refunded_total": order.refunded_total,
-            "refund_id": refund.id,
-            "rma": rma.rma_number,
-            "amount": items,
-            "shipping_amount": shipping_amount,
-            "method": method,
-            "currency": order.currency,
-        },
-    )
-    queue_return_refunded(session, rma, refund, now=now)
-    return refund

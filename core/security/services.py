@@ -48,14 +48,22 @@ def create_user(
     return user
 
 
-def authenticate(session: Session, email: str, password: str, *, now: datetime) -> User | None:
-    """The active user with this email and password, or None (same answer and cost for any failure)."""
+def authenticate(session: Session, email: str, password: str) -> User | None:
+    """The active user with this email and password, or None (same answer and cost for any failure).
+
+    It only reads, so the slow password check holds no write lock; record_sign_in writes, afterwards."""
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         verify_password(_DUMMY_HASH, password)
         return None
     if not verify_password(user.password_hash, password) or not user.active:
         return None
+    return user
+
+
+def record_sign_in(session: Session, user_id: int, password: str, *, now: datetime) -> User:
+    """Note a successful sign-in: the time, and the password's hash renewed when its parameters are old."""
+    user = session.get_one(User, user_id)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now

@@ -88,7 +88,11 @@ def test_a_batch_runs_in_order_and_fills_its_results_at_the_end(db: Session) -> 
         queued.add_many(INSERT_OUTBOX, [outbox_row("b2"), outbox_row("b3")])
         counted = queued.add(RETRY, {"p_kind": "test"})
         read = queued.add(OUTBOX_BY_KEYS, {"keys": ["b1", "b2", "b3"]})
-        assert inserted.rows == [] and read.rows == []  # nothing has run yet
+        for unread in (inserted, read):  # nothing has run yet: reading a result is an error, not []
+            with pytest.raises(RuntimeError, match="before its batch ran"):
+                _ = unread.rows
+            with pytest.raises(RuntimeError, match="before its batch ran"):
+                _ = unread.rowcount
     assert len(inserted.rows) == 1 and inserted.rows[0][1] == NOW
     assert counted.rowcount == 3
     assert [r[0] for r in read.rows] == ["b1", "b2", "b3"]
@@ -103,13 +107,13 @@ def test_a_failing_statement_in_a_batch_raises(db: Session) -> None:
 
 
 def test_begin_write_sees_a_write_made_on_the_driver_cursor(tmp_path) -> None:
-    # On SQLite begin_write commits a read-only transaction first; a raw write must count as a write.
+    # On SQLite begin_write refuses a transaction that has only read; a raw write must count as a write.
     engine = make_engine(f"sqlite:///{tmp_path / 'raw.db'}")
     migrate.upgrade(engine)
     with make_session_factory(engine)() as session:
         session.execute(text("SELECT 1"))
         sql.run(session, INSERT_OUTBOX, outbox_row("raw"))
-        begin_write(session)
+        begin_write(session)  # no error: the transaction holds the write lock since its write
         session.rollback()
         assert session.scalar(select(OutboxMessage.id)) is None  # nothing was committed early
     engine.dispose()

@@ -8,14 +8,14 @@ from sqlalchemy import select
 
 from core.audit.models import AuditEntry
 from core.orders import intake
-from tests.conftest import SHARED_DATA
 from tests.factories import NOW, PASSWORD, make_channel, make_sku, make_user
+from tests.fixtures import channel_text
 from tests.helpers import csrf_token, sign_in
 
 
 def held_shopify_order(db):
     channel = make_channel(db, kind="shopify", name="Shopify Store")
-    body = (SHARED_DATA / "channels" / "shopify" / "order.json").read_text()
+    body = channel_text("shopify", "order.json")
     payload, _ = intake.store_payload(db, channel, body, source="import", now=NOW)
     [(_p, [result])] = intake.process_payloads(db, channel, [payload], now=NOW)
     db.commit()
@@ -26,7 +26,7 @@ def test_intake_page_lists_held_orders_and_payload_statuses(client, db) -> None:
     _channel, _result = held_shopify_order(db)
     sign_in(client, make_user(db, "agent").email, PASSWORD, console=True)
     html = client.get("/console/intake").get_data(as_text=True)
-    assert "unmapped channel SKU: IPOD2008BLACK" in html
+    assert "unmapped channel SKU: KETTLE-CU-17" in html
     assert "Needs attention (1)" in html
     fragment = client.get("/console/intake?status=rejected", headers={"HX-Request": "true"}).get_data(
         as_text=True
@@ -47,7 +47,7 @@ def test_manager_maps_sku_and_order_is_released_with_audit(client, db) -> None:
     channel, _result = held_shopify_order(db)
     manager = make_user(db, "manager")
     sign_in(client, manager.email, PASSWORD, console=True)
-    for variant in ("IPOD2008GREEN", "IPOD2008RED", "IPOD2008BLACK"):
+    for variant in ("KETTLE-CU-17", "MUG-ENAMEL-TEAL", "TOWEL-LIGHTHOUSE"):
         sku = make_sku(db, code=f"OUR-{variant}")
         token = csrf_token(client, "/console/intake")
         response = client.post(
@@ -67,7 +67,7 @@ def test_mapping_to_unknown_sku_shows_error(client, db) -> None:
     token = csrf_token(client, "/console/intake")
     client.post(
         "/console/intake/listings",
-        data={"csrf_token": token, "channel_id": channel.id, "channel_sku": "IPOD2008RED", "sku": "NOPE"},
+        data={"csrf_token": token, "channel_id": channel.id, "channel_sku": "MUG-ENAMEL-TEAL", "sku": "NOPE"},
     )
     assert "unknown SKU &#39;NOPE&#39;" in client.get("/console/intake").get_data(as_text=True)
 
@@ -78,6 +78,6 @@ def test_agent_cannot_map_skus(client, db) -> None:
     token = csrf_token(client, "/console/intake")
     response = client.post(
         "/console/intake/listings",
-        data={"csrf_token": token, "channel_id": channel.id, "channel_sku": "IPOD2008RED", "sku": "X"},
+        data={"csrf_token": token, "channel_id": channel.id, "channel_sku": "MUG-ENAMEL-TEAL", "sku": "X"},
     )
     assert response.status_code == 403

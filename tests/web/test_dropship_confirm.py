@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.db import utcnow
-from core.fulfillment.services import make_dropship_token
+from core.fulfillment.dropship import make_dropship_token
 from tests.factories import make_channel, make_sku
 from tests.fulfillment_factories import make_confirmed_order
 from tests.helpers import csrf_token

@@ -52,6 +52,7 @@ def test_staff_retry_a_failed_email_and_it_is_audited(client, db) -> None:
     sign_in(client, agent.email, PASSWORD, console=True)
     page = client.get("/console/mail").get_data(as_text=True)
     assert "550 mailbox unavailable" in page and "No mail caught yet" in page
+    assert "0 sent, 1 failed, 0 skipped." in page
     token = csrf_token(client, "/console/mail")
     client.post(f"/console/outbox/{message.id}/retry", data={"csrf_token": token})
     db.refresh(message)

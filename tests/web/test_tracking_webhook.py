@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from core.fulfillment.models import Shipment, TrackingEvent
 from core.orders.models import InboundPayload
-from tests.conftest import SHARED_DATA
 from tests.factories import make_order
+from tests.fixtures import tracking_file
 
 SECRET = "track-secret"
-EASYPOST = (SHARED_DATA / "tracking" / "easypost" / "tracker_retrieve.json").read_bytes()
+EASYPOST = tracking_file("easypost", "tracker.json").read_bytes()
 
 
 @pytest.fixture

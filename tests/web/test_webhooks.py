@@ -10,13 +10,13 @@ from sqlalchemy import func, select
 from core.channels.signatures import sign
 from core.orders.intake import MAX_PAYLOAD_BYTES
 from core.orders.models import InboundPayload, Order
-from tests.conftest import SHARED_DATA
 from tests.factories import make_channel
+from tests.fixtures import channel_file
 
 SECRET = "whsec-test"
-SHOPIFY_ORDER = (SHARED_DATA / "channels" / "shopify" / "order.json").read_bytes()
-WOO_ORDER = (SHARED_DATA / "channels" / "woocommerce" / "retrieve_order.json").read_bytes()
-SQUARE_ORDER = (SHARED_DATA / "channels" / "square" / "RetrieveOrderResponse.json").read_bytes()
+SHOPIFY_ORDER = channel_file("shopify", "order.json").read_bytes()
+WOO_ORDER = channel_file("woocommerce", "order.json").read_bytes()
+SQUARE_ORDER = channel_file("square", "order.json").read_bytes()
 
 
 @pytest.fixture

@@ -660,8 +660,8 @@ def test_start_catcher_accepts_plain_smtplib(tmp_path: Path) -> None:
 
 
 def test_low_stock_digest_goes_to_managers_once_a_day(db: Session, session_factory, smtp: SmtpServer) -> None:
+    from core.inventory.allocations import receive_stock
     from core.inventory.models import Location
-    from core.inventory.services import receive_stock
     from tests.factories import make_sku, make_user
 
     manager, admin = make_user(db, "manager"), make_user(db, "admin")

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from core import migrate
+from core.audit.models import AuditEntry
 from core.db import begin_write, make_engine, make_session_factory, unit_of_work
 from core.errors import DomainError, NotFound
 from core.notifications.models import OutboxMessage
@@ -42,6 +43,7 @@ from core.notifications.smtp import (
     dispatch_email_outbox,
     outbox_dispatch_job,
 )
+from core.security.roles import SYSTEM, Actor
 from tests.conftest import drop_database, fresh_database_url
 from tests.factories import NOW, make_channel, make_customer, make_order
 from tests.worker.smtp_server import free_port, running_smtp_server, self_signed_certificate
@@ -151,7 +153,7 @@ def test_dispatch_email_outbox_550_fails_then_staff_retry_delivers(db: Session, 
     assert failed.status == "failed" and "550" in (failed.last_error or "")
     assert outbox_counts(db)["failed"] == 1
 
-    retry_outbox_message(db, row.id, now=NOW + timedelta(hours=1))
+    retry_outbox_message(db, row.id, actor=SYSTEM, now=NOW + timedelta(hours=1))
     db.commit()
     with running_smtp_server() as server:
         again = dispatch_email_outbox(
@@ -206,12 +208,29 @@ def test_dispatch_email_outbox_skips_channel_pushes(db: Session, session_factory
     assert result.claimed == 0
 
 
+def test_retry_outbox_message_records_who_queued_it_again(db: Session) -> None:
+    [row] = queue_confirmations(db, 1)
+    row.status, row.attempts = "failed", 3
+    clerk = Actor(label="clerk@example.org", role="agent")
+
+    retry_outbox_message(db, row.id, actor=clerk, now=NOW)
+
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.entity_type == "outbox_message")).one()
+    assert (entry.actor_label, entry.action, entry.entity_id) == (
+        "clerk@example.org",
+        "outbox.retry",
+        str(row.id),
+    )
+    assert entry.before == {"status": "failed", "attempts": 3}
+    assert entry.after == {"status": "pending", "kind": "order_confirmed", "recipient": row.recipient}
+
+
 def test_retry_outbox_message_refuses_unknown_and_unfailed(db: Session) -> None:
     [row] = queue_confirmations(db, 1)
     with pytest.raises(NotFound):
-        retry_outbox_message(db, 987654, now=NOW)
-    with pytest.raises(DomainError, match="only a failed message"):
-        retry_outbox_message(db, row.id, now=NOW)
+        retry_outbox_message(db, 987654, actor=SYSTEM, now=NOW)
+    with pytest.raises(DomainError, match="only a failed or skipped message"):
+        retry_outbox_message(db, row.id, actor=SYSTEM, now=NOW)
 
 
 def test_outbox_counts_by_kind_and_status(db: Session) -> None:
@@ -241,14 +260,28 @@ def test_outbox_counts_by_kind_and_status(db: Session) -> None:
             created_at=NOW,
         )
     )
+    db.add(
+        OutboxMessage(
+            kind="stock_push",
+            transport="channel",
+            dedup_key="stock:9:11:pending",
+            recipient="ebay",
+            payload={},
+            status="skipped",
+            last_error="channel 'ebay' has no base URL",
+            next_attempt_at=NOW,
+            created_at=NOW,
+        )
+    )
     db.flush()
     assert outbox_counts(db) == {
         "pending": 3,  # a push being sent counts as not delivered yet
         "sent": 1,
         "failed": 1,
+        "skipped": 1,
         "by_kind": {
             "order_confirmed": {"failed": 1, "pending": 1, "sent": 1},
-            "stock_push": {"pending": 1, "sending": 1},
+            "stock_push": {"pending": 1, "sending": 1, "skipped": 1},
         },
     }
 

@@ -12,6 +12,7 @@ from core.db import utcnow
 from core.fulfillment.services import mark_shipped
 from core.notifications.delays import scan_for_delays
 from core.notifications.smtp import SmtpSettings, dispatch_email_outbox
+from core.security.roles import Actor
 from tests.factories import make_channel, make_sku
 from tests.fulfillment_factories import make_confirmed_order
 from tests.inventory_factories import link, make_location, make_stock
@@ -39,7 +40,12 @@ def test_shipped_then_late_each_emailed_once(db, session_factory, smtp: SmtpServ
     start = len(smtp.messages)
     now = utcnow()
     [shipment] = mark_shipped(
-        db, order.id, carrier="UPS", tracking_number="1Z999AA10123456784", actor="agent", now=now
+        db,
+        order.id,
+        carrier="UPS",
+        tracking_number="1Z999AA10123456784",
+        actor=Actor(label="agent", role="agent"),
+        now=now,
     )
     db.commit()
     dispatch_email_outbox(session_factory, settings, now=now, secret="flow-secret")

@@ -1,35 +1,36 @@
-"""Amazon SP-API Orders v0 and v2026-01-01 -> canonical orders, checked against the public sandbox samples."""
+"""Amazon SP-API Orders v0 and v2026-01-01 -> canonical orders: our own fixtures field by field
+(tests/fixtures/), and the public sandbox samples as an extra conformance check when ../shared/data is
+present."""
 
 from __future__ import annotations
 
 import copy
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from core.channels import amazon
 from core.channels.canonical import ChannelStatus
 from core.errors import PayloadError
+from tests.fixtures import channel_json
 
-SAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "channels" / "amazon"
-
-
-def _load(name: str) -> dict:
-    return json.loads((SAMPLES / name).read_text(encoding="utf-8"))
+FIRST, SECOND = "113-4827365-1029384", "113-5938271-6647105"
 
 
 def _orders() -> dict:
-    return _load("getOrders_sandbox_TEST_CASE_200.json")
+    """getOrders: two unshipped Amazon.com orders, buyer and address withheld (no restricted data token)."""
+    return channel_json("amazon", "getOrders.json")
 
 
 def _items() -> dict:
-    return _load("getOrderItems_sandbox_TEST_CASE_200.json")
+    """getOrderItems of the first order: two pour-over drippers and a pack of filters."""
+    return channel_json("amazon", "getOrderItems.json")
 
 
 def _v2026() -> dict:
-    return _load("v2026-01-01_getOrder_sandbox_0.json")
+    """v2026-01-01 getOrder: a hand grinder pair sold on Amazon.de, items embedded."""
+    return channel_json("amazon", "v2026-01-01_getOrder.json")
 
 
 def _v0_order(index: int = 0) -> dict:
@@ -42,31 +43,50 @@ def _v0_order(index: int = 0) -> dict:
 def test_amazon_v0_get_orders_joins_get_order_items_field_by_field():
     orders, items = _orders(), _items()
     first_raw = orders["payload"]["Orders"][0]
-    item_raw = items["payload"]["OrderItems"][0]
     results = amazon.extract([orders, items])
     assert [r.error for r in results] == [None, None]
     order = results[0].order
     assert order.channel_kind == "amazon"
-    assert order.external_id == first_raw["AmazonOrderId"] == "902-1845936-5435065"
-    assert order.number == "902-1845936-5435065"
-    assert order.placed_at == datetime(1970, 1, 19, 3, 58, 30, tzinfo=UTC)
+    assert order.external_id == first_raw["AmazonOrderId"] == FIRST
+    assert order.number == FIRST
+    assert order.placed_at == datetime(2025, 6, 2, 14, 7, 19, tzinfo=UTC)
     assert order.placed_at == datetime.fromisoformat(first_raw["PurchaseDate"])
-    assert order.updated_at == datetime.fromisoformat(first_raw["LastUpdateDate"])
+    assert order.updated_at == datetime(2025, 6, 2, 14, 37, 45, tzinfo=UTC)
     assert order.currency == first_raw["OrderTotal"]["CurrencyCode"] == "USD"
     assert order.status is ChannelStatus.PAID
     assert order.raw_status == first_raw["OrderStatus"] == "Unshipped"
     assert order.shipping_method == first_raw["ShipServiceLevel"] == "Std US D2D Dom"
     assert order.source == "Amazon.com"
     assert order.fulfilled_by_channel is False
-    assert order.total == 1101
-    assert (order.subtotal, order.tax_total, order.discount_total, order.shipping_total) == (1000, 101, 0, 0)
-    [line] = order.lines
-    assert line.external_id == item_raw["OrderItemId"] == "05015851154158"
-    assert line.channel_sku == item_raw["SellerSKU"] == "NABetaASINB00551Q3CS"
-    assert line.title == item_raw["Title"]
-    assert line.quantity == item_raw["QuantityOrdered"] == 1
-    assert (line.unit_price, line.tax, line.discount, line.total) == (1000, 101, 0, 1000)
-    # The sandbox order carries no address and no buyer (withheld without a restricted data token).
+    assert order.total == 5042 == 4197 + 499 + 346
+    assert (order.subtotal, order.tax_total, order.discount_total, order.shipping_total) == (
+        4197,
+        346,
+        0,
+        499,
+    )
+    dripper, filters = order.lines
+    assert (dripper.external_id, dripper.channel_sku, dripper.title) == (
+        "48213059371842",
+        "DRIPPER-CER-WHT",
+        "Slow Pour Ceramic Pour-Over Coffee Dripper, Size 02, White",
+    )
+    # ItemPrice is the whole line (2 x 16.99): the unit price is derived from it.
+    assert (dripper.quantity, dripper.unit_price, dripper.tax, dripper.discount, dripper.total) == (
+        2,
+        1699,
+        280,
+        0,
+        3398,
+    )
+    assert (filters.external_id, filters.channel_sku, filters.quantity, filters.unit_price, filters.tax) == (
+        "48213059371843",
+        "FILTER-02-100",
+        1,
+        799,
+        66,
+    )
+    # No address and no buyer in getOrders without a restricted data token.
     assert order.shipping_address is None
     assert order.buyer.email is None
     assert order.warnings == ("missing shipping address",)
@@ -75,24 +95,24 @@ def test_amazon_v0_get_orders_joins_get_order_items_field_by_field():
 def test_amazon_v0_joined_native_carries_items_and_adapts_to_the_same_order():
     result = amazon.extract([_orders(), _items()])[0]
     assert result.native["OrderItems"] == _items()["payload"]["OrderItems"]
-    assert result.native["AmazonOrderId"] == "902-1845936-5435065"
+    assert result.native["AmazonOrderId"] == FIRST
     assert amazon.adapt(result.native) == result.order
 
 
 def test_amazon_v0_order_without_items_document_is_an_order_with_a_warning():
     results = amazon.extract([_orders(), _items()])
     second = results[1].order
-    assert second.external_id == "902-8745147-1934268"
+    assert second.external_id == SECOND
     assert second.lines == ()
     assert amazon.ITEMS_NOT_FETCHED == "order items not fetched (getOrderItems)"
     assert "order items not fetched (getOrderItems)" in second.warnings
-    assert second.total == 1101
+    assert second.total == 1406  # from OrderTotal, though no item was fetched
     assert results[1].error is None
 
 
 def test_amazon_v0_get_orders_alone_gives_both_orders_without_lines():
     results = amazon.extract([_orders()])
-    assert [r.order.external_id for r in results] == ["902-1845936-5435065", "902-8745147-1934268"]
+    assert [r.order.external_id for r in results] == [FIRST, SECOND]
     assert all(r.order.lines == () for r in results)
 
 
@@ -101,7 +121,7 @@ def test_amazon_v0_items_document_alone_holds_no_order():
     assert result.order is None
     assert result.native == _items()
     assert result.error == (
-        "no order found in document: getOrderItems response for order 902-1845936-5435065, "
+        f"no order found in document: getOrderItems response for order {FIRST}, "
         "which joins that order given in the same call"
     )
 
@@ -109,22 +129,27 @@ def test_amazon_v0_items_document_alone_holds_no_order():
 def test_amazon_v0_items_given_before_the_orders_still_join():
     results = amazon.extract([_items(), _orders()])
     assert len(results) == 2
-    assert len(results[0].order.lines) == 1
+    assert len(results[0].order.lines) == 2
 
 
 def test_amazon_v0_items_pages_are_all_joined():
     page2 = _items()
-    page2["payload"]["OrderItems"][0]["OrderItemId"] = "05015851154159"
-    page2["payload"]["OrderItems"][0]["SellerSKU"] = "SECOND-SKU"
+    extra = page2["payload"]["OrderItems"][0]
+    extra.update(OrderItemId="48213059371899", SellerSKU="KETTLE-GOOSENECK")
+    page2["payload"]["OrderItems"] = [extra]
     order = amazon.extract([_orders(), _items(), page2])[0].order
-    assert [line.channel_sku for line in order.lines] == ["NABetaASINB00551Q3CS", "SECOND-SKU"]
+    assert [line.channel_sku for line in order.lines] == [
+        "DRIPPER-CER-WHT",
+        "FILTER-02-100",
+        "KETTLE-GOOSENECK",
+    ]
 
 
 def test_amazon_v0_get_order_response_and_address_and_buyer_info_join():
     get_order = {"payload": _v0_order()}
     address = {
         "payload": {
-            "AmazonOrderId": "902-1845936-5435065",
+            "AmazonOrderId": FIRST,
             "ShippingAddress": {
                 "Name": "Jane Doe",
                 "AddressLine1": "1 Main St",
@@ -139,7 +164,7 @@ def test_amazon_v0_get_order_response_and_address_and_buyer_info_join():
     }
     buyer = {
         "payload": {
-            "AmazonOrderId": "902-1845936-5435065",
+            "AmazonOrderId": FIRST,
             "BuyerEmail": "ABC123@Marketplace.Amazon.com",
             "BuyerName": "Jane Doe",
         }
@@ -263,45 +288,46 @@ def test_amazon_v2026_get_order_field_by_field():
     order = result.order
     assert result.error is None
     assert result.native == raw
-    assert order.external_id == raw["orderId"] == "171-9876543-2109876"
-    assert order.number == "171-9876543-2109876"
-    assert order.placed_at == datetime(2024, 12, 24, 20, 30, tzinfo=UTC)
+    assert order.external_id == raw["orderId"] == "302-7741958-3306521"
+    assert order.number == "302-7741958-3306521"
+    assert order.placed_at == datetime(2025, 9, 17, 6, 45, 12, tzinfo=UTC)
     assert order.updated_at == datetime.fromisoformat(raw["lastUpdatedTime"])
-    assert order.currency == "BRL"
+    assert order.currency == "EUR"
     assert order.status is ChannelStatus.PAID
     assert order.raw_status == "UNSHIPPED"
     assert order.shipping_method == "STANDARD"
-    assert order.source == "Amazon.com.br"
+    assert order.source == "Amazon.de"
     assert order.fulfilled_by_channel is False
+    # No order-level breakdowns: the item's ITEM and SHIPPING breakdowns make the order's.
     assert (order.subtotal, order.discount_total, order.shipping_total, order.tax_total, order.total) == (
-        29990,
+        3990,
         0,
+        299,
         0,
-        0,
-        29990,
+        4289,
     )
-    assert order.buyer.name == "Maria Silva Santos"
-    assert order.buyer.email == raw["buyer"]["buyerEmail"] == "buyer-email@marketplace.amazon.com.br"
+    assert order.buyer.name == "Jonas Becker"
+    assert order.buyer.email == raw["buyer"]["buyerEmail"] == "q7rz3kd0m1x4vwy@marketplace.amazon.de"
     assert order.buyer.email_is_relay is True
     address = order.shipping_address
     assert (address.name, address.line1, address.line2) == (
-        "Maria Silva Santos",
-        "Rua das Flores, 123",
-        "Apartamento 45",
+        "Jonas Becker",
+        "Schanzenstraße 27",
+        "3. OG links",
     )
     assert (address.city, address.region, address.postal_code, address.country) == (
-        "São Paulo",
-        "SP",
-        "01234-567",
-        "BR",
+        "Hamburg",
+        "Hamburg",
+        "20357",
+        "DE",
     )
-    assert address.phone == "+55 11 98765-4321"
+    assert address.phone == "+49 40 5550 1234"
     [line] = order.lines
     item = raw["orderItems"][0]
-    assert line.external_id == item["orderItemId"]
-    assert line.channel_sku == item["product"]["sellerSku"] == "ECHO-DOT-4-BR-PRETO"
-    assert line.title == item["product"]["title"]
-    assert (line.quantity, line.unit_price, line.total) == (1, 29990, 29990)
+    assert line.external_id == item["orderItemId"] == "30277419583365"
+    assert line.channel_sku == item["product"]["sellerSku"] == "GRINDER-HAND-DE"
+    assert line.title == "Slow Pour Handkaffeemühle aus Edelstahl, Kegelmahlwerk"
+    assert (line.quantity, line.unit_price, line.total) == (2, 1995, 3990)
     assert order.shipments == ()
     assert order.warnings == ()
 
@@ -380,20 +406,20 @@ def test_amazon_v2026_packages_become_shipments():
         {
             "packageReferenceId": "P1",
             "packageStatus": {"status": "IN_TRANSIT"},
-            "carrier": "Correios",
-            "shipTime": "2024-12-26T14:00:00Z",
-            "trackingNumber": "BR123",
+            "carrier": "DHL",
+            "shipTime": "2025-09-18T09:30:00Z",
+            "trackingNumber": "JJD0001",
         },
         {
             "packageReferenceId": "P2",
             "packageStatus": {"status": "CANCELLED"},
-            "carrier": "Correios",
-            "trackingNumber": "BR999",
+            "carrier": "DHL",
+            "trackingNumber": "JJD0002",
         },
     ]
     [shipment] = amazon.adapt(native).shipments
-    assert (shipment.carrier, shipment.tracking_number) == ("Correios", "BR123")
-    assert shipment.shipped_at == datetime(2024, 12, 26, 14, 0, tzinfo=UTC)
+    assert (shipment.carrier, shipment.tracking_number) == ("DHL", "JJD0001")
+    assert shipment.shipped_at == datetime(2025, 9, 18, 9, 30, tzinfo=UTC)
 
 
 def test_amazon_v2026_without_proceeds_takes_currency_from_unit_price():
@@ -401,8 +427,8 @@ def test_amazon_v2026_without_proceeds_takes_currency_from_unit_price():
     del native["proceeds"]
     del native["orderItems"][0]["proceeds"]
     order = amazon.adapt(native)
-    assert order.currency == "BRL"
-    assert (order.subtotal, order.total) == (29990, 29990)
+    assert order.currency == "EUR"
+    assert (order.subtotal, order.total) == (3990, 3990)
 
 
 def test_amazon_v2026_unknown_currency_is_read_for_intake_to_hold():
@@ -415,3 +441,70 @@ def test_amazon_v2026_unknown_currency_is_read_for_intake_to_hold():
 def test_amazon_adapt_errors_for_an_order_of_neither_version():
     with pytest.raises(PayloadError, match="neither AmazonOrderId"):
         amazon.adapt({"id": 1})
+
+
+# --- conformance: the public sandbox samples in ../shared/data (skipped when absent) ------------------------
+
+
+def _public(shared_data, name: str) -> dict:
+    return json.loads((shared_data / "channels" / "amazon" / name).read_text(encoding="utf-8"))
+
+
+def test_amazon_public_v0_sandbox_get_orders_joins_get_order_items(shared_data):
+    orders = _public(shared_data, "getOrders_sandbox_TEST_CASE_200.json")
+    items = _public(shared_data, "getOrderItems_sandbox_TEST_CASE_200.json")
+    results = amazon.extract([orders, items])
+    assert [r.error for r in results] == [None, None]
+    order = results[0].order
+    assert order.external_id == "902-1845936-5435065"
+    assert order.placed_at == datetime(1970, 1, 19, 3, 58, 30, tzinfo=UTC)
+    assert (order.currency, order.status, order.raw_status) == ("USD", ChannelStatus.PAID, "Unshipped")
+    assert (order.shipping_method, order.source) == ("Std US D2D Dom", "Amazon.com")
+    assert order.total == 1101
+    assert (order.subtotal, order.tax_total, order.discount_total, order.shipping_total) == (1000, 101, 0, 0)
+    [line] = order.lines
+    assert (line.external_id, line.channel_sku, line.quantity) == (
+        "05015851154158",
+        "NABetaASINB00551Q3CS",
+        1,
+    )
+    assert (line.unit_price, line.tax, line.discount, line.total) == (1000, 101, 0, 1000)
+    assert order.warnings == ("missing shipping address",)
+    second = results[1].order
+    assert (second.external_id, second.lines, second.total) == ("902-8745147-1934268", (), 1101)
+    assert "order items not fetched (getOrderItems)" in second.warnings
+    assert amazon.adapt(results[0].native) == order
+
+
+def test_amazon_public_v2026_sandbox_get_order(shared_data):
+    raw = _public(shared_data, "v2026-01-01_getOrder_sandbox_0.json")["order"]
+    [result] = amazon.extract([{"order": raw}])
+    order = result.order
+    assert result.error is None
+    assert order.external_id == "171-9876543-2109876"
+    assert order.placed_at == datetime(2024, 12, 24, 20, 30, tzinfo=UTC)
+    assert (order.currency, order.status, order.source) == ("BRL", ChannelStatus.PAID, "Amazon.com.br")
+    assert (order.subtotal, order.discount_total, order.shipping_total, order.tax_total, order.total) == (
+        29990,
+        0,
+        0,
+        0,
+        29990,
+    )
+    assert (order.buyer.name, order.buyer.email_is_relay) == ("Maria Silva Santos", True)
+    address = order.shipping_address
+    assert (address.line1, address.line2, address.city, address.postal_code, address.country) == (
+        "Rua das Flores, 123",
+        "Apartamento 45",
+        "São Paulo",
+        "01234-567",
+        "BR",
+    )
+    [line] = order.lines
+    assert (line.channel_sku, line.quantity, line.unit_price, line.total) == (
+        "ECHO-DOT-4-BR-PRETO",
+        1,
+        29990,
+        29990,
+    )
+    assert order.warnings == ()

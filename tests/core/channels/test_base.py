@@ -1,4 +1,5 @@
-"""Shared adapter helpers, the country table, the registry, and every public sample read without a crash."""
+"""Shared adapter helpers, the country table, the registry, and every fixture payload (and, when
+../shared/data is present, every public sample) read without a crash."""
 
 from __future__ import annotations
 
@@ -40,9 +41,7 @@ from core.channels.base import (
 )
 from core.channels.registry import ADAPTERS, get_adapter
 from core.errors import PayloadError
-
-CHANNELS_DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "channels"
-
+from tests.fixtures import CHANNELS
 
 # --- times --------------------------------------------------------------------------------------------------
 
@@ -402,25 +401,15 @@ def test_get_adapter_errors_for_unknown_kind():
         get_adapter("etsy")
 
 
-# --- every public sample ------------------------------------------------------------------------------------
+# --- every fixture payload, and every public sample -------------------------------------------------------
+
+_KINDS = sorted(ADAPTERS)
+_PUBLIC_KINDS = ["amazon", "ebay", "shopify", "square", "woocommerce"]
 
 
-def test_samples_folder_is_present():
-    # The samples are the ground truth for these tests: a missing folder must fail, never skip.
-    assert CHANNELS_DATA.is_dir(), f"missing {CHANNELS_DATA}"
-    assert {p.name for p in CHANNELS_DATA.iterdir() if p.is_dir()} >= {
-        "amazon",
-        "ebay",
-        "shopify",
-        "square",
-        "woocommerce",
-    }
-
-
-@pytest.mark.parametrize("kind", ["amazon", "ebay", "shopify", "square", "woocommerce"])
-def test_samples_every_file_is_read_without_crash(kind):
-    files = sorted((CHANNELS_DATA / kind).glob("*.json"))
-    assert files, f"no samples for {kind}"
+def _check_read_without_crash(kind: str, files: list[Path]) -> None:
+    """Every file of one kind, read together: orders that add up, or a reason why a document holds none."""
+    assert files, f"no payloads for {kind}"
     results = ADAPTERS[kind].extract([path.read_text(encoding="utf-8") for path in files])
     assert any(result.order is not None for result in results)
     for result in results:
@@ -431,15 +420,41 @@ def test_samples_every_file_is_read_without_crash(kind):
             assert all(
                 line.total == line.unit_price * line.quantity - line.discount for line in result.order.lines
             )
+    for path in files:
+        alone = ADAPTERS[kind].extract([path.read_text(encoding="utf-8")])
+        assert alone, path
+        assert all(result.order is not None or result.error for result in alone), path
 
 
-def test_samples_every_file_gives_an_order_or_says_it_holds_none():
-    for kind in ("amazon", "ebay", "shopify", "square", "woocommerce"):
-        for path in sorted((CHANNELS_DATA / kind).glob("*.json")):
-            results = ADAPTERS[kind].extract([path.read_text(encoding="utf-8")])
-            assert results, path
-            for result in results:
-                assert result.order is not None or result.error, path
+def test_fixtures_cover_every_channel_kind():
+    assert {p.name for p in CHANNELS.iterdir() if p.is_dir()} == set(ADAPTERS)
+
+
+@pytest.mark.parametrize("kind", _KINDS)
+def test_fixtures_every_file_is_read_without_crash(kind):
+    _check_read_without_crash(
+        kind, sorted(p for p in (CHANNELS / kind).iterdir() if p.suffix in (".json", ".csv"))
+    )
+
+
+@pytest.mark.parametrize("kind", _KINDS)
+def test_fixtures_every_order_adds_up(kind):
+    """subtotal - discount + shipping + tax = total, as every channel's own totals do."""
+    files = sorted(p for p in (CHANNELS / kind).iterdir() if p.suffix in (".json", ".csv"))
+    orders = [
+        r.order for r in ADAPTERS[kind].extract([p.read_text(encoding="utf-8") for p in files]) if r.order
+    ]
+    assert orders
+    for order in orders:
+        if order.lines:
+            assert (
+                order.subtotal - order.discount_total + order.shipping_total + order.tax_total == order.total
+            ), order.external_id
+
+
+@pytest.mark.parametrize("kind", _PUBLIC_KINDS)
+def test_public_samples_every_file_is_read_without_crash(kind, shared_data):
+    _check_read_without_crash(kind, sorted((shared_data / "channels" / kind).glob("*.json")))
 
 
 @pytest.mark.parametrize(

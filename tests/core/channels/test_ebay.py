@@ -1,4 +1,6 @@
-"""eBay Sell Fulfillment API orders -> canonical orders, checked against the public getOrders sample."""
+"""eBay Sell Fulfillment API orders -> canonical orders: our own getOrders page field by field
+(tests/fixtures/), and the public getOrders sample as an extra conformance check when ../shared/data is
+present."""
 
 from __future__ import annotations
 
@@ -6,19 +8,18 @@ import copy
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from core.channels import ebay
 from core.channels.canonical import ChannelStatus
 from core.errors import PayloadError
-
-SAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "channels" / "ebay"
+from tests.fixtures import channel_json
 
 
 def _sample() -> dict:
-    return json.loads((SAMPLES / "getOrders_sample_full.json").read_text(encoding="utf-8"))
+    """A getOrders page of three paid orders: record care, a stylus without SKU, one via Global Shipping."""
+    return channel_json("ebay", "getOrders.json")
 
 
 def _order(index: int = 0) -> dict:
@@ -29,21 +30,14 @@ def _cents(amount: dict) -> int:
     return int(Decimal(amount["value"]) * 100)
 
 
-def test_ebay_sample_gives_every_order_in_order():
-    sample = _sample()
-    results = ebay.extract([sample])
-    assert len(results) == len(sample["orders"]) == 5
-    assert [r.error for r in results] == [None] * 5
-    assert [r.order.external_id for r in results] == [o["orderId"] for o in sample["orders"]]
-    assert [r.native for r in results] == sample["orders"]
-
-
-def test_ebay_sample_orders_field_by_field():
-    for result, raw in zip(ebay.extract([_sample()]), _sample()["orders"], strict=True):
+def _check_every_order_against_its_native(sample: dict) -> None:
+    """Each canonical order agrees with its own native order, field by field."""
+    for result, raw in zip(ebay.extract([sample]), sample["orders"], strict=True):
         order = result.order
         pricing = raw["pricingSummary"]
         ship_to = raw["fulfillmentStartInstructions"][0]["shippingStep"]["shipTo"]
         assert order.channel_kind == "ebay"
+        assert order.external_id == raw["orderId"]
         assert order.number == raw["legacyOrderId"]
         assert order.placed_at == datetime.fromisoformat(raw["creationDate"])
         assert order.placed_at.tzinfo is not None
@@ -54,9 +48,7 @@ def test_ebay_sample_orders_field_by_field():
         assert order.subtotal == _cents(pricing["priceSubtotal"])
         assert order.shipping_total == _cents(pricing["deliveryCost"])
         assert order.total == _cents(pricing["total"])
-        assert order.discount_total == 0
-        assert order.tax_total == 0
-        assert order.refunded_total == 0
+        assert (order.discount_total, order.tax_total, order.refunded_total) == (0, 0, 0)
         assert (
             order.shipping_method
             == raw["fulfillmentStartInstructions"][0]["shippingStep"]["shippingServiceCode"]
@@ -75,33 +67,50 @@ def test_ebay_sample_orders_field_by_field():
         assert order.warnings == ()
 
 
-def test_ebay_sample_first_order_literal_values():
+def test_ebay_get_orders_page_gives_every_order_in_order():
+    sample = _sample()
+    results = ebay.extract([sample])
+    assert len(results) == len(sample["orders"]) == 3
+    assert [r.error for r in results] == [None] * 3
+    assert [r.order.external_id for r in results] == ["14-11823-40651", "03-11824-77312", "27-11820-05533"]
+    assert [r.native for r in results] == sample["orders"]
+
+
+def test_ebay_orders_field_by_field():
+    _check_every_order_against_its_native(_sample())
+
+
+def test_ebay_first_order_literal_values():
     order = ebay.extract([_sample()])[0].order
-    assert order.external_id == "2*********9"
-    assert order.number == "6********0"
-    assert order.placed_at == datetime(2020, 6, 28, 4, 34, 8, tzinfo=UTC)
-    assert (order.subtotal, order.shipping_total, order.total) == (600, 600, 1200)
-    assert [(line.channel_sku, line.quantity, line.unit_price) for line in order.lines] == [
-        ("T*****R", 1, 100),
-        ("T*****R", 2, 100),
-        ("T*****R", 3, 100),
+    assert order.external_id == "14-11823-40651"
+    assert order.number == "395012847261-2785516830019"
+    assert order.placed_at == datetime(2025, 9, 8, 17, 42, 10, tzinfo=UTC)
+    assert (order.subtotal, order.shipping_total, order.total) == (4600, 650, 5250)
+    assert [(line.channel_sku, line.quantity, line.unit_price, line.tax) for line in order.lines] == [
+        ("SLIPMAT-FELT-BLK", 2, 950, 157),
+        ("BRUSH-CARBON", 1, 1200, 99),
+        ("SLEEVE-OUTER-50", 1, 1500, 124),
     ]
-    assert order.buyer.email == "m*****@***.com"
-    assert order.buyer.phone == "9**-***-***1"
+    assert (order.buyer.name, order.buyer.external_id) == ("Vera Lindqvist", "vinyl_vera")
+    assert order.buyer.email == "vera.lindqvist@example.org"
+    assert order.buyer.phone == "415-555-0166"
+    assert (order.shipping_address.line2, order.shipping_address.region) == ("Unit 4", "CA")
     assert order.source == "EBAY_US"
 
 
 def test_ebay_line_without_sku_uses_legacy_item_id():
     order = ebay.extract([_sample()])[1].order
     [line] = order.lines
-    assert line.channel_sku == "item:2********"
-    assert (line.quantity, line.unit_price, line.tax, line.total) == (2, 110, 27, 220)
+    assert line.channel_sku == "item:395012849987"
+    assert (line.quantity, line.unit_price, line.tax, line.total) == (2, 1100, 182, 2200)
+    # eBay's relay address for the buyer: kept on the order, flagged as relay.
+    assert (order.buyer.email, order.buyer.email_is_relay) == ("4f9c2e71ab@members.ebay.com", True)
 
 
 def test_ebay_line_without_sku_keeps_its_variation_apart():
     native = _order(0)
     del native["lineItems"][0]["sku"]
-    assert ebay.adapt(native).lines[0].channel_sku == "item:2********3:5********8"
+    assert ebay.adapt(native).lines[0].channel_sku == "item:395012847261:664208915532"
 
 
 def test_ebay_line_without_any_id_is_kept_with_a_warning():
@@ -113,16 +122,18 @@ def test_ebay_line_without_any_id_is_kept_with_a_warning():
 
 
 def test_ebay_global_shipping_order_ships_to_the_hub_address():
-    order = ebay.extract([_sample()])[4].order
-    assert order.shipping_address.name == "P********e"
-    assert order.shipping_address.country == "US"
-    assert order.shipping_method == "USPSPriorityFlatRateEnvelope"
-    assert (order.subtotal, order.shipping_total, order.total) == (23000, 12419, 35419)
+    order = ebay.extract([_sample()])[2].order
+    assert order.shipping_address.name == "Priya Raman"
+    assert (order.shipping_address.city, order.shipping_address.line2) == ("Erlanger", "Reference #3AB9ZQ")
+    assert order.shipping_address.country == "US"  # the hub, not the buyer's final address in AU
+    assert order.shipping_method == "USPSPriority"
+    # Delivery cost includes the import charges collected for the onward journey.
+    assert (order.subtotal, order.shipping_total, order.total) == (7900, 3625, 11525)
 
 
 def test_ebay_single_order_object_is_an_order():
     [result] = ebay.extract([_order(2)])
-    assert result.order.external_id == "0********"
+    assert result.order.external_id == "27-11820-05533"
 
 
 @pytest.mark.parametrize(
@@ -189,11 +200,11 @@ def test_ebay_refund_listed_at_order_and_line_level_counts_once():
         {
             "amount": {"value": "1.70", "currency": "USD"},
             "refundStatus": "REFUNDED",
-            "refundDate": "2020-07-01T00:00:00.000Z",
+            "refundDate": "2025-09-20T00:00:00.000Z",
         }
     ]
     native["lineItems"][1]["refunds"] = [
-        {"amount": {"value": "2.00", "currency": "USD"}, "refundDate": "2020-07-01T00:00:00.000Z"}
+        {"amount": {"value": "2.00", "currency": "USD"}, "refundDate": "2025-09-20T00:00:00.000Z"}
     ]
     order = ebay.adapt(native)
     assert order.refunded_total == 200
@@ -237,7 +248,7 @@ def test_ebay_negative_discounts_become_positive_totals():
     ]
     order = ebay.adapt(native)
     assert (order.discount_total, order.tax_total) == (250, 75)
-    assert (order.lines[2].discount, order.lines[2].total) == (150, 150)
+    assert (order.lines[2].discount, order.lines[2].total) == (150, 1350)
 
 
 def test_ebay_registration_address_is_billing_and_email_is_lower_cased():
@@ -309,3 +320,28 @@ def test_ebay_empty_search_result_holds_no_order():
     [result] = ebay.extract([{"href": "x", "total": 0, "orders": []}])
     assert result.order is None
     assert result.error.startswith("no order found in document: expected an eBay Order object")
+
+
+# --- conformance: the public getOrders sample in ../shared/data (skipped when absent) -----------------------
+
+
+def test_ebay_public_sample_orders_field_by_field(shared_data):
+    sample = json.loads((shared_data / "channels" / "ebay" / "getOrders_sample_full.json").read_text())
+    assert len(ebay.extract([sample])) == len(sample["orders"]) == 5
+    _check_every_order_against_its_native(sample)
+    results = ebay.extract([sample])
+    first = results[0].order
+    assert (first.external_id, first.number) == ("2*********9", "6********0")
+    assert first.placed_at == datetime(2020, 6, 28, 4, 34, 8, tzinfo=UTC)
+    assert (first.subtotal, first.shipping_total, first.total) == (600, 600, 1200)
+    assert [(line.channel_sku, line.quantity, line.unit_price) for line in first.lines] == [
+        ("T*****R", 1, 100),
+        ("T*****R", 2, 100),
+        ("T*****R", 3, 100),
+    ]
+    [unlisted] = results[1].order.lines
+    assert unlisted.channel_sku == "item:2********"
+    assert (unlisted.quantity, unlisted.unit_price, unlisted.tax, unlisted.total) == (2, 110, 27, 220)
+    hub = results[4].order
+    assert (hub.shipping_address.name, hub.shipping_address.country) == ("P********e", "US")
+    assert (hub.subtotal, hub.shipping_total, hub.total) == (23000, 12419, 35419)

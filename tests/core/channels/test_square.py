@@ -1,23 +1,27 @@
-"""Square Orders API (the store's point of sale) -> canonical orders, checked against the public sample."""
+"""Square Orders API (the store's point of sale) -> canonical orders: our own till order field by field
+(tests/fixtures/), and the public RetrieveOrder example as an extra conformance check when ../shared/data is
+present."""
 
 from __future__ import annotations
 
 import copy
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from core.channels import square
 from core.channels.canonical import ChannelStatus
 from core.errors import PayloadError
+from tests.fixtures import channel_json
 
-SAMPLES = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "channels" / "square"
+ORDER_ID = "Hq7tZ2mWkX9vR4bN1cYdLpE8sFgA"
+MUG, WRAP = "7QZKV3XHJ5M2RTYB4CNWEFPA", "R5T9V3X7Z1B4D8F2H6J0L3N7"
 
 
 def _sample() -> dict:
-    return json.loads((SAMPLES / "RetrieveOrderResponse.json").read_text(encoding="utf-8"))
+    """RetrieveOrder: a tab open at till 2, two teal mugs and gift wrapping, staff 20% off, tax added."""
+    return channel_json("square", "order.json")
 
 
 def _order() -> dict:
@@ -29,94 +33,97 @@ def _usd(amount: int) -> dict:
 
 
 def _completed_sale() -> dict:
-    """The sample, paid and closed at the till, its lines tied to catalog variations."""
+    """The order, paid and closed at the till, the gift wrapping tied to its catalog variation too."""
     native = _order()
     native["state"] = "COMPLETED"
-    native["customer_id"] = "JDKYHBWT1D4F8MFH63DBMEN8Y4"
-    native["tenders"] = [{"id": "T1", "type": "CARD", "amount_money": _usd(550)}]
+    native["customer_id"] = "C4N8R2W6Y0A3E7H1K5M9P2S6U0"
+    native["tenders"] = [{"id": "T1", "type": "CARD", "amount_money": _usd(2701)}]
     native["net_amount_due_money"] = _usd(0)
-    native["line_items"][0]["catalog_object_id"] = "W62UWFY35CWMYGVWK6TWJDNI"
-    native["line_items"][1]["catalog_object_id"] = "AD4IXDXPMNRXDO5WFIRYIUZU"
+    native["line_items"][1]["catalog_object_id"] = WRAP
     return native
 
 
 def _return_order() -> dict:
-    """An in-store return receipt: no sale lines, one returned line of the sample's sale."""
+    """An in-store return receipt: no sale lines, one of the two mugs of the order handed back."""
     return {
         "id": "RETURN-ORDER-1",
-        "location_id": "D7AVYMEAPJ3A3",
-        "created_at": "2020-05-20T10:00:00.000Z",
-        "updated_at": "2020-05-20T10:00:05.000Z",
+        "location_id": "L8Q2XN4B7RTWZ",
+        "created_at": "2025-10-05T10:00:00.000Z",
+        "updated_at": "2025-10-05T10:00:05.000Z",
         "state": "COMPLETED",
         "returns": [
             {
                 "uid": "R1",
-                "source_order_id": "CAISENgvlJ6jLWAzERDzjyHVybY",
+                "source_order_id": ORDER_ID,
                 "return_line_items": [
                     {
                         "uid": "RL1",
-                        "source_line_item_uid": "mumY8Nun4BC5aKe2yyx5a",
-                        "name": "Item 2",
+                        "source_line_item_uid": "k3Vn8QeT1sLw0YpZa7XbRc",
+                        "name": "Enamel Mug",
+                        "variation_name": "Teal",
                         "quantity": "1",
-                        "catalog_object_id": "AD4IXDXPMNRXDO5WFIRYIUZU",
-                        "base_price_money": _usd(300),
-                        "gross_return_money": _usd(300),
-                        "total_discount_money": _usd(150),
-                        "total_money": _usd(150),
+                        "catalog_object_id": MUG,
+                        "base_price_money": _usd(1450),
+                        "gross_return_money": _usd(1450),
+                        "total_discount_money": _usd(290),
+                        "total_money": _usd(1160),
                     }
                 ],
             }
         ],
-        "return_amounts": {"total_money": _usd(150), "discount_money": _usd(150), "tax_money": _usd(0)},
+        "return_amounts": {"total_money": _usd(1160), "discount_money": _usd(290), "tax_money": _usd(0)},
         "total_money": _usd(0),
-        "refunds": [{"id": "RF1", "amount_money": _usd(150), "status": "APPROVED"}],
+        "refunds": [{"id": "RF1", "amount_money": _usd(1160), "status": "APPROVED"}],
     }
 
 
-def test_square_sample_order_field_by_field():
+def test_square_order_field_by_field():
     sample = _sample()["order"]
     [result] = square.extract([_sample()])
     order = result.order
     assert result.error is None
     assert result.native == sample
     assert order.channel_kind == "square"
-    assert order.external_id == sample["id"] == "CAISENgvlJ6jLWAzERDzjyHVybY"
-    assert order.number is None
-    assert order.placed_at == datetime(2020, 5, 18, 16, 30, 49, 614000, tzinfo=UTC)
+    assert order.external_id == sample["id"] == ORDER_ID
+    assert order.number == sample["reference_id"] == "TILL2-0417"
+    assert order.placed_at == datetime(2025, 10, 3, 15, 22, 8, 412000, tzinfo=UTC)
     assert order.updated_at == datetime.fromisoformat(sample["updated_at"])
     assert order.currency == "USD"
-    # OPEN at the till, nothing tendered yet.
+    # OPEN at the till with the whole amount still due: nothing tendered yet.
     assert order.status is ChannelStatus.PENDING
     assert order.raw_status == "OPEN"
-    assert order.subtotal == 1100
-    assert order.discount_total == sample["total_discount_money"]["amount"] == 550
-    assert order.tax_total == 0
+    assert order.subtotal == 3200
+    assert order.discount_total == sample["total_discount_money"]["amount"] == 640
+    assert order.tax_total == sample["total_tax_money"]["amount"] == 141
     assert order.shipping_total == 0
-    assert order.total == sample["total_money"]["amount"] == 550
+    assert order.total == sample["total_money"]["amount"] == 2701 == 3200 - 640 + 141
     assert order.refunded_total == 0
     assert order.returns == ()
     assert order.shipping_address is None
     assert order.shipping_method is None
     assert order.buyer.external_id is None
+    assert order.source == "Harbour & Hearth Store"
 
 
-def test_square_sample_lines_field_by_field():
+def test_square_lines_field_by_field():
     sample = _sample()["order"]
     order = square.extract([_sample()])[0].order
     assert len(order.lines) == 2
     for line, raw in zip(order.lines, sample["line_items"], strict=True):
         assert line.external_id == raw["uid"]
-        assert line.title == raw["name"]
         assert line.quantity == int(raw["quantity"])
         assert line.discount == raw["total_discount_money"]["amount"]
-        assert line.total == raw["total_money"]["amount"]
-    assert [(line.unit_price, line.quantity, line.discount, line.total) for line in order.lines] == [
-        (500, 1, 250, 250),
-        (300, 2, 300, 300),
+        assert line.tax == raw["total_tax_money"]["amount"]
+        assert line.total + line.tax == raw["total_money"]["amount"]
+    assert [
+        (line.channel_sku, line.title, line.unit_price, line.quantity, line.discount, line.total)
+        for line in order.lines
+    ] == [
+        (MUG, "Enamel Mug - Teal", 1450, 2, 580, 2320),
+        (None, "Gift Wrapping", 300, 1, 60, 240),
     ]
-    # Ad-hoc lines with no catalog variation: kept, and held for a person to map.
-    assert [line.channel_sku for line in order.lines] == [None, None]
-    assert order.warnings == ("line 1 has no SKU", "line 2 has no SKU")
+    # A custom-amount line has no catalog variation: kept, and held for a person to map.
+    assert order.warnings == ("line 2 has no SKU",)
 
 
 def test_square_completed_pos_sale_is_handed_over_without_address():
@@ -126,11 +133,8 @@ def test_square_completed_pos_sale_is_handed_over_without_address():
     assert order.shipping_address is None
     assert "missing shipping address" not in order.warnings
     assert order.warnings == ()
-    assert order.buyer.external_id == "JDKYHBWT1D4F8MFH63DBMEN8Y4"
-    assert [line.channel_sku for line in order.lines] == [
-        "W62UWFY35CWMYGVWK6TWJDNI",
-        "AD4IXDXPMNRXDO5WFIRYIUZU",
-    ]
+    assert order.buyer.external_id == "C4N8R2W6Y0A3E7H1K5M9P2S6U0"
+    assert [line.channel_sku for line in order.lines] == [MUG, WRAP]
 
 
 def test_square_open_paid_order_is_paid():
@@ -240,12 +244,12 @@ def test_square_in_store_return_becomes_returns_and_refunded_total():
     assert order.external_id == "RETURN-ORDER-1"
     assert order.status is ChannelStatus.REFUNDED
     assert order.lines == ()
-    assert order.refunded_total == 150
+    assert order.refunded_total == 1160
     [returned] = order.returns
-    assert returned.external_id == "mumY8Nun4BC5aKe2yyx5a"
-    assert returned.channel_sku == "AD4IXDXPMNRXDO5WFIRYIUZU"
-    assert (returned.title, returned.quantity, returned.amount) == ("Item 2", 1, 150)
-    assert order.note == "return of order CAISENgvlJ6jLWAzERDzjyHVybY"
+    assert returned.external_id == "k3Vn8QeT1sLw0YpZa7XbRc"
+    assert returned.channel_sku == MUG
+    assert (returned.title, returned.quantity, returned.amount) == ("Enamel Mug - Teal", 1, 1160)
+    assert order.note == f"return of order {ORDER_ID}"
     assert order.warnings == ()
 
 
@@ -257,7 +261,7 @@ def test_square_exchange_keeps_sale_lines_and_returns():
     assert order.status is ChannelStatus.SHIPPED
     assert len(order.lines) == 2
     assert len(order.returns) == 1
-    assert order.refunded_total == 150
+    assert order.refunded_total == 1160
 
 
 def test_square_fractional_quantity_is_an_error():
@@ -271,7 +275,7 @@ def test_square_search_orders_response_gives_each_order():
     second = _completed_sale()
     second["id"] = "SECOND"
     results = square.extract([{"orders": [_order(), second], "cursor": "abc"}])
-    assert [r.order.external_id for r in results] == ["CAISENgvlJ6jLWAzERDzjyHVybY", "SECOND"]
+    assert [r.order.external_id for r in results] == [ORDER_ID, "SECOND"]
 
 
 def test_square_webhook_with_only_ids_asks_to_fetch_the_order():
@@ -348,7 +352,7 @@ def test_square_line_sold_by_weight_is_one_unit_of_the_whole_line_with_a_warning
     assert weighed.channel_sku == "BEANS-VAR"
     assert weighed.title == "Coffee beans - House blend (2.5 IMPERIAL_POUND)"
     assert (weighed.quantity, weighed.unit_price, weighed.total) == (1, 3000, 3000)
-    assert order.subtotal == 1100 + 3000
+    assert order.subtotal == 3200 + 3000
     assert order.warnings == ("line 3 is sold by measure (2.5 IMPERIAL_POUND): counted as 1",)
 
 
@@ -383,7 +387,11 @@ def test_square_returned_line_sold_by_weight_is_kept():
     item["quantity_unit"] = {"measurement_unit": {"weight_unit": "METRIC_KILOGRAM"}}
     order = square.adapt(native)
     [returned] = order.returns
-    assert (returned.title, returned.quantity, returned.amount) == ("Item 2 (1.5 METRIC_KILOGRAM)", 1, 150)
+    assert (returned.title, returned.quantity, returned.amount) == (
+        "Enamel Mug - Teal (1.5 METRIC_KILOGRAM)",
+        1,
+        1160,
+    )
     assert order.warnings == ("return line 1 is sold by measure (1.5 METRIC_KILOGRAM): counted as 1",)
 
 
@@ -391,13 +399,13 @@ def test_square_line_without_gross_sales_counts_its_modifiers():
     native = _completed_sale()
     line = native["line_items"][1]
     del line["gross_sales_money"]
-    line["variation_total_price_money"] = _usd(600)
+    line["variation_total_price_money"] = _usd(300)
     line["modifiers"] = [
-        {"uid": "M1", "name": "Gift box", "base_price_money": _usd(50), "total_price_money": _usd(100)}
+        {"uid": "M1", "name": "Satin ribbon", "base_price_money": _usd(50), "total_price_money": _usd(50)}
     ]
     order = square.adapt(native)
-    assert (order.lines[1].quantity, order.lines[1].unit_price) == (2, 350)
-    assert order.subtotal == 500 + 700
+    assert (order.lines[1].quantity, order.lines[1].unit_price) == (1, 350)
+    assert order.subtotal == 2900 + 350
 
 
 def test_square_return_receipt_without_total_takes_currency_from_its_returns():
@@ -418,9 +426,9 @@ def test_square_open_order_without_amount_due_is_paid_only_when_tenders_cover_th
     native = _completed_sale()
     native["state"] = "OPEN"
     del native["net_amount_due_money"]
-    native["tenders"] = [{"id": "T1", "type": "CASH", "amount_money": _usd(300)}]
+    native["tenders"] = [{"id": "T1", "type": "CASH", "amount_money": _usd(2000)}]
     assert square.adapt(native).status is ChannelStatus.PENDING
-    native["tenders"].append({"id": "T2", "type": "CARD", "amount_money": _usd(250)})
+    native["tenders"].append({"id": "T2", "type": "CARD", "amount_money": _usd(701)})
     assert square.adapt(native).status is ChannelStatus.PAID
 
 
@@ -504,3 +512,23 @@ def test_square_canceled_shipment_is_left_out():
     order = square.adapt(native)
     assert (order.shipping_address, order.shipping_total, order.shipments) == (None, 0, ())
     assert order.warnings == ()
+
+
+# --- conformance: the public RetrieveOrder example in ../shared/data (skipped when absent) ------------------
+
+
+def test_square_public_example_field_by_field(shared_data):
+    sample = json.loads((shared_data / "channels" / "square" / "RetrieveOrderResponse.json").read_text())
+    [result] = square.extract([sample])
+    order = result.order
+    assert result.error is None
+    assert (order.external_id, order.number) == ("CAISENgvlJ6jLWAzERDzjyHVybY", None)
+    assert order.placed_at == datetime(2020, 5, 18, 16, 30, 49, 614000, tzinfo=UTC)
+    assert (order.currency, order.status, order.raw_status) == ("USD", ChannelStatus.PENDING, "OPEN")
+    assert (order.subtotal, order.discount_total, order.tax_total, order.total) == (1100, 550, 0, 550)
+    assert [(line.unit_price, line.quantity, line.discount, line.total) for line in order.lines] == [
+        (500, 1, 250, 250),
+        (300, 2, 300, 300),
+    ]
+    assert [line.channel_sku for line in order.lines] == [None, None]
+    assert order.warnings == ("line 1 has no SKU", "line 2 has no SKU")

@@ -1,46 +1,35 @@
 """Fulfillment services against a real database: shipping options and promises, in-house pack and ship with
-stock, drop-ship purchase orders confirmed through signed links, 3PL export and confirmation import."""
+stock and their audit entries."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
+from core.audit.models import AuditEntry
 from core.errors import DomainError, NotFound
-from core.fulfillment.csv_import import InvalidImport
-from core.fulfillment.models import Shipment, ShipmentLine, ShippingOption
+from core.fulfillment.models import ShippingOption
 from core.fulfillment.queries import order_shipments, packing_slip, pick_list
 from core.fulfillment.services import (
-    DROPSHIP_LINK_MAX_AGE,
-    InvalidLink,
     choose_shipping_option,
-    confirm_dropship_shipment,
-    export_fulfillment_requests,
-    import_shipment_confirmations,
-    make_dropship_token,
     mark_packed,
     mark_shipped,
     promise_delivery,
-    read_dropship_token,
-    send_purchase_order,
     set_shipping_option,
 )
 from core.inventory.models import StockMovement
 from core.inventory.queries import verify_ledger
-from core.notifications.models import OutboxMessage
+from core.security.roles import Actor
 from tests.factories import NOW, make_channel, make_order, make_sku
 from tests.fulfillment_factories import (
-    ACTOR,
+    PACKER,
     allocations,
+    audit_trail,
     committed_database,
     make_confirmed_order,
     make_shipping_option,
-    run_at_once,
     timeline,
 )
 from tests.inventory_factories import level, link, make_location, make_stock
@@ -174,12 +163,12 @@ def test_mark_packed_opens_one_packed_parcel(db, shop):
     lamp = make_sku(db)
     make_stock(db, east, lamp.id, 5)
     order = make_confirmed_order(db, channel, [(lamp.id, 1)])
-    parcel = mark_packed(db, order.id, east.id, actor=ACTOR, now=NOW)
+    parcel = mark_packed(db, order.id, east.id, actor=PACKER, now=NOW)
     assert (parcel.status, parcel.packed_at, parcel.location_id) == ("packed", NOW, east.id)
-    assert mark_packed(db, order.id, east.id, actor=ACTOR, now=NOW + timedelta(minutes=5)) is parcel
+    assert mark_packed(db, order.id, east.id, actor=PACKER, now=NOW + timedelta(minutes=5)) is parcel
     assert [e.kind for e in timeline(db, order)].count("packed") == 1
     with pytest.raises(DomainError, match="nothing reserved at Warehouse West"):
-        mark_packed(db, order.id, west.id, actor=ACTOR, now=NOW)
+        mark_packed(db, order.id, west.id, actor=PACKER, now=NOW)
 
 
 def test_in_house_flow_two_locations_ships_stock_and_rolls_up(db, shop):
@@ -192,14 +181,14 @@ def test_in_house_flow_two_locations_ships_stock_and_rolls_up(db, shop):
     assert {(loc, qty) for _line, loc, qty, _s in allocations(db, order)} == {(east.id, 2), (west.id, 1)}
     assert level(db, east.id, lamp.id) == (5, 2)
 
-    packed = mark_packed(db, order.id, east.id, actor=ACTOR, now=NOW)
+    packed = mark_packed(db, order.id, east.id, actor=PACKER, now=NOW)
     [first] = mark_shipped(
         db,
         order.id,
         location_id=east.id,
         carrier="ups",
         tracking_number="1z 999 aa1 01 2345 6784",
-        actor=ACTOR,
+        actor=PACKER,
         now=NOW,
     )
     assert first is packed
@@ -230,7 +219,7 @@ def test_in_house_flow_two_locations_ships_stock_and_rolls_up(db, shop):
         location_id=west.id,
         carrier="USPS",
         tracking_number="9400111899223197428490",
-        actor=ACTOR,
+        actor=PACKER,
         now=NOW + timedelta(hours=3),
     )
     assert level(db, west.id, rug.id) == (2, 0)
@@ -266,7 +255,7 @@ def test_mark_shipped_without_location_ships_every_location_at_once(db, shop):
     make_stock(db, west, rug.id, 1)
     order = make_confirmed_order(db, channel, [(lamp.id, 1), (rug.id, 1)])
     parcels = mark_shipped(
-        db, order.id, carrier="FedEx", tracking_number="794698558011", actor=ACTOR, now=NOW
+        db, order.id, carrier="FedEx", tracking_number="794698558011", actor=PACKER, now=NOW
     )
     assert sorted(p.location_id for p in parcels) == sorted([east.id, west.id])
     assert order.status == "shipped"
@@ -285,7 +274,7 @@ def test_mark_shipped_part_of_a_line_splits_the_allocation(db, shop):
         order.id,
         carrier="UPS",
         tracking_number="1ZPART0000000001",
-        actor=ACTOR,
+        actor=PACKER,
         now=NOW,
         lines={line.id: 1},
     )
@@ -297,9 +286,75 @@ def test_mark_shipped_part_of_a_line_splits_the_allocation(db, shop):
         "partially_shipped",
         (3, 2),
     )
-    mark_shipped(db, order.id, carrier="UPS", tracking_number="1ZPART0000000002", actor=ACTOR, now=NOW)
+    mark_shipped(db, order.id, carrier="UPS", tracking_number="1ZPART0000000002", actor=PACKER, now=NOW)
     assert (line.quantity_shipped, order.status, level(db, east.id, lamp.id)) == (3, "shipped", (1, 0))
     assert verify_ledger(db) == []
+
+
+def test_mark_packed_records_who_packed_the_parcel_once(db, shop):
+    channel, east, _west = shop
+    lamp = make_sku(db)
+    make_stock(db, east, lamp.id, 2)
+    order = make_confirmed_order(db, channel, [(lamp.id, 1)])
+
+    parcel = mark_packed(db, order.id, east.id, actor=PACKER, now=NOW)
+    mark_packed(db, order.id, east.id, actor=PACKER, now=NOW + timedelta(minutes=5))  # already packed
+
+    assert audit_trail(db, order) == [
+        (
+            "packer@example.org",
+            "order.packed",
+            None,
+            {"shipment_id": parcel.id, "location_id": east.id, "status": "packed"},
+        )
+    ]
+
+
+def test_mark_shipped_records_who_shipped_which_parcel(db, shop):
+    channel, east, west = shop
+    lamp, rug = make_sku(db), make_sku(db)
+    make_stock(db, east, lamp.id, 2)
+    make_stock(db, west, rug.id, 2)
+    order = make_confirmed_order(db, channel, [(lamp.id, 1), (rug.id, 1)])
+    packer = Actor(label="ops@example.org", user_id=None, role="agent", ip_address="192.0.2.7")
+
+    [parcel] = mark_shipped(
+        db,
+        order.id,
+        location_id=east.id,
+        carrier="UPS",
+        tracking_number="1ZAUDIT000000001",
+        actor=packer,
+        now=NOW,
+    )
+
+    [entry] = db.scalars(select(AuditEntry).where(AuditEntry.entity_id == str(order.id))).all()
+    assert (entry.actor_label, entry.ip_address, entry.action, entry.entity_type, entry.created_at) == (
+        "ops@example.org",
+        "192.0.2.7",
+        "order.shipped",
+        "order",
+        NOW,
+    )
+    assert entry.before == {"status": "confirmed"}
+    assert entry.after == {
+        "status": "partially_shipped",
+        "location_id": east.id,
+        "source": "packing",
+        "shipments": [{"id": parcel.id, "carrier": "UPS", "tracking_number": "1ZAUDIT000000001"}],
+    }
+
+
+def test_mark_shipped_that_fails_records_nothing(db, shop):
+    channel, east, _west = shop
+    lamp = make_sku(db)
+    make_stock(db, east, lamp.id, 1)
+    order = make_confirmed_order(db, channel, [(lamp.id, 1)])
+
+    with pytest.raises(DomainError):
+        mark_shipped(db, order.id, carrier="UPS", tracking_number="n/a", actor=PACKER, now=NOW)
+
+    assert audit_trail(db, order) == []
 
 
 @pytest.mark.parametrize(
@@ -312,7 +367,7 @@ def test_mark_shipped_rejects_missing_carrier_or_bad_tracking(db, shop, carrier,
     make_stock(db, east, lamp.id, 1)
     order = make_confirmed_order(db, channel, [(lamp.id, 1)])
     with pytest.raises(DomainError, match=message):
-        mark_shipped(db, order.id, carrier=carrier, tracking_number=tracking, actor=ACTOR, now=NOW)
+        mark_shipped(db, order.id, carrier=carrier, tracking_number=tracking, actor=PACKER, now=NOW)
     assert level(db, east.id, lamp.id) == (1, 1)
 
 
@@ -323,7 +378,7 @@ def test_mark_shipped_refuses_orders_not_confirmed_and_lines_not_reserved(db, sh
     pending = make_order(db, channel_id=channel.id)
     with pytest.raises(DomainError, match="is pending: only confirmed or partially shipped orders ship"):
         mark_shipped(
-            db, pending.id, carrier="UPS", tracking_number="1Z999AA10123456784", actor=ACTOR, now=NOW
+            db, pending.id, carrier="UPS", tracking_number="1Z999AA10123456784", actor=PACKER, now=NOW
         )
     order = make_confirmed_order(db, channel, [(lamp.id, 1)])
     with pytest.raises(DomainError, match="2 to ship but only 1 reserved"):
@@ -332,277 +387,9 @@ def test_mark_shipped_refuses_orders_not_confirmed_and_lines_not_reserved(db, sh
             order.id,
             carrier="UPS",
             tracking_number="1Z999AA10123456784",
-            actor=ACTOR,
+            actor=PACKER,
             now=NOW,
             lines={order.lines[0].id: 2},
         )
     with pytest.raises(NotFound):
-        mark_shipped(db, 10**9, carrier="UPS", tracking_number="1Z999AA10123456784", actor=ACTOR, now=NOW)
-
-
-# --- drop-ship -----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def dropship(db, shop):
-    """An order for a drop-shipped teapot: reserved at the supplier, who has an email address."""
-    channel, _east, _west = shop
-    supplier = make_location(
-        db,
-        name="Tea Co",
-        code="DS-TEA",
-        kind="dropship",
-        fulfillment_method="dropship",
-        email="po@teaco.example",
-    )
-    teapot = make_sku(db, code="TEAPOT-1", title="Teapot", dropship_location_id=supplier.id)
-    make_stock(db, supplier, teapot.id, 50)
-    order = make_confirmed_order(db, channel, [(teapot.id, 2)], phone="+1 555 0100")
-    return order, supplier, teapot
-
-
-def test_send_purchase_order_queues_one_email_with_a_signed_link(db, dropship):
-    order, supplier, _teapot = dropship
-    message = send_purchase_order(db, order.id, supplier.id, secret=SECRET, base_url=BASE_URL, now=NOW)
-    assert (message.kind, message.transport, message.dedup_key, message.recipient, message.status) == (
-        "dropship_po",
-        "email",
-        f"po:{order.id}:{supplier.id}",
-        "po@teaco.example",
-        "pending",
-    )
-    payload = message.payload
-    assert payload["order_number"] == order.number
-    assert payload["lines"] == [{"sku": "TEAPOT-1", "title": "Item 1", "quantity": 2}]
-    assert payload["ship_to"] | {} == {
-        "name": "Ada Lovelace",
-        "company": "",
-        "line1": "12 Analytical Row",
-        "line2": "",
-        "city": "Springfield",
-        "region": "IL",
-        "postal_code": "62701",
-        "country": "US",
-        "phone": "+1 555 0100",
-    }
-    assert payload["confirm_url"].startswith(BASE_URL + "/")
-    token = payload["confirm_url"].rsplit("/", 1)[1]
-    assert read_dropship_token(SECRET, token, now=NOW) == (order.id, supplier.id)
-    assert (
-        send_purchase_order(db, order.id, supplier.id, secret=SECRET, base_url=BASE_URL, now=NOW) is message
-    )
-    assert (
-        db.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.kind == "dropship_po"))
-        == 1
-    )
-    assert "purchase_order_sent" in [e.kind for e in timeline(db, order)]
-
-
-def test_send_purchase_order_only_to_dropship_suppliers_with_email(db, shop, dropship):
-    order, supplier, _teapot = dropship
-    _channel, east, _west = shop
-    with pytest.raises(DomainError, match="not a drop-ship supplier"):
-        send_purchase_order(db, order.id, east.id, secret=SECRET, base_url=BASE_URL, now=NOW)
-    supplier.email = None
-    with pytest.raises(DomainError, match="no email address"):
-        send_purchase_order(db, order.id, supplier.id, secret=SECRET, base_url=BASE_URL, now=NOW)
-
-
-def test_confirm_dropship_shipment_ships_once(db, dropship):
-    order, supplier, teapot = dropship
-    token = make_dropship_token(SECRET, order.id, supplier.id, now=NOW)
-    later = NOW + timedelta(days=2)
-    parcel = confirm_dropship_shipment(
-        db, token, secret=SECRET, carrier="fedex", tracking_number="7946 9855 8011", now=later
-    )
-    assert (parcel.status, parcel.carrier, parcel.tracking_number, parcel.location_id) == (
-        "in_transit",
-        "FedEx",
-        "794698558011",
-        supplier.id,
-    )
-    assert order.status == "shipped"
-    assert level(db, supplier.id, teapot.id) == (48, 0)
-    again = confirm_dropship_shipment(
-        db,
-        token,
-        secret=SECRET,
-        carrier="UPS",
-        tracking_number="1ZOTHER0000001",
-        now=later + timedelta(hours=1),
-    )
-    assert again is parcel and parcel.carrier == "FedEx"
-    assert db.scalar(select(func.count()).select_from(Shipment).where(Shipment.order_id == order.id)) == 1
-    assert level(db, supplier.id, teapot.id) == (48, 0)
-    assert verify_ledger(db) == []
-    [shipped] = [e for e in timeline(db, order) if e.kind == "shipped"]
-    assert shipped.actor == "supplier:DS-TEA"
-
-
-def test_confirm_dropship_shipment_rejects_tampered_foreign_and_expired_links(db, dropship):
-    order, supplier, _teapot = dropship
-    token = make_dropship_token(SECRET, order.id, supplier.id, now=NOW)
-    forged = make_dropship_token("another-secret", order.id, supplier.id, now=NOW)
-    tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
-    for bad in (tampered, forged, "not-a-token"):
-        with pytest.raises(InvalidLink, match="not valid"):
-            confirm_dropship_shipment(
-                db, bad, secret=SECRET, carrier="UPS", tracking_number="1Z999AA10123456784", now=NOW
-            )
-    expired_at = NOW + DROPSHIP_LINK_MAX_AGE + timedelta(seconds=1)
-    with pytest.raises(InvalidLink, match="expired"):
-        confirm_dropship_shipment(
-            db, token, secret=SECRET, carrier="UPS", tracking_number="1Z999AA10123456784", now=expired_at
-        )
-    assert order.status == "confirmed"
-    assert read_dropship_token(SECRET, token, now=NOW + DROPSHIP_LINK_MAX_AGE) == (order.id, supplier.id)
-
-
-# --- 3PL -----------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def three_pl(db):
-    """A marketplace served only by a 3PL, with two confirmed orders."""
-    channel = make_channel(db, name="Marketplace")
-    hub = make_location(db, name="Fulfil Co", code="3PL-FC", kind="3pl", fulfillment_method="3pl")
-    link(db, channel, hub)
-    mug, cap = make_sku(db, code="MUG-3PL", title="Mug"), make_sku(db, code="CAP-3PL", title="Cap")
-    make_stock(db, hub, mug.id, 10)
-    make_stock(db, hub, cap.id, 10)
-    first = make_confirmed_order(db, channel, [(mug.id, 2), (cap.id, 1)], shipping_method="Expedited")
-    second = make_confirmed_order(db, channel, [(mug.id, 1)], placed_at=NOW + timedelta(hours=2))
-    return hub, first, second, mug, cap
-
-
-def test_export_fulfillment_requests_csv_has_ship_to_and_lines(db, three_pl):
-    hub, first, second, *_ = three_pl
-    rows = list(csv.DictReader(io.StringIO(export_fulfillment_requests(db, hub.id, fmt="csv"))))
-    assert [(r["order_number"], r["sku"], r["quantity"]) for r in rows] == [
-        (first.number, "MUG-3PL", "2"),
-        (first.number, "CAP-3PL", "1"),
-        (second.number, "MUG-3PL", "1"),
-    ]
-    assert (rows[0]["ship_to_name"], rows[0]["ship_to_postal_code"], rows[0]["shipping_method"]) == (
-        "Ada Lovelace",
-        "62701",
-        "Expedited",
-    )
-
-
-def test_export_fulfillment_requests_json_groups_lines_per_order(db, three_pl):
-    hub, first, second, *_ = three_pl
-    document = json.loads(export_fulfillment_requests(db, hub.id, fmt="json"))
-    assert document["location"] == "3PL-FC"
-    assert [
-        (r["order_number"], [(ln["sku"], ln["quantity"]) for ln in r["lines"]]) for r in document["requests"]
-    ] == [(first.number, [("MUG-3PL", 2), ("CAP-3PL", 1)]), (second.number, [("MUG-3PL", 1)])]
-    assert document["requests"][0]["ship_to"]["line1"] == "12 Analytical Row"
-    with pytest.raises(DomainError, match="unknown export format"):
-        export_fulfillment_requests(db, hub.id, fmt="xml")
-
-
-def _confirmations(*rows: str) -> str:
-    return "\n".join(["order_number,sku,quantity,carrier,tracking_number,shipped_at", *rows]) + "\n"
-
-
-def test_import_shipment_confirmations_reports_every_bad_row_and_applies_nothing(db, three_pl):
-    hub, first, second, mug, _cap = three_pl
-    text = _confirmations(
-        f"{first.number},MUG-3PL,2,UPS,1ZIMPORT00000001,2026-11-20T15:00:00Z",  # fine
-        f"{first.number},CAP-3PL,two,UPS,1ZIMPORT00000001,2026-11-20T15:00:00Z",
-        "CD-0000000,MUG-3PL,1,UPS,1ZIMPORT00000002,2026-11-20",
-        f"{second.number},HAT-3PL,1,UPS,1ZIMPORT00000003,2026-11-20",
-        f"{second.number},MUG-3PL,5,UPS,1ZIMPORT00000003,2026-11-20",
-        f"{second.number},MUG-3PL,1,,1ZIMPORT00000003,yesterday",
-        f"{second.number},MUG-3PL,1,UPS,1ZIMPORT00000003,2027-01-01",
-    )
-    with pytest.raises(InvalidImport) as caught:
-        import_shipment_confirmations(db, hub.id, text, actor=ACTOR, now=NOW + timedelta(hours=6))
-    assert [(e.line, e.message) for e in caught.value.errors] == [
-        (3, "quantity 'two' is not a positive whole number"),
-        (4, "unknown order 'CD-0000000'"),
-        (5, f"order {second.number} has no line with SKU 'HAT-3PL'"),
-        (6, f"order {second.number}: 5 x MUG-3PL, 1 reserved at Fulfil Co"),
-        (7, "carrier is empty; shipped_at 'yesterday' is not an ISO 8601 date or time"),
-        (8, "shipped_at '2027-01-01' is in the future"),
-    ]
-    assert "nothing applied" in str(caught.value)
-    assert db.scalar(select(func.count()).select_from(Shipment).where(Shipment.location_id == hub.id)) == 0
-    assert level(db, hub.id, mug.id) == (10, 3)
-
-
-def test_import_shipment_confirmations_rejects_a_file_without_the_columns(db, three_pl):
-    hub, *_ = three_pl
-    with pytest.raises(InvalidImport) as caught:
-        import_shipment_confirmations(db, hub.id, "order,sku,qty\nCD-1,MUG,1\n", actor=ACTOR, now=NOW)
-    assert str(caught.value.errors[0]).startswith(
-        "line 1: missing column(s): order_number, quantity, carrier"
-    )
-    with pytest.raises(InvalidImport, match="the file is empty"):
-        import_shipment_confirmations(db, hub.id, "", actor=ACTOR, now=NOW)
-
-
-def test_import_shipment_confirmations_ships_parcels_and_is_idempotent(db, three_pl):
-    hub, first, second, mug, cap = three_pl
-    text = _confirmations(
-        f"{first.number},MUG-3PL,2,UPS,1ZIMPORT00000001,2026-11-20T15:00:00Z",
-        f"{first.number},cap-3pl,1,UPS,1ZIMPORT00000001,2026-11-20T15:00:00Z",
-        f"{second.number},MUG-3PL,1,usps,9400 1118 9922 3197 4284 90,2026-11-20",
-    )
-    result = import_shipment_confirmations(db, hub.id, text, actor="3pl-import", now=NOW + timedelta(hours=6))
-    assert (result.rows, len(result.shipments), result.already_applied) == (3, 2, 0)
-    assert (first.status, second.status) == ("shipped", "shipped")
-    parcels = db.scalars(select(Shipment).where(Shipment.location_id == hub.id).order_by(Shipment.id)).all()
-    assert [(p.order_id, p.carrier, p.tracking_number, p.shipped_at) for p in parcels] == [
-        (first.id, "UPS", "1ZIMPORT00000001", datetime(2026, 11, 20, 15, tzinfo=UTC)),
-        (second.id, "USPS", "9400111899223197428490", datetime(2026, 11, 20, tzinfo=UTC)),
-    ]
-    assert level(db, hub.id, mug.id) == (7, 0) and level(db, hub.id, cap.id) == (9, 0)
-    again = import_shipment_confirmations(db, hub.id, text, actor="3pl-import", now=NOW + timedelta(hours=7))
-    assert (again.shipments, again.already_applied) == ((), 3)
-    assert (
-        db.scalar(
-            select(func.count())
-            .select_from(ShipmentLine)
-            .join(Shipment, Shipment.id == ShipmentLine.shipment_id)
-            .where(Shipment.location_id == hub.id)
-        )
-        == 3
-    )
-    assert verify_ledger(db) == []
-
-
-def test_confirm_dropship_shipment_clicked_twice_at_once_ships_once(committed_factory):
-    with committed_factory() as session:
-        channel = make_channel(session)
-        supplier = make_location(
-            session, kind="dropship", fulfillment_method="dropship", email="po@x.example"
-        )
-        link(session, channel, supplier)
-        kettle = make_sku(session, dropship_location_id=supplier.id)
-        make_stock(session, supplier, kettle.id, 5)
-        order = make_confirmed_order(session, channel, [(kettle.id, 1)])
-        session.commit()
-        order_id, supplier_id, kettle_id = order.id, supplier.id, kettle.id
-    token = make_dropship_token(SECRET, order_id, supplier_id, now=NOW)
-
-    def confirm(session):
-        return confirm_dropship_shipment(
-            session, token, secret=SECRET, carrier="UPS", tracking_number="1ZCLICKTWICE0001", now=NOW
-        ).id
-
-    shipment_ids = run_at_once(committed_factory, confirm, 4)
-
-    assert len(set(shipment_ids)) == 1
-    with committed_factory() as session:
-        assert level(session, supplier_id, kettle_id) == (4, 0)
-        assert (
-            session.scalar(
-                select(func.count())
-                .select_from(StockMovement)
-                .where(StockMovement.order_id == order_id, StockMovement.kind == "shipment")
-            )
-            == 1
-        )
-        assert verify_ledger(session) == []
+        mark_shipped(db, 10**9, carrier="UPS", tracking_number="1Z999AA10123456784", actor=PACKER, now=NOW)

@@ -1,5 +1,6 @@
-"""Carrier tracking: every sample payload parsed field by field, the status vocabularies, and recording events
-against shipments (idempotent, never backwards, unknown numbers listed, orders rolled up to delivered)."""
+"""Carrier tracking: every fixture payload parsed field by field (and, when ../shared/data is present,
+the public samples), the status vocabularies, and recording events against shipments (idempotent, never
+backwards, unknown numbers listed, orders rolled up to delivered)."""
 
 from __future__ import annotations
 
@@ -22,10 +23,22 @@ from core.fulfillment.tracking import record_tracking_events
 from core.fulfillment.tracking_aggregators import parse_aftership, parse_easypost, parse_shippo
 from core.fulfillment.tracking_base import TrackingUpdate
 from core.fulfillment.tracking_carrier_apis import parse_ups
-from core.fulfillment.tracking_formats import detect_source, parse_tracking_csv, parse_tracking_payload
+from core.fulfillment.tracking_formats import (
+    PARSERS,
+    detect_source,
+    parse_tracking_csv,
+    parse_tracking_payload,
+)
 from core.orders.models import Order
 from tests.factories import NOW, make_channel, make_order, make_sku
-from tests.fulfillment_factories import ACTOR, committed_database, make_confirmed_order, run_at_once, timeline
+from tests.fixtures import TRACKING, tracking_file, tracking_json
+from tests.fulfillment_factories import (
+    PACKER,
+    committed_database,
+    make_confirmed_order,
+    run_at_once,
+    timeline,
+)
 from tests.inventory_factories import link, make_location, make_stock
 
 
@@ -52,20 +65,23 @@ def fields(update: TrackingUpdate) -> tuple:
     )
 
 
+SHIPPO_NUMBER = "9400111206213859472650"  # tests/fixtures/tracking/shippo/track.json
+
+
 def sample(shared_data: Path, name: str) -> dict:
     return json.loads((shared_data / "tracking" / name).read_text())
 
 
-# --- the samples, field by field -----------------------------------------------------------------------
+# --- our fixtures, field by field --------------------------------------------------------------------------
 
 
-def test_parse_aftership_sample_pending_tracking(shared_data):
-    [update] = parse_tracking_payload((shared_data / "tracking/aftership/get_tracking_4px.json").read_text())
+def test_parse_aftership_pending_tracking_without_checkpoints():
+    [update] = parse_tracking_payload(tracking_file("aftership", "get_tracking_pending.json").read_text())
     assert fields(update) == (
-        "HH19260817",
-        "4px",
+        "LX208814663CN",
+        "china-post",
         "info_received",
-        utc(2020, 2, 26, 3, 56, 51),
+        utc(2025, 9, 10, 8, 30, 15),  # registered, so every poll gives the same update
         "Pending/Pending_001",
         "Pending",
         "",
@@ -73,85 +89,169 @@ def test_parse_aftership_sample_pending_tracking(shared_data):
     )
 
 
-def test_parse_easypost_sample_tracker(shared_data):
-    updates = parse_tracking_payload(sample(shared_data, "easypost/tracker_retrieve.json"))
+def test_parse_aftership_tracking_checkpoints():
+    updates = parse_tracking_payload(tracking_json("aftership", "get_tracking.json"))
     assert [fields(u) for u in updates] == [
         (
-            "EZ1000000001",
-            "USPS",
-            "info_received",
-            utc(2025, 2, 6, 19, 48, 26),
-            "pre_transit/status_update",
-            "Pre-Shipment Info Sent to USPS",
-            "",
-            "easypost",
+            "JD014600006281453712",
+            "DHL",
+            "in_transit",
+            utc(2025, 8, 4, 16, 20),
+            "InTransit/InTransit_002",
+            "Shipment picked up",
+            "Leipzig - Germany",
+            "aftership",
         ),
         (
-            "EZ1000000001",
-            "USPS",
-            "info_received",
-            utc(2025, 2, 7, 8, 25, 26),
-            "pre_transit/status_update",
-            "Shipping Label Created",
-            "HOUSTON, TX, 77063",
-            "easypost",
+            "JD014600006281453712",
+            "DHL",
+            "in_transit",
+            utc(2025, 8, 5, 3, 12),
+            "InTransit/InTransit_007",
+            "Departed Facility in LEIPZIG - GERMANY",
+            "Leipzig Hub - Germany",
+            "aftership",
+        ),
+        (
+            "JD014600006281453712",
+            "DHL",
+            "out_for_delivery",
+            utc(2025, 8, 7, 6, 5),
+            "OutForDelivery/OutForDelivery_001",
+            "With delivery courier",
+            "Galway, Ireland",  # no location text: city and country
+            "aftership",
+        ),
+        (
+            "JD014600006281453712",
+            "DHL",
+            "delivered",
+            utc(2025, 8, 7, 13, 55),
+            "Delivered/Delivered_001",
+            "Delivered - Signed for by: BYRNE",
+            "GALWAY - IRELAND",
+            "aftership",
         ),
     ]
 
 
-def test_parse_shippo_sample_usps_history(shared_data):
-    updates = parse_tracking_payload(sample(shared_data, "shippo/track_get_status_usps.json"))
+def test_parse_easypost_tracker():
+    updates = parse_tracking_payload(tracking_json("easypost", "tracker.json"))
     assert {(u.tracking_number, u.carrier, u.source) for u in updates} == {
-        ("9205590164917337534322", "USPS", "shippo")
+        ("1Z8V92A70367203024", "UPS", "easypost")
     }
-    assert [(u.occurred_at, u.status) for u in updates] == [
-        (utc(2016, 12, 7, 0, 0), "info_received"),
-        (utc(2016, 12, 7, 2, 0), "info_received"),
-        (utc(2016, 12, 7, 19, 4), "in_transit"),
-        (utc(2016, 12, 7, 20, 19), "in_transit"),
-        (utc(2016, 12, 7, 21, 45), "in_transit"),
-        (utc(2016, 12, 7, 22, 5), "in_transit"),
-        (utc(2016, 12, 8, 3, 25), "in_transit"),
-        (utc(2016, 12, 8, 6, 40), "in_transit"),
-        (utc(2016, 12, 8, 10, 19), "in_transit"),
-        (utc(2016, 12, 8, 10, 29), "out_for_delivery"),  # TRANSIT, refined by "is out for delivery"
-        (utc(2016, 12, 8, 15, 19), "delivered"),  # the current status is the last history entry: once
+    assert [(u.occurred_at, u.status, u.carrier_status, u.description, u.location) for u in updates] == [
+        (
+            utc(2025, 5, 12, 14, 3),
+            "info_received",
+            "pre_transit/label_created",
+            "Shipper created a label, UPS has not received the package yet.",
+            "US",
+        ),
+        (
+            utc(2025, 5, 12, 22, 41),
+            "in_transit",
+            "in_transit/status_update",
+            "Pickup Scan",
+            "AUSTIN, TX, 78744, US",
+        ),
+        (
+            utc(2025, 5, 13, 6, 15),
+            "in_transit",
+            "in_transit/departed_facility",
+            "Departed from Facility",
+            "DALLAS, TX, 75261, US",
+        ),
+        (
+            utc(2025, 5, 14, 13, 2),
+            "out_for_delivery",
+            "out_for_delivery/out_for_delivery",
+            "Out For Delivery Today",
+            "DENVER, CO, 80216, US",
+        ),
+        (
+            utc(2025, 5, 14, 19, 26),
+            "delivered",
+            "delivered/arrived_at_destination",
+            "Delivered",
+            "DENVER, CO, 80205, US",
+        ),
     ]
-    first, out, last = updates[0], updates[-2], updates[-1]
-    assert (first.carrier_status, first.location) == ("UNKNOWN", "")
-    assert (
-        first.description
-        == "The USPS has received the electronic shipment information and is awaiting the item."
+
+
+def test_parse_shippo_track_history():
+    updates = parse_tracking_payload(tracking_json("shippo", "track.json"))
+    assert {(u.tracking_number, u.carrier, u.source) for u in updates} == {(SHIPPO_NUMBER, "USPS", "shippo")}
+    assert [(u.occurred_at, u.status, u.carrier_status) for u in updates] == [
+        (utc(2025, 3, 17, 13, 5), "info_received", "PRE_TRANSIT/information_received"),
+        (utc(2025, 3, 17, 21, 40), "in_transit", "TRANSIT/package_accepted"),
+        (utc(2025, 3, 18, 4, 12), "in_transit", "TRANSIT/package_arrived"),
+        (utc(2025, 3, 19, 9, 30), "in_transit", "TRANSIT"),
+        (utc(2025, 3, 20, 11, 2), "in_transit", "TRANSIT"),
+        (utc(2025, 3, 20, 12, 10), "out_for_delivery", "TRANSIT"),  # refined by "is out for delivery"
+        (utc(2025, 3, 20, 18, 47), "delivered", "DELIVERED/delivered"),  # also the current status: once
+    ]
+    first, quiet, out, last = updates[0], updates[3], updates[-2], updates[-1]
+    assert (first.description, first.location) == (
+        "Shipping Label Created, USPS Awaiting Item",
+        "Portland, ME, 04101, US",
     )
-    assert (out.carrier_status, out.description, out.location) == (
-        "TRANSIT",
-        "Your shipment is out for delivery.",
-        "Berkeley, CA, 94705, US",
-    )
-    assert (last.carrier_status, last.description) == (
-        "DELIVERED",
-        "Your shipment has been delivered at the destination mailbox.",
+    assert (quiet.description, quiet.location) == ("In Transit to Next Facility", "")
+    assert out.description.startswith("Your item is out for delivery on March 20, 2025")
+    assert (last.location, last.raw["object_id"]) == (
+        "Minneapolis, MN, 55401, US",
+        "d41f0a7c3b9e4c2a8f6d1e5b7a3c9f20",
     )
 
 
-def test_parse_ups_sample_track_response(shared_data):
-    updates = parse_tracking_payload(sample(shared_data, "carriers/ups_tracking_response.json"))
+def test_parse_ups_track_response():
+    updates = parse_tracking_payload(tracking_json("ups", "track_response.json"))
     assert [fields(u) for u in updates] == [
         (
-            "1Z1442YY7229014688",
+            "1Z4W7E590392684175",
             "UPS",
             "delivered",
-            utc(2022, 1, 26, 16, 30),
-            "D/F4",
+            utc(2025, 9, 16, 19, 22),
+            "D/FS",
             "DELIVERED",
-            "PARAMUS, NJ, 07652, US",
+            "Madison, WI, 53703, US",
             "ups",
         ),
         (
-            "1Z1442YY7229014688",
+            "1Z4W7E590392684175",
+            "UPS",
+            "out_for_delivery",
+            utc(2025, 9, 16, 13, 15),
+            "I/OT",
+            "Out For Delivery Today",
+            "Madison, WI, 53704, US",
+            "ups",
+        ),
+        (
+            "1Z4W7E590392684175",
+            "UPS",
+            "in_transit",
+            utc(2025, 9, 16, 4, 10),  # no GMT time: the local time at its offset
+            "I/DP",
+            "Departed from Facility",
+            "Chicago, IL, 60638, US",
+            "ups",
+        ),
+        (
+            "1Z4W7E590392684175",
+            "UPS",
+            "in_transit",
+            utc(2025, 9, 14, 21, 45),
+            "P/PU",
+            "Pickup Scan",
+            "Columbus, OH, 43215, US",
+            "ups",
+        ),
+        (
+            "1Z4W7E590392684175",
             "UPS",
             "info_received",
-            utc(2022, 1, 26, 15, 16, 41),
+            utc(2025, 9, 14, 14, 12, 7),
             "M/MP",
             "Shipper created a label, UPS has not received the package yet.",
             "US",
@@ -160,12 +260,57 @@ def test_parse_ups_sample_track_response(shared_data):
     ]
 
 
-def test_every_sample_file_is_detected_and_parsed(shared_data):
-    files = sorted((shared_data / "tracking").rglob("*.json"))
-    assert len(files) >= 4
+def test_parse_fedex_track_response_held_for_pickup():
+    updates = parse_tracking_payload(tracking_json("fedex", "track_response.json"))
+    assert [(u.status, u.occurred_at, u.carrier_status) for u in updates] == [
+        ("available_for_pickup", utc(2025, 7, 22, 16, 41), "HP/HP"),
+        ("in_transit", utc(2025, 7, 22, 1, 5), "AR/IT"),
+        ("in_transit", utc(2025, 7, 20, 13, 12), "PU/PU"),
+        ("info_received", utc(2025, 7, 19, 21, 30), "OC/IN"),
+    ]
+    assert (updates[0].tracking_number, updates[0].carrier, updates[0].location, updates[0].description) == (
+        "771234561098",
+        "FedEx",
+        "BOULDER, CO, 80302, US",
+        "Ready for recipient pickup: Package available for pickup at FedEx Office",
+    )
+
+
+def test_parse_dhl_shipment_events():
+    updates = parse_tracking_payload(tracking_json("dhl", "shipments.json"))
+    assert {(u.tracking_number, u.carrier) for u in updates} == {("JJD000390007882614", "DHL")}
+    assert [(u.status, u.occurred_at, u.location) for u in updates] == [
+        ("delivered", utc(2025, 10, 9, 9, 48), "Köln, 50667, DE"),
+        (
+            "out_for_delivery",
+            utc(2025, 10, 9, 5, 55),
+            "Köln, 50667, DE",
+        ),  # "loaded onto the delivery vehicle"
+        ("in_transit", utc(2025, 10, 8, 19, 14), "Hamburg, DE"),
+        ("info_received", utc(2025, 10, 8, 7, 2), ""),
+    ]
+
+
+def test_parse_usps_tracking_returned_to_sender():
+    updates = parse_tracking_payload(tracking_json("usps", "tracking.json"))
+    assert {(u.tracking_number, u.carrier, u.source) for u in updates} == {
+        ("9405511206213865290417", "USPS", "usps")
+    }
+    assert [(u.status, u.occurred_at, u.carrier_status, u.location) for u in updates] == [
+        ("returned_to_sender", utc(2025, 11, 3, 14, 12), "09", "PORTLAND, ME, 04101"),
+        ("exception", utc(2025, 10, 30, 15, 40), "04", "BANGOR, ME, 04401"),
+        ("out_for_delivery", utc(2025, 10, 30, 11, 58), "OF", "BANGOR, ME, 04401"),
+        ("in_transit", utc(2025, 10, 28, 20, 21), "03", "PORTLAND, ME, 04101"),
+        ("info_received", utc(2025, 10, 28, 13, 3), "MA", "PORTLAND, ME, 04101"),
+    ]
+
+
+def test_every_fixture_file_is_detected_and_parsed():
+    files = sorted(TRACKING.rglob("*.json"))
+    assert {path.parent.name for path in files} == set(PARSERS)
     for path in files:
         payload = json.loads(path.read_text())
-        assert detect_source(payload) == {"carriers": "ups"}.get(path.parent.name, path.parent.name), path
+        assert detect_source(payload) == path.parent.name, path
         updates = parse_tracking_payload(payload)
         assert updates, path
         assert {u.status for u in updates} <= TRACKING_STATUSES
@@ -175,8 +320,8 @@ def test_every_sample_file_is_detected_and_parsed(shared_data):
 # --- other shapes of the same services -----------------------------------------------------------------
 
 
-def test_parse_aftership_webhook_checkpoints_with_subtags(shared_data):
-    tracking = sample(shared_data, "aftership/get_tracking_4px.json")["data"]["tracking"]
+def test_parse_aftership_webhook_checkpoints_with_subtags():
+    tracking = tracking_json("aftership", "get_tracking_pending.json")["data"]["tracking"]
     tracking = tracking | {
         "tag": "Exception",
         "checkpoints": [
@@ -207,6 +352,7 @@ def test_parse_aftership_webhook_checkpoints_with_subtags(shared_data):
         ],
     }
     updates = parse_tracking_payload({"event": "tracking_update", "msg": tracking, "ts": 1583000000})
+    assert {u.tracking_number for u in updates} == {"LX208814663CN"}
     assert [(u.status, u.occurred_at, u.location, u.carrier_status) for u in updates] == [
         ("in_transit", utc(2020, 2, 27, 2, 0), "Shenzhen, China", "InTransit/InTransit_002"),
         ("failed_attempt", utc(2020, 3, 2, 9, 0), "Leeds, GB", "AttemptFail/AttemptFail_001"),
@@ -219,30 +365,25 @@ def test_parse_aftership_error_response_is_a_payload_error():
         parse_tracking_payload({"meta": {"code": 4004, "message": "Tracking does not exist."}, "data": {}})
 
 
-def test_parse_easypost_webhook_event_and_list(shared_data):
-    tracker = sample(shared_data, "easypost/tracker_retrieve.json")
-    delivered = copy.deepcopy(tracker)
-    delivered["tracking_details"].append(
-        {
-            "message": "Delivered, In/At Mailbox",
-            "status": "delivered",
-            "status_detail": "arrived_at_destination",
-            "datetime": "2025-02-09T17:02:00Z",
-            "tracking_location": {"city": "CHARLESTON", "state": "SC", "zip": "29401"},
-        }
-    )
-    event = {"object": "Event", "description": "tracker.updated", "result": delivered}
+def test_parse_easypost_webhook_event_and_list():
+    tracker = tracking_json("easypost", "tracker.json")
+    underway = copy.deepcopy(tracker)
+    underway["tracking_details"] = underway["tracking_details"][:3]
+    underway["status"] = "in_transit"
+    event = {"object": "Event", "description": "tracker.updated", "result": tracker}
     assert [u.status for u in parse_tracking_payload(event)] == [
         "info_received",
-        "info_received",
+        "in_transit",
+        "in_transit",
+        "out_for_delivery",
         "delivered",
     ]
-    assert parse_tracking_payload(event)[-1].location == "CHARLESTON, SC, 29401"
-    assert len(parse_easypost({"trackers": [tracker, delivered], "has_more": False})) == 5
+    assert parse_tracking_payload(event)[-1].location == "DENVER, CO, 80205, US"
+    assert len(parse_easypost({"trackers": [underway, tracker], "has_more": False})) == 8
 
 
-def test_parse_shippo_webhook_with_substatus(shared_data):
-    track = sample(shared_data, "shippo/track_get_status_usps.json")
+def test_parse_shippo_webhook_with_substatus():
+    track = tracking_json("shippo", "track.json")
     track["tracking_history"][-1] = track["tracking_history"][-1] | {
         "status": "FAILURE",
         "status_details": "No access to delivery location.",
@@ -250,15 +391,15 @@ def test_parse_shippo_webhook_with_substatus(shared_data):
     }
     track["tracking_status"] = track["tracking_history"][-1]
     updates = parse_tracking_payload({"event": "track_updated", "test": True, "data": track})
-    assert len(updates) == 11
+    assert len(updates) == 7
     assert (updates[-1].status, updates[-1].carrier_status) == (
         "failed_attempt",
         "FAILURE/delivery_attempted",
     )
 
 
-def test_parse_ups_exception_activity_refined_by_its_words(shared_data):
-    payload = sample(shared_data, "carriers/ups_tracking_response.json")
+def test_parse_ups_exception_activity_refined_by_its_words():
+    payload = tracking_json("ups", "track_response.json")
     package = payload["trackResponse"]["shipment"][0]["package"][0]
     package["activity"] = [
         {
@@ -724,13 +865,13 @@ def shop(db):
 
 @pytest.fixture
 def parcel(db, shop):
-    """A confirmed order shipped with USPS under the Shippo sample's tracking number."""
+    """A confirmed order shipped with USPS under the Shippo fixture's tracking number."""
     channel, east, _west = shop
     lamp = make_sku(db)
     make_stock(db, east, lamp.id, 3)
     order = make_confirmed_order(db, channel, [(lamp.id, 1)])
     [shipment] = mark_shipped(
-        db, order.id, carrier="USPS", tracking_number="9205590164917337534322", actor=ACTOR, now=NOW
+        db, order.id, carrier="USPS", tracking_number=SHIPPO_NUMBER, actor=PACKER, now=NOW
     )
     return order, shipment
 
@@ -743,16 +884,16 @@ def event(
     )
 
 
-def test_record_tracking_events_shippo_sample_delivers_shipment_and_order(db, parcel, shared_data):
+def test_record_tracking_events_shippo_track_delivers_shipment_and_order(db, parcel):
     order, shipment = parcel
-    updates = parse_tracking_payload(sample(shared_data, "shippo/track_get_status_usps.json"))
+    updates = parse_tracking_payload(tracking_json("shippo", "track.json"))
     result = record_tracking_events(db, updates, now=NOW)
-    assert (result.recorded, result.duplicates, result.unknown) == (11, 0, ())
+    assert (result.recorded, result.duplicates, result.unknown) == (7, 0, ())
     assert result.changes == (
         (shipment.id, "in_transit", "out_for_delivery"),
         (shipment.id, "out_for_delivery", "delivered"),
     )
-    assert (shipment.status, shipment.delivered_at) == ("delivered", utc(2016, 12, 8, 15, 19))
+    assert (shipment.status, shipment.delivered_at) == ("delivered", utc(2025, 3, 20, 18, 47))
     assert order.status == "delivered"
     stored = db.scalars(
         select(TrackingEvent)
@@ -760,10 +901,10 @@ def test_record_tracking_events_shippo_sample_delivers_shipment_and_order(db, pa
         .order_by(TrackingEvent.occurred_at)
     ).all()
     assert [(e.status, e.carrier_status, e.location) for e in stored][-2:] == [
-        ("out_for_delivery", "TRANSIT", "Berkeley, CA, 94705, US"),
-        ("delivered", "DELIVERED", "Berkeley, CA, 94705, US"),
+        ("out_for_delivery", "TRANSIT", "Minneapolis, MN, 55401, US"),
+        ("delivered", "DELIVERED/delivered", "Minneapolis, MN, 55401, US"),
     ]
-    assert stored[-1].raw["object_id"] == "aa67f68af28140d7a30b68f0f4d57f2d"
+    assert stored[-1].raw["object_id"] == "d41f0a7c3b9e4c2a8f6d1e5b7a3c9f20"
     visible = [(e.kind, e.to_status) for e in timeline(db, order) if e.visible_to_customer]
     assert visible[-3:] == [
         ("tracking", "out_for_delivery"),
@@ -772,20 +913,20 @@ def test_record_tracking_events_shippo_sample_delivers_shipment_and_order(db, pa
     ]
 
 
-def test_record_tracking_events_ignores_duplicates(db, parcel, shared_data):
+def test_record_tracking_events_ignores_duplicates(db, parcel):
     order, shipment = parcel
-    payload = sample(shared_data, "shippo/track_get_status_usps.json")
+    payload = tracking_json("shippo", "track.json")
     record_tracking_events(db, parse_tracking_payload(payload), now=NOW)
     entries = len(timeline(db, order))
     again = record_tracking_events(db, parse_tracking_payload(payload), now=NOW + timedelta(hours=1))
-    assert (again.recorded, again.duplicates, again.changes) == (0, 11, ())
+    assert (again.recorded, again.duplicates, again.changes) == (0, 7, ())
     doubled = parse_tracking_payload(payload) * 2  # the same batch twice in one webhook
     assert record_tracking_events(db, doubled, now=NOW).recorded == 0
     assert (
         db.scalar(
             select(func.count()).select_from(TrackingEvent).where(TrackingEvent.shipment_id == shipment.id)
         )
-        == 11
+        == 7
     )
     assert len(timeline(db, order)) == entries
 
@@ -863,7 +1004,7 @@ def test_unknown_number_leaves_the_report_once_a_shipment_has_it(db, shop):
     record_tracking_events(db, [early], now=NOW)
     assert [r.tracking_number for r in unknown_tracking_report(db)] == ["1ZEARLYSCAN00001"]
     [shipment] = mark_shipped(
-        db, order.id, carrier="UPS", tracking_number="1ZEARLYSCAN00001", actor=ACTOR, now=NOW
+        db, order.id, carrier="UPS", tracking_number="1ZEARLYSCAN00001", actor=PACKER, now=NOW
     )
     result = record_tracking_events(db, [early], now=NOW + timedelta(minutes=5))
     assert (result.recorded, result.unknown, shipment.status) == (1, (), "in_transit")
@@ -905,7 +1046,7 @@ def test_delivered_rolls_the_order_up_only_when_every_parcel_is_delivered(db, sh
         location_id=east.id,
         carrier="UPS",
         tracking_number="1ZROLLUP00000001",
-        actor=ACTOR,
+        actor=PACKER,
         now=NOW,
     )
     [second] = mark_shipped(
@@ -914,7 +1055,7 @@ def test_delivered_rolls_the_order_up_only_when_every_parcel_is_delivered(db, sh
         location_id=west.id,
         carrier="UPS",
         tracking_number="1ZROLLUP00000002",
-        actor=ACTOR,
+        actor=PACKER,
         now=NOW,
     )
     t = NOW + timedelta(days=2)
@@ -965,16 +1106,16 @@ def test_order_shipments_lists_tracking_newest_first(db, parcel):
     assert (view.status, view.carrier, view.tracking_number) == (
         "out_for_delivery",
         "USPS",
-        "9205590164917337534322",
+        SHIPPO_NUMBER,
     )
     assert [(e.status, e.location) for e in view.events] == [
         ("out_for_delivery", "Berkeley, CA"),
         ("in_transit", "Oakland, CA"),
     ]
-    assert view.tracking_url == "https://tools.usps.com/go/TrackConfirmAction?tLabels=9205590164917337534322"
+    assert view.tracking_url == f"https://tools.usps.com/go/TrackConfirmAction?tLabels={SHIPPO_NUMBER}"
 
 
-def test_the_same_webhook_delivered_at_once_is_stored_once(committed_factory, shared_data):
+def test_the_same_webhook_delivered_at_once_is_stored_once(committed_factory):
     """Eight deliveries of one carrier webhook race: every event stored once, one 'delivered', one roll-up."""
     with committed_factory() as session:
         channel = make_channel(session)
@@ -984,17 +1125,17 @@ def test_the_same_webhook_delivered_at_once_is_stored_once(committed_factory, sh
         make_stock(session, east, lamp.id, 1)
         order = make_confirmed_order(session, channel, [(lamp.id, 1)])
         [shipment] = mark_shipped(
-            session, order.id, carrier="USPS", tracking_number="9205590164917337534322", actor=ACTOR, now=NOW
+            session, order.id, carrier="USPS", tracking_number=SHIPPO_NUMBER, actor=PACKER, now=NOW
         )
         session.commit()
         order_id, shipment_id = order.id, shipment.id
-    body = (shared_data / "tracking/shippo/track_get_status_usps.json").read_text()
+    body = tracking_file("shippo", "track.json").read_text()
 
     results = run_at_once(
         committed_factory, lambda s: record_tracking_events(s, parse_tracking_payload(body), now=NOW), 8
     )
 
-    assert sum(r.recorded for r in results) == 11
+    assert sum(r.recorded for r in results) == 7
     assert sum(len(r.changes) for r in results) == 2
     with committed_factory() as session:
         assert (
@@ -1003,9 +1144,125 @@ def test_the_same_webhook_delivered_at_once_is_stored_once(committed_factory, sh
                 .select_from(TrackingEvent)
                 .where(TrackingEvent.shipment_id == shipment_id)
             )
-            == 11
+            == 7
         )
         assert session.get(Shipment, shipment_id).status == "delivered"
         kinds = [(e.kind, e.to_status) for e in timeline(session, session.get(Order, order_id))]
         assert kinds.count(("delivered", "delivered")) == 1
         assert kinds.count(("status_changed", "delivered")) == 1
+
+
+# --- conformance: the public samples in ../shared/data (skipped when absent) -------------------------------
+
+
+def test_public_sample_aftership_pending_tracking(shared_data):
+    [update] = parse_tracking_payload((shared_data / "tracking/aftership/get_tracking_4px.json").read_text())
+    assert fields(update) == (
+        "HH19260817",
+        "4px",
+        "info_received",
+        utc(2020, 2, 26, 3, 56, 51),
+        "Pending/Pending_001",
+        "Pending",
+        "",
+        "aftership",
+    )
+
+
+def test_public_sample_easypost_tracker(shared_data):
+    updates = parse_tracking_payload(sample(shared_data, "easypost/tracker_retrieve.json"))
+    assert [fields(u) for u in updates] == [
+        (
+            "EZ1000000001",
+            "USPS",
+            "info_received",
+            utc(2025, 2, 6, 19, 48, 26),
+            "pre_transit/status_update",
+            "Pre-Shipment Info Sent to USPS",
+            "",
+            "easypost",
+        ),
+        (
+            "EZ1000000001",
+            "USPS",
+            "info_received",
+            utc(2025, 2, 7, 8, 25, 26),
+            "pre_transit/status_update",
+            "Shipping Label Created",
+            "HOUSTON, TX, 77063",
+            "easypost",
+        ),
+    ]
+
+
+def test_public_sample_shippo_usps_history(shared_data):
+    updates = parse_tracking_payload(sample(shared_data, "shippo/track_get_status_usps.json"))
+    assert {(u.tracking_number, u.carrier, u.source) for u in updates} == {
+        ("9205590164917337534322", "USPS", "shippo")
+    }
+    assert [(u.occurred_at, u.status) for u in updates] == [
+        (utc(2016, 12, 7, 0, 0), "info_received"),
+        (utc(2016, 12, 7, 2, 0), "info_received"),
+        (utc(2016, 12, 7, 19, 4), "in_transit"),
+        (utc(2016, 12, 7, 20, 19), "in_transit"),
+        (utc(2016, 12, 7, 21, 45), "in_transit"),
+        (utc(2016, 12, 7, 22, 5), "in_transit"),
+        (utc(2016, 12, 8, 3, 25), "in_transit"),
+        (utc(2016, 12, 8, 6, 40), "in_transit"),
+        (utc(2016, 12, 8, 10, 19), "in_transit"),
+        (utc(2016, 12, 8, 10, 29), "out_for_delivery"),  # TRANSIT, refined by "is out for delivery"
+        (utc(2016, 12, 8, 15, 19), "delivered"),  # the current status is the last history entry: once
+    ]
+    first, out, last = updates[0], updates[-2], updates[-1]
+    assert (first.carrier_status, first.location) == ("UNKNOWN", "")
+    assert (
+        first.description
+        == "The USPS has received the electronic shipment information and is awaiting the item."
+    )
+    assert (out.carrier_status, out.description, out.location) == (
+        "TRANSIT",
+        "Your shipment is out for delivery.",
+        "Berkeley, CA, 94705, US",
+    )
+    assert (last.carrier_status, last.description) == (
+        "DELIVERED",
+        "Your shipment has been delivered at the destination mailbox.",
+    )
+
+
+def test_public_sample_ups_track_response(shared_data):
+    updates = parse_tracking_payload(sample(shared_data, "carriers/ups_tracking_response.json"))
+    assert [fields(u) for u in updates] == [
+        (
+            "1Z1442YY7229014688",
+            "UPS",
+            "delivered",
+            utc(2022, 1, 26, 16, 30),
+            "D/F4",
+            "DELIVERED",
+            "PARAMUS, NJ, 07652, US",
+            "ups",
+        ),
+        (
+            "1Z1442YY7229014688",
+            "UPS",
+            "info_received",
+            utc(2022, 1, 26, 15, 16, 41),
+            "M/MP",
+            "Shipper created a label, UPS has not received the package yet.",
+            "US",
+            "ups",
+        ),
+    ]
+
+
+def test_public_samples_every_file_is_detected_and_parsed(shared_data):
+    files = sorted((shared_data / "tracking").rglob("*.json"))
+    assert len(files) >= 4
+    for path in files:
+        payload = json.loads(path.read_text())
+        assert detect_source(payload) == {"carriers": "ups"}.get(path.parent.name, path.parent.name), path
+        updates = parse_tracking_payload(payload)
+        assert updates, path
+        assert {u.status for u in updates} <= TRACKING_STATUSES
+        assert all(u.occurred_at.tzinfo is not None and u.tracking_number for u in updates)

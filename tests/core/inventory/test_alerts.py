@@ -23,9 +23,10 @@ from core.inventory.alerts import (
     mark_alert_ordered,
     open_alerts,
 )
+from core.inventory.allocations import allocate_order, receive_stock
+from core.inventory.ledger import adjust_stock
 from core.inventory.models import LowStockAlert, StockLevel
 from core.inventory.replenishment import ChannelSales
-from core.inventory.services import adjust_stock, allocate_order, receive_stock
 from core.security.roles import Actor
 from tests.conftest import drop_database, fresh_database_url
 from tests.factories import NOW, make_channel, make_sku

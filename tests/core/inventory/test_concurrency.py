@@ -20,9 +20,10 @@ from core.catalog.models import Product, Sku
 from core.channels.models import Channel, channel_locations
 from core.db import begin_write, make_engine, make_session_factory, utcnow
 from core.errors import InsufficientStock
+from core.inventory.allocations import allocate_order, receive_stock
 from core.inventory.models import Location, StockLevel, StockMovement
 from core.inventory.queries import verify_ledger
-from core.inventory.services import allocate_order, receive_stock, reserve_stock
+from core.inventory.reservations import reserve_stock
 from core.orders.models import Allocation, Order, OrderLine
 from tests.conftest import drop_database, fresh_database_url
 from tests.factories import NOW

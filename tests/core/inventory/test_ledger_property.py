@@ -7,14 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.errors import DomainError, InsufficientStock
+from core.inventory.allocations import receive_stock
+from core.inventory.ledger import adjust_stock, ship_reserved
 from core.inventory.queries import verify_ledger
-from core.inventory.services import (
-    adjust_stock,
-    receive_stock,
-    release_reservation,
-    reserve_stock,
-    ship_reserved,
-)
+from core.inventory.reservations import release_reservation, reserve_stock
 from tests.factories import NOW, make_sku
 from tests.inventory_factories import level, make_location
 

@@ -9,6 +9,8 @@ from sqlalchemy import select
 from core.audit.models import AuditEntry
 from core.catalog.models import Listing
 from core.errors import DomainError
+from core.inventory.allocations import allocate_order
+from core.inventory.ledger import adjust_stock
 from core.inventory.models import StockMovement
 from core.inventory.queries import available_to_sell, verify_ledger
 from core.inventory.reconciliation import (
@@ -21,7 +23,6 @@ from core.inventory.reconciliation import (
     discrepancy_report,
     parse_stock_count,
 )
-from core.inventory.services import adjust_stock, allocate_order
 from core.security.roles import Actor
 from tests.factories import NOW, make_channel, make_sku
 from tests.inventory_factories import level, link, make_location, make_order_for, make_stock

@@ -12,7 +12,8 @@ from core.channels.models import Channel
 from core.db import begin_write, make_engine, make_session_factory, utcnow
 from core.orders import intake
 from core.orders.models import Order
-from tests.conftest import SHARED_DATA, drop_database, fresh_database_url
+from tests.conftest import drop_database, fresh_database_url
+from tests.fixtures import channel_text
 
 
 def test_concurrent_deliveries_of_one_order_create_it_once(tmp_path) -> None:
@@ -24,7 +25,7 @@ def test_concurrent_deliveries_of_one_order_create_it_once(tmp_path) -> None:
         with factory() as session:
             session.add(Channel(code="shopify", name="Shopify", kind="shopify", webhook_secret="x"))
             session.commit()
-        body = (SHARED_DATA / "channels" / "shopify" / "order.json").read_text()
+        body = channel_text("shopify", "order.json")
         barrier = threading.Barrier(8)
         outcomes: list[str] = []
         errors: list[BaseException] = []

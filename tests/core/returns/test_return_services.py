@@ -29,14 +29,8 @@ from core.returns.queries import (
     return_detail,
     returns_awaiting_action,
 )
-from core.returns.services import (
-    approve_return,
-    line_paid_amounts,
-    receive_return,
-    refund_return,
-    reject_return,
-    request_return,
-)
+from core.returns.refunds import line_paid_amounts, refund_return
+from core.returns.services import approve_return, receive_return, reject_return, request_return
 from core.returns.status import ReturnStatus
 from tests.conftest import drop_database, fresh_database_url
 from tests.factories import NOW, make_customer, make_sku

@@ -10,15 +10,24 @@ them with `dispatch_channel_outbox`, one row at a time:
    while it is being sent; commit. No lock is held while talking to the channel.
 2. send it through the channel's adapter hooks, looked up in the registry: `auth_headers`, then
    `send_stock` once per listing of the SKU with the channel's available to sell read at that moment (the
-   latest figure, by the console's formula), or `send_shipment` with the payload (outbound_base says what
-   each takes); a channel whose adapter lacks the hook takes no such push and the row is marked sent as
-   skipped.
+   latest figure, by the console's formula), or `send_shipment` with the payload (core.channels.outbound_base
+   says what each takes).
 3. finish, in a second write transaction with the row locked again: sent (a stock push records the figure
    it sent in its payload); or, if a stock change armed the row again while it was being sent (it is
    pending again: the figure sent may predate that change), left pending and due now so the newer figure
    goes out; or, on failure, attempts + 1, the next attempt after min(2**attempts x 30 s, 6 h) and the exact
    error in last_error; failed for good after 8 attempts or on a 4xx other than 429.
 A dispatcher that dies mid-send leaves its row `sending`; it is taken again once the lease runs out.
+
+A push that cannot go anywhere as the channel stands is `skipped`, not retried, with the reason in last_error:
+the channel is inactive or has no base URL, its adapter has no such hook, the SKU has no listing on it, or its
+credentials lack what a hook needs (the hook raised MissingCredentials). Trying again cannot help until ops
+change the channel, so the rule for trying again is:
+- a skipped stock push is armed again by the SKU's next stock change, like a sent one (the inventory area arms
+  any row that is not pending); the dispatcher then sends it if the channel now has what it lacked, and
+  otherwise skips it again at once, without a request;
+- a skipped shipment confirmation is never armed again by itself: `crossdock outbox retry ID` queues it
+  again once the channel is set up.
 
 Where the ids a channel needs come from (its credentials, its listings) is said by each adapter module.
 """
@@ -42,11 +51,10 @@ from core.channels.base import MissingCredentials
 from core.channels.http import ChannelHttpError, HttpClient
 from core.channels.models import Channel
 from core.channels.outbound_base import OutboundError
-from core.channels.polling import job_session_factory
 from core.db import begin_write
 from core.fulfillment.models import Shipment
 from core.inventory.queries import available_to_sell
-from core.notifications.models import SENDING, OutboxMessage
+from core.notifications.models import SENDING, SKIPPED, OutboxMessage
 from core.orders.models import Order, OrderLine
 
 log = logging.getLogger("crossdock.channels")
@@ -126,12 +134,13 @@ def _shipped_line(line: OrderLine, quantity: int) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class DispatchResult:
-    """Rows claimed in one dispatch, and how each ended: sent, to be retried, or failed for good."""
+    """Rows claimed in one dispatch, and how each ended: sent, to be retried, failed for good, or skipped."""
 
     claimed: int = 0
     sent: int = 0
     retrying: int = 0
     failed: int = 0
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -146,10 +155,15 @@ class _Claimed:
 @dataclass(frozen=True)
 class _Outcome:
     ok: bool
-    reference: str | None = None  # the channel's id for what was created, or why nothing was sent
-    error: str | None = None
+    reference: str | None = None  # the channel's id for what was created
+    error: str | None = None  # why it failed, or why it was skipped
     permanent: bool = False
     quantity: int | None = None  # a stock push: the figure sent
+    skipped: bool = False  # nowhere to send it (module docstring): nothing was sent, no retry
+
+
+class _Nowhere(Exception):
+    """The push cannot go anywhere as the channel stands (module docstring); the text says why."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +186,7 @@ def dispatch_channel_outbox(
     batch: int = 50,
 ) -> DispatchResult:
     """Send up to `batch` due channel rows (module docstring); `clients` by channel code, for tests."""
-    claimed = sent = retrying = failed = 0
+    claimed = sent = retrying = failed = skipped = 0
     for _ in range(batch):
         row = _claim(session_factory, now)
         if row is None:
@@ -183,12 +197,8 @@ def dispatch_channel_outbox(
         sent += status == "sent"
         retrying += status == "retrying"
         failed += status == "failed"
-    return DispatchResult(claimed, sent, retrying, failed)
-
-
-def channel_push_job(session: Session, now: datetime) -> DispatchResult:
-    """Worker job (every 30 s): send the due channel pushes."""
-    return dispatch_channel_outbox(job_session_factory(session), now=now)
+        skipped += status == SKIPPED
+    return DispatchResult(claimed, sent, retrying, failed, skipped)
 
 
 def _claim(factory: sessionmaker[Session], now: datetime) -> _Claimed | None:
@@ -227,12 +237,19 @@ def _finish(factory: sessionmaker[Session], claimed: _Claimed, outcome: _Outcome
         row.status = "pending"
         attempt = row.attempts + 1
         where = f"{claimed.kind} #{claimed.id} to {claimed.recipient}"
-        if outcome.ok and replaced:
+        if (outcome.ok or outcome.skipped) and replaced:
             row.next_attempt_at = now
             status = "retrying"
             log.info(
-                "%s: sent (attempt %d), stock changed meanwhile: sending the newer figure", where, attempt
+                "%s: %s (attempt %d), stock changed meanwhile: trying the newer figure",
+                where,
+                "sent" if outcome.ok else "skipped",
+                attempt,
             )
+        elif outcome.skipped:
+            row.status, row.last_error, row.message_id = SKIPPED, outcome.error, None
+            status = SKIPPED
+            log.info("%s: skipped: %s", where, outcome.error)
         elif outcome.ok:
             row.status, row.sent_at, row.last_error = "sent", now, None
             row.message_id = (outcome.reference or "")[:200] or None
@@ -266,11 +283,16 @@ def _deliver(
 ) -> _Outcome:
     try:
         target = _target(factory, claimed)
-        if claimed.kind == STOCK_PUSH:
-            return _send_stock(target, claimed, now=now, clients=clients)
-        if claimed.kind == SHIPMENT_CONFIRMATION:
-            return _send_shipment(target, claimed, clients=clients)
+        try:
+            if claimed.kind == STOCK_PUSH:
+                return _send_stock(target, claimed, now=now, clients=clients)
+            if claimed.kind == SHIPMENT_CONFIRMATION:
+                return _send_shipment(target, claimed, clients=clients)
+        except MissingCredentials as exc:
+            raise _Nowhere(f"channel {target.code!r} has no {exc}") from None
         return _Outcome(False, error=f"unknown channel message kind {claimed.kind!r}", permanent=True)
+    except _Nowhere as exc:
+        return _Outcome(False, error=str(exc), skipped=True)
     except ChannelHttpError as exc:
         return _Outcome(False, error=str(exc), permanent=not exc.retryable)
     except OutboundError as exc:
@@ -288,7 +310,7 @@ def _target(factory: sessionmaker[Session], claimed: _Claimed) -> _Target:
         if channel is None:
             raise OutboundError(f"channel {claimed.recipient!r} not found", permanent=True)
         if not channel.active:
-            raise OutboundError(f"channel {channel.code!r} is not active", permanent=True)
+            raise _Nowhere(f"channel {channel.code!r} is not active")
         listings: tuple[tuple[str, str | None], ...] = ()
         quantity = None
         if claimed.kind == STOCK_PUSH:
@@ -311,7 +333,7 @@ def _client(target: _Target, clients: Mapping[str, HttpClient]) -> HttpClient:
     if target.code in clients:
         return clients[target.code]
     if not target.base_url:
-        raise OutboundError(f"channel {target.code!r} has no base URL")
+        raise _Nowhere(f"channel {target.code!r} has no base URL")
     try:
         return HttpClient(target.base_url, max_wait=30.0)
     except ValueError as exc:
@@ -322,10 +344,7 @@ def _auth_headers(target: _Target) -> dict[str, str]:
     auth_headers = registry.hook(target.kind, "auth_headers")
     if auth_headers is None:
         return {}
-    try:
-        return auth_headers(target.credentials)
-    except MissingCredentials as exc:
-        raise OutboundError(f"channel {target.code!r} has no {exc}") from None
+    return auth_headers(target.credentials)
 
 
 def _send_stock(
@@ -333,9 +352,9 @@ def _send_stock(
 ) -> _Outcome:
     send_stock = registry.hook(target.kind, "send_stock")
     if send_stock is None:
-        return _Outcome(True, reference=f"skipped: a {target.kind} channel takes no stock push")
+        raise _Nowhere(f"a {target.kind} channel takes no stock push")
     if not target.listings:
-        return _Outcome(True, reference="skipped: the SKU is not listed on this channel")
+        raise _Nowhere(f"the SKU is not listed on channel {target.code!r}")
     client, headers = _client(target, clients), _auth_headers(target)
     references = []
     for channel_sku, listing_id in target.listings:
@@ -355,7 +374,7 @@ def _send_stock(
 def _send_shipment(target: _Target, claimed: _Claimed, *, clients: Mapping[str, HttpClient]) -> _Outcome:
     send_shipment = registry.hook(target.kind, "send_shipment")
     if send_shipment is None:
-        return _Outcome(True, reference=f"skipped: a {target.kind} channel takes no shipment confirmation")
+        raise _Nowhere(f"a {target.kind} channel takes no shipment confirmation")
     client, headers = _client(target, clients), _auth_headers(target)
     reference = send_shipment(client, headers, target.credentials, dict(claimed.payload))
     return _Outcome(True, reference=reference)

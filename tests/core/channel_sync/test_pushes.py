@@ -12,31 +12,33 @@ from sqlalchemy import select
 import core.models  # noqa: F401  (registers every table)
 from core import migrate
 from core.catalog.models import Listing
-from core.channels import amazon, ebay, registry, shopify, square, woocommerce
-from core.channels.base import MissingCredentials
-from core.channels.http import HttpClient
-from core.channels.models import Channel
-from core.channels.outbound import (
+from core.channel_sync.jobs import channel_push_job
+from core.channel_sync.pushes import (
     DispatchResult,
-    channel_push_job,
     dispatch_channel_outbox,
     queue_shipment_confirmation,
     retry_delay,
 )
-from core.channels.outbound_base import OutboundError, created_reference
+from core.channels import registry
+from core.channels.base import MissingCredentials
+from core.channels.http import HttpClient
+from core.channels.models import Channel
+from core.channels.outbound_base import created_reference
 from core.db import begin_write, make_engine, make_session_factory
 from core.fulfillment.models import Shipment, ShipmentLine
+from core.inventory.allocations import receive_stock
 from core.inventory.models import StockLevel
 from core.inventory.queries import available_to_sell
-from core.inventory.services import receive_stock, reserve_stock
+from core.inventory.reservations import reserve_stock
 from core.notifications.models import OutboxMessage
+from core.notifications.services import retry_outbox_message
+from core.security.roles import Actor
 from tests.conftest import drop_database, fresh_database_url
 from tests.factories import make_channel, make_order, make_sku
 from tests.httpserver import RecordingServer, Reply
 from tests.inventory_factories import link, make_location
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-SHIPPED_AT = "2026-11-20T09:30:00.250000+00:00"
 
 
 class Sleeps(list):
@@ -48,244 +50,6 @@ class Sleeps(list):
 def server():
     with RecordingServer() as running:
         yield running
-
-
-# --- request builders ---------------------------------------------------------------------------------------
-
-
-def test_shopify_stock_push_sets_the_available_quantity_at_the_location() -> None:
-    request = shopify.stock_push_request(
-        {"channel_sku": "TEE-M", "quantity": 7, "location_id": "655441491", "inventory_item_id": "808950810"}
-    )
-
-    assert request == (
-        "POST",
-        "/admin/api/2024-10/inventory_levels/set.json",
-        {"location_id": 655441491, "inventory_item_id": 808950810, "available": 7},
-    )
-
-
-def test_amazon_stock_push_merges_the_seller_fulfilled_quantity() -> None:
-    request = amazon.stock_push_request(
-        {
-            "channel_sku": "TEE M/blue",
-            "quantity": 4,
-            "seller_id": "A1SELLER",
-            "marketplace_id": "ATVPDKIKX0DER",
-        }
-    )
-
-    assert request == (
-        "PATCH",
-        "/listings/2021-08-01/items/A1SELLER/TEE%20M%2Fblue?marketplaceIds=ATVPDKIKX0DER",
-        {
-            "productType": "PRODUCT",
-            "patches": [
-                {
-                    "op": "merge",
-                    "path": "/attributes/fulfillment_availability",
-                    "value": [{"fulfillment_channel_code": "DEFAULT", "quantity": 4}],
-                }
-            ],
-        },
-    )
-
-
-def test_ebay_stock_push_updates_the_ship_to_home_quantity() -> None:
-    assert ebay.stock_push_request({"channel_sku": "TEE-M", "quantity": 12}) == (
-        "POST",
-        "/sell/inventory/v1/bulk_update_price_quantity",
-        {"requests": [{"sku": "TEE-M", "shipToLocationAvailability": {"quantity": 12}}]},
-    )
-
-
-@pytest.mark.parametrize(
-    ("listing_id", "path"),
-    [("794", "/wp-json/wc/v3/products/794"), ("22/733", "/wp-json/wc/v3/products/22/variations/733")],
-)
-def test_woocommerce_stock_push_sets_a_managed_stock_quantity(listing_id: str, path: str) -> None:
-    assert woocommerce.stock_push_request({"channel_listing_id": listing_id, "quantity": 3}) == (
-        "PUT",
-        path,
-        {"stock_quantity": 3, "manage_stock": True},
-    )
-
-
-def test_square_stock_push_records_a_physical_count() -> None:
-    request = square.stock_push_request(
-        {
-            "channel_listing_id": "W62UWFY35CWMYGVWK6TWJDNI",
-            "location_id": "C6W5YS5QM06F5",
-            "quantity": 9,
-            "idempotency_key": "k-1",
-            "occurred_at": "2026-11-20T12:00:00Z",
-        }
-    )
-
-    assert request == (
-        "POST",
-        "/v2/inventory/changes/batch-create",
-        {
-            "idempotency_key": "k-1",
-            "changes": [
-                {
-                    "type": "PHYSICAL_COUNT",
-                    "physical_count": {
-                        "catalog_object_id": "W62UWFY35CWMYGVWK6TWJDNI",
-                        "location_id": "C6W5YS5QM06F5",
-                        "state": "IN_STOCK",
-                        "quantity": "9",
-                        "occurred_at": "2026-11-20T12:00:00Z",
-                    },
-                }
-            ],
-            "ignore_unchanged_counts": True,
-        },
-    )
-
-
-@pytest.mark.parametrize(
-    "adapter", [shopify, amazon, ebay, woocommerce, square], ids=lambda adapter: adapter.KIND
-)
-def test_stock_push_never_sends_a_negative_quantity(adapter) -> None:
-    payload = {
-        "channel_sku": "S",
-        "channel_listing_id": "1",
-        "quantity": -7,
-        "location_id": "1",
-        "inventory_item_id": "1",
-        "seller_id": "A",
-        "marketplace_id": "M",
-        "idempotency_key": "k",
-        "occurred_at": "2026-11-20T12:00:00Z",
-    }
-
-    _method, _path, body = adapter.stock_push_request(payload)
-
-    assert "-7" not in repr(body)
-
-
-def test_stock_push_without_an_id_the_channel_needs_says_which() -> None:
-    with pytest.raises(OutboundError, match="'location_id'"):
-        shopify.stock_push_request({"quantity": 1, "inventory_item_id": "5"})
-
-
-def shipment_payload(**overrides) -> dict:
-    payload = {
-        "order_external_id": "902-1845936-5435065",
-        "shipment_id": 41,
-        "carrier": "ups",
-        "tracking_number": "1Z999AA10123456784",
-        "tracking_url": None,
-        "shipped_at": SHIPPED_AT,
-        "marketplace_id": "ATVPDKIKX0DER",
-        "lines": [{"line_item_id": "05015851154158", "quantity": 1, "channel_sku": "NABetaASINB00551Q3CS"}],
-    }
-    return payload | overrides
-
-
-def test_amazon_shipment_confirmation_confirms_one_package() -> None:
-    assert amazon.shipment_request(shipment_payload()) == (
-        "POST",
-        "/orders/v0/orders/902-1845936-5435065/shipmentConfirmation",
-        {
-            "marketplaceId": "ATVPDKIKX0DER",
-            "packageDetail": {
-                "packageReferenceId": "41",
-                "carrierCode": "UPS",
-                "trackingNumber": "1Z999AA10123456784",
-                "shipDate": "2026-11-20T09:30:00Z",
-                "orderItems": [{"orderItemId": "05015851154158", "quantity": 1}],
-            },
-        },
-    )
-
-
-def test_amazon_shipment_confirmation_names_an_unlisted_carrier() -> None:
-    _method, _path, body = amazon.shipment_request(shipment_payload(carrier="Amazon Logistics"))
-
-    assert (body["packageDetail"]["carrierCode"], body["packageDetail"]["carrierName"]) == (
-        "Other",
-        "Amazon Logistics",
-    )
-
-
-def test_ebay_shipment_confirmation_creates_a_shipping_fulfillment() -> None:
-    payload = shipment_payload(
-        order_external_id="27-05243-46121", carrier="USPS", lines=[{"line_item_id": "10052", "quantity": 2}]
-    )
-
-    assert ebay.shipment_request(payload) == (
-        "POST",
-        "/sell/fulfillment/v1/order/27-05243-46121/shipping_fulfillment",
-        {
-            "lineItems": [{"lineItemId": "10052", "quantity": 2}],
-            "shippedDate": "2026-11-20T09:30:00.250Z",
-            "shippingCarrierCode": "USPS",
-            "trackingNumber": "1Z999AA10123456784",
-        },
-    )
-
-
-def test_shipment_confirmation_without_tracking_number_is_optional_on_ebay_but_not_on_amazon() -> None:
-    _method, _path, body = ebay.shipment_request(shipment_payload(tracking_number=None))
-
-    assert "trackingNumber" not in body and "shippingCarrierCode" not in body
-    with pytest.raises(OutboundError, match="'tracking_number'") as caught:
-        amazon.shipment_request(shipment_payload(tracking_number=None))
-    assert caught.value.permanent
-
-
-def test_shopify_shipment_confirmation_fulfills_the_shipped_lines_of_open_fulfillment_orders() -> None:
-    payload = shipment_payload(
-        order_external_id="450789469",
-        carrier="FedEx",
-        tracking_url="https://track.example/1Z",
-        lines=[{"line_item_id": "466157049", "quantity": 1}, {"line_item_id": "518995019", "quantity": 2}],
-        fulfillment_orders=[
-            {"id": 1046000777, "status": "closed", "line_items": [{"id": 1, "line_item_id": 466157049}]},
-            {
-                "id": 1046000778,
-                "status": "open",
-                "line_items": [
-                    {"id": 1025578633, "line_item_id": 466157049, "fulfillable_quantity": 1},
-                    {"id": 1025578634, "line_item_id": 518995019, "fulfillable_quantity": 3},
-                    {"id": 1025578635, "line_item_id": 703073504, "fulfillable_quantity": 1},
-                ],
-            },
-        ],
-    )
-
-    assert shopify.shipment_request(payload) == (
-        "POST",
-        "/admin/api/2024-10/fulfillments.json",
-        {
-            "fulfillment": {
-                "line_items_by_fulfillment_order": [
-                    {
-                        "fulfillment_order_id": 1046000778,
-                        "fulfillment_order_line_items": [
-                            {"id": 1025578633, "quantity": 1},
-                            {"id": 1025578634, "quantity": 2},
-                        ],
-                    }
-                ],
-                "tracking_info": {
-                    "number": "1Z999AA10123456784",
-                    "company": "FedEx",
-                    "url": "https://track.example/1Z",
-                },
-                "notify_customer": False,
-            }
-        },
-    )
-
-
-def test_shopify_shipment_confirmation_with_nothing_left_to_fulfill_fails_for_good() -> None:
-    with pytest.raises(OutboundError) as caught:
-        shopify.shipment_request(shipment_payload(fulfillment_orders=[]))
-
-    assert caught.value.permanent
 
 
 @pytest.mark.parametrize(
@@ -646,9 +410,103 @@ def test_dispatch_marks_a_push_to_a_channel_without_stock_api_as_skipped(db, ses
 
     result = dispatch_channel_outbox(session_factory, now=NOW)
 
-    assert result.sent == 1
-    assert reload(db, row).message_id == "skipped: a webshop channel takes no stock push"
+    assert result == DispatchResult(claimed=1, skipped=1)
+    row = reload(db, row)
+    assert (row.status, row.last_error, row.message_id, row.sent_at) == (
+        "skipped",
+        "a webshop channel takes no stock push",
+        None,
+        None,
+    )
     assert server.requests == []
+
+
+def test_dispatch_skips_a_push_for_a_sku_the_channel_does_not_list(db, session_factory, server) -> None:
+    channel = make_channel(db, kind="ebay", base_url=server.url, credentials={"access_token": "t"})
+    row = stock_row(db, channel, make_sku(db).id, 5)
+
+    assert dispatch_channel_outbox(session_factory, now=NOW) == DispatchResult(claimed=1, skipped=1)
+    assert reload(db, row).last_error == f"the SKU is not listed on channel {channel.code!r}"
+    assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    ("channel_fields", "reason"),
+    [
+        ({"base_url": None}, "has no base URL"),
+        ({"base_url": ""}, "has no base URL"),
+        ({"credentials": {}}, "has no credentials['access_token']"),
+        ({"active": False}, "is not active"),
+    ],
+    ids=["no-base-url", "blank-base-url", "no-token", "inactive"],
+)
+def test_dispatch_skips_a_push_that_cannot_go_anywhere_and_never_retries_it(
+    db, session_factory, server, channel_fields, reason
+) -> None:
+    channel, sku = ebay_listing(db, server.url)
+    row = stock_row(db, channel, sku.id, 5)
+    for name, value in channel_fields.items():
+        setattr(channel, name, value)
+    db.commit()
+
+    assert dispatch_channel_outbox(session_factory, now=NOW) == DispatchResult(claimed=1, skipped=1)
+    row = reload(db, row)
+    assert (row.status, row.attempts) == ("skipped", 0)
+    assert row.last_error == f"channel {channel.code!r} {reason}"
+    assert dispatch_channel_outbox(session_factory, now=NOW + timedelta(days=2)) == DispatchResult()
+    assert server.requests == []
+
+
+def test_a_skipped_stock_push_is_sent_after_a_stock_change_once_the_channel_is_configured(
+    db, session_factory, server
+) -> None:
+    channel, sku = ebay_listing(db, server.url, base_url=None)
+    location = make_location(db)
+    link(db, channel, location)
+    receive_stock(db, location.id, sku.id, 5, actor="ops@example.org", now=NOW)
+    db.commit()
+    assert dispatch_channel_outbox(session_factory, now=NOW).skipped == 1
+
+    # Still no base URL: the next stock change arms it again, and it is skipped again without a request.
+    receive_stock(db, location.id, sku.id, 1, actor="ops@example.org", now=NOW)
+    db.commit()
+    assert dispatch_channel_outbox(session_factory, now=NOW).skipped == 1
+    assert server.requests == []
+
+    channel.base_url = server.url
+    db.commit()
+    assert dispatch_channel_outbox(session_factory, now=NOW) == DispatchResult()  # armed by a stock change
+    receive_stock(db, location.id, sku.id, 2, actor="ops@example.org", now=NOW)
+    db.commit()
+    server.add("POST", "/sell/inventory/v1/bulk_update_price_quantity", ok_bulk(f"EB-{sku.code}"))
+
+    assert dispatch_channel_outbox(session_factory, now=NOW) == DispatchResult(claimed=1, sent=1)
+    [request] = server.requests
+    assert request.json["requests"][0]["shipToLocationAvailability"] == {"quantity": 8}
+    row = db.scalar(select(OutboxMessage).where(OutboxMessage.recipient == channel.code))
+    db.refresh(row)
+    assert (row.status, row.last_error) == ("sent", None)
+
+
+def test_a_skipped_shipment_confirmation_waits_for_a_retry_once_the_channel_is_set_up(
+    db, session_factory, server
+) -> None:
+    channel = make_channel(db, kind="amazon", base_url=server.url, credentials={})
+    _order, row = queued_confirmation(db, channel, "902-1845936-5435065", "05015851154158", "USPS", "9400")
+
+    assert dispatch_channel_outbox(session_factory, now=NOW) == DispatchResult(claimed=1, skipped=1)
+    assert reload(db, row).last_error == f"channel {channel.code!r} has no credentials['access_token']"
+
+    channel.credentials = {"access_token": "Atza|t", "marketplace_ids": ["ATVPDKIKX0DER"]}
+    db.commit()
+    assert dispatch_channel_outbox(session_factory, now=NOW) == DispatchResult()  # not armed again by itself
+    retry_outbox_message(db, row.id, actor=Actor(label="ops"), now=NOW)
+    db.commit()
+    server.add("POST", "/orders/v0/orders/", Reply(204))
+
+    assert dispatch_channel_outbox(session_factory, now=NOW) == DispatchResult(claimed=1, sent=1)
+    assert server.requests[0].headers["x-amz-access-token"] == "Atza|t"
+    assert reload(db, row).status == "sent"
 
 
 def test_dispatch_resolves_the_shopify_inventory_item_from_the_variant(db, session_factory, server) -> None:
@@ -730,11 +588,6 @@ def test_two_dispatchers_never_send_a_row_twice(tmp_path, server) -> None:
         drop_database(url, needs_drop)
 
 
-def test_push_hooks_cover_the_channels_that_take_pushes() -> None:
-    assert registry.kinds_with("send_shipment") == ["amazon", "ebay", "shopify"]
-    assert registry.kinds_with("send_stock") == ["amazon", "ebay", "shopify", "square", "woocommerce"]
-
-
 # --- a channel added as a module and a registry entry only --------------------------------------------------
 
 
@@ -814,7 +667,7 @@ def test_a_registered_adapter_with_push_hooks_takes_shipment_confirmations(
     assert (reload(db, row).status, reload(db, row).message_id) == ("sent", "sh-77")
 
 
-def test_a_registered_adapter_missing_its_credentials_is_retried_with_the_reason(
+def test_a_registered_adapter_missing_its_credentials_is_skipped_with_the_reason(
     db, session_factory, server, monkeypatch
 ) -> None:
     monkeypatch.setitem(registry.ADAPTERS, "fakeshop", fake_channel())
@@ -823,11 +676,28 @@ def test_a_registered_adapter_missing_its_credentials_is_retried_with_the_reason
 
     result = dispatch_channel_outbox(session_factory, now=NOW)
 
-    assert result == DispatchResult(claimed=1, retrying=1)
+    assert result == DispatchResult(claimed=1, skipped=1)
     row = reload(db, row)
-    assert (row.status, row.attempts) == ("pending", 1)
+    assert (row.status, row.attempts) == ("skipped", 0)
     assert row.last_error == f"channel {channel.code!r} has no credentials['api_key']"
     assert server.requests == []
+
+
+def test_a_registered_adapter_whose_send_hook_misses_a_credential_is_skipped(
+    db, session_factory, server, monkeypatch
+) -> None:
+    module = fake_channel()
+
+    def send_stock(client, headers, credentials, push):
+        raise MissingCredentials("credentials['store']")
+
+    module.send_stock = send_stock
+    monkeypatch.setitem(registry.ADAPTERS, "fakeshop", module)
+    channel, sku = fake_listing(db, server.url, {"api_key": "k-1"})
+    row = stock_row(db, channel, sku.id, 4)
+
+    assert dispatch_channel_outbox(session_factory, now=NOW) == DispatchResult(claimed=1, skipped=1)
+    assert reload(db, row).last_error == f"channel {channel.code!r} has no credentials['store']"
 
 
 def test_a_registered_adapter_without_push_hooks_takes_no_push(
@@ -842,6 +712,6 @@ def test_a_registered_adapter_without_push_hooks_takes_no_push(
     db.flush()
 
     assert queue_shipment_confirmation(db, shipment, now=NOW) is None
-    assert dispatch_channel_outbox(session_factory, now=NOW).sent == 1
-    assert reload(db, row).message_id == "skipped: a fakeshop channel takes no stock push"
+    assert dispatch_channel_outbox(session_factory, now=NOW).skipped == 1
+    assert reload(db, row).last_error == "a fakeshop channel takes no stock push"
     assert server.requests == []

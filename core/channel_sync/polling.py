@@ -1,7 +1,7 @@
 """Pollers: fetch recently changed orders from the channels whose adapter has a `poll_pages` hook.
 
 The polled kinds are those of the registry's adapters with the hook (Amazon Orders API v0, eBay Sell
-Fulfillment API); polling_base says what the hook does.
+Fulfillment API); core.channels.polling_base says what the hook does.
 
 Like `crossdock import`, a poll owns its transactions. For each page fetched:
 1. every response body of the page (e.g. Amazon: the getOrders page and the getOrderItems responses of its
@@ -13,13 +13,13 @@ Like `crossdock import`, a poll owns its transactions. For each page fetched:
    stops the poll and leaves the cursor where it was, so the next poll fetches the same window again.
    An order whose items could not be fetched (a 4xx) is still ingested, held for its missing lines, and
    the cursor stops short of it so that the next poll fetches it again.
-The nightly `reimport_previous_day` fetches the last day again without touching the cursor.
+The nightly `reimport_previous_day` fetches the last day again without touching the cursor. The worker's jobs
+that run them are in core.channel_sync.jobs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -87,42 +87,6 @@ def reimport_previous_day(
     info = _load_channel(session_factory, channel_code)
     since = now - REIMPORT_WINDOW - CURSOR_OVERLAP
     return _poll(session_factory, info, since, now, now=now, client=client, move_cursor=False)
-
-
-def poll_channels_job(session: Session, now: datetime) -> dict[str, str]:
-    """Worker job (every 5 minutes): poll every active polled channel that has a base URL."""
-    return _each_polled_channel(session, now, poll_channel)
-
-
-def nightly_reimport_job(session: Session, now: datetime) -> dict[str, str]:
-    """Worker job (02:30 UTC): fetch the previous day again from every polled channel."""
-    return _each_polled_channel(session, now, reimport_previous_day)
-
-
-def _each_polled_channel(session: Session, now: datetime, run: Callable[..., PollResult]) -> dict[str, str]:
-    factory = job_session_factory(session)
-    with factory() as reader:
-        codes = polled_channel_codes(reader)
-    summary: dict[str, str] = {}
-    for code in codes:
-        try:
-            result = run(factory, code, now=now)
-        except Exception as exc:  # one channel's failure must not stop the others
-            log.exception("polling %s failed", code)
-            summary[code] = f"failed: {type(exc).__name__}: {exc}"
-            continue
-        summary[code] = f"{result.fetched} fetched, {result.orders} orders, {len(result.errors)} errors"
-    return summary
-
-
-def job_session_factory(session: Session) -> sessionmaker[Session]:
-    """Sessions on the bind of a job's session, for the pollers and the dispatcher, which own their commits.
-
-    The worker's session is bound to the engine; bound to a connection already in a transaction (a test),
-    each commit only releases a SAVEPOINT of that transaction."""
-    return sessionmaker(
-        bind=session.get_bind(), expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
 
 
 def polled_kinds() -> list[str]:

@@ -1,4 +1,4 @@
-"""Amazon and eBay pollers against a local server that serves the recorded sample payloads."""
+"""Amazon and eBay pollers against a local server that serves our fixture payloads (tests/fixtures/)."""
 
 from __future__ import annotations
 
@@ -9,26 +9,27 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from core.channels import registry, webshop
-from core.channels.amazon import amazon_time
-from core.channels.ebay import ebay_time
-from core.channels.http import HttpClient
-from core.channels.models import Channel
-from core.channels.polling import (
+from core.channel_sync.jobs import poll_channels_job
+from core.channel_sync.polling import (
     PollError,
     PollResult,
     poll_channel,
-    poll_channels_job,
     polled_channel_codes,
     reimport_previous_day,
 )
+from core.channels import registry, webshop
+from core.channels.amazon_api import amazon_time
+from core.channels.ebay import ebay_time
+from core.channels.http import HttpClient
+from core.channels.models import Channel
 from core.channels.polling_base import Page, text_credential
 from core.orders.models import InboundPayload, Order, OrderEvent, OrderLine
 from tests.factories import make_channel
+from tests.fixtures import channel_text
 from tests.httpserver import RecordingServer, Reply
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-FIRST_ORDER, SECOND_ORDER = "902-1845936-5435065", "902-8745147-1934268"
+FIRST_ORDER, SECOND_ORDER = "113-4827365-1029384", "113-5938271-6647105"
 AMAZON_TOKEN = "Atza|sample-token"
 EBAY_TOKEN = "v^1.1#sample-token"
 
@@ -39,7 +40,7 @@ class Sleeps(list):
 
 
 def raw(text: str) -> Reply:
-    """A recorded sample served byte for byte as JSON."""
+    """A fixture payload served byte for byte as JSON."""
     return Reply(200, text.encode("utf-8"), {"Content-Type": "application/json"})
 
 
@@ -50,17 +51,15 @@ def server():
 
 
 @pytest.fixture
-def amazon_samples(shared_data):
-    folder = shared_data / "channels" / "amazon"
-    return (
-        (folder / "getOrders_sandbox_TEST_CASE_200.json").read_text(),
-        (folder / "getOrderItems_sandbox_TEST_CASE_200.json").read_text(),
-    )
+def amazon_samples():
+    """getOrders (two orders) and the getOrderItems response of the first."""
+    return channel_text("amazon", "getOrders.json"), channel_text("amazon", "getOrderItems.json")
 
 
 @pytest.fixture
-def ebay_sample(shared_data):
-    return (shared_data / "channels" / "ebay" / "getOrders_sample_full.json").read_text()
+def ebay_sample():
+    """The first getOrders page: three orders of five, with a next page."""
+    return channel_text("ebay", "getOrders.json")
 
 
 def amazon_channel(db, url: str, **overrides) -> Channel:
@@ -126,8 +125,9 @@ def test_poll_amazon_ingests_orders_with_their_items_and_advances_the_cursor(
     assert len(result.errors) == 1
     assert result.errors[0].startswith(f"getOrderItems {SECOND_ORDER}: HTTP 404")
     first = db.scalar(select(Order).where(Order.external_id == FIRST_ORDER))
-    assert [(line.channel_sku, line.external_id, line.quantity) for line in first.lines] == [
-        ("NABetaASINB00551Q3CS", "05015851154158", 1)
+    assert sorted((line.channel_sku, line.external_id, line.quantity) for line in first.lines) == [
+        ("DRIPPER-CER-WHT", "48213059371842", 2),
+        ("FILTER-02-100", "48213059371843", 1),
     ]
     second = db.scalar(select(Order).where(Order.external_id == SECOND_ORDER))
     assert second.lines == []
@@ -137,8 +137,8 @@ def test_poll_amazon_ingests_orders_with_their_items_and_advances_the_cursor(
     ).all()
     assert [(p.source, p.topic) for p in payloads] == [("poll", "getOrders"), ("poll", "getOrderItems")]
     assert payloads[0].body == amazon_samples[0]
-    # newest LastUpdateDate in the page (1970-01-19T03:58:32Z) less the two-minute overlap
-    assert stored_cursor(db, channel) == datetime(1970, 1, 19, 3, 56, 32, tzinfo=UTC)
+    # newest LastUpdateDate in the page (the second order's, 2025-06-02T15:12:03Z) less the two-minute overlap
+    assert stored_cursor(db, channel) == datetime(2025, 6, 2, 15, 10, 3, tzinfo=UTC)
     assert result.cursor == stored_cursor(db, channel)
 
 
@@ -170,7 +170,7 @@ def test_poll_amazon_first_run_looks_back_two_days(db, session_factory, server, 
     result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
 
     assert server.requests[0].param("LastUpdatedAfter") == amazon_time(NOW - timedelta(days=2))
-    # the sandbox orders are older than the window: the cursor starts at the window, never before it
+    # the fixture orders are older than the window: the cursor starts at the window, never before it
     assert result.cursor == NOW - timedelta(days=2)
 
 
@@ -257,13 +257,13 @@ def test_poll_amazon_cursor_stops_short_of_an_order_whose_items_failed(
 ) -> None:
     channel = amazon_channel(db, server.url)
     page = json.loads(amazon_samples[0])
-    page["payload"]["Orders"][0]["LastUpdateDate"] = "1970-01-25T00:00:00Z"  # the complete order is newer
+    page["payload"]["Orders"][0]["LastUpdateDate"] = "2025-06-03T09:00:00Z"  # the complete order is newer
     serve_amazon(server, json.dumps(page), amazon_samples[1])
 
     result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
 
-    # the second order (items: 404) was last updated 1970-01-19T03:58:32Z: the next poll fetches it again
-    assert result.cursor == datetime(1970, 1, 19, 3, 56, 32, tzinfo=UTC)
+    # the second order (items: 404) was last updated 2025-06-02T15:12:03Z: the next poll fetches it again
+    assert result.cursor == datetime(2025, 6, 2, 15, 10, 3, tzinfo=UTC)
 
 
 def test_poll_amazon_without_an_access_token_sends_nothing(db, session_factory, server) -> None:
@@ -283,19 +283,19 @@ def test_poll_ebay_ingests_the_orders_page_and_advances_the_cursor(
     channel = ebay_channel(db, server.url)
     server.add("GET", "/sell/fulfillment/v1/order", raw(ebay_sample))
     server.add(
-        "GET", "/sell/fulfillment/v1/order", Reply(200, {"orders": [], "total": 5}), query={"offset": "5"}
+        "GET", "/sell/fulfillment/v1/order", Reply(200, {"orders": [], "total": 3}), query={"offset": "3"}
     )
 
     result = poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
 
-    assert (result.fetched, result.orders, result.errors) == (2, 5, ())
+    assert (result.fetched, result.orders, result.errors) == (2, 3, ())
     first, second = server.requests
     assert first.query == {
         "filter": ["lastmodifieddate:[2020-06-01T00:00:00.000Z..]"],
         "limit": ["50"],
         "offset": ["0"],
     }
-    assert second.param("offset") == "5"
+    assert second.param("offset") == "3"
     assert first.headers["authorization"] == f"Bearer {EBAY_TOKEN}"
     ids = set(db.scalars(select(Order.external_id).where(Order.channel_id == channel.id)))
     assert ids == {order["orderId"] for order in json.loads(ebay_sample)["orders"]}
@@ -303,14 +303,14 @@ def test_poll_ebay_ingests_the_orders_page_and_advances_the_cursor(
         select(InboundPayload).where(InboundPayload.channel_id == channel.id).order_by(InboundPayload.id)
     ).all()
     assert (payload.source, payload.body) == ("poll", ebay_sample)
-    # newest lastModifiedDate (2020-06-29T00:55:11.000Z) less the overlap
-    assert stored_cursor(db, channel) == datetime(2020, 6, 29, 0, 53, 11, tzinfo=UTC)
+    # newest lastModifiedDate (2025-09-09T08:01:47.000Z) less the overlap
+    assert stored_cursor(db, channel) == datetime(2025, 9, 9, 7, 59, 47, tzinfo=UTC)
 
 
 def test_poll_ebay_replayed_creates_nothing_new(db, session_factory, server, ebay_sample) -> None:
     channel = ebay_channel(db, server.url)
     server.add("GET", "/sell/fulfillment/v1/order", raw(ebay_sample))
-    server.add("GET", "/sell/fulfillment/v1/order", Reply(200, {"orders": []}), query={"offset": "5"})
+    server.add("GET", "/sell/fulfillment/v1/order", Reply(200, {"orders": []}), query={"offset": "3"})
     poll_channel(session_factory, channel.code, now=NOW, client=client_for(server))
     orders, events = count(db, Order), count(db, OrderEvent)
 
@@ -325,7 +325,7 @@ def test_reimport_previous_day_fetches_the_last_day_without_moving_the_cursor(
     ebay = ebay_channel(db, server.url)
     amazon = amazon_channel(db, server.url)
     server.add("GET", "/sell/fulfillment/v1/order", raw(ebay_sample))
-    server.add("GET", "/sell/fulfillment/v1/order", Reply(200, {"orders": []}), query={"offset": "5"})
+    server.add("GET", "/sell/fulfillment/v1/order", Reply(200, {"orders": []}), query={"offset": "3"})
     serve_amazon(server, *amazon_samples)
 
     ebay_result = reimport_previous_day(session_factory, ebay.code, now=NOW, client=client_for(server))
@@ -336,7 +336,7 @@ def test_reimport_previous_day_fetches_the_last_day_without_moving_the_cursor(
     amazon_request = server.requests_to("GET", "/orders/v0/orders")[-3]
     assert amazon_request.param("LastUpdatedAfter") == amazon_time(start)
     assert amazon_request.param("LastUpdatedBefore") == amazon_time(NOW - timedelta(minutes=2))
-    assert (ebay_result.orders, amazon_result.orders) == (5, 2)
+    assert (ebay_result.orders, amazon_result.orders) == (3, 2)
     assert stored_cursor(db, ebay) == datetime(2020, 6, 1, tzinfo=UTC)
     assert stored_cursor(db, amazon) == datetime(1970, 1, 1, tzinfo=UTC)
 
