@@ -11,7 +11,7 @@ Steps for one payload (`receive_payload` runs them in one transaction):
    unchanged, or, older than what we hold, recorded and ignored; an order that can't be completed is kept on
    hold with the reason.
 4. The payload's outcome is written on it.
-The hot path's statements are core.orders.statements'.
+The statements of this hot path are in core.orders.statements, the order's columns in core.orders.columns.
 """
 
 from __future__ import annotations

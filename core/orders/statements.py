@@ -180,7 +180,7 @@ def _prepared(statement: Executable) -> sql.Prepared:
 
 def execute(session: Session, statement: Executable, values: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Run a statement another area built once (core.customers' resolution, in the intake's hot path) on the
-    driver's cursor; its rows."""
+    driver's cursor; its rows. Each statement is kept prepared: pass only statements built once."""
     return sql.run(session, _prepared(statement), values)
 
 
