@@ -414,7 +414,7 @@ def _update_order(
 
 # Columns an update writes without counting them as news: the channel's state moves the order's status
 # instead (_after_change), and a newer updated-at alone changes nothing else.
-NOT_NEWS = frozenset({"channel_state", "channel_updated_at"})
+_NOT_NEWS = frozenset({"channel_state", "channel_updated_at"})
 
 
 def _apply_changes(
@@ -453,7 +453,7 @@ def _apply_changes(
                 data={"refunded_total": value},
             )
         setattr(order, name, value)
-        if name not in NOT_NEWS:
+        if name not in _NOT_NEWS:
             changes.append(name)
     if lines_differ(order.lines, line_columns(canonical, {})):  # SKU ids aren't compared: no mapping needed
         if order.status in (OrderStatus.PENDING, OrderStatus.ON_HOLD, OrderStatus.BACKORDERED):
