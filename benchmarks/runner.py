@@ -246,7 +246,9 @@ def goal_for(
     if goal.of == "floor":
         return goal.share, f"{goal.share:.2f} of the floor"
     if ceiling is None or not floor:
-        raise RuntimeError(f"{scenario.name}: its goal on {database} is a share of the ceiling, none measured")
+        raise RuntimeError(
+            f"{scenario.name}: its goal on {database} is a share of the ceiling, none measured"
+        )
     return goal.share * ceiling / floor, f"{goal.share:.2f} of the replay ceiling"
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
+    Executable,
     Integer,
     Select,
     Table,
@@ -22,7 +24,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from core import sql
 from core.audit.services import record_audit
 from core.channels.canonical import CanonicalAddress, CanonicalBuyer
 from core.customers.models import CrmNote, Customer, Identity
@@ -91,7 +92,7 @@ _BY_BUYER_ID, _BY_CHANNEL_EMAIL, _BY_CUSTOMER_EMAIL, _BY_ANY_EMAIL, _BY_PHONE = 
 
 
 @cache
-def _matches(*, buyer_id: bool, email: bool, own_email: bool, phone: bool) -> sql.Prepared:
+def _matches(*, buyer_id: bool, email: bool, own_email: bool, phone: bool) -> CompoundSelect:
     """One query for every way the buyer can be known by what they gave (built once per combination, so no
     lookup runs on a missing value)."""
     ways = []
@@ -126,11 +127,18 @@ def _matches(*, buyer_id: bool, email: bool, own_email: bool, phone: bool) -> sq
         ways.append(_first_match(_BY_ANY_EMAIL, _identities, _identities.c.email == bindparam("email")))
     if phone:
         ways.append(_first_match(_BY_PHONE, _identities, _identities.c.phone == bindparam("phone")))
-    return sql.Prepared(union_all(*ways))
+    return union_all(*ways)
 
 
-_INSERT_CUSTOMER = sql.Prepared(insert(_customers).returning(_customers.c.id))
-_INSERT_IDENTITY = sql.Prepared(insert(_identities).returning(_identities.c.id))
+_INSERT_CUSTOMER = insert(_customers).returning(_customers.c.id)
+_INSERT_IDENTITY = insert(_identities).returning(_identities.c.id)
+
+# Runs one of resolve_customer's statements, every value given: its rows.
+Execute = Callable[[Session, Executable, dict[str, Any]], Sequence[Sequence[Any]]]
+
+
+def _execute(session: Session, statement: Executable, values: dict[str, Any]) -> Sequence[Sequence[Any]]:
+    return session.execute(statement, values).all()
 
 
 def resolve_customer(
@@ -140,6 +148,7 @@ def resolve_customer(
     address: CanonicalAddress | None,
     *,
     now: datetime,
+    execute: Execute = _execute,
 ) -> tuple[int | None, int | None]:
     """The ids of the unified customer behind a channel buyer and of their identity on this channel:
     matched exactly, else new.
@@ -149,6 +158,7 @@ def resolve_customer(
     identity with that phone (a new identity of that customer); else a new customer. A marketplace relay email
     identifies the buyer on that channel only: never the person's own email. One query to match, one INSERT
     per row made. Returns (None, None) when the buyer gave nothing to know them by (an anonymous till sale).
+    The statements are built once and run by `execute` (the intake passes its hot path's runner).
     """
     phone = normalize_phone(buyer.phone)
     if not (buyer.external_id or buyer.email or phone):
@@ -160,7 +170,7 @@ def resolve_customer(
         own_email=bool(buyer.email) and not buyer.email_is_relay,
         phone=bool(phone),
     )
-    found = sql.run(
+    found = execute(
         session,
         matches,
         {"channel_id": channel_id, "external_id": buyer.external_id, "email": buyer.email, "phone": phone},
@@ -172,7 +182,7 @@ def resolve_customer(
         customer_id = best[2]
         matched_by = "phone" if best[0] == _BY_PHONE else "email"
     else:
-        [(customer_id,)] = sql.run(
+        [(customer_id,)] = execute(
             session,
             _INSERT_CUSTOMER,
             {
@@ -185,7 +195,7 @@ def resolve_customer(
             },
         )
         matched_by = "new"
-    [(identity_id,)] = sql.run(
+    [(identity_id,)] = execute(
         session,
         _INSERT_IDENTITY,
         {

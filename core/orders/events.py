@@ -1,22 +1,17 @@
 """The order timeline: one function per kind of entry, each appending an OrderEvent; `Timeline` gathers the
-entries of a hot path (intake) and appends them with one INSERT."""
+entries of a hot path (intake) as rows, for it to append with one INSERT."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from core import sql
 from core.orders.models import Order, OrderEvent
 
 # Timeline entries the customer sees on the portal; the rest are for staff.
 CUSTOMER_VISIBLE_KINDS = frozenset({"placed", "status_changed", "shipped", "delivered", "return_update"})
-
-_INSERT_EVENTS = insert(OrderEvent.__table__)
-_EVENT_ROWS = sql.Prepared(_INSERT_EVENTS)
 
 
 def record_event(
@@ -64,7 +59,8 @@ def status_changed(
 
 
 class Timeline:
-    """Entries for one order's timeline, kept in order until `write` appends them all with one INSERT.
+    """Entries for one order's timeline, gathered in order for the intake to append with one INSERT
+    (core.orders.statements.append_timeline).
 
     Each entry is the row `record_event` would write; no OrderEvent objects are made (nothing to flush)."""
 
@@ -101,11 +97,3 @@ class Timeline:
     def status_changed(self, from_status: str, to_status: str, *, why: str) -> None:
         """Queue a status change entry: from, to, why."""
         self.add("status_changed", why, from_status=from_status, to_status=to_status)
-
-    def write(self, session: Session, queued: sql.Batch | None = None) -> None:
-        """Append the queued entries (one executemany INSERT; added to `queued` when given) and start
-        afresh."""
-        if self.rows:
-            with sql.joining(session, queued) as writes:
-                writes.add_many(_EVENT_ROWS, self.rows)
-            self.rows = []

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from core.catalog.services import add_listing
 from core.customers.models import Customer
-from core.orders import intake
+from core.orders import intake, statements, upsert
 from core.orders.models import Allocation, InboundPayload, Order, OrderEvent
 from tests.factories import NOW, make_channel, make_sku
 from tests.fixtures import CHANNELS
@@ -156,10 +156,10 @@ def test_ingest_unmapped_sku_holds_order_until_listing_added(db) -> None:
     assert [line.sku_id for line in order.lines] == [None, None, None]
     for variant in ("KETTLE-CU-17", "MUG-ENAMEL-TEAL"):
         add_listing(db, channel, variant, make_sku(db, code=f"X-{variant}").code, now=NOW)
-    assert intake.reprocess_held_orders(db, channel.id, now=NOW, actor="ops") == []
+    assert upsert.reprocess_held_orders(db, channel.id, now=NOW, actor="ops") == []
     assert order.hold_reason == "unmapped channel SKU: TOWEL-LIGHTHOUSE"
     add_listing(db, channel, "TOWEL-LIGHTHOUSE", make_sku(db, code="X-TOWEL").code, now=NOW)
-    assert intake.reprocess_held_orders(db, channel.id, now=NOW, actor="ops") == [order.id]
+    assert upsert.reprocess_held_orders(db, channel.id, now=NOW, actor="ops") == [order.id]
     assert order.status == "backordered" and order.hold_reason is None  # paid; released, but no stock yet
 
 
@@ -207,7 +207,7 @@ def test_ingest_missing_address_holds_order_and_keeps_it_on_release(db, shopify)
     _p, [result] = ingest(db, shopify, doc)
     order = db.get(Order, result.order_id)
     assert "missing shipping address" in order.hold_reason
-    assert intake.reprocess_held_orders(db, shopify.id, now=NOW, actor="ops") == []
+    assert upsert.reprocess_held_orders(db, shopify.id, now=NOW, actor="ops") == []
     assert order.status == "on_hold"
 
 
@@ -321,7 +321,7 @@ def test_an_order_with_more_lines_than_one_insert_takes_keeps_every_line(db) -> 
     channel = make_channel(db, code="webshop-long", kind="webshop", name="Web shop")
     warehouse = make_location(db)
     link(db, channel, warehouse)
-    count = intake.LINES_PER_INSERT * 2 + 7
+    count = statements.LINES_PER_INSERT * 2 + 7
     for n in range(count):
         sku = make_sku(db, code=f"LONG-{n:03d}")
         add_listing(db, channel, sku.code, sku.code, now=NOW)
