@@ -8,6 +8,7 @@ from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo
 
 from cli.bench import bench
+from cli.channels import channels
 from cli.context import PROJECT_ROOT
 from cli.db import db
 from cli.intake import import_cmd
@@ -24,6 +25,7 @@ COMMANDS: tuple[click.Command, ...] = (
     demo,
     serve,
     worker,
+    channels,
     import_cmd,
     orders,
     locations,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -405,3 +406,50 @@ def test_orders_ship_leaves_an_audit_entry(cli_db: str) -> None:
     assert [(s["carrier"], s["tracking_number"]) for s in entry.after["shipments"]] == [
         ("UPS", "1Z999AA10123456784")
     ]
+
+
+def test_channels_add_list_set_then_import_on_an_empty_database(cli_db: str) -> None:
+    import json
+
+    from tests.fixtures import CHANNELS
+
+    assert invoke(cli_db, "db", "upgrade").exit_code == 0
+    assert "no channels yet" in invoke(cli_db, "channels", "list").output
+    assert invoke(cli_db, "locations", "add", "EAST", "--name", "East", "--kind", "warehouse").exit_code == 0
+    add = ("channels", "add", "shopify", "--kind", "shopify", "--name", "Lamps & Co", "--locations", "east")
+    added = invoke(cli_db, *add)
+    assert added.exit_code == 0, added.output
+    assert "channel shopify (shopify) created" in added.output
+    assert "/api/channels/shopify/webhooks/orders" in added.output and "webhook secret: " in added.output
+    [listed] = json.loads(invoke(cli_db, "channels", "list", "--json").output)
+    assert (listed["code"], listed["kind"], listed["locations"], listed["active"]) == (
+        "shopify",
+        "shopify",
+        ["EAST"],
+        True,
+    )
+    changed = invoke(cli_db, "channels", "set", "shopify", "--stock-buffer-units", "2", "--paused")
+    assert changed.exit_code == 0, changed.output
+    [listed] = json.loads(invoke(cli_db, "channels", "list", "--json").output)
+    assert listed["stock_buffer_units"] == 2 and listed["active"] is False
+    assert invoke(cli_db, "channels", "set", "shopify", "--active").exit_code == 0
+    imported = invoke(cli_db, "import", "shopify", str(CHANNELS / "shopify" / "order.json"))
+    assert imported.exit_code == 0, imported.output
+    assert json.loads(imported.output.splitlines()[0])["status"] in {"created", "needs_attention"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("channels", "add", "web", "--kind", "myspace", "--name", "W"), "'myspace' is not one of"),
+        (("channels", "add", "web", "--kind", "webshop", "--name", "W", "--locations", "NOWHERE"), "NOWHERE"),
+        (("channels", "set", "nope", "--name", "X"), "unknown channel 'nope'"),
+        (("channels", "set", "nope"), "nothing to change"),
+    ],
+)
+def test_channels_commands_refuse_bad_input_in_one_line(cli_db: str, args, message: str) -> None:
+    invoke(cli_db, "db", "upgrade")
+    result = invoke(cli_db, *args)
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output
+    assert json.loads(invoke(cli_db, "channels", "list", "--json").output) == []
