@@ -23,7 +23,7 @@ MACRO_VARIABLES: dict[str, str] = {
 }
 # `{{ name.field }}` with any spacing; anything else between braces is left as written.
 VARIABLE_RE = re.compile(r"\{\{\s*([a-z_]+\.[a-z_]+)\s*\}\}")
-MIN_SCORE = 55.0
+MIN_SCORE = 72.0
 
 
 @dataclass(frozen=True)
@@ -81,24 +81,34 @@ def render_macro(body: str, values: Mapping[str, str | None]) -> RenderedMacro:
 
 
 def search_macros(macros: Sequence[MacroDoc], query: str, *, limit: int = 8) -> list[MacroDoc]:
-    """Macros best matching `query` (typos forgiven; the name counts more than the text), best first; all of
-    them by name for an empty query."""
-    wanted = utils.default_process(query)
-    if not wanted:
+    """Macros best matching `query`, best first; all of them by name for an empty query. Each query word
+    counts by its best match among a macro's words (a word being typed matches as a prefix, typos are
+    forgiven: "retrun" finds "Return"); the name counts most, then the category, then the text."""
+    words = utils.default_process(query).split()
+    if not words:
         return sorted(macros, key=lambda m: m.name.lower())[:limit]
     scored = []
     for macro in macros:
-        name = utils.default_process(macro.name)
         score = max(
-            fuzz.partial_ratio(wanted, name) if len(wanted) >= 3 else 0.0,
-            fuzz.token_set_ratio(wanted, name),
-            fuzz.WRatio(wanted, name),
-            0.85 * fuzz.token_set_ratio(wanted, utils.default_process(macro.category or "")),
-            0.8 * fuzz.partial_ratio(wanted, utils.default_process(macro.body)) if len(wanted) >= 4 else 0.0,
+            _words_score(words, macro.name),
+            0.9 * _words_score(words, (macro.category or "").replace("_", " ")),
+            0.8 * _words_score(words, macro.body),
         )
-        if wanted in name:
-            score = 100.0
         if score >= MIN_SCORE:
             scored.append((score, macro))
     scored.sort(key=lambda pair: (-pair[0], pair[1].name.lower()))
     return [macro for _, macro in scored[:limit]]
+
+
+def _words_score(words: list[str], text: str) -> float:
+    """Mean over the query words of each one's best match among the text's words."""
+    candidates = utils.default_process(text).split()
+    if not candidates:
+        return 0.0
+    return sum(max(_word_score(word, c) for c in candidates) for word in words) / len(words)
+
+
+def _word_score(word: str, candidate: str) -> float:
+    if candidate.startswith(word):
+        return 100.0
+    return fuzz.ratio(word, candidate)
