@@ -72,3 +72,12 @@ def test_search_macros_with_an_empty_query_lists_all_by_name() -> None:
 
 def test_search_macros_finds_nothing_for_gibberish() -> None:
     assert search_macros(MACROS, "zzqxj") == []
+
+
+def test_seeded_macros_use_only_known_variables() -> None:
+    from core.demo.data.support import MACROS as SEEDED
+
+    for name, _category, body in SEEDED:
+        assert check_macro_body(body) == body.strip(), name
+        assert "[" not in body, name  # no placeholder an agent would have to spot and replace by hand
+        assert variables_in(body), name
