@@ -146,7 +146,7 @@ def _is_automatic(message: EmailMessage) -> bool:
 
 def _first_id(header: str) -> str | None:
     found = MESSAGE_ID_RE.findall(header)
-    return found[0] if found else (header.strip() or None)
+    return found[0] if found else (header.strip()[:300] or None)
 
 
 def _thread(session: Session, message: EmailMessage, sender: str, secret: str) -> Conversation | None:

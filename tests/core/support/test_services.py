@@ -212,3 +212,10 @@ def test_macros_are_created_updated_and_deleted_with_audit(db: Session, agent: A
     assert db.get(Macro, macro.id) is None
     actions = db.scalars(select(AuditEntry.action).where(AuditEntry.entity_type == "macro")).all()
     assert actions == ["macro.created", "macro.updated", "macro.deleted"]
+
+
+def test_reply_to_a_guests_conversation_is_emailed_to_the_orders_address(db: Session, agent: Actor) -> None:
+    order = make_order(db, customer_id=None, email="guest@example.org")
+    conversation = make_conversation(db, customer_id=None, order_id=order.id)
+    services.reply_to_conversation(db, conversation.id, "Hello guest", actor=agent, now=NOW)
+    assert db.scalars(select(OutboxMessage.recipient)).one() == "guest@example.org"
