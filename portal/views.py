@@ -64,6 +64,7 @@ GUEST_LOOKUP_WINDOW = timedelta(minutes=15)
 RETURN_STATUSES = frozenset({"partially_shipped", "shipped", "delivered", "partially_returned", "returned"})
 GUEST_LOOKUPS_PER_IP = 20
 GUEST_LOOKUPS_PER_ORDER = 5
+NEW_CONVERSATIONS_PER_IP = 20  # in 15 minutes: plenty for a person, a wall for a script
 
 
 def customer_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -723,7 +724,9 @@ def support_new() -> Any:
             return redirect(url_for("portal.track"))
         abort(404)
     error, status = None, 200
-    if request.method == "POST":
+    if request.method == "POST" and _limited("support-new", limit=NEW_CONVERSATIONS_PER_IP):
+        error, status = "You've started a lot of conversations. Please wait 15 minutes and try again.", 429
+    elif request.method == "POST":
         try:
             conversation = support_services.open_conversation(
                 g.db,

@@ -18,6 +18,7 @@ from core.support.models import Conversation, Macro, Message, MessageAttachment
 from tests.factories import NOW, PASSWORD, make_customer, make_order, make_user
 from tests.helpers import csrf_token, sign_in
 from tests.support_factories import make_conversation
+from tests.web.test_portal_quality import QueryCounter
 
 
 @pytest.fixture
@@ -298,3 +299,50 @@ def test_ticket_posts_refuse_customers(client, db, path: str) -> None:
     sign_in(client, customer.email, PASSWORD)
     token = csrf_token(client, "/support")
     assert client.post(path, data={"csrf_token": token, "body": "x"}).status_code == 403
+
+
+def _grow(db: Session, conversation: Conversation, n: int) -> None:
+    for i in range(n):
+        message = Message(
+            conversation_id=conversation.id, author_kind="customer", body=f"m{i}", created_at=NOW
+        )
+        db.add(message)
+        db.flush()
+        db.add(
+            MessageAttachment(
+                message_id=message.id, filename=f"{i}.txt", content_type="text/plain", size=1, content=b"x"
+            )
+        )
+        db.add(
+            Message(
+                conversation_id=conversation.id,
+                author_kind="system",
+                body=f"h{i}",
+                internal=True,
+                created_at=NOW,
+            )
+        )
+        make_order(db, customer_id=conversation.customer_id)
+    db.commit()
+
+
+def test_ticket_page_and_portal_thread_queries_do_not_grow_with_the_conversation(
+    client, db, engine, agent
+) -> None:
+    user = make_user(db, "customer")
+    conversation = make_conversation(db, customer_id=user.customer_id)
+    _grow(db, conversation, 1)
+    staff, portal = client, client.application.test_client()
+    console(staff, agent)
+    assert sign_in(portal, user.email, PASSWORD).status_code == 303
+    with QueryCounter(engine) as few_console:
+        assert staff.get(f"/console/tickets/{conversation.id}").status_code == 200
+    with QueryCounter(engine) as few_portal:
+        assert portal.get(f"/support/{conversation.id}").status_code == 200
+    _grow(db, conversation, 12)
+    with QueryCounter(engine) as many_console:
+        assert staff.get(f"/console/tickets/{conversation.id}").status_code == 200
+    with QueryCounter(engine) as many_portal:
+        assert portal.get(f"/support/{conversation.id}").status_code == 200
+    assert many_console.count == few_console.count
+    assert many_portal.count == few_portal.count

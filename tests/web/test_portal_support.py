@@ -253,3 +253,15 @@ def test_support_posts_send_strangers_to_sign_in(client, path: str) -> None:
     token = csrf_token(client, "/login")
     response = client.post(path, data={"csrf_token": token, "body": "hi"})
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_starting_conversations_is_rate_limited(client, db, customer, monkeypatch) -> None:
+    monkeypatch.setattr("portal.views.NEW_CONVERSATIONS_PER_IP", 2)
+    signed_in(client, customer)
+    token = csrf_token(client, "/support")
+    statuses = [
+        client.post("/support/new", data={"csrf_token": token, "body": f"question {n}"}).status_code
+        for n in range(3)
+    ]
+    assert statuses == [303, 303, 429]
+    assert len(db.scalars(select(Conversation.id)).all()) == 2
