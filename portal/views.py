@@ -804,9 +804,13 @@ def support_attachment(conversation_id: int, attachment_id: int) -> Any:
         attachment = support_queries.attachment_for_viewer(g.db, attachment_id, conversation)
     except NotFound:
         abort(404)
-    return send_file(
+    response = send_file(
         io.BytesIO(attachment.content),
         mimetype=attachment.content_type,
         as_attachment=True,
         download_name=attachment.filename,
     )
+    # A customer's file: never sniffed into something else, never run as a page even if opened inline.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    return response
