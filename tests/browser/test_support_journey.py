@@ -10,6 +10,14 @@ from tests.browser.conftest import OUTPUT
 from tests.factories import PASSWORD, make_customer, make_order, make_user
 
 
+def wait_for_htmx(page: Page, selector: str) -> None:
+    """Wait until htmx has processed the element (its triggers are listening)."""
+    page.wait_for_function(
+        "s => { const e = document.querySelector(s); return !!(e && e['htmx-internal-data']?.initHash); }",
+        arg=selector,
+    )
+
+
 def test_customer_writes_agent_replies_with_a_canned_reply(
     page: Page, browser: Browser, live_server: str, live_session
 ) -> None:
@@ -49,6 +57,7 @@ def test_customer_writes_agent_replies_with_a_canned_reply(
     console.get_by_role("link", name=f"Question about order {order.number}").click()
     console.get_by_role("button", name="Take it").click()
     expect(console.get_by_text("Assigned to Alex Agent")).to_be_visible()
+    wait_for_htmx(console, "#ticket form[role=search]")  # the swapped-in search must listen before we type
     console.get_by_label("Canned replies").fill("jurney")
     console.get_by_role("link", name="Journey: order on its way").click()
     expect(console.locator("#reply-body")).to_have_value(f"Hi Jane, {order.number} ships today.")
