@@ -273,6 +273,7 @@ def order_detail(number: str) -> Any:
         timeline=timeline,
         tracking=tracking,
         help_links=help_links,
+        conversations=support_queries.order_conversations(g.db, order.id),
         # Only an order that has left us can have returns: skip the query for the others.
         order_returns=return_queries.order_returns(g.db, order.id) if order.status in RETURN_STATUSES else [],
     )

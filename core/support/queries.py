@@ -321,3 +321,15 @@ def macro_by_id(session: Session, macro_id: int, *, active_only: bool = True) ->
     if macro is None or (active_only and not macro.active):
         raise NotFound("canned reply not found")
     return macro
+
+
+def order_conversations(session: Session, order_id: int) -> list[Conversation]:
+    """Conversations about one order, most recently active first (for the customer's order page)."""
+    return list(
+        session.scalars(
+            select(Conversation)
+            .where(Conversation.order_id == order_id)
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(20)
+        )
+    )

@@ -195,6 +195,8 @@ def test_guest_who_proved_an_order_can_write_about_it(client, db) -> None:
     )
     assert response.status_code == 303
     assert "Is it gift wrapped?" in client.get(response.headers["Location"]).get_data(as_text=True)
+    order_page = client.get(f"/orders/{order.number}").get_data(as_text=True)
+    assert f'href="{response.headers["Location"]}"' in order_page  # back to the thread from the order
     assert client.get(f"/support/{other.id}").status_code == 404
     assert (
         client.post("/support/new", data={"csrf_token": token, "order": "", "body": "general"}).status_code
