@@ -3,4 +3,7 @@
 from agent_console.views import bp
 
 __all__ = ["bp"]
-from agent_console import operations  # noqa: F401  (registers the operations routes on bp)
+from agent_console import (
+    operations,  # noqa: F401  (registers the operations routes on bp)
+    tickets,  # noqa: F401  (registers the ticket and canned-reply routes on bp)
+)

@@ -81,29 +81,6 @@ def dashboard() -> Any:
     return render_template("console/dashboard.html", summary=support_queries.console_summary(g.db))
 
 
-@bp.get("/tickets")
-def tickets() -> Any:
-    """Conversations, filtered by status, most recently active first."""
-    status = request.args.get("status", "open")
-    page = support_queries.ticket_list(g.db, status=status, page=clamp_page(request.args.get("page")))
-    return _render("console/tickets/list.html", "console/tickets/_list.html", page=page, status=status)
-
-
-@bp.get("/tickets/<int:conversation_id>")
-def ticket_detail(conversation_id: int) -> Any:
-    """One conversation with the customer's cross-channel orders and CRM notes beside it."""
-    try:
-        conversation = support_queries.ticket_detail(g.db, conversation_id)
-    except NotFound:
-        abort(404)
-    profile = (
-        customer_queries.customer_profile(g.db, conversation.customer_id)
-        if conversation.customer_id
-        else None
-    )
-    return render_template("console/tickets/detail.html", conversation=conversation, profile=profile)
-
-
 @bp.get("/customers/<int:customer_id>")
 def customer_detail(customer_id: int) -> Any:
     """A unified customer: identities per channel, merged order history, CRM notes."""

@@ -101,6 +101,60 @@ def build_openapi() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/support/inbound-email": {
+                "post": {
+                    "summary": "Receive an email for the helpdesk",
+                    "description": (
+                        "One received email as a raw RFC 5322 message: the request body "
+                        "(`Content-Type: message/rfc822`), or the `email` field of a multipart or form post "
+                        '(SendGrid Inbound Parse with "POST the raw, full MIME message"). Authenticated by '
+                        "the shared secret INBOUND_EMAIL_SECRET in the `X-Crossdock-Inbound-Secret` header "
+                        "or as the HTTP Basic password. Threaded by our reply-to address "
+                        "(`reply+<token>@<MAIL_FROM's domain>`), then In-Reply-To/References from the "
+                        "conversation's customer, else a new ticket for the sender (matched to a customer by "
+                        "email). Attachments up to 5 MB each, 10 per message, images, PDF and plain text, "
+                        "are kept in the database; a repeated Message-ID is `duplicate`; auto-replies are "
+                        "`ignored`."
+                    ),
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "message/rfc822": {"schema": {"type": "string", "format": "binary"}},
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["email"],
+                                    "properties": {"email": {"type": "string", "format": "binary"}},
+                                }
+                            },
+                        },
+                    },
+                    "responses": {
+                        "200": {
+                            "description": "Stored, or recognised as a duplicate or an automatic reply",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "properties": {
+                                            "status": {
+                                                "enum": ["threaded", "created", "duplicate", "ignored"]
+                                            },
+                                            "conversation_id": {"type": ["integer", "null"]},
+                                            "message_id": {"type": ["integer", "null"]},
+                                            "reason": {"type": ["string", "null"]},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": {"description": "No message, or one without a sender", **error_response},
+                        "401": {"description": "Missing or wrong shared secret", **error_response},
+                        "413": {"description": "Body too large", **error_response},
+                        "503": {"description": "INBOUND_EMAIL_SECRET is not set", **error_response},
+                    },
+                }
+            },
             "/healthz": {
                 "get": {
                     "summary": "Database reachable, migrations current, worker heartbeat age",

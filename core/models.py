@@ -11,7 +11,14 @@ from core.notifications.models import OutboxMessage
 from core.orders.models import Allocation, InboundPayload, Order, OrderEvent, OrderLine
 from core.returns.models import Refund, ReturnLine, ReturnRequest
 from core.security.models import RateLimitBucket, User
-from core.support.models import Conversation, HelpArticle, Macro, Message
+from core.support.models import (
+    Conversation,
+    ConversationTag,
+    HelpArticle,
+    Macro,
+    Message,
+    MessageAttachment,
+)
 from core.system.models import WorkerLease
 
 __all__ = [
@@ -20,6 +27,7 @@ __all__ = [
     "Base",
     "Channel",
     "Conversation",
+    "ConversationTag",
     "CrmNote",
     "Customer",
     "CustomerMerge",
@@ -31,6 +39,7 @@ __all__ = [
     "LowStockAlert",
     "Macro",
     "Message",
+    "MessageAttachment",
     "Order",
     "OrderEvent",
     "OrderLine",

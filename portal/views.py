@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,6 +19,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     session,
     url_for,
 )
@@ -47,6 +49,8 @@ from core.security.tokens import InvalidToken, read_tracking_token, read_unsubsc
 from core.support import queries as support_queries
 from core.support import services as support_services
 from core.support.help_search import TOPICS_FOR_STAGE, search_help
+from core.support.models import Conversation
+from core.support.tokens import read_thread_token
 
 bp = Blueprint("portal", __name__)
 
@@ -61,6 +65,7 @@ GUEST_LOOKUP_WINDOW = timedelta(minutes=15)
 RETURN_STATUSES = frozenset({"partially_shipped", "shipped", "delivered", "partially_returned", "returned"})
 GUEST_LOOKUPS_PER_IP = 20
 GUEST_LOOKUPS_PER_ORDER = 5
+NEW_CONVERSATIONS_PER_IP = 20  # in 15 minutes: plenty for a person, a wall for a script
 
 
 def customer_required(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -278,6 +283,7 @@ def order_detail(number: str) -> Any:
         timeline=timeline,
         tracking=tracking,
         help_links=help_links,
+        conversations=support_queries.order_conversations(g.db, order.id),
         # Only an order that has left us can have returns: skip the query for the others.
         order_returns=return_queries.order_returns(g.db, order.id) if order.status in RETURN_STATUSES else [],
     )
@@ -657,9 +663,165 @@ def account_delete() -> Any:
     return redirect(url_for("portal.account"), code=303)
 
 
+def _guest_conversation_ids() -> set[int]:
+    """Conversations this browser opened from the link in our reply email."""
+    return {cid for cid in session.get("guest_conversations", []) if isinstance(cid, int)}
+
+
+def _support_viewer_allowed() -> Any:
+    """None when this viewer can use support pages (a customer, or a guest holding an order or thread);
+    otherwise the response to send: sign in, or 403 for staff."""
+    if _viewer_customer_id() is not None or _guest_order_ids() or _guest_conversation_ids():
+        return None
+    if current_user.is_authenticated:
+        abort(403)
+    return redirect(url_for("portal.login", next=request.full_path.rstrip("?")))
+
+
+def _viewable_conversation(conversation_id: int) -> Any:
+    """The conversation for this viewer; 404 for anyone else's (whether or not it exists)."""
+    refused = _support_viewer_allowed()
+    if refused is not None:
+        return refused
+    try:
+        return support_queries.conversation_for_viewer(
+            g.db,
+            conversation_id,
+            customer_id=_viewer_customer_id(),
+            guest_order_ids=_guest_order_ids(),
+            guest_conversation_ids=_guest_conversation_ids(),
+        )
+    except NotFound:
+        abort(404)
+
+
 @bp.get("/support")
 @customer_required
 def support() -> Any:
-    """The customer's support conversations."""
+    """The customer's conversations, and a form to start a new one."""
     conversations = support_queries.customer_conversations(g.db, current_user.customer_id)
-    return render_template("portal/support/index.html", conversations=conversations)
+    return render_template(
+        "portal/support/index.html",
+        conversations=conversations,
+        orders=support_queries.customer_order_choices(g.db, current_user.customer_id),
+        form={},
+        error=None,
+    )
+
+
+def _new_conversation_order(number: str) -> Order | None:
+    """The order a new conversation is about (None: a general question); 404 when it isn't the viewer's."""
+    if not number:
+        return None
+    try:
+        return order_queries.order_for_viewer(
+            g.db, number, customer_id=_viewer_customer_id(), guest_order_ids=_guest_order_ids()
+        )
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/support/new", methods=["GET", "POST"])
+def support_new() -> Any:
+    """Start a conversation about one of my orders or in general (a guest: about the order they proved)."""
+    refused = _support_viewer_allowed()
+    if refused is not None:
+        return refused
+    customer_id = _viewer_customer_id()
+    form = request.form if request.method == "POST" else request.args
+    order = _new_conversation_order(form.get("order", "").strip())
+    if customer_id is None and order is None:
+        if request.method == "GET" and not form.get("order"):
+            return redirect(url_for("portal.track"))
+        abort(404)
+    error, status = None, 200
+    if request.method == "POST" and _limited("support-new", limit=NEW_CONVERSATIONS_PER_IP):
+        error, status = "You've started a lot of conversations. Please wait 15 minutes and try again.", 429
+    elif request.method == "POST":
+        try:
+            conversation = support_services.open_conversation(
+                g.db,
+                customer_id=customer_id,
+                order=order,
+                subject=form.get("subject", ""),
+                body=form.get("body", ""),
+                source="portal",
+                now=utcnow(),
+            )
+        except DomainError as exc:
+            g.db.rollback()
+            error, status = str(exc), 422
+        else:
+            g.db.commit()
+            return redirect(url_for("portal.support_thread", conversation_id=conversation.id), code=303)
+    orders = support_queries.customer_order_choices(g.db, customer_id) if customer_id is not None else []
+    context = {"orders": orders, "order": order, "form": form, "error": error}
+    if wants_fragment():
+        return render_template("portal/support/_new_form.html", **context), status
+    return render_template("portal/support/new.html", **context), status
+
+
+@bp.get("/support/<int:conversation_id>")
+def support_thread(conversation_id: int) -> Any:
+    """One conversation as a thread (our replies included, internal notes never), with a reply box."""
+    conversation = _viewable_conversation(conversation_id)
+    if not isinstance(conversation, Conversation):
+        return conversation
+    thread = support_queries.customer_thread(g.db, conversation)
+    template = "portal/support/_thread.html" if wants_fragment() else "portal/support/thread.html"
+    return render_template(template, thread=thread, error=None, body="")
+
+
+@bp.post("/support/<int:conversation_id>/messages")
+def support_reply(conversation_id: int) -> Any:
+    """The customer answers in the thread; a pending or solved conversation comes back to our team."""
+    conversation = _viewable_conversation(conversation_id)
+    if not isinstance(conversation, Conversation):
+        return conversation
+    body = request.form.get("body", "")
+    try:
+        support_services.add_customer_message(g.db, conversation.id, body, now=utcnow())
+    except DomainError as exc:
+        g.db.rollback()
+        thread = support_queries.customer_thread(g.db, conversation)
+        template = "portal/support/_thread.html" if wants_fragment() else "portal/support/thread.html"
+        return render_template(template, thread=thread, error=str(exc), body=body[:10_000]), 422
+    g.db.commit()
+    if wants_fragment():
+        thread = support_queries.customer_thread(g.db, conversation)
+        return render_template("portal/support/_thread.html", thread=thread, error=None, body="")
+    return redirect(url_for("portal.support_thread", conversation_id=conversation.id), code=303)
+
+
+@bp.get("/support/c/<token>")
+def support_link(token: str) -> Any:
+    """The link in our reply email: opens that one conversation, no sign-in needed."""
+    conversation_id = read_thread_token(current_app.config["SECRET_KEY"], token)
+    if conversation_id is None:
+        return render_template(
+            "portal/account/link_problem.html", message="this link is not valid or has expired"
+        ), 400
+    session["guest_conversations"] = [*session.get("guest_conversations", [])[-9:], conversation_id]
+    return redirect(url_for("portal.support_thread", conversation_id=conversation_id), code=303)
+
+
+@bp.get("/support/<int:conversation_id>/attachments/<int:attachment_id>")
+def support_attachment(conversation_id: int, attachment_id: int) -> Any:
+    """A file that came with a message in my conversation, as a download."""
+    conversation = _viewable_conversation(conversation_id)
+    if not isinstance(conversation, Conversation):
+        return conversation
+    try:
+        attachment = support_queries.attachment_for_viewer(g.db, attachment_id, conversation)
+    except NotFound:
+        abort(404)
+    response = send_file(
+        io.BytesIO(attachment.content),
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=attachment.filename,
+    )
+    # A customer's file: never sniffed into something else, never run as a page even if opened inline.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    return response

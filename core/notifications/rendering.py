@@ -41,6 +41,7 @@ from core.security.guest import guest_code
 from core.security.models import User
 from core.security.tokens import make_tracking_token, make_unsubscribe_token
 from core.support.models import Conversation, Message
+from core.support.tokens import make_thread_token, reply_address
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
@@ -128,6 +129,10 @@ def render_email_bytes(
         ("Message-ID", message_id_for(message.dedup_key, mail_from)),
         ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation auto-replies to us
     ]
+    if message.kind == "conversation_reply":
+        # The customer answers this email: the reply-to token threads the answer into the conversation.
+        domain = mail_from.rpartition("@")[2] or "crossdock.local"
+        headers.append(("Reply-To", reply_address(secret, message.payload["conversation_id"], domain)))
     if context["unsubscribe_link"]:
         headers.append(("List-Unsubscribe", f"<{context['unsubscribe_link']}>"))
         headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
@@ -229,6 +234,7 @@ def email_context(
         "tracking_link": None,
         "unsubscribe_link": None,
         "optional_label": OPTIONAL_LABELS.get(message.kind),
+        "reply_by_email": message.kind == "conversation_reply",
     }
     if message.kind in ACCOUNT_KINDS:
         return context | _account_view(session, message.kind, payload, base, secret)
@@ -296,6 +302,7 @@ def email_context(
         context |= {
             "conversation_subject": conversation.subject or "your question",
             "reply": reply.body,
+            "thread_link": f"{base}/support/c/{make_thread_token(secret, conversation.id)}",
             "greeting_name": context["greeting_name"] or _first_name(customer.name if customer else ""),
         }
     return context

@@ -416,14 +416,17 @@ def queue_conversation_reply(session: Session, message: Message, *, now: datetim
     if conversation is None:
         raise NotFound(f"conversation {message.conversation_id} not found")
     customer = _customer(session, conversation.customer_id)
-    if customer is None or not customer.email:
+    order = session.get(Order, conversation.order_id) if conversation.order_id is not None else None
+    # A guest who wrote about an order has no customer address of their own: the order's email is theirs.
+    recipient = (customer.email if customer is not None else None) or (order.email if order else None)
+    if not recipient:
         return None
     about = conversation.subject or "your question"
     return queue_email(
         session,
         "conversation_reply",
         f"message:{message.id}:reply",
-        customer.email,
+        recipient,
         {"conversation_id": conversation.id, "message_id": message.id, "order_id": conversation.order_id},
         now=now,
         subject=f"Re: {about}",

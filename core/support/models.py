@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
@@ -38,6 +38,20 @@ class Conversation(Base):
 
     messages: Mapped[list[Message]] = relationship(order_by="Message.id", cascade="all, delete-orphan")
     customer: Mapped[Customer | None] = relationship()
+    tags: Mapped[list[ConversationTag]] = relationship(
+        order_by="ConversationTag.tag", cascade="all, delete-orphan"
+    )
+
+
+class ConversationTag(Base):
+    """A label on a ticket, for the queue's filters and reports."""
+
+    __tablename__ = "conversation_tags"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(40), primary_key=True, index=True)
 
 
 class Message(Base):
@@ -55,6 +69,26 @@ class Message(Base):
     internal: Mapped[bool] = mapped_column(default=False)
     intent: Mapped[str | None] = mapped_column(String(64))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The RFC 5322 Message-ID of an email this message came in as, or the left part of the one we sent it as.
+    email_message_id: Mapped[str | None] = mapped_column(String(300), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    attachments: Mapped[list[MessageAttachment]] = relationship(
+        order_by="MessageAttachment.id", cascade="all, delete-orphan"
+    )
+
+
+class MessageAttachment(Base):
+    """A file that came with a message (kept in the database, within the size and type limits)."""
+
+    __tablename__ = "message_attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    content: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -198,57 +198,59 @@ MACROS: list[tuple[str, str, str]] = [
     (
         "Where is my order: in transit",
         "where_is_my_order",
-        "Hi [first name],\n\nThanks for reaching out. Your order [order number] is on its way with "
-        "[carrier]; the tracking link on your order page shows every scan. The current estimate is "
-        "[delivery window].\n\nIf it hasn't arrived by the end of that window, reply here and we'll make it "
-        "right.\n\nBest,\n[agent name]",
+        "Hi {{ customer.first_name }},\n\nThanks for reaching out. Your order {{ order.number }} is on its "
+        "way with {{ shipment.carrier }}; you can follow every scan here: {{ shipment.tracking_url }}\n\n"
+        "If it hasn't arrived by the end of the delivery window, reply here and we'll make it right.\n\n"
+        "Best,\n{{ agent.first_name }}",
     ),
     (
         "Delivered but not received",
         "where_is_my_order",
-        "Hi [first name],\n\nI'm sorry your parcel hasn't turned up. Carriers sometimes scan parcels as "
-        "delivered a little before they arrive, so please check with neighbours, your mail room and any "
-        "safe places. If it's still missing after 48 hours, reply here and we'll open a trace and send a "
-        "replacement.\n\n[agent name]",
+        "Hi {{ customer.first_name }},\n\nI'm sorry your parcel hasn't turned up. Carriers sometimes scan "
+        "parcels as delivered a little before they arrive, so please check with neighbours, your mail room "
+        "and any safe places. If it's still missing after 48 hours, reply here and we'll open a trace with "
+        "{{ shipment.carrier }} and send a replacement.\n\n{{ agent.first_name }}",
     ),
     (
         "Return instructions",
         "return",
-        "Hi [first name],\n\nYou can start a return from your order page: choose the items and the reason, "
-        "and we'll email a prepaid label. Once the parcel is scanned by the carrier we refund within 5 "
-        "business days.\n\n[agent name]",
+        "Hi {{ customer.first_name }},\n\nYou can start a return from your order page: choose the items and "
+        "the reason, and we'll email a prepaid label. Once the parcel is scanned by the carrier we refund "
+        "within 5 business days.\n\n{{ agent.first_name }}",
     ),
     (
         "Marketplace returns (Amazon/eBay)",
         "return",
-        "Hi [first name],\n\nThis order was placed on [marketplace], so the return is handled there: open "
-        "it from your orders on [marketplace] and they'll issue the label and the refund. We'll see it "
-        "arrive and keep you posted.\n\n[agent name]",
+        "Hi {{ customer.first_name }},\n\nThis order was placed on {{ order.channel }}, so the return is "
+        "handled there: open it from your orders on {{ order.channel }} and they'll issue the label and the "
+        "refund. We'll see it arrive and keep you posted.\n\n{{ agent.first_name }}",
     ),
     (
         "Damaged item: apology and replacement",
         "damaged",
-        "Hi [first name],\n\nI'm sorry your [item] arrived damaged. I've sent a replacement today at no "
-        "cost and you don't need to return the damaged one. You'll get tracking by email shortly.\n\n[agent "
-        "name]",
+        "Hi {{ customer.first_name }},\n\nI'm sorry your order {{ order.number }} arrived damaged. I've sent "
+        "a replacement today at no cost and you don't need to return the damaged one. You'll get tracking by "
+        "email shortly.\n\n{{ agent.first_name }}",
     ),
     (
         "Cancellation confirmed",
         "cancel",
-        "Hi [first name],\n\nYour order [order number] is cancelled. Any payment taken is refunded to the "
-        "original payment method; banks usually take 3 to 5 business days.\n\n[agent name]",
+        "Hi {{ customer.first_name }},\n\nYour order {{ order.number }} is cancelled. Any payment taken is "
+        "refunded to the original payment method; banks usually take 3 to 5 business days.\n\n"
+        "{{ agent.first_name }}",
     ),
     (
         "Address change before dispatch",
         "address_change",
-        "Hi [first name],\n\nI've updated the delivery address on order [order number] to the one you sent. "
-        "It hasn't left the warehouse yet, so there's no delay.\n\n[agent name]",
+        "Hi {{ customer.first_name }},\n\nI've updated the delivery address on order {{ order.number }} to "
+        "the one you sent. It hasn't left the warehouse yet, so there's no delay.\n\n{{ agent.first_name }}",
     ),
     (
         "Refund processed",
         "refund",
-        "Hi [first name],\n\nWe've issued a refund of [amount] to your original payment method. It usually "
-        "shows within 3 to 5 business days, depending on your bank.\n\n[agent name]",
+        "Hi {{ customer.first_name }},\n\nWe've issued a refund for order {{ order.number }} to your "
+        "original payment method. It usually shows within 3 to 5 business days, depending on your bank.\n\n"
+        "{{ agent.first_name }}",
     ),
 ]
 

@@ -1,0 +1,303 @@
+"""Ticket pages of the console, on the same `console` blueprint: the queue, a ticket with its conversation,
+public replies and internal notes, the side panel (status, priority, category, tags, assignee), canned replies
+found as you type, and the managers' canned-reply pages. Each route parses, calls one core query or service,
+commits, renders."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask_login import current_user
+
+from agent_console.auth import current_actor, role_required
+from agent_console.views import bp, wants_fragment
+from core.db import utcnow
+from core.errors import DomainError, NotFound
+from core.pagination import clamp_page
+from core.security.roles import Role
+from core.support import queries as support_queries
+from core.support import services as support_services
+from core.support.macros import MACRO_VARIABLES, placeholder, render_macro, search_macros
+
+MACRO_RESULTS = 8
+
+
+def _ticket(conversation_id: int, status: int = 200, *, panel_error: str | None = None, **reply: Any) -> Any:
+    """The ticket page, or its `_ticket.html` fragment for htmx (the same markup); `reply` fills the
+    reply form (body, kind, error, missing), `panel_error` explains a refused side-panel change."""
+    try:
+        page = support_queries.ticket_page(g.db, conversation_id)
+    except NotFound:
+        abort(404)
+    form = {"body": "", "kind": "reply", "error": None, "missing": ()} | reply
+    template = "console/tickets/_ticket.html" if wants_fragment() else "console/tickets/detail.html"
+    context = {
+        "page": page,
+        "reply": form,
+        "panel_error": panel_error,
+        "categories": support_services.CATEGORIES,
+        "priorities": support_services.PRIORITIES,
+    }
+    return render_template(template, **context), status
+
+
+def _done(conversation_id: int) -> Any:
+    """After a successful write: the fresh ticket fragment for htmx, else back to the ticket page."""
+    if wants_fragment():
+        return _ticket(conversation_id)
+    return redirect(url_for("console.ticket_detail", conversation_id=conversation_id), code=303)
+
+
+def _optional_int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
+
+
+@bp.get("/tickets")
+def tickets() -> Any:
+    """Conversations, filtered by status, most recently active first."""
+    status = request.args.get("status", "open")
+    page = support_queries.ticket_list(g.db, status=status, page=clamp_page(request.args.get("page")))
+    template = "console/tickets/_list.html" if wants_fragment() else "console/tickets/list.html"
+    return render_template(template, page=page, status=status)
+
+
+@bp.get("/tickets/<int:conversation_id>")
+def ticket_detail(conversation_id: int) -> Any:
+    """One conversation with its history, the reply box and side panel, and the customer's cross-channel
+    orders and CRM notes beside it; `?macro=ID` starts the reply with that canned reply."""
+    macro_id = _optional_int(request.args.get("macro"))
+    if macro_id is None:
+        return _ticket(conversation_id)
+    return _ticket(conversation_id, **_macro_reply(conversation_id, macro_id, ""))
+
+
+def _macro_reply(conversation_id: int, macro_id: int, draft: str) -> dict[str, Any]:
+    """The reply form's fields with the canned reply filled in for this conversation, after `draft`."""
+    try:
+        macro = support_queries.macro_by_id(g.db, macro_id)
+        conversation = support_services.get_conversation(g.db, conversation_id)
+    except NotFound:
+        abort(404)
+    values = support_queries.macro_values(g.db, conversation, current_user)
+    rendered = render_macro(macro.body, values)
+    body = f"{draft.rstrip()}\n\n{rendered.text}" if draft.strip() else rendered.text
+    return {"body": body, "missing": tuple(placeholder(name) for name in rendered.missing)}
+
+
+@bp.get("/tickets/<int:conversation_id>/reply-form")
+def ticket_reply_form(conversation_id: int) -> Any:
+    """The reply form with a canned reply added to the draft (htmx); without htmx, the whole ticket page."""
+    macro_id = _optional_int(request.args.get("macro"))
+    draft = request.args.get("body", "")[:10_000]
+    reply = {"body": draft} | (_macro_reply(conversation_id, macro_id, draft) if macro_id is not None else {})
+    if not wants_fragment():
+        return _ticket(conversation_id, **reply)
+    try:
+        page = support_queries.ticket_page(g.db, conversation_id)
+    except NotFound:
+        abort(404)
+    form = {"body": "", "kind": "reply", "error": None, "missing": ()} | reply
+    return render_template("console/tickets/_reply_form.html", page=page, reply=form)
+
+
+@bp.get("/tickets/<int:conversation_id>/macros")
+def ticket_macros(conversation_id: int) -> Any:
+    """Canned replies matching what the agent typed (typos forgiven), as links that add one to the reply."""
+    query = request.args.get("q", "")[:100]
+    results = search_macros(support_queries.macro_docs(g.db), query, limit=MACRO_RESULTS)
+    return render_template(
+        "console/tickets/_macro_results.html" if wants_fragment() else "console/tickets/macro_results.html",
+        conversation_id=conversation_id,
+        query=query,
+        results=results,
+    )
+
+
+@bp.post("/tickets/<int:conversation_id>/messages")
+def ticket_reply(conversation_id: int) -> Any:
+    """A public reply (shown to and emailed to the customer) or an internal note (staff only)."""
+    kind = request.form.get("kind", "reply")
+    body = request.form.get("body", "")
+    try:
+        if kind == "note":
+            support_services.add_internal_note(
+                g.db, conversation_id, body, actor=current_actor(), now=utcnow()
+            )
+        else:
+            support_services.reply_to_conversation(
+                g.db,
+                conversation_id,
+                body,
+                actor=current_actor(),
+                now=utcnow(),
+                set_status=request.form.get("status") or None,
+            )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _ticket(conversation_id, 422, body=body[:10_000], kind=kind, error=str(exc))
+    g.db.commit()
+    return _done(conversation_id)
+
+
+@bp.post("/tickets/<int:conversation_id>/properties")
+def ticket_properties(conversation_id: int) -> Any:
+    """Save the side panel: status, priority, category, tags and assignee (each change audited)."""
+    form = request.form
+    try:
+        support_services.update_conversation_properties(
+            g.db,
+            conversation_id,
+            status=form.get("status", ""),
+            priority=form.get("priority", ""),
+            category=form.get("category") or None,
+            tags=form.get("tags", ""),
+            assignee_id=_optional_int(form.get("assignee_id")),
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        if not wants_fragment():
+            flash(str(exc), "error")
+            return redirect(url_for("console.ticket_detail", conversation_id=conversation_id), code=303)
+        return _ticket(conversation_id, 422, panel_error=str(exc))
+    g.db.commit()
+    return _done(conversation_id)
+
+
+@bp.post("/tickets/<int:conversation_id>/take")
+def ticket_take(conversation_id: int) -> Any:
+    """Assign the ticket to myself."""
+    try:
+        support_services.assign_conversation(
+            g.db, conversation_id, current_user.id, actor=current_actor(), now=utcnow()
+        )
+    except NotFound:
+        abort(404)
+    g.db.commit()
+    return _done(conversation_id)
+
+
+@bp.get("/attachments/<int:attachment_id>")
+def attachment_download(attachment_id: int) -> Any:
+    """A file that came with a message, as a download (never shown inline)."""
+    try:
+        attachment = support_queries.attachment_for_staff(g.db, attachment_id)
+    except NotFound:
+        abort(404)
+    response = send_file(
+        io.BytesIO(attachment.content),
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=attachment.filename,
+    )
+    # A customer's file: never sniffed into something else, never run as a page even if opened inline.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = "sandbox"
+    return response
+
+
+@bp.get("/macros")
+@role_required(Role.MANAGER)
+def macros() -> Any:
+    """Canned replies, with a form to add one."""
+    return render_template(
+        "console/macros/list.html",
+        macros=support_queries.all_macros(g.db),
+        form={},
+        error=None,
+        categories=support_services.CATEGORIES,
+        variables=MACRO_VARIABLES,
+    )
+
+
+@bp.post("/macros")
+@role_required(Role.MANAGER)
+def macro_create() -> Any:
+    """Add a canned reply (its variables checked)."""
+    form = request.form
+    try:
+        support_services.create_macro(
+            g.db,
+            form.get("name", ""),
+            form.get("body", ""),
+            form.get("category") or None,
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    except DomainError as exc:
+        g.db.rollback()
+        return render_template(
+            "console/macros/list.html",
+            macros=support_queries.all_macros(g.db),
+            form=form,
+            error=str(exc),
+            categories=support_services.CATEGORIES,
+            variables=MACRO_VARIABLES,
+        ), 422
+    g.db.commit()
+    flash("Canned reply added.")
+    return redirect(url_for("console.macros"), code=303)
+
+
+@bp.route("/macros/<int:macro_id>", methods=["GET", "POST"])
+@role_required(Role.MANAGER)
+def macro_edit(macro_id: int) -> Any:
+    """Edit a canned reply."""
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            support_services.update_macro(
+                g.db,
+                macro_id,
+                request.form.get("name", ""),
+                request.form.get("body", ""),
+                request.form.get("category") or None,
+                actor=current_actor(),
+                now=utcnow(),
+            )
+        except NotFound:
+            abort(404)
+        except DomainError as exc:
+            g.db.rollback()
+            error, status = str(exc), 422
+        else:
+            g.db.commit()
+            flash("Canned reply saved.")
+            return redirect(url_for("console.macros"), code=303)
+    try:
+        macro = support_queries.macro_by_id(g.db, macro_id, active_only=False)
+    except NotFound:
+        abort(404)
+    form = (
+        request.form
+        if request.method == "POST"
+        else {"name": macro.name, "body": macro.body, "category": macro.category}
+    )
+    return render_template(
+        "console/macros/edit.html",
+        macro=macro,
+        form=form,
+        error=error,
+        categories=support_services.CATEGORIES,
+        variables=MACRO_VARIABLES,
+    ), status
+
+
+@bp.post("/macros/<int:macro_id>/delete")
+@role_required(Role.MANAGER)
+def macro_delete(macro_id: int) -> Any:
+    """Delete a canned reply."""
+    try:
+        support_services.delete_macro(g.db, macro_id, actor=current_actor(), now=utcnow())
+    except NotFound:
+        abort(404)
+    g.db.commit()
+    flash("Canned reply deleted.")
+    return redirect(url_for("console.macros"), code=303)

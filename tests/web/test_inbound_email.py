@@ -1,0 +1,89 @@
+"""POST /api/support/inbound-email: shared-secret auth, raw RFC 5322 bodies and SendGrid Inbound Parse's
+`email` field, JSON answers."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from core.support.models import Conversation, Message
+from core.support.tokens import reply_address
+from tests.factories import make_customer
+from tests.support_factories import make_conversation, make_email
+
+URL = "/api/support/inbound-email"
+INBOUND_SECRET = "inbound-s3cret"
+HEADERS = {"X-Crossdock-Inbound-Secret": INBOUND_SECRET, "Content-Type": "message/rfc822"}
+
+
+@pytest.fixture
+def inbound_app(app: Flask) -> Flask:
+    app.config["INBOUND_EMAIL_SECRET"] = INBOUND_SECRET
+    return app
+
+
+def test_inbound_email_is_off_until_a_secret_is_configured(client) -> None:
+    response = client.post(URL, data=make_email(), headers=HEADERS)
+    assert response.status_code == 503 and "INBOUND_EMAIL_SECRET" in response.get_json()["error"]
+
+
+@pytest.mark.parametrize("given", [None, "wrong"])
+def test_inbound_email_without_the_secret_is_refused(inbound_app, given: str | None) -> None:
+    headers = {"Content-Type": "message/rfc822"} | ({"X-Crossdock-Inbound-Secret": given} if given else {})
+    response = inbound_app.test_client().post(URL, data=make_email(), headers=headers)
+    assert response.status_code == 401 and "error" in response.get_json()
+
+
+def test_inbound_raw_message_opens_a_ticket(inbound_app, db) -> None:
+    customer = make_customer(db, email="jane@example.org")
+    response = inbound_app.test_client().post(URL, data=make_email(body="Where is it?"), headers=HEADERS)
+    assert response.status_code == 200
+    answer = response.get_json()
+    assert answer["status"] == "created"
+    conversation = db.get(Conversation, answer["conversation_id"])
+    assert (conversation.customer_id, conversation.source) == (customer.id, "email")
+
+
+def test_inbound_reply_to_our_address_threads_into_the_conversation(inbound_app, db) -> None:
+    conversation = make_conversation(db, customer_id=make_customer(db).id, status="pending")
+    raw = make_email(
+        to=reply_address("test-secret", conversation.id, "shop.example"), body="Here's the photo"
+    )
+    answer = inbound_app.test_client().post(URL, data=raw, headers=HEADERS).get_json()
+    assert (answer["status"], answer["conversation_id"]) == ("threaded", conversation.id)
+    db.refresh(conversation)
+    assert conversation.status == "open"
+
+
+def test_inbound_sendgrid_parse_email_field_with_basic_auth(inbound_app, db) -> None:
+    raw = make_email(message_id="<sg@mail.example.org>", attachments=[("a.txt", "text/plain", b"hello")])
+    credentials = base64.b64encode(f"sendgrid:{INBOUND_SECRET}".encode()).decode()
+    response = inbound_app.test_client().post(
+        URL,
+        data={"email": (io.BytesIO(raw), "email.eml"), "to": "support@shop.example", "charsets": "{}"},
+        headers={"Authorization": f"Basic {credentials}"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200 and response.get_json()["status"] == "created"
+    message = db.scalars(select(Message).where(Message.email_message_id == "sg@mail.example.org")).one()
+    assert [a.filename for a in message.attachments] == ["a.txt"]
+    again = inbound_app.test_client().post(
+        URL, data={"email": raw.decode()}, headers={"Authorization": f"Basic {credentials}"}
+    )
+    assert again.get_json()["status"] == "duplicate"
+
+
+def test_inbound_message_without_sender_is_a_400(inbound_app) -> None:
+    response = inbound_app.test_client().post(URL, data=b"Subject: x\r\n\r\nhi\r\n", headers=HEADERS)
+    assert response.status_code == 400 and "no sender" in response.get_json()["error"]
+    empty = inbound_app.test_client().post(URL, data=b"", headers=HEADERS)
+    assert empty.status_code == 400
+
+
+def test_openapi_documents_the_inbound_email_endpoint(client) -> None:
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    assert "post" in paths[URL]
