@@ -50,6 +50,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         PORTAL_BASE_URL=os.environ.get("PORTAL_BASE_URL", "http://127.0.0.1:5000"),
         DISPLAY_TZ=os.environ.get("CROSSDOCK_TZ", "UTC"),
         TRACKING_WEBHOOK_SECRET=os.environ.get("TRACKING_WEBHOOK_SECRET"),
+        INBOUND_EMAIL_SECRET=os.environ.get("INBOUND_EMAIL_SECRET"),
         MAIL_DIR=None,  # where the demo's SMTP catcher keeps this database's mail (default: mail_dir_for)
         RETURNS_ADDRESS=os.environ.get(
             "CROSSDOCK_RETURNS_ADDRESS", "Crossdock Returns | 100 Logistics Way | Newark, NJ 07114 | US"

@@ -4,7 +4,6 @@ for our reply addresses, as raw RFC 5322 bytes."""
 from __future__ import annotations
 
 import hmac
-import os
 from typing import Any
 
 from flask import current_app, g, jsonify, request
@@ -40,7 +39,7 @@ def _raw_message() -> bytes:
 @bp.post("/support/inbound-email")
 def inbound_email() -> Any:
     """One received email into the helpdesk: threaded into its conversation, or a new ticket."""
-    secret = current_app.config.get("INBOUND_EMAIL_SECRET") or os.environ.get("INBOUND_EMAIL_SECRET")
+    secret = current_app.config.get("INBOUND_EMAIL_SECRET")
     if not secret:
         return jsonify(error="inbound email is not configured (set INBOUND_EMAIL_SECRET)"), 503
     if not _authenticated(secret):

@@ -13,6 +13,7 @@ from cli.context import PROJECT_ROOT
 from cli.db import db
 from cli.intake import import_cmd
 from cli.locations import locations
+from cli.mail import mail
 from cli.orders import orders
 from cli.outbox import outbox
 from cli.run import demo, seed, serve, worker
@@ -32,6 +33,7 @@ COMMANDS: tuple[click.Command, ...] = (
     stock,
     tracking,
     outbox,
+    mail,
     bench,
 )
 

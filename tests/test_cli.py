@@ -453,3 +453,31 @@ def test_channels_commands_refuse_bad_input_in_one_line(cli_db: str, args, messa
     assert result.exit_code != 0 and message in result.output
     assert "Traceback" not in result.output
     assert json.loads(invoke(cli_db, "channels", "list", "--json").output) == []
+
+
+def test_mail_receive_opens_a_ticket_then_threads_the_reply_and_rejects_a_message_without_sender(
+    cli_db: str, tmp_path: Path
+) -> None:
+    from tests.support_factories import make_email
+
+    invoke(cli_db, "db", "upgrade")
+    first = tmp_path / "first.eml"
+    first.write_bytes(make_email(subject="Lamp arrived broken", message_id="<a1@mail.example.org>"))
+    answer = tmp_path / "answer.eml"
+    answer.write_bytes(
+        make_email(
+            subject="Re: Lamp arrived broken",
+            message_id="<a2@mail.example.org>",
+            in_reply_to="<a1@mail.example.org>",
+        )
+    )
+    nobody = tmp_path / "nobody.eml"
+    nobody.write_bytes(b"Subject: hello\r\n\r\nno sender here\r\n")
+    result = invoke(cli_db, "mail", "receive", str(first), str(answer), str(nobody))
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.output.splitlines()]
+    assert [line["status"] for line in lines] == ["created", "threaded", "rejected"]
+    assert lines[0]["conversation_id"] == lines[1]["conversation_id"] is not None
+    assert "no sender address" in lines[2]["reason"]
+    again = invoke(cli_db, "mail", "receive", str(first))
+    assert json.loads(again.output)["status"] == "duplicate" and again.exit_code == 0
