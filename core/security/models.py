@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, utcnow
@@ -23,6 +23,9 @@ class User(Base):
     email_verified_at: Mapped[datetime | None]
     session_version: Mapped[int] = mapped_column(default=1)  # bumped to sign out every session
     last_login_at: Mapped[datetime | None]
+    # Staff taking new tickets by round-robin (set by the agent in the console header, or by an admin).
+    available: Mapped[bool] = mapped_column(default=False, server_default=false())
+    last_assigned_at: Mapped[datetime | None]  # when a ticket was last given to them: round-robin ties
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     # The session-user protocol flask-login expects, written here so core/ stays free of Flask.

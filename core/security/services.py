@@ -7,10 +7,11 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.errors import DomainError
+from core.audit.services import record_audit
+from core.errors import DomainError, NotFound
 from core.security.models import User
 from core.security.passwords import MIN_PASSWORD_LENGTH, hash_password, needs_rehash, verify_password
-from core.security.roles import Role
+from core.security.roles import Actor, Role, is_staff, role_at_least
 
 # Verified against when the email is unknown, so a wrong email costs as much time as a wrong password.
 _DUMMY_HASH = hash_password("not-a-real-password-used-for-timing")
@@ -67,4 +68,28 @@ def record_sign_in(session: Session, user_id: int, password: str, *, now: dateti
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = now
+    return user
+
+
+def set_availability(session: Session, user_id: int, available: bool, *, actor: Actor, now: datetime) -> User:
+    """Mark a staff member available (or not) for new tickets by round-robin; audited when it changes.
+    Agents set their own; setting someone else's needs an admin."""
+    user = session.get(User, user_id)
+    if user is None or not is_staff(user.role):
+        raise NotFound("staff member not found")
+    if actor.user_id != user_id and not role_at_least(actor.role or "", Role.ADMIN):
+        raise DomainError("only an admin can change a colleague's availability")
+    if user.available != available:
+        before = user.available
+        user.available = available
+        record_audit(
+            session,
+            actor,
+            "user.availability_changed",
+            "user",
+            user.id,
+            now=now,
+            before={"available": before},
+            after={"available": available},
+        )
     return user

@@ -18,7 +18,10 @@ class Conversation(Base):
     """A ticket: one customer's question, optionally about one order, worked until solved."""
 
     __tablename__ = "conversations"
-    __table_args__ = (Index("ix_conversations_status_updated", "status", "updated_at"),)
+    __table_args__ = (
+        Index("ix_conversations_status_updated", "status", "updated_at"),
+        Index("ix_conversations_assignee_status", "assignee_id", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)

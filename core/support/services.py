@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.audit.services import record_audit
+from core.customers.models import Customer
 from core.errors import DomainError, NotFound
 from core.notifications import services as notification_services
 from core.notifications.rendering import message_id_for
@@ -23,7 +24,8 @@ from core.orders import events
 from core.orders.models import Order
 from core.orders.status import CANCELLABLE_STATUSES
 from core.security.models import User
-from core.security.roles import Actor, is_staff
+from core.security.roles import STAFF_ROLES, SYSTEM, Actor, is_staff
+from core.support.assignment import Candidate, pick_assignee, ticket_cap_from_env
 from core.support.macros import check_macro_body
 from core.support.models import Conversation, ConversationTag, Macro, Message, MessageAttachment
 from core.support.status import (
@@ -80,6 +82,7 @@ def request_cancellation(
         now=now,
         data={"conversation_id": conversation.id},
     )
+    auto_assign_conversation(session, conversation, now=now)
     return conversation
 
 
@@ -248,6 +251,7 @@ def open_conversation(
         data=data,
         attachments=attachments,
     )
+    auto_assign_conversation(session, conversation, now=now)
     return conversation
 
 
@@ -473,6 +477,8 @@ def assign_conversation(
     before = conversation.assignee_id
     if assignee_id != before:
         conversation.assignee_id = assignee_id
+        if assignee is not None:
+            assignee.last_assigned_at = now
         text = f"Assigned to {assignee.name or assignee.email}" if assignee is not None else "Unassigned"
         _record_history(
             session,
@@ -485,6 +491,60 @@ def assign_conversation(
             after={"assignee_id": assignee_id},
         )
     return conversation
+
+
+UNSOLVED = (ConversationStatus.OPEN, ConversationStatus.PENDING)
+
+
+def auto_assign_conversation(
+    session: Session, conversation: Conversation, *, now: datetime, cap: int | None = None
+) -> int | None:
+    """Give an unassigned, unsolved ticket to the available agent with the fewest unsolved tickets under
+    the cap (`pick_assignee`); nobody available or all at their cap leaves it unassigned.
+
+    The available agents' rows are locked (FOR UPDATE, in id order) before their tickets are counted, so
+    two tickets arriving at once on PostgreSQL cannot both see the same free slot; SQLite has one writer."""
+    if conversation.assignee_id is not None or conversation.status not in UNSOLVED:
+        return conversation.assignee_id
+    cap = ticket_cap_from_env() if cap is None else cap
+    available = session.execute(
+        select(User.id, User.last_assigned_at)
+        .where(User.available.is_(True), User.active.is_(True), User.role.in_(STAFF_ROLES))
+        .order_by(User.id)
+        .with_for_update()
+    ).all()
+    if not available:
+        return None
+    counts = dict(
+        session.execute(
+            select(Conversation.assignee_id, func.count())
+            .where(
+                Conversation.assignee_id.in_([user_id for user_id, _ in available]),
+                Conversation.status.in_(UNSOLVED),
+            )
+            .group_by(Conversation.assignee_id)
+        ).all()
+    )
+    chosen = pick_assignee(
+        Candidate(user_id, counts.get(user_id, 0), last_assigned_at, cap)
+        for user_id, last_assigned_at in available
+    )
+    if chosen is None:
+        return None
+    assignee = session.get_one(User, chosen)
+    conversation.assignee_id = chosen
+    assignee.last_assigned_at = now
+    _record_history(
+        session,
+        conversation,
+        "assigned",
+        f"Assigned to {assignee.name or assignee.email} (round-robin)",
+        actor=SYSTEM,
+        now=now,
+        before={"assignee_id": None},
+        after={"assignee_id": chosen, "rule": "round_robin"},
+    )
+    return chosen
 
 
 def update_conversation_properties(
@@ -583,3 +643,145 @@ def _fill_macro(session: Session, macro: Macro, name: str, body: str, category: 
     if category and category not in CATEGORIES:
         raise DomainError(f"unknown category {category!r}")
     macro.name, macro.body, macro.category = name, check_macro_body(body), category or None
+
+
+def log_phone_call(
+    session: Session,
+    customer_id: int,
+    note: str,
+    *,
+    subject: str = "",
+    order_number: str | None = None,
+    status: str = ConversationStatus.OPEN,
+    take: bool = True,
+    actor: Actor,
+    now: datetime,
+) -> Conversation:
+    """A conversation from a phone call: the agent's note of the call is its first message (internal: the
+    customer did not write it), the call counts as our first response, and the ticket is the agent's
+    (`take`) or goes to round-robin."""
+    note = _clean_body(note)
+    if status not in REPLY_STATUSES:
+        raise DomainError(f"a phone note can leave the conversation {', '.join(REPLY_STATUSES)}")
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound("customer not found")
+    order = None
+    if order_number and order_number.strip():
+        order = session.scalar(
+            select(Order).where(Order.number == order_number.strip(), Order.customer_id == customer_id)
+        )
+        if order is None:
+            raise DomainError(f"{customer.name or 'this customer'} has no order {order_number.strip()}")
+    subject = " ".join((subject or "").split())[:MAX_SUBJECT] or (
+        f"Phone call about order {order.number}"
+        if order is not None
+        else "Phone call: " + note.split("\n")[0][:60]
+    )
+    conversation = Conversation(
+        customer_id=customer_id,
+        order_id=order.id if order is not None else None,
+        source="phone",
+        subject=subject,
+        status=ConversationStatus.OPEN,
+        priority="normal",
+        first_response_due_at=now + FIRST_RESPONSE_SLA,
+        resolution_due_at=now + RESOLUTION_SLA,
+        first_responded_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(conversation)
+    session.flush()
+    _add_message(
+        session,
+        conversation,
+        "agent",
+        note,
+        now=now,
+        author_user_id=actor.user_id,
+        internal=True,
+        data={"phone_call": True},
+    )
+    record_audit(
+        session,
+        actor,
+        "conversation.phone_logged",
+        "conversation",
+        conversation.id,
+        now=now,
+        after={"customer_id": customer_id, "order_id": conversation.order_id},
+    )
+    if take and actor.user_id is not None:
+        assign_conversation(session, conversation.id, actor.user_id, actor=actor, now=now)
+    if status != ConversationStatus.OPEN:
+        change_conversation_status(session, conversation.id, status, actor=actor, now=now)
+    if conversation.assignee_id is None:
+        auto_assign_conversation(session, conversation, now=now)
+    return conversation
+
+
+BULK_ACTIONS = ("assign_me", "assign", "unassign", "solve", "close")
+MAX_BULK = 100
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk action did: the tickets changed, and those skipped with the reason."""
+
+    changed: list[int]
+    skipped: list[tuple[int, str]]
+
+
+def bulk_update_conversations(
+    session: Session,
+    conversation_ids: Sequence[int],
+    action: str,
+    *,
+    assignee_id: int | None = None,
+    actor: Actor,
+    now: datetime,
+) -> BulkResult:
+    """One action over several tickets (assign to me or someone, unassign, solve, close), each through the
+    single-ticket service so each is audited and in its history; a ticket the action can't apply to (closed
+    already, gone) is skipped with the reason and the others go ahead."""
+    if action not in BULK_ACTIONS:
+        raise DomainError(f"unknown action {action!r}")
+    ids = list(dict.fromkeys(conversation_ids))
+    if not ids:
+        raise DomainError("tick at least one ticket")
+    if len(ids) > MAX_BULK:
+        raise DomainError(f"at most {MAX_BULK} tickets at once")
+    if action == "assign_me":
+        action, assignee_id = "assign", actor.user_id
+    if action == "assign":
+        assignee = session.get(User, assignee_id) if assignee_id is not None else None
+        if assignee is None or not assignee.active or not is_staff(assignee.role):
+            raise DomainError("choose an active staff member to assign the tickets to")
+    changed: list[int] = []
+    skipped: list[tuple[int, str]] = []
+    for conversation_id in ids:
+        try:
+            conversation = get_conversation(session, conversation_id)
+            before = (conversation.assignee_id, conversation.status)
+            if action in ("assign", "unassign"):
+                assign_conversation(
+                    session,
+                    conversation_id,
+                    assignee_id if action == "assign" else None,
+                    actor=actor,
+                    now=now,
+                )
+            else:
+                target = ConversationStatus.SOLVED if action == "solve" else ConversationStatus.CLOSED
+                if conversation.status != target:
+                    change_conversation_status(session, conversation_id, target, actor=actor, now=now)
+        except NotFound:
+            skipped.append((conversation_id, "not found"))
+            continue
+        except DomainError as exc:
+            skipped.append((conversation_id, str(exc)))
+            continue
+        if (conversation.assignee_id, conversation.status) != before:
+            changed.append(conversation_id)
+    return BulkResult(changed, skipped)
