@@ -5,5 +5,6 @@ from agent_console.views import bp
 __all__ = ["bp"]
 from agent_console import (
     operations,  # noqa: F401  (registers the operations routes on bp)
+    search,  # noqa: F401  (registers the console search on bp)
     tickets,  # noqa: F401  (registers the ticket and canned-reply routes on bp)
 )

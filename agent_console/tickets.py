@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
@@ -15,11 +16,14 @@ from agent_console.auth import current_actor, role_required
 from agent_console.views import bp, wants_fragment
 from core.db import utcnow
 from core.errors import DomainError, NotFound
-from core.pagination import clamp_page
 from core.security.roles import Role
+from core.security.services import set_availability
 from core.support import queries as support_queries
+from core.support import queue as queue_queries
+from core.support import queue_services
 from core.support import services as support_services
 from core.support.macros import MACRO_VARIABLES, placeholder, render_macro, search_macros
+from core.support.status import REPLY_STATUSES
 
 MACRO_RESULTS = 8
 
@@ -54,13 +58,135 @@ def _optional_int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+def _queue(filters: queue_queries.QueueFilters, status: int = 200, *, notice: str | None = None) -> Any:
+    """The queue page, or its `_list.html` fragment for htmx (the same markup)."""
+    queue = queue_queries.ticket_queue(g.db, filters, user_id=current_user.id, now=utcnow())
+    template = "console/tickets/_list.html" if wants_fragment() else "console/tickets/list.html"
+    context = {
+        "queue": queue,
+        "views": queue_queries.QUEUE_VIEWS,
+        "empty": queue_queries.QUEUE_EMPTY,
+        "sorts": queue_queries.QUEUE_SORTS,
+        "sources": queue_queries.QUEUE_SOURCES,
+        "priorities": queue_queries.QUEUE_PRIORITIES,
+        "categories": support_services.CATEGORIES,
+        "notice": notice,
+    }
+    return render_template(template, **context), status
+
+
 @bp.get("/tickets")
 def tickets() -> Any:
-    """Conversations, filtered by status, most recently active first."""
-    status = request.args.get("status", "open")
-    page = support_queries.ticket_list(g.db, status=status, page=clamp_page(request.args.get("page")))
-    template = "console/tickets/_list.html" if wants_fragment() else "console/tickets/list.html"
-    return render_template(template, page=page, status=status)
+    """The queue: a view (mine, unassigned, open, pending, breaching SLA, ...) filtered by category, sales
+    channel, source, priority and tag, searched, sorted, a page at a time, with the count of each view."""
+    return _queue(queue_queries.QueueFilters.from_args(request.args))
+
+
+@bp.post("/tickets/bulk")
+def tickets_bulk() -> Any:
+    """One action over the ticked tickets (assign to me or someone, unassign, solve, close), each audited;
+    answers the queue as it was filtered."""
+    filters = queue_queries.QueueFilters.from_args(request.form)
+    ids = [int(v) for v in request.form.getlist("ids") if v.isdigit()]
+    try:
+        result = queue_services.bulk_update_conversations(
+            g.db,
+            ids,
+            request.form.get("action", ""),
+            assignee_id=_optional_int(request.form.get("assignee_id")),
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    except DomainError as exc:
+        g.db.rollback()
+        if wants_fragment():
+            return _queue(filters, 422, notice=str(exc))
+        flash(str(exc), "error")
+        return redirect(url_for("console.tickets", **filters.params(page=filters.page)), code=303)
+    g.db.commit()
+    notice = f"{len(result.changed)} ticket(s) updated." + (
+        f" {len(result.skipped)} skipped: " + "; ".join(f"#{i} {why}" for i, why in result.skipped)
+        if result.skipped
+        else ""
+    )
+    if wants_fragment():
+        return _queue(filters, notice=notice)
+    flash(notice)
+    return redirect(url_for("console.tickets", **filters.params(page=filters.page)), code=303)
+
+
+@bp.route("/tickets/new", methods=["GET", "POST"])
+def ticket_phone_note() -> Any:
+    """Log a phone call as a new ticket for a customer (from their page or the queue): the agent's note
+    is its first message."""
+    form = request.form if request.method == "POST" else request.args
+    customer_id = _optional_int(form.get("customer_id"))
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            if customer_id is None:
+                customer_id = queue_queries.customer_id_for_contact(g.db, form.get("customer", ""))
+            conversation = queue_services.log_phone_call(
+                g.db,
+                customer_id,
+                form.get("body", ""),
+                subject=form.get("subject", ""),
+                order_number=form.get("order") or None,
+                status=form.get("status") or "open",
+                take=form.get("take") == "1",
+                actor=current_actor(),
+                now=utcnow(),
+            )
+        except DomainError as exc:
+            g.db.rollback()
+            error, status = str(exc), 422
+        else:
+            g.db.commit()
+            return redirect(url_for("console.ticket_detail", conversation_id=conversation.id), code=303)
+    return render_template(
+        "console/tickets/new.html",
+        form=form,
+        error=error,
+        customer=queue_queries.phone_note_customer(g.db, customer_id),
+        statuses=REPLY_STATUSES,
+    ), status
+
+
+@bp.post("/me/availability")
+def my_availability() -> Any:
+    """Mark myself available (or not) for new tickets by round-robin."""
+    return _set_availability(current_user.id, "console.tickets")
+
+
+@bp.post("/admin/users/<int:user_id>/availability")
+@role_required(Role.ADMIN)
+def user_availability(user_id: int) -> Any:
+    """An admin marks a staff member available (or not) for new tickets."""
+    return _set_availability(user_id, "console.admin_users")
+
+
+def _set_availability(user_id: int, back: str) -> Any:
+    try:
+        user = set_availability(
+            g.db, user_id, request.form.get("available") == "1", actor=current_actor(), now=utcnow()
+        )
+    except NotFound:
+        abort(404)
+    except DomainError:
+        abort(403)
+    g.db.commit()
+    if wants_fragment() and user_id == current_user.id:
+        return render_template("console/_availability.html", available=user.available)
+    return redirect(_back_to(back), code=303)
+
+
+def _back_to(default: str) -> str:
+    """Where the request came from when that is a console page, else `default`."""
+    target = request.referrer or ""
+    path = urlsplit(target)
+    if path.netloc == request.host and path.path.startswith(url_for("console.dashboard")):
+        return path.path + (f"?{path.query}" if path.query else "")
+    return url_for(default)
 
 
 @bp.get("/tickets/<int:conversation_id>")

@@ -13,7 +13,7 @@ from core.audit.models import AuditEntry
 from core.errors import DomainError, NotFound
 from core.security.roles import Actor
 from core.security.services import set_availability
-from core.support import services
+from core.support import queue_services, services
 from core.support.models import Message
 from tests.factories import NOW, make_customer, make_order, make_user
 from tests.support_factories import make_conversation
@@ -94,7 +94,7 @@ def test_log_phone_call_opens_a_phone_ticket_with_the_note_first_and_takes_it(db
     agent = make_user(db, "agent")
     customer = make_customer(db, name="Jane Doe")
     order = make_order(db, customer_id=customer.id)
-    ticket = services.log_phone_call(
+    ticket = queue_services.log_phone_call(
         db,
         customer.id,
         "Called about the delivery date.",
@@ -119,13 +119,13 @@ def test_log_phone_call_opens_a_phone_ticket_with_the_note_first_and_takes_it(db
         agent.id,
     )
     actions = set(db.scalars(select(AuditEntry.action).where(AuditEntry.entity_id == str(ticket.id))))
-    assert actions == {"conversation.phone_logged", "conversation.assigned"}
+    assert actions == {"conversation.phone_logged", "conversation.noted", "conversation.assigned"}
 
 
 def test_log_phone_call_not_taken_goes_to_round_robin(db: Session) -> None:
     caller = make_user(db, "agent")
     other = make_user(db, "agent", available=True)
-    ticket = services.log_phone_call(
+    ticket = queue_services.log_phone_call(
         db, make_customer(db).id, "Call back tomorrow.", take=False, actor=actor_for(caller), now=NOW
     )
     assert (ticket.status, ticket.assignee_id) == ("open", other.id)
@@ -134,7 +134,7 @@ def test_log_phone_call_not_taken_goes_to_round_robin(db: Session) -> None:
 def test_log_phone_call_solved_on_the_call_stays_with_the_agent(db: Session) -> None:
     caller = make_user(db, "agent")
     make_user(db, "agent", available=True)
-    ticket = services.log_phone_call(
+    ticket = queue_services.log_phone_call(
         db, make_customer(db).id, "Sorted on the call.", status="solved", actor=actor_for(caller), now=NOW
     )
     assert (ticket.status, ticket.assignee_id, ticket.solved_at) == ("solved", caller.id, NOW)
@@ -145,19 +145,19 @@ def test_log_phone_call_refuses_another_customers_order_and_an_empty_note(db: Se
     customer = make_customer(db)
     stranger_order = make_order(db, customer_id=make_customer(db).id)
     with pytest.raises(DomainError, match="has no order"):
-        services.log_phone_call(
+        queue_services.log_phone_call(
             db, customer.id, "x", order_number=stranger_order.number, actor=actor_for(agent), now=NOW
         )
     with pytest.raises(DomainError, match="write a message first"):
-        services.log_phone_call(db, customer.id, "  ", actor=actor_for(agent), now=NOW)
+        queue_services.log_phone_call(db, customer.id, "  ", actor=actor_for(agent), now=NOW)
     with pytest.raises(NotFound):
-        services.log_phone_call(db, 999_999, "x", actor=actor_for(agent), now=NOW)
+        queue_services.log_phone_call(db, 999_999, "x", actor=actor_for(agent), now=NOW)
 
 
 def test_bulk_assign_to_me_audits_each_ticket(db: Session) -> None:
     agent = make_user(db, "agent")
     tickets = [make_conversation(db) for _ in range(3)]
-    result = services.bulk_update_conversations(
+    result = queue_services.bulk_update_conversations(
         db, [t.id for t in tickets], "assign_me", actor=actor_for(agent), now=NOW
     )
     assert sorted(result.changed) == sorted(t.id for t in tickets) and result.skipped == []
@@ -172,7 +172,7 @@ def test_bulk_close_skips_what_cannot_move_and_closes_the_rest(db: Session) -> N
     agent = make_user(db, "agent")
     open_ticket = make_conversation(db)
     closed = make_conversation(db, status="closed")
-    result = services.bulk_update_conversations(
+    result = queue_services.bulk_update_conversations(
         db, [open_ticket.id, closed.id, 999_999], "solve", actor=actor_for(agent), now=NOW
     )
     assert result.changed == [open_ticket.id] and open_ticket.status == "solved"
@@ -185,11 +185,11 @@ def test_bulk_assign_to_a_customer_or_nobody_is_refused(db: Session) -> None:
     ticket = make_conversation(db)
     for assignee in (customer.id, None):
         with pytest.raises(DomainError, match="active staff"):
-            services.bulk_update_conversations(
+            queue_services.bulk_update_conversations(
                 db, [ticket.id], "assign", assignee_id=assignee, actor=actor_for(agent), now=NOW
             )
     with pytest.raises(DomainError, match="tick at least one"):
-        services.bulk_update_conversations(db, [], "close", actor=actor_for(agent), now=NOW)
+        queue_services.bulk_update_conversations(db, [], "close", actor=actor_for(agent), now=NOW)
     assert ticket.assignee_id is None
 
 

@@ -1,0 +1,224 @@
+"""Console search: one box for a customer's name, email or phone, an order number (ours or a channel's) or a
+parcel's tracking number, typos forgiven.
+
+Steps: (1) read the query's shape (words, an email, digits); (2) fetch a capped set of candidates per field
+with cheap predicates: equality and prefixes of what was typed (prefixes survive a typo near the end, word
+prefixes of a name survive one in another word); (3) rank them with rapidfuzz (`rank_candidates`, pure)
+and keep those above the threshold. At most five queries of at most CANDIDATES rows each."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rapidfuzz import fuzz, utils
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from core.channels.models import Channel
+from core.customers.models import Customer, Identity
+from core.fulfillment.models import Shipment
+from core.orders.models import Order
+
+CANDIDATES = 200
+THRESHOLD = 70.0
+MIN_QUERY = 2
+WORD_RE = re.compile(r"[^\W\d_]{2,}")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A row that might be what was searched for: the field it would match on and that field's value."""
+
+    kind: str  # customer or order
+    id: int
+    title: str
+    detail: str
+    field: str  # name, email, phone, order number, channel order number, tracking number
+    value: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A result: a customer or an order, the field that matched, and how well (0-100)."""
+
+    kind: str
+    id: int
+    title: str
+    detail: str
+    field: str
+    score: float
+
+
+def _score(query: str, candidate: Candidate) -> float:
+    if candidate.field == "name":
+        return fuzz.WRatio(query, candidate.value, processor=utils.default_process)
+    if candidate.field == "phone":
+        typed, stored = _digits(query), _digits(candidate.value)
+        if typed and stored.endswith(typed[-7:]) and len(typed) >= 7:
+            return 100.0 if stored.endswith(typed) else 90.0
+        return fuzz.ratio(typed, stored)
+    typed, stored = query.lower(), candidate.value.lower()
+    if typed == stored:
+        return 100.0
+    if len(typed) >= 4 and stored.lstrip("#").startswith(typed.lstrip("#")):
+        return 95.0  # typing it out: what was typed so far
+    return fuzz.ratio(typed, stored)
+
+
+def rank_candidates(query: str, candidates: list[Candidate], *, limit: int = 10) -> list[SearchHit]:
+    """The candidates scoring at least THRESHOLD against the query, best first, one hit per customer or
+    order (its best field)."""
+    query = query.strip()
+    best: dict[tuple[str, int], SearchHit] = {}
+    for candidate in candidates:
+        score = _score(query, candidate)
+        if score < THRESHOLD:
+            continue
+        key = (candidate.kind, candidate.id)
+        if key not in best or score > best[key].score:
+            best[key] = SearchHit(
+                candidate.kind, candidate.id, candidate.title, candidate.detail, candidate.field, score
+            )
+    return sorted(best.values(), key=lambda h: (-h.score, h.kind, h.title))[:limit]
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _prefix(text: str, keep: int) -> str:
+    return _escape(text[:keep]) + "%"
+
+
+def _typo_prefix(text: str) -> str:
+    """A LIKE prefix of an identifier that still matches with a typo in its last three characters."""
+    return _prefix(text, max(4, len(text) - 3))
+
+
+def _customer_candidates(session: Session, query: str) -> list[Candidate]:
+    words = [w.lower() for w in WORD_RE.findall(query)]
+    single = " " not in query
+    digits = _digits(query)
+    matches = []
+    if words and "@" not in query:
+        for word in words[:4]:
+            start = _escape(word[:3])
+            matches += [
+                func.lower(Customer.name).like(start + "%", escape="\\"),
+                func.lower(Customer.name).like("% " + start + "%", escape="\\"),
+            ]
+    if single and len(query) >= 3 and not (digits and len(digits) == len(query)):
+        local = query.lower().partition("@")[0]
+        matches += [Customer.email == query.lower(), Customer.email.like(_prefix(local, 3), escape="\\")]
+    if len(digits) >= 6:
+        matches.append(Customer.phone.like("%" + digits[-7:]))
+    if not matches:
+        return []
+    rows = session.execute(
+        select(Customer.id, Customer.name, Customer.email, Customer.phone)
+        .where(Customer.merged_into_id.is_(None), or_(*matches))
+        .limit(CANDIDATES)
+    ).all()
+    found = []
+    for customer_id, name, email, phone in rows:
+        title, detail = name or email or f"Customer {customer_id}", email or phone or ""
+        for field, value in (("name", name), ("email", email), ("phone", phone)):
+            if value:
+                found.append(Candidate("customer", customer_id, title, detail, field, value))
+    return found
+
+
+def _identity_candidates(session: Session, query: str) -> list[Candidate]:
+    """Emails and phones a channel gave for a customer that differ from the customer's own."""
+    digits = _digits(query)
+    matches = []
+    if " " not in query and "@" in query:
+        matches.append(Identity.email.like(_prefix(query.lower().partition("@")[0], 3), escape="\\"))
+    if len(digits) >= 6:
+        matches.append(Identity.phone.like("%" + digits[-7:]))
+    if not matches:
+        return []
+    rows = session.execute(
+        select(Identity.customer_id, Customer.name, Identity.email, Identity.phone)
+        .join(Customer, Customer.id == Identity.customer_id)
+        .where(or_(*matches))
+        .limit(CANDIDATES)
+    ).all()
+    found = []
+    for customer_id, name, email, phone in rows:
+        for field, value in (("email", email), ("phone", phone)):
+            if value:
+                found.append(Candidate("customer", customer_id, name or value, value, field, value))
+    return found
+
+
+def _order_candidates(session: Session, query: str) -> list[Candidate]:
+    if " " in query or len(query) < 3 or not _digits(query):
+        return []
+    ours = query.upper()
+    if ours.isdigit():
+        ours = "CD-" + ours
+    rows = session.execute(
+        select(
+            Order.id, Order.number, Order.channel_number, Order.external_id, Order.buyer_name, Channel.name
+        )
+        .join(Channel, Channel.id == Order.channel_id)
+        .where(
+            or_(
+                Order.number.like(_typo_prefix(ours), escape="\\"),
+                Order.channel_number.like(_typo_prefix(query), escape="\\"),
+                Order.channel_number.in_((query, "#" + query)),
+                Order.external_id == query,
+            )
+        )
+        .limit(CANDIDATES)
+    ).all()
+    found = []
+    for order_id, number, channel_number, external_id, buyer, channel in rows:
+        detail = f"{channel} · {buyer}" if buyer else channel
+        found.append(Candidate("order", order_id, number, detail, "order number", number))
+        for value in {channel_number, external_id} - {None, number}:
+            found.append(Candidate("order", order_id, number, detail, "channel order number", value))
+    return found
+
+
+def _tracking_candidates(session: Session, query: str) -> list[Candidate]:
+    if " " in query or len(query) < 6:
+        return []
+    rows = session.execute(
+        select(Shipment.tracking_number, Shipment.carrier, Order.id, Order.number, Order.buyer_name)
+        .join(Order, Order.id == Shipment.order_id)
+        .where(Shipment.tracking_number.like(_typo_prefix(query), escape="\\"))
+        .limit(CANDIDATES)
+    ).all()
+    return [
+        Candidate(
+            "order",
+            order_id,
+            number,
+            f"{carrier or 'parcel'} {tracking}" + (f" · {buyer}" if buyer else ""),
+            "tracking number",
+            tracking,
+        )
+        for tracking, carrier, order_id, number, buyer in rows
+    ]
+
+
+def console_search(session: Session, query: str, *, limit: int = 10) -> list[SearchHit]:
+    """Customers and orders matching what an agent typed (name, email, phone, order number ours or a
+    channel's, tracking number), typos forgiven, best first."""
+    query = " ".join((query or "").split())[:100]
+    if len(query) < MIN_QUERY:
+        return []
+    candidates = (
+        _customer_candidates(session, query)
+        + _identity_candidates(session, query)
+        + _order_candidates(session, query)
+        + _tracking_candidates(session, query)
+    )
+    return rank_candidates(query, candidates, limit=limit)
