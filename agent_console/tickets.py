@@ -9,7 +9,7 @@ import io
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, flash, g, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, g, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from agent_console.auth import current_actor, role_required
@@ -79,7 +79,11 @@ def _queue(filters: queue_queries.QueueFilters, status: int = 200, *, notice: st
 def tickets() -> Any:
     """The queue: a view (mine, unassigned, open, pending, breaching SLA, ...) filtered by category, sales
     channel, source, priority and tag, searched, sorted, a page at a time, with the count of each view."""
-    return _queue(queue_queries.QueueFilters.from_args(request.args))
+    filters = queue_queries.QueueFilters.from_args(request.args)
+    response = make_response(_queue(filters))
+    if wants_fragment():  # the address bar shows the queue's own URL, not the raw form fields
+        response.headers["HX-Push-Url"] = url_for("console.tickets", **filters.params(page=filters.page))
+    return response
 
 
 @bp.post("/tickets/bulk")
