@@ -14,9 +14,10 @@ from core.errors import DomainError, NotFound
 from core.security.roles import Actor
 from core.security.services import set_availability
 from core.support import queue_services, services
-from core.support.models import Message
+from core.support.inbound import receive_email
+from core.support.models import Conversation, Message
 from tests.factories import NOW, make_customer, make_order, make_user
-from tests.support_factories import make_conversation
+from tests.support_factories import make_conversation, make_email
 
 
 def actor_for(user) -> Actor:
@@ -81,6 +82,13 @@ def test_cancellation_requests_are_assigned_too(db: Session) -> None:
     order = make_order(db, customer_id=customer.id, status="confirmed")
     ticket = services.request_cancellation(db, order, "", actor=Actor("customer"), now=NOW)
     assert ticket.assignee_id == agent.id
+
+
+def test_inbound_email_tickets_are_assigned_too(db: Session) -> None:
+    agent = make_user(db, "agent", available=True)
+    result = receive_email(db, make_email(sender="New Person <new@example.org>"), secret="s" * 32, now=NOW)
+    assert result.status == "created"
+    assert db.get(Conversation, result.conversation_id).assignee_id == agent.id
 
 
 def test_manual_assignment_counts_as_the_last_assignment(db: Session) -> None:
