@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, utils
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.channels.models import Channel
@@ -101,33 +101,42 @@ def _typo_prefix(text: str) -> str:
 
 
 def _customer_candidates(session: Session, query: str) -> list[Candidate]:
+    """Customers whose name has a word starting like one of the query's words, whose email starts like it,
+    or whose phone ends in its last seven digits; the closest kinds first (exact name or email, then names
+    with every word), so the cap keeps them when a common prefix matches thousands."""
     words = [w.lower() for w in WORD_RE.findall(query)]
     single = " " not in query
     digits = _digits(query)
-    matches = []
+    name = func.lower(Customer.name)
+    matches, closest = [], []
     if words and "@" not in query:
+        per_word = []
         for word in words[:4]:
             start = _escape(word[:3])
-            matches += [
-                func.lower(Customer.name).like(start + "%", escape="\\"),
-                func.lower(Customer.name).like("% " + start + "%", escape="\\"),
-            ]
+            per_word.append(
+                or_(name.like(start + "%", escape="\\"), name.like("% " + start + "%", escape="\\"))
+            )
+        matches += per_word
+        closest += [name == " ".join(words), and_(*per_word)]
     if single and len(query) >= 3 and not (digits and len(digits) == len(query)):
         local = query.lower().partition("@")[0]
         matches += [Customer.email == query.lower(), Customer.email.like(_prefix(local, 3), escape="\\")]
+        closest.insert(0, Customer.email == query.lower())
     if len(digits) >= 6:
         matches.append(Customer.phone.like("%" + digits[-7:]))
     if not matches:
         return []
-    rows = session.execute(
-        select(Customer.id, Customer.name, Customer.email, Customer.phone)
-        .where(Customer.merged_into_id.is_(None), or_(*matches))
-        .limit(CANDIDATES)
-    ).all()
+    statement = select(Customer.id, Customer.name, Customer.email, Customer.phone).where(
+        Customer.merged_into_id.is_(None), or_(*matches)
+    )
+    if closest:
+        rank = case(*((condition, i) for i, condition in enumerate(closest)), else_=len(closest))
+        statement = statement.order_by(rank, Customer.id)
+    rows = session.execute(statement.limit(CANDIDATES)).all()
     found = []
-    for customer_id, name, email, phone in rows:
-        title, detail = name or email or f"Customer {customer_id}", email or phone or ""
-        for field, value in (("name", name), ("email", email), ("phone", phone)):
+    for customer_id, name_, email, phone in rows:
+        title, detail = name_ or email or f"Customer {customer_id}", email or phone or ""
+        for field, value in (("name", name_), ("email", email), ("phone", phone)):
             if value:
                 found.append(Candidate("customer", customer_id, title, detail, field, value))
     return found
