@@ -1,7 +1,8 @@
-"""Ticket pages of the console, on the same `console` blueprint: the queue, a ticket with its conversation,
-public replies and internal notes, the side panel (status, priority, category, tags, assignee), canned replies
-found as you type, and the managers' canned-reply pages. Each route parses, calls one core query or service,
-commits, renders."""
+"""Ticket pages of the console, on the same `console` blueprint: the queue (views, filters, search, sort,
+bulk actions), phone notes, staff availability for round-robin, a ticket with its conversation, public
+replies and internal notes, the side panel (status, priority, category, tags, assignee), canned replies
+found as you type, and the managers' canned-reply pages. Each route parses, calls one core query or
+service, commits, renders."""
 
 from __future__ import annotations
 
