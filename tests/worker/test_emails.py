@@ -185,6 +185,19 @@ def _return_refunded(db: Session, order: Order) -> OutboxMessage | None:
     return services.queue_return_refunded(db, request, refund, now=NOW)
 
 
+def _order_cancelled(db: Session, order: Order) -> OutboxMessage | None:
+    return services.queue_order_cancelled(db, order, now=NOW)
+
+
+def _order_refunded(db: Session, order: Order) -> OutboxMessage | None:
+    refund = Refund(
+        order_id=order.id, amount=1999, shipping_amount=500, currency="USD", reason="Parcel arrived late"
+    )
+    db.add(refund)
+    db.flush()
+    return services.queue_order_refunded(db, order, refund, now=NOW)
+
+
 def _conversation_reply(db: Session, order: Order) -> OutboxMessage | None:
     conversation = Conversation(customer_id=order.customer_id, order_id=order.id, subject="Where is my tent?")
     db.add(conversation)
@@ -224,6 +237,8 @@ KINDS: dict[str, tuple[Callable[[Session, Order], OutboxMessage | None], list[st
     "return_approved": (_return_approved, ["RMA-4242", "Item 2", "prepaid label"]),
     "return_received": (_return_received, ["RMA-4242", "refund you"]),
     "return_refunded": (_return_refunded, ["RMA-4242", "24.99 USD"]),
+    "order_cancelled": (_order_cancelled, ["has been cancelled", "Item 2"]),
+    "order_refunded": (_order_refunded, ["24.99 USD", "5.00 USD of it for shipping", "Parcel arrived late"]),
     "conversation_reply": (_conversation_reply, ["Where is my tent?", "ships on Monday"]),
     "guest_code": (_guest_code, ["Your code for order", "/track-code?reference="]),
 }
