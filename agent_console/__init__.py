@@ -5,5 +5,6 @@ from agent_console.views import bp
 __all__ = ["bp"]
 from agent_console import (
     operations,  # noqa: F401  (registers the operations routes on bp)
+    order_actions,  # noqa: F401  (registers the order page and its actions on bp)
     tickets,  # noqa: F401  (registers the ticket and canned-reply routes on bp)
 )

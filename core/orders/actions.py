@@ -156,6 +156,16 @@ def cancellation_request(session: Session, order_id: int) -> Conversation | None
     ).first()
 
 
+def cancellation_state(order: Order, request: Conversation | None) -> str | None:
+    """Where the customer's cancellation request stands: 'requested' (our team is on it), 'cancelled', or
+    'declined' (the ticket was answered and closed without cancelling); None when they never asked."""
+    if request is None:
+        return None
+    if order.status == OrderStatus.CANCELLED:
+        return "cancelled"
+    return "requested" if request.status in ("open", "pending") else "declined"
+
+
 def _clean_address(address: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
     """The new address, checked: required fields present, lengths capped, the country as ISO alpha-2."""
     cleaned: dict[str, Any] = dict(previous or {})
