@@ -82,6 +82,18 @@ def not_shipped_problem(session: Session, order: Order) -> str | None:
     return None
 
 
+def cancel_problem(session: Session, order: Order) -> str | None:
+    """Why the order can't be cancelled now (said to staff), or None when it can."""
+    if order.status == OrderStatus.CANCELLED:
+        return "it is already cancelled"
+    if order.fulfilled_by_channel and order.status != OrderStatus.ON_HOLD:
+        return f"{order.channel.name} fulfils it: cancel it in {order.channel.name}"
+    problem = not_shipped_problem(session, order)
+    if problem is None and order.status not in CANCELLABLE_STATUSES:
+        problem = f"the order is {order.status.replace('_', ' ')}"
+    return f"{problem}: create a return instead" if problem else None
+
+
 def cancel_order(session: Session, order_id: int, *, reason: str, actor: Actor, now: datetime) -> Order:
     """Cancel an order that has not shipped: release its reserved stock (stock pushes are queued for the
     channels), mark every unit cancelled, move it to cancelled, email the customer, and solve the customer's
@@ -90,13 +102,9 @@ def cancel_order(session: Session, order_id: int, *, reason: str, actor: Actor, 
     require_staff(actor)
     reason = _clean_text(reason, "reason", NOTE_MAX) or "cancelled at the customer's request"
     order, lines = lock_order(session, order_id)
-    if order.status == OrderStatus.CANCELLED:
-        raise DomainError(f"order {order.number} is already cancelled")
-    problem = not_shipped_problem(session, order)
-    if problem is None and order.status not in CANCELLABLE_STATUSES:
-        problem = f"the order is {order.status.replace('_', ' ')}"
+    problem = cancel_problem(session, order)
     if problem:
-        raise DomainError(f"{problem}, so order {order.number} can't be cancelled: create a return instead")
+        raise DomainError(f"order {order.number} can't be cancelled: {problem}")
     previous = order.status
     release_order(session, order, actor=actor.label, now=now, why=f"order cancelled by {actor.label}")
     for line in lines.values():

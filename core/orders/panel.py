@@ -14,6 +14,7 @@ from core.errors import NotFound
 from core.money import format_money
 from core.notifications.models import OutboxMessage
 from core.orders.actions import (
+    cancel_problem,
     channel_takes_cancellations,
     hold_problems,
     not_shipped_problem,
@@ -21,7 +22,7 @@ from core.orders.actions import (
 )
 from core.orders.models import Order
 from core.orders.seller_steps import cancel_steps, marketplace_refund_steps
-from core.orders.status import CANCELLABLE_STATUSES, OrderStatus
+from core.orders.status import OrderStatus
 from core.returns.eligibility import ReturnEligibility
 from core.returns.models import Refund
 from core.returns.refunds import RefundableLine, refund_limit, refundable_lines
@@ -73,15 +74,6 @@ class OrderPanel:
         return self.cancel_request is not None and self.cancel_request.status in ("open", "pending")
 
 
-def _cancel_problem(session: Session, order: Order) -> str | None:
-    if order.status == OrderStatus.CANCELLED:
-        return "already cancelled"
-    problem = not_shipped_problem(session, order)
-    if problem is None and order.status not in CANCELLABLE_STATUSES:
-        problem = f"the order is {order.status.replace('_', ' ')}"
-    return f"{problem}: create a return instead" if problem else None
-
-
 def order_panel(session: Session, order_id: int, *, actor: Actor, now: datetime) -> OrderPanel:
     """The panel for one order as `actor` sees it; NotFound when there is no such order."""
     order = session.scalar(
@@ -125,7 +117,7 @@ def order_panel(session: Session, order_id: int, *, actor: Actor, now: datetime)
     cancel_request = next((t for t in tickets if t.category == "cancel"), None)
     return OrderPanel(
         order=order,
-        cancel_problem=_cancel_problem(session, order),
+        cancel_problem=cancel_problem(session, order),
         channel_told=channel_takes_cancellations(channel.kind),
         cancel_steps=cancel_steps(channel.kind, reference),
         refund_lines=lines,

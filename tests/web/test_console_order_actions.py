@@ -178,7 +178,7 @@ def test_cancel_htmx_answers_the_fresh_panel_and_the_customer_sees_it(client, db
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and "<html" not in html and 'id="order-panel"' in html
-    assert "Order cancelled" in html and "Can't be cancelled: already cancelled" in html
+    assert "Order cancelled" in html and "Can't be cancelled: it is already cancelled" in html
     assert response.headers.get("Vary", "").find("HX-Request") >= 0
     assert "status_changed" in kinds(db, confirmed)
     assert (
@@ -371,3 +371,26 @@ def test_release_a_held_order(client, db, confirmed) -> None:
     assert response.status_code == 200 and "Hold cleared." in response.get_data(as_text=True)
     assert fresh(db, Order, order.id).status != "on_hold"
     assert audit_actions(db, user) == ["order.hold_released"]
+
+
+def test_order_page_queries_do_not_grow_with_refunds_emails_and_tickets(
+    client, db, engine, delivered
+) -> None:
+    from core.returns.refunds import refund_order
+    from core.security.roles import Actor
+    from tests.web.test_portal_quality import QueryCounter
+
+    manager = Actor(label="manager@example.org", role="manager")
+
+    signed_in(client, db)
+    refund_order(db, delivered.id, quantities={delivered.lines[0].id: 1}, reason="a", actor=manager, now=NOW)
+    db.commit()
+    with QueryCounter(engine) as few:
+        assert client.get(order_page(delivered)).status_code == 200
+    for n in range(4):
+        make_conversation(db, customer_id=delivered.customer_id, order_id=delivered.id, subject=f"Q{n}")
+    refund_order(db, delivered.id, quantities={delivered.lines[0].id: 1}, reason="b", actor=manager, now=NOW)
+    db.commit()
+    with QueryCounter(engine) as many:
+        assert client.get(order_page(delivered)).status_code == 200
+    assert many.count == few.count

@@ -356,3 +356,11 @@ def test_create_return_for_customer_approved_at_once(db, delivered) -> None:
     assert rma.status == "approved"
     assert [e.actor_label for e in audit(db, "return.request")] == [AGENT.label]
     assert len(emails(db, "return_approved")) == 1
+
+
+def test_cancel_order_refuses_an_order_the_channel_fulfils(db) -> None:
+    channel, location = make_shop(db, name="Amazon FBA")
+    order = make_delivered_order(db, channel, location, [(make_sku(db), 1)], shipped=False)
+    order.fulfilled_by_channel = True
+    with pytest.raises(DomainError, match="Amazon FBA fulfils it"):
+        actions.cancel_order(db, order.id, reason="", actor=AGENT, now=NOW)
