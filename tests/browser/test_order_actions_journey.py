@@ -55,6 +55,11 @@ def test_customer_asks_to_cancel_agent_cancels_and_refunds_a_line(
     expect(console.locator("#order-panel")).to_contain_text("Refund recorded.")
     OUTPUT.mkdir(parents=True, exist_ok=True)
     console.screenshot(path=str(OUTPUT / "order_actions_ticket.png"), full_page=True)
+    console.set_viewport_size({"width": 390, "height": 844})
+    console.goto(f"{live_server}/console/orders/{delivered.id}")
+    expect(console.locator("#order-panel")).to_contain_text("Arrived scratched")
+    assert console.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    console.screenshot(path=str(OUTPUT / "order_actions_order_page_phone.png"), full_page=True)
     staff.close()
 
     page.goto(f"{live_server}/orders/{to_cancel.number}")
