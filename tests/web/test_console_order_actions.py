@@ -394,3 +394,12 @@ def test_order_page_queries_do_not_grow_with_refunds_emails_and_tickets(
     with QueryCounter(engine) as many:
         assert client.get(order_page(delivered)).status_code == 200
     assert many.count == few.count
+
+
+def test_intake_page_sends_warning_holds_to_the_order_page(client, db, confirmed) -> None:
+    order = fresh(db, Order, confirmed.id)
+    order.status, order.hold_warnings, order.hold_reason = "on_hold", ["payment failed"], "payment failed"
+    db.commit()
+    signed_in(client, db, "manager")
+    html = client.get("/console/intake").get_data(as_text=True)
+    assert f'<a href="/console/orders/{order.id}">Fix the address, or check and release or cancel' in html
