@@ -316,6 +316,24 @@ def test_email_each_kind_is_multipart_from_the_channel_with_signed_links(
         assert "/unsubscribe/" not in text + html
 
 
+def test_email_resent_by_staff_goes_again_as_its_own_message(
+    db: Session, session_factory, smtp: SmtpServer
+) -> None:
+    from core.orders.actions import resend_notification
+    from core.security.roles import Actor
+
+    order = customer_order(db)
+    first = send(db, session_factory, smtp, services.queue_order_confirmed(db, order, now=NOW))
+    original = db.scalar(select(OutboxMessage).where(OutboxMessage.kind == "order_confirmed"))
+    again = resend_notification(
+        db, order.id, original.id, actor=Actor("agent@example.org", role="agent"), now=NOW
+    )
+    message = send(db, session_factory, smtp, again)
+    assert message["Message-ID"] != first["Message-ID"]
+    assert str(message["Subject"]) == str(first["Subject"]) and str(message["To"]) == order.email
+    assert bodies(message)[0] == bodies(first)[0]
+
+
 def test_email_conversation_reply_escapes_the_agents_text_in_html(
     db: Session, session_factory, smtp: SmtpServer
 ) -> None:
