@@ -403,3 +403,21 @@ def test_intake_page_sends_warning_holds_to_the_order_page(client, db, confirmed
     signed_in(client, db, "manager")
     html = client.get("/console/intake").get_data(as_text=True)
     assert f'<a href="/console/orders/{order.id}">Fix the address, or check and release or cancel' in html
+
+
+def test_portal_order_page_shows_the_refund_and_the_new_address(client, db, confirmed) -> None:
+    from core.orders.actions import change_shipping_address
+    from core.returns.refunds import refund_order
+    from tests.returns_factories import AGENT
+
+    address = {"name": "Ada", "line1": "7 Harbour Lane", "city": "Bristol", "country": "GB"}
+    change_shipping_address(db, confirmed.id, address, actor=AGENT, now=NOW)
+    refund_order(db, confirmed.id, shipping=True, reason="shipping was slow", actor=AGENT, now=NOW)
+    user = make_user(db, "customer", customer_id=confirmed.customer_id)
+    db.commit()
+    sign_in(client, user.email, PASSWORD)
+    html = client.get(f"/orders/{confirmed.number}").get_data(as_text=True)
+    assert "Shipping address changed to 7 Harbour Lane, Bristol, GB" in html
+    assert "Refund of 4.00 USD to your original payment method (shipping): shipping was slow" in html
+    assert "Refunded" in html and "−4.00 USD" in html
+    assert AGENT.label not in html  # who did it is for staff
