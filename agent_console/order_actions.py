@@ -36,21 +36,28 @@ def _next_url(order_id: int) -> str:
     return target
 
 
-def panel_for(order_id: int) -> OrderPanel:
+def panel_for(order_id: int, *, with_emails: bool = False) -> OrderPanel:
     """The order panel as the signed-in staff member sees it (404 when there is no such order)."""
     try:
-        return order_panel(g.db, order_id, actor=current_actor(), now=utcnow())
+        return order_panel(g.db, order_id, actor=current_actor(), now=utcnow(), with_emails=with_emails)
     except NotFound:
         abort(404)
 
 
-def _respond(order_id: int, *, error: str | None = None, done: str | None = None, status: int = 200) -> Any:
+def _respond(
+    order_id: int,
+    *,
+    error: str | None = None,
+    done: str | None = None,
+    status: int = 200,
+    with_emails: bool = False,
+) -> Any:
     """The fresh panel for htmx (with the outcome), else flash it and go back where the form came from."""
     next_url = _next_url(order_id)
     if wants_fragment():
         html = render_template(
             "console/orders/_actions.html",
-            panel=panel_for(order_id),
+            panel=panel_for(order_id, with_emails=with_emails),
             next_url=next_url,
             error=error,
             done=done,
@@ -60,7 +67,7 @@ def _respond(order_id: int, *, error: str | None = None, done: str | None = None
     return redirect(next_url, code=303)
 
 
-def _act(order_id: int, action: Callable[[Actor, Any], Any], done: str) -> Any:
+def _act(order_id: int, action: Callable[[Actor, Any], Any], done: str, *, with_emails: bool = False) -> Any:
     """Run one order service in a write transaction: commit on success; on a refusal roll back (nothing
     saved) and say why: 403 when the role may not, 422 for anything else."""
     actor = current_actor()
@@ -71,12 +78,12 @@ def _act(order_id: int, action: Callable[[Actor, Any], Any], done: str) -> Any:
         abort(404)
     except PermissionDenied as exc:
         g.db.rollback()
-        return _respond(order_id, error=str(exc), status=403)
+        return _respond(order_id, error=str(exc), status=403, with_emails=with_emails)
     except DomainError as exc:
         g.db.rollback()
-        return _respond(order_id, error=str(exc), status=422)
+        return _respond(order_id, error=str(exc), status=422, with_emails=with_emails)
     g.db.commit()
-    return _respond(order_id, done=done)
+    return _respond(order_id, done=done, with_emails=with_emails)
 
 
 @bp.get("/orders/<int:order_id>")
@@ -177,7 +184,20 @@ def order_resend_email(order_id: int, message_id: int) -> Any:
         order_id,
         lambda actor, now: actions.resend_notification(g.db, order_id, message_id, actor=actor, now=now),
         "The email will be sent again shortly.",
+        with_emails=True,
     )
+
+
+@bp.get("/orders/<int:order_id>/emails")
+def order_emails(order_id: int) -> Any:
+    """The emails sent about an order, each with 'send again' (htmx loads them into the panel); without
+    htmx, the order page with them shown."""
+    panel = panel_for(order_id, with_emails=True)
+    next_url = _next_url(order_id)
+    if wants_fragment():
+        return render_template("console/orders/_emails.html", panel=panel, next_url=next_url)
+    order = order_queries.staff_order(g.db, order_id)
+    return render_template("console/orders/detail.html", order=order, panel=panel, next_url=next_url)
 
 
 @bp.post("/orders/<int:order_id>/release")

@@ -58,7 +58,7 @@ class OrderPanel:
     refund_steps: dict[int, list[str]]  # marketplace refund id -> the steps in the seller UI
     address_problem: str | None  # None: the address can be changed
     holds: list[tuple[str, str]]
-    emails: list[OutboxMessage]
+    emails: list[OutboxMessage] | None  # None: not loaded (the outbox has no index by order)
     returnable: ReturnEligibility | None
     tickets: list[Conversation]
     cancel_request: Conversation | None
@@ -74,8 +74,11 @@ class OrderPanel:
         return self.cancel_request is not None and self.cancel_request.status in ("open", "pending")
 
 
-def order_panel(session: Session, order_id: int, *, actor: Actor, now: datetime) -> OrderPanel:
-    """The panel for one order as `actor` sees it; NotFound when there is no such order."""
+def order_panel(
+    session: Session, order_id: int, *, actor: Actor, now: datetime, with_emails: bool = False
+) -> OrderPanel:
+    """The panel for one order as `actor` sees it, with the emails sent about it only when asked (finding
+    them reads the whole outbox); NotFound when there is no such order."""
     order = session.scalar(
         select(Order)
         .where(Order.id == order_id)
@@ -129,7 +132,7 @@ def order_panel(session: Session, order_id: int, *, actor: Actor, now: datetime)
         refund_steps=steps,
         address_problem=address_problem,
         holds=hold_problems(order),
-        emails=order_emails(session, order.id),
+        emails=order_emails(session, order.id) if with_emails else None,
         returnable=return_eligibility(session, order, now=now) if order.status in RETURN_STATUSES else None,
         tickets=tickets,
         cancel_request=cancel_request,

@@ -53,6 +53,10 @@ def test_customer_asks_to_cancel_agent_cancels_and_refunds_a_line(
     panel.get_by_label("Reason (the customer sees it)").fill("Arrived scratched")
     panel.get_by_role("button", name="Refund selected").click()
     expect(console.locator("#order-panel")).to_contain_text("Refund recorded.")
+    console.locator("#order-panel summary", has_text="Emails to the customer").click()
+    expect(console.locator("#order-panel .emails")).to_contain_text(
+        f"Your refund for order {delivered.number}"
+    )
     OUTPUT.mkdir(parents=True, exist_ok=True)
     console.screenshot(path=str(OUTPUT / "order_actions_ticket.png"), full_page=True)
     console.set_viewport_size({"width": 390, "height": 844})

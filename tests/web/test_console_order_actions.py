@@ -132,6 +132,12 @@ def test_ticket_page_shows_the_order_panel_and_another_order_on_request(
 ACTIONS = ["cancel", "refund", "return", "address", "release", "emails/1/resend"]
 
 
+def test_emails_list_needs_staff(client, db, confirmed) -> None:
+    assert client.get(f"{order_page(confirmed)}/emails").status_code in (302, 303)
+    signed_in(client, db, "customer")
+    assert client.get(f"{order_page(confirmed)}/emails").status_code == 403
+
+
 @pytest.mark.parametrize("action", ACTIONS)
 def test_order_actions_need_a_staff_sign_in(client, db, confirmed, action) -> None:
     token = csrf_token(client, "/console/login")
@@ -336,11 +342,12 @@ def test_resend_an_email(client, db, confirmed) -> None:
     original.status = "sent"
     db.commit()
     user = signed_in(client, db)
-    html = client.get(order_page(confirmed)).get_data(as_text=True)
-    assert "Send again" in html
-    response = post(
-        client, f"{order_page(confirmed)}/emails/{original.id}/resend", page=order_page(confirmed)
-    )
+    assert "Send again" not in client.get(order_page(confirmed)).get_data(as_text=True)  # loaded when opened
+    fragment = client.get(f"{order_page(confirmed)}/emails", headers=HX).get_data(as_text=True)
+    assert "Send again" in fragment and "Your order" in fragment and "<html" not in fragment
+    emails_page = f"{order_page(confirmed)}/emails"
+    assert "Send again" in client.get(emails_page).get_data(as_text=True)
+    response = post(client, f"{order_page(confirmed)}/emails/{original.id}/resend", page=emails_page)
     assert response.status_code == 303
     assert (
         db.scalar(select(OutboxMessage.status).where(OutboxMessage.dedup_key == f"resend:{original.id}:1"))
