@@ -21,7 +21,7 @@ from core.orders.actions import (
     order_emails,
 )
 from core.orders.models import Order
-from core.orders.seller_steps import cancel_steps, marketplace_refund_steps
+from core.orders.seller_steps import cancel_steps, refund_steps
 from core.orders.status import OrderStatus
 from core.returns.eligibility import ReturnEligibility
 from core.returns.models import Refund
@@ -55,7 +55,7 @@ class OrderPanel:
     refund_limit: int | None  # for the viewer; None: no limit
     marketplace: bool
     refunds: list[Refund]
-    refund_steps: dict[int, list[str]]  # marketplace refund id -> the steps in the seller UI
+    refund_steps: dict[int, list[str]]  # refund id -> the steps to give the money back in the channel
     address_problem: str | None  # None: the address can be changed
     holds: list[tuple[str, str]]
     emails: list[OutboxMessage] | None  # None: not loaded (the outbox has no index by order)
@@ -72,6 +72,14 @@ class OrderPanel:
     @property
     def open_cancel_request(self) -> bool:
         return self.cancel_request is not None and self.cancel_request.status in ("open", "pending")
+
+
+def _refund_what(refund: Refund, titles: dict[int, str]) -> str:
+    """What a refund was for, in words: the items' titles and the shipping."""
+    parts = [titles.get(int(line_id), "an item") for line_id in sorted(refund.line_amounts or {}, key=int)]
+    if refund.shipping_amount:
+        parts.append("shipping")
+    return ", ".join(parts) or "the order"
 
 
 def order_panel(
@@ -94,15 +102,17 @@ def order_panel(
         )
     )
     reference = order.channel_number or order.external_id
+    titles = {line.id: line.title for line in order.lines}
     steps = {
-        refund.id: marketplace_refund_steps(
+        refund.id: refund_steps(
             channel.kind,
             reference,
             format_money(refund.amount + refund.shipping_amount, refund.currency),
+            _refund_what(refund, titles),
             refund.reason,
+            marketplace=refund.method == "marketplace",
         )
         for refund in refunds
-        if refund.method == "marketplace"
     }
     address_problem = (
         f"{channel.name} ships this order: change the address there"

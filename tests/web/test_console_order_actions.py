@@ -428,3 +428,20 @@ def test_portal_order_page_shows_the_refund_and_the_new_address(client, db, conf
     assert "Refund of 4.00 USD to your original payment method (shipping): shipping was slow" in html
     assert "Refunded" in html and "−4.00 USD" in html
     assert AGENT.label not in html  # who did it is for staff
+
+
+def test_shop_refund_says_to_give_the_money_back_in_the_shop_too(client, db) -> None:
+    channel, location = make_shop(db, kind="shopify", name="Shopify store")
+    order = make_delivered_order(db, channel, location, [(make_sku(db, title="Lamp"), 1)], shipping_total=300)
+    db.commit()
+    signed_in(client, db)
+    response = post(
+        client,
+        f"{order_page(order)}/refund",
+        {f"refund-{order.lines[0].id}": "1", "reason": "flickers"},
+        headers=HX,
+        page=order_page(order),
+    )
+    html = response.get_data(as_text=True)
+    assert "give the money back in Shopify store too" in html
+    assert "Enter 10.00 USD (Lamp), reason &#39;flickers&#39;" in html

@@ -15,7 +15,7 @@ from core.notifications.models import OutboxMessage
 from core.orders import actions
 from core.orders.models import Order, OrderEvent
 from core.orders.queries import customer_timeline
-from core.orders.seller_steps import cancel_steps, marketplace_refund_steps
+from core.orders.seller_steps import cancel_steps, refund_steps
 from core.returns.models import Refund
 from core.returns.refunds import agent_refund_limit, refund_order
 from core.security.roles import Actor
@@ -192,8 +192,26 @@ def test_refund_order_on_a_marketplace_is_recorded_not_emailed(db) -> None:
     assert emails(db, "order_refunded") == []
     [event] = timeline(db, order, "refunded")
     assert "paid back through Amazon" in event.message
-    steps = marketplace_refund_steps("amazon", order.external_id, "10.00 USD", refund.reason)
+    steps = refund_steps("amazon", order.external_id, "10.00 USD", "Mug", refund.reason, marketplace=True)
     assert any("Seller Central" in s for s in steps) and any(order.external_id in s for s in steps)
+    assert any("10.00 USD (Mug)" in s and "'Item lost'" in s for s in steps)
+
+
+@pytest.mark.parametrize(
+    ("kind", "marketplace", "words"),
+    [
+        ("shopify", False, "Shopify admin"),
+        ("woocommerce", False, "Refund via"),
+        ("other", True, "marketplace"),
+    ],
+)
+def test_refund_steps_per_channel_kind(kind, marketplace, words) -> None:
+    steps = refund_steps(kind, "R-1", "5.00 USD", "shipping", "late", marketplace=marketplace)
+    assert any(words in s for s in steps) and any("R-1" in s for s in steps)
+
+
+def test_refund_steps_none_for_our_own_shop() -> None:
+    assert refund_steps("webshop", "W-1", "5.00 USD", "shipping", "late", marketplace=False) == []
 
 
 def test_cancel_steps_name_the_channel_order_or_nothing_for_our_shop() -> None:
