@@ -1,7 +1,7 @@
 """Order actions of the console, on the same `console` blueprint, posted from the order panel beside a ticket
-or on the order page: cancel, refund, return for the customer, change the address, resend an email, release
-a hold. Each route parses the form, calls one core service, commits, and answers the fresh panel fragment
-(htmx) or a 303 back to the page it came from."""
+or on the order page: cancel, refund, return for the customer, replacement items, change the address, resend
+an email, release a hold. Each route parses the form, calls one core service, commits, and answers the fresh
+panel fragment (htmx) or a 303 back to the page it came from."""
 
 from __future__ import annotations
 
@@ -67,13 +67,19 @@ def _respond(
     return redirect(next_url, code=303)
 
 
-def _act(order_id: int, action: Callable[[Actor, Any], Any], done: str, *, with_emails: bool = False) -> Any:
+def _act(
+    order_id: int,
+    action: Callable[[Actor, Any], Any],
+    done: str | Callable[[Any], str],
+    *,
+    with_emails: bool = False,
+) -> Any:
     """Run one order service in a write transaction: commit on success; on a refusal roll back (nothing
     saved) and say why: 403 when the role may not, 422 for anything else."""
     actor = current_actor()
     begin_write(g.db)
     try:
-        action(actor, utcnow())
+        result = action(actor, utcnow())
     except NotFound:
         abort(404)
     except PermissionDenied as exc:
@@ -82,8 +88,9 @@ def _act(order_id: int, action: Callable[[Actor, Any], Any], done: str, *, with_
     except DomainError as exc:
         g.db.rollback()
         return _respond(order_id, error=str(exc), status=422, with_emails=with_emails)
+    message = done(result) if callable(done) else done
     g.db.commit()
-    return _respond(order_id, done=done, with_emails=with_emails)
+    return _respond(order_id, done=message, with_emails=with_emails)
 
 
 @bp.get("/orders/<int:order_id>")
@@ -164,6 +171,23 @@ def order_return(order_id: int) -> Any:
         )
 
     return _act(order_id, open_return, "Return created for the customer.")
+
+
+@bp.post("/orders/<int:order_id>/replacement")
+def order_replacement(order_id: int) -> Any:
+    """Send replacement items as a new order at no charge (stock allocated at once)."""
+    form = request.form
+
+    def replace(actor: Actor, now: Any) -> Any:
+        return actions.create_replacement_order(
+            g.db, order_id, _quantities("replace-"), reason=form.get("reason", ""), actor=actor, now=now
+        )
+
+    return _act(
+        order_id,
+        replace,
+        lambda order: f"Replacement order {order.number} created ({order.status.replace('_', ' ')}).",
+    )
 
 
 @bp.post("/orders/<int:order_id>/address")

@@ -1,7 +1,8 @@
 """Staff actions on one order, from a ticket or the console order page: cancel it, change where it ships,
-send a customer email again, release it from hold, and open a return for the customer (refunds are in
-core.returns.refunds). Each takes the actor and the time, checks the order's state, and records its own
-audit entry and timeline entry; emails and channel pushes go through the outbox, never from here.
+send a customer email again, release it from hold, open a return for the customer, and send replacement
+items as a new order (refunds are in core.returns.refunds). Each takes the actor and the time, checks the
+order's state, and records its own audit entry and timeline entry; emails and channel pushes go through the
+outbox, never from here.
 
 Lock order as everywhere else: the order row, then its lines.
 """
@@ -22,13 +23,13 @@ from core.channels.registry import hook
 from core.errors import DomainError, NotFound
 from core.fulfillment.models import Shipment
 from core.fulfillment.status import OPEN_SHIPMENT_STATUSES
-from core.inventory.allocations import release_order
+from core.inventory.allocations import allocate_order, release_order
 from core.notifications.models import OutboxMessage
-from core.notifications.services import queue_order_cancelled
+from core.notifications.services import queue_order_cancelled, queue_order_confirmed
 from core.orders import events
-from core.orders.models import Order
+from core.orders.models import REPLACEMENT_SOURCE, Order, OrderLine
 from core.orders.seller_steps import CANCEL_HOOK
-from core.orders.services import change_order_status
+from core.orders.services import change_order_status, format_order_number
 from core.orders.status import CANCELLABLE_STATUSES, OrderStatus
 from core.orders.upsert import UNMAPPED_PREFIX, allocate_if_ready, recheck_hold
 from core.returns.models import ReturnRequest
@@ -424,3 +425,140 @@ def create_return_for_customer(
     if approve:
         approve_return(session, rma.id, actor=actor, now=now)
     return rma
+
+
+def replacement_problem(order: Order) -> str | None:
+    """Why replacement items can't be sent for the order (said to staff), or None when they can."""
+    if order.status in (OrderStatus.CANCELLED, OrderStatus.ON_HOLD, OrderStatus.PENDING):
+        return f"the order is {order.status.replace('_', ' ')}"
+    if order.fulfilled_by_channel:
+        return f"{order.channel.name} fulfils it: ask {order.channel.name} to send the replacement"
+    if not order.shipping_address:
+        return "the order has no shipping address"
+    if all(line.sku_id is None for line in order.lines):
+        return "none of its items is one of our SKUs"
+    return None
+
+
+def create_replacement_order(
+    session: Session,
+    order_id: int,
+    quantities: Mapping[int, int],
+    *,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> Order:
+    """Send replacement items (order line id -> units) as a new order at no charge, to the same customer and
+    address on the same channel: stock is allocated at once (confirmed, or backordered naming what is
+    short) and the customer gets the usual confirmation. The new order is ours (source 'replacement'), so
+    its shipments are never pushed to the channel. Both orders' timelines name the other; audited."""
+    require_staff(actor)
+    reason = _clean_text(reason, "reason", NOTE_MAX)
+    if not reason:
+        raise DomainError("say why the items are replaced: the customer sees it")
+    original, lines = lock_order(session, order_id)
+    problem = replacement_problem(original)
+    if problem:
+        raise DomainError(f"no replacement for order {original.number}: {problem}")
+    wanted: dict[int, int] = {}
+    for key, quantity in quantities.items():
+        line = lines.get(int(key))
+        if line is None:
+            raise DomainError(f"item {key} is not on order {original.number}")
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or not 0 <= quantity <= line.quantity:
+            raise DomainError(f"{line.title}: between 0 and {line.quantity} units can be replaced")
+        if quantity and line.sku_id is None:
+            raise DomainError(f"{line.title} is not one of our SKUs: map it first")
+        if quantity:
+            wanted[line.id] = quantity
+    if not wanted:
+        raise DomainError("choose at least one item to replace")
+    earlier = session.scalar(
+        select(func.count())
+        .select_from(Order)
+        .where(
+            Order.channel_id == original.channel_id,
+            Order.external_id.like(f"replacement:{original.number}:%"),
+        )
+    )
+    replacement = Order(
+        channel_id=original.channel_id,
+        external_id=f"replacement:{original.number}:{(earlier or 0) + 1}",
+        number=f"TMP-{original.id}-{(earlier or 0) + 1}",
+        status=OrderStatus.PENDING.value,
+        channel_state="paid",
+        channel_status="replacement",
+        customer_id=original.customer_id,
+        identity_id=original.identity_id,
+        email=original.email,
+        phone=original.phone,
+        buyer_name=original.buyer_name,
+        placed_at=now,
+        currency=original.currency,
+        billing_address=original.billing_address,
+        shipping_address=original.shipping_address,
+        shipping_method=original.shipping_method,
+        shipping_option_id=original.shipping_option_id,
+        source=REPLACEMENT_SOURCE,
+        note=f"Replacement for order {original.number}: {reason}",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(replacement)
+    session.flush()
+    replacement.number = format_order_number(replacement.id)
+    for line_no, (line_id, quantity) in enumerate(sorted(wanted.items()), start=1):
+        line = lines[line_id]
+        session.add(
+            OrderLine(
+                order_id=replacement.id,
+                line_no=line_no,
+                sku_id=line.sku_id,
+                channel_sku=line.channel_sku,
+                title=line.title,
+                quantity=quantity,
+                unit_price=0,
+                total=0,
+            )
+        )
+    session.flush()
+    session.refresh(replacement, ["lines"])
+    items = ", ".join(f"{q} × {lines[i].title}" for i, q in sorted(wanted.items()))
+    events.record_event(
+        session,
+        replacement,
+        "placed",
+        f"Replacement for order {original.number}: {items} ({reason})",
+        actor=actor.label,
+        now=now,
+        data={"replaces": original.id},
+    )
+    allocate_order(session, replacement, actor=actor.label, now=now)
+    if replacement.status == OrderStatus.CONFIRMED:
+        queue_order_confirmed(session, replacement, now=now)
+    events.record_event(
+        session,
+        original,
+        "replacement_created",
+        f"Replacement order {replacement.number} sent: {items} ({reason})",
+        actor=actor.label,
+        now=now,
+        data={"replacement_id": replacement.id},
+    )
+    record_audit(
+        session,
+        actor,
+        "order.replace",
+        "order",
+        original.id,
+        now=now,
+        after={
+            "replacement_id": replacement.id,
+            "number": replacement.number,
+            "lines": {str(i): q for i, q in sorted(wanted.items())},
+            "reason": reason,
+            "status": replacement.status,
+        },
+    )
+    return replacement

@@ -21,6 +21,7 @@ CUSTOMER_VISIBLE_KINDS = frozenset(
         "cancellation_requested",
         "refunded",
         "address_changed",
+        "replacement_created",
     }
 )
 

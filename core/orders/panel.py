@@ -19,6 +19,7 @@ from core.orders.actions import (
     hold_problems,
     not_shipped_problem,
     order_emails,
+    replacement_problem,
 )
 from core.orders.models import Order
 from core.orders.seller_steps import cancel_steps, refund_steps
@@ -57,6 +58,7 @@ class OrderPanel:
     refunds: list[Refund]
     refund_steps: dict[int, list[str]]  # refund id -> the steps to give the money back in the channel
     address_problem: str | None  # None: the address can be changed
+    replacement_problem: str | None  # None: replacement items can be sent
     holds: list[tuple[str, str]]
     emails: list[OutboxMessage] | None  # None: not loaded (the outbox has no index by order)
     returnable: ReturnEligibility | None
@@ -141,6 +143,7 @@ def order_panel(
         refunds=refunds,
         refund_steps=steps,
         address_problem=address_problem,
+        replacement_problem=replacement_problem(order),
         holds=hold_problems(order),
         emails=order_emails(session, order.id) if with_emails else None,
         returnable=return_eligibility(session, order, now=now) if order.status in RETURN_STATUSES else None,

@@ -129,7 +129,7 @@ def test_ticket_page_shows_the_order_panel_and_another_order_on_request(
 
 # --- guards ----------------------------------------------------------------------------------------------
 
-ACTIONS = ["cancel", "refund", "return", "address", "release", "emails/1/resend"]
+ACTIONS = ["cancel", "refund", "return", "replacement", "address", "release", "emails/1/resend"]
 
 
 def test_emails_list_needs_staff(client, db, confirmed) -> None:
@@ -445,3 +445,30 @@ def test_shop_refund_says_to_give_the_money_back_in_the_shop_too(client, db) -> 
     html = response.get_data(as_text=True)
     assert "give the money back in Shopify store too" in html
     assert "Enter 10.00 USD (Lamp), reason &#39;flickers&#39;" in html
+
+
+def test_replacement_order_from_the_panel(client, db, delivered) -> None:
+    from core.fulfillment.models import Shipment
+    from core.inventory.models import Location
+    from tests.inventory_factories import make_stock
+
+    order = fresh(db, Order, delivered.id)
+    order.shipping_address = {"name": "Jo", "line1": "3 Quay", "city": "Hull", "country": "GB"}
+    location_id = db.scalar(select(Shipment.location_id).where(Shipment.order_id == order.id))
+    make_stock(db, db.get(Location, location_id), order.lines[0].sku_id, 5)
+    db.commit()
+    user = signed_in(client, db)
+    response = post(
+        client,
+        f"{order_page(order)}/replacement",
+        {f"replace-{order.lines[0].id}": "1", "reason": "tent pole snapped"},
+        headers=HX,
+        page=order_page(order),
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and "Replacement order CD-" in html and "(confirmed)" in html
+    assert audit_actions(db, user) == ["order.replace"]
+    refused = post(
+        client, f"{order_page(order)}/replacement", {"reason": "x"}, headers=HX, page=order_page(order)
+    )
+    assert refused.status_code == 422 and "choose at least one item" in refused.get_data(as_text=True)

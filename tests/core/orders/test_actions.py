@@ -58,7 +58,10 @@ def delivered(db):
     channel, location = make_shop(db, return_window_days=30)
     mug = make_sku(db, code="MUG-DLV", title="Green mug")
     tent = make_sku(db, code="TENT-DLV", title="Tent")
-    order = make_delivered_order(db, channel, location, [(mug, 2), (tent, 1)], shipping_total=500)
+    address = {"name": "Jo", "line1": "3 Quay", "city": "Hull", "country": "GB"}
+    order = make_delivered_order(
+        db, channel, location, [(mug, 2), (tent, 1)], shipping_total=500, shipping_address=address
+    )
     return order
 
 
@@ -382,3 +385,71 @@ def test_cancel_order_refuses_an_order_the_channel_fulfils(db) -> None:
     order.fulfilled_by_channel = True
     with pytest.raises(DomainError, match="Amazon FBA fulfils it"):
         actions.cancel_order(db, order.id, reason="", actor=AGENT, now=NOW)
+
+
+# --- replacement -----------------------------------------------------------------------------------------
+
+
+def test_create_replacement_order_allocates_stock_at_no_charge(db, delivered) -> None:
+    from core.channel_sync.pushes import queue_shipment_confirmation
+    from core.fulfillment.models import Shipment
+    from core.inventory.models import Location
+    from tests.inventory_factories import make_stock
+
+    mug_line = delivered.lines[0]
+    location_id = db.scalar(select(Shipment.location_id).where(Shipment.order_id == delivered.id))
+    make_stock(db, db.get(Location, location_id), mug_line.sku_id, 3)
+    replacement = actions.create_replacement_order(
+        db, delivered.id, {mug_line.id: 1}, reason="arrived broken", actor=AGENT, now=NOW
+    )
+    assert replacement.status == "confirmed" and replacement.total == 0
+    assert [(line.sku_id, line.quantity, line.unit_price) for line in replacement.lines] == [
+        (mug_line.sku_id, 1, 0)
+    ]
+    assert (
+        replacement.customer_id == delivered.customer_id
+        and replacement.shipping_address == delivered.shipping_address
+    )
+    assert (
+        replacement.external_id == f"replacement:{delivered.number}:1" and replacement.source == "replacement"
+    )
+    assert level(db, location_id, mug_line.sku_id) == (3, 1)
+    [entry] = audit(db, "order.replace")
+    assert entry.after["number"] == replacement.number
+    [event] = timeline(db, delivered, "replacement_created")
+    assert event.visible_to_customer and replacement.number in event.message
+    assert [m.payload["order_id"] for m in emails(db, "order_confirmed")] == [replacement.id]
+    shipment = Shipment(order_id=replacement.id, carrier="UPS", tracking_number="1Z1", status="in_transit")
+    db.add(shipment)
+    db.flush()
+    assert queue_shipment_confirmation(db, shipment, now=NOW) is None  # the channel never heard of it
+
+
+def test_create_replacement_order_backorders_when_out_of_stock(db, delivered) -> None:
+    second = actions.create_replacement_order(
+        db, delivered.id, {delivered.lines[1].id: 1}, reason="lost", actor=AGENT, now=NOW
+    )
+    assert second.status == "backordered"
+    third = actions.create_replacement_order(
+        db, delivered.id, {delivered.lines[1].id: 1}, reason="lost again", actor=AGENT, now=NOW
+    )
+    assert third.external_id.endswith(":2")
+
+
+@pytest.mark.parametrize(
+    ("quantities", "reason", "message"),
+    [({}, "x", "at least one"), ({"line": 9}, "x", "between 0 and 2"), ({"line": 1}, "", "say why")],
+)
+def test_create_replacement_order_refusals(db, delivered, quantities, reason, message) -> None:
+    quantities = {delivered.lines[0].id: q for q in quantities.values()}
+    with pytest.raises(DomainError, match=message):
+        actions.create_replacement_order(db, delivered.id, quantities, reason=reason, actor=AGENT, now=NOW)
+
+
+def test_create_replacement_order_refused_for_a_cancelled_order(db, confirmed) -> None:
+    order, *_ = confirmed
+    actions.cancel_order(db, order.id, reason="", actor=AGENT, now=NOW)
+    with pytest.raises(DomainError, match="is cancelled"):
+        actions.create_replacement_order(
+            db, order.id, {order.lines[0].id: 1}, reason="x", actor=AGENT, now=NOW
+        )
