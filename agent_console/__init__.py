@@ -4,6 +4,7 @@ from agent_console.views import bp
 
 __all__ = ["bp"]
 from agent_console import (
+    admin,  # noqa: F401  (registers the admin routes on bp)
     operations,  # noqa: F401  (registers the operations routes on bp)
     order_actions,  # noqa: F401  (registers the order page and its actions on bp)
     tickets,  # noqa: F401  (registers the ticket and canned-reply routes on bp)

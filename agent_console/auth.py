@@ -12,7 +12,7 @@ from flask_login import current_user
 from core.security.roles import Actor, Role, is_staff, role_at_least
 
 # Routes reachable without signing in; every other console route is guarded in `require_staff`.
-PUBLIC_ENDPOINTS = frozenset({"console.login"})
+PUBLIC_ENDPOINTS = frozenset({"console.login", "console.accept_invite"})
 
 
 def require_staff() -> Any:

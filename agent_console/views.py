@@ -20,7 +20,6 @@ from core.orders import intake
 from core.orders import queries as order_queries
 from core.orders.models import InboundPayload
 from core.pagination import clamp_page
-from core.security import queries as security_queries
 from core.security.roles import Role, is_staff
 from core.security.services import authenticate, record_sign_in
 from core.support import queries as support_queries
@@ -226,8 +225,3 @@ def analytics() -> Any:
     return render_template("console/analytics.html", kpis=order_queries.channel_kpis(g.db, now=utcnow()))
 
 
-@bp.get("/admin/users")
-@role_required(Role.ADMIN)
-def admin_users() -> Any:
-    """Staff accounts and their roles."""
-    return render_template("console/admin/users.html", users=security_queries.staff_users(g.db))

@@ -206,7 +206,7 @@ def password_reset(token: str) -> Any:
     error, status = None, 200
     if request.method == "POST":
         try:
-            accounts.reset_password(
+            user = accounts.reset_password(
                 g.db, current_app.config["SECRET_KEY"], token, request.form.get("password", ""), now=utcnow()
             )
         except InvalidToken as exc:
@@ -217,7 +217,8 @@ def password_reset(token: str) -> Any:
         else:
             g.db.commit()
             flash("Your password is changed. Sign in with the new one.")
-            return redirect(url_for("portal.login"), code=303)
+            staff = user.role != Role.CUSTOMER  # staff sign in at the console
+            return redirect(url_for("console.login" if staff else "portal.login"), code=303)
     return render_template("portal/account/reset.html", error=error), status
 
 

@@ -115,11 +115,7 @@ def change_channel(
     now: datetime,
 ) -> Channel:
     """Set some of a channel's settings (CHANGEABLE) and, when given, the locations that serve it."""
-    channel = session.scalar(
-        select(Channel).where(Channel.code == code.strip().lower()).options(selectinload(Channel.locations))
-    )
-    if channel is None:
-        raise NotFound(f"unknown channel {code!r}")
+    channel = channel_settings(session, code)
     unknown = sorted(set(changes) - set(CHANGEABLE))
     if unknown:
         raise DomainError(f"cannot set {', '.join(unknown)} on a channel")
@@ -219,3 +215,19 @@ def _audited(channel: Channel) -> dict[str, Any]:
         "has_webhook_secret": bool(channel.webhook_secret),
         "locations": sorted(loc.code for loc in channel.locations),
     }
+
+
+def channel_settings(session: Session, code: str) -> Channel:
+    """One channel with the locations that serve it, for its settings page; NotFound for an unknown code."""
+    channel = session.scalar(
+        select(Channel).where(Channel.code == code.strip().lower()).options(selectinload(Channel.locations))
+    )
+    if channel is None:
+        raise NotFound(f"unknown channel {code!r}")
+    return channel
+
+
+def location_choices(session: Session) -> list[tuple[str, str]]:
+    """Every active location as (code, name), for choosing the ones that serve a channel."""
+    query = select(Location.code, Location.name).where(Location.active).order_by(Location.code)
+    return [(code, name) for code, name in session.execute(query)]

@@ -39,6 +39,7 @@ from core.returns.models import Refund, ReturnLine, ReturnRequest
 from core.security.accounts import make_reset_token, make_verify_token
 from core.security.guest import guest_code
 from core.security.models import User
+from core.security.staff import make_invite_token
 from core.security.tokens import make_tracking_token, make_unsubscribe_token
 from core.support.models import Conversation, Message
 from core.support.tokens import make_thread_token, reply_address
@@ -53,7 +54,7 @@ CARRIER_TRACKING_URLS = {
     "dhl": "https://www.dhl.com/global-en/home/tracking/tracking-express.html?submit=1&tracking-id={}",
     "amazon logistics": "https://track.amazon.com/tracking/{}",
 }
-ACCOUNT_KINDS = frozenset({"account_verify", "password_reset"})
+ACCOUNT_KINDS = frozenset({"account_verify", "password_reset", "staff_invite"})
 PROBLEM_STATUSES = ("failed_attempt", "exception", "returned_to_sender")
 OPTIONAL_LABELS = {
     "shipment_out_for_delivery": "'out for delivery' emails",
@@ -411,6 +412,8 @@ def _account_view(
     user = _get(session, User, payload["user_id"])
     if kind == "account_verify":
         link, valid_for = f"{base}/verify/{make_verify_token(secret, user)}", "3 days"
+    elif kind == "staff_invite":
+        link, valid_for = f"{base}/console/invite/{make_invite_token(secret, user)}", "7 days, and only once"
     else:
         link, valid_for = f"{base}/password/reset/{make_reset_token(secret, user)}", "one hour, and only once"
     return {"greeting_name": _first_name(user.name), "action_link": link, "valid_for": valid_for}

@@ -7,6 +7,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from agent_console.auth import PUBLIC_ENDPOINTS
 from core.audit.models import AuditEntry
 from core.security.passwords import hash_password, verify_password
 from tests.factories import PASSWORD, make_order, make_user
@@ -14,17 +15,22 @@ from tests.helpers import csrf_token, sign_in
 
 
 def console_get_paths(app: Flask) -> list[tuple[str, str]]:
-    """(endpoint, path) for every GET route of the console, with 1 for every URL parameter."""
+    """(endpoint, path) for every GET route of the console but the public ones (sign-in, the invitation's
+    link), with 1 for every URL parameter."""
     paths = []
     for rule in app.url_map.iter_rules():
         if (
             rule.endpoint.startswith("console.")
             and "GET" in rule.methods
-            and rule.endpoint != "console.login"
+            and rule.endpoint not in PUBLIC_ENDPOINTS
         ):
             paths.append((rule.endpoint, rule.build({arg: 1 for arg in rule.arguments})[1]))
     assert len(paths) >= 6
     return sorted(paths)
+
+
+def test_only_sign_in_and_the_invitation_link_are_public() -> None:
+    assert PUBLIC_ENDPOINTS == {"console.login", "console.accept_invite"}
 
 
 def required_role(app: Flask, endpoint: str) -> str:

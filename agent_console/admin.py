@@ -1,0 +1,215 @@
+"""Admin pages: the merchant's channels (add one, its webhook address and secret, its settings) and the staff
+(invite, change role, deactivate, send a password reset); the invitation's landing page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
+
+from agent_console.auth import current_actor, role_required
+from agent_console.views import bp
+from core.channels.registry import ADAPTERS
+from core.configuration import channels as channel_setup
+from core.db import utcnow
+from core.errors import DomainError, NotFound
+from core.security import queries as security_queries
+from core.security import staff
+from core.security.roles import STAFF_ROLES, Role
+from core.security.tokens import InvalidToken
+
+NUMBERS = ("return_window_days", "stock_buffer_units", "stock_buffer_percent", "stock_floor")
+FLAGS = ("active", "returns_handled_by_channel")
+TEXTS = ("name", "sender_name", "base_url", "return_instructions")
+
+
+def _webhook_url(code: str) -> str:
+    """Where the channel posts its orders: the public address (PORTAL_BASE_URL), not the one staff use."""
+    path = url_for("webhooks.order_webhook", channel_code=code)
+    return current_app.config["PORTAL_BASE_URL"].rstrip("/") + path
+
+
+def _list_page(form: dict[str, Any], error: str | None, status: int = 200) -> Any:
+    return render_template(
+        "console/admin/channels.html",
+        channels=channel_setup.channel_summaries(g.db),
+        kinds=sorted(ADAPTERS),
+        locations=channel_setup.location_choices(g.db),
+        form=form,
+        error=error,
+    ), status
+
+
+@bp.get("/admin/channels")
+@role_required(Role.ADMIN)
+def admin_channels() -> Any:
+    """Every channel, and the form to add one."""
+    return _list_page({}, None)
+
+
+@bp.post("/admin/channels")
+@role_required(Role.ADMIN)
+def admin_channel_add() -> Any:
+    """Add a channel of a registered kind (audited); its page then shows where to send webhooks."""
+    form = request.form
+    try:
+        channel = channel_setup.add_channel(
+            g.db,
+            form.get("code", ""),
+            kind=form.get("kind", ""),
+            name=form.get("name", ""),
+            base_url=form.get("base_url") or None,
+            location_codes=form.getlist("locations"),
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    except DomainError as exc:
+        g.db.rollback()
+        return _list_page(form.to_dict(), str(exc), 422)
+    g.db.commit()
+    flash(f"Channel {channel.code} added.")
+    return redirect(url_for("console.admin_channel", code=channel.code), code=303)
+
+
+@bp.get("/admin/channels/<code>")
+@role_required(Role.ADMIN)
+def admin_channel(code: str) -> Any:
+    """One channel: webhook address and secret, settings, locations served."""
+    return _channel_page(code, None)
+
+
+def _channel_page(code: str, error: str | None, status: int = 200) -> Any:
+    try:
+        channel = channel_setup.channel_settings(g.db, code)
+    except NotFound:
+        return render_template(
+            "errors.html", code=404, title="Not found", message=f"No channel {code!r}."
+        ), 404
+    takes_webhooks = getattr(ADAPTERS.get(channel.kind), "WEBHOOK", None) is not None
+    return render_template(
+        "console/admin/channel.html",
+        channel=channel,
+        served={loc.code for loc in channel.locations},
+        locations=channel_setup.location_choices(g.db),
+        webhook_url=_webhook_url(channel.code) if takes_webhooks else None,
+        error=error,
+    ), status
+
+
+@bp.post("/admin/channels/<code>")
+@role_required(Role.ADMIN)
+def admin_channel_change(code: str) -> Any:
+    """Save a channel's settings and locations (audited; only what changed is recorded)."""
+    form = request.form
+    changes: dict[str, Any] = {field: form.get(field, "") for field in TEXTS}
+    changes |= {field: form.get(field) == "on" for field in FLAGS}
+    try:
+        for field in NUMBERS:
+            value = form.get(field, "").strip()
+            if not value.isdigit():
+                raise DomainError(f"{field.replace('_', ' ')} must be a whole number")
+            changes[field] = int(value)
+        channel_setup.change_channel(
+            g.db, code, changes, location_codes=form.getlist("locations"), actor=current_actor(), now=utcnow()
+        )
+    except NotFound:
+        return _channel_page(code, None)
+    except DomainError as exc:
+        g.db.rollback()
+        return _channel_page(code, str(exc), 422)
+    g.db.commit()
+    flash("Channel settings saved.")
+    return redirect(url_for("console.admin_channel", code=code.strip().lower()), code=303)
+
+
+# --- staff --------------------------------------------------------------------------------------------
+
+
+def _users_page(form: dict[str, Any], error: str | None, status: int = 200) -> Any:
+    return render_template(
+        "console/admin/users.html",
+        users=security_queries.staff_users(g.db),
+        roles=sorted(STAFF_ROLES, key=["agent", "manager", "admin"].index),
+        form=form,
+        error=error,
+    ), status
+
+
+@bp.get("/admin/users")
+@role_required(Role.ADMIN)
+def admin_users() -> Any:
+    """Staff accounts, their roles and state, and the form to invite someone."""
+    return _users_page({}, None)
+
+
+@bp.post("/admin/users")
+@role_required(Role.ADMIN)
+def admin_user_invite() -> Any:
+    """Invite a staff member by email (a single-use link to choose a password; audited)."""
+    form = request.form
+    try:
+        user = staff.invite_staff(
+            g.db,
+            form.get("email", ""),
+            form.get("name", ""),
+            form.get("role", ""),
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    except DomainError as exc:
+        g.db.rollback()
+        return _users_page(form.to_dict(), str(exc), 422)
+    g.db.commit()
+    flash(f"Invitation sent to {user.email}.")
+    return redirect(url_for("console.admin_users"), code=303)
+
+
+@bp.post("/admin/users/<int:user_id>")
+@role_required(Role.ADMIN)
+def admin_user_change(user_id: int) -> Any:
+    """One change to a staff account: role, deactivate/reactivate, password reset, invitation again."""
+    action, actor, now = request.form.get("action", ""), current_actor(), utcnow()
+    try:
+        if action == "role":
+            user = staff.change_staff_role(g.db, user_id, request.form.get("role", ""), actor=actor, now=now)
+            message = f"{user.email} is now {user.role}."
+        elif action in ("deactivate", "reactivate"):
+            user = staff.set_staff_active(g.db, user_id, action == "reactivate", actor=actor, now=now)
+            message = f"{user.email} is {'active' if user.active else 'deactivated and signed out'}."
+        elif action == "reset":
+            user = staff.send_staff_password_reset(g.db, user_id, actor=actor, now=now)
+            message = f"A password-reset link is on its way to {user.email}."
+        elif action == "resend":
+            user = staff.resend_invite(g.db, user_id, actor=actor, now=now)
+            message = f"Invitation sent again to {user.email}."
+        else:
+            abort(400)
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _users_page({}, str(exc), 422)
+    g.db.commit()
+    flash(message)
+    return redirect(url_for("console.admin_users"), code=303)
+
+
+@bp.route("/invite/<token>", methods=["GET", "POST"])
+def accept_invite(token: str) -> Any:
+    """The invitation link: choose a password, then sign in."""
+    error, status = None, 200
+    if request.method == "POST":
+        try:
+            staff.accept_invite(
+                g.db, current_app.config["SECRET_KEY"], token, request.form.get("password", ""), now=utcnow()
+            )
+        except InvalidToken as exc:
+            return render_template("console/admin/invite.html", problem=str(exc), error=None), 400
+        except DomainError as exc:
+            g.db.rollback()
+            error, status = str(exc), 422
+        else:
+            g.db.commit()
+            flash("Your password is set. Sign in to start.")
+            return redirect(url_for("console.login"), code=303)
+    return render_template("console/admin/invite.html", problem=None, error=error), status
