@@ -6,6 +6,7 @@ __all__ = ["bp"]
 from agent_console import (
     admin,  # noqa: F401  (registers the admin routes on bp)
     operations,  # noqa: F401  (registers the operations routes on bp)
+    order_actions,  # noqa: F401  (registers the order page and its actions on bp)
     search,  # noqa: F401  (registers the console search on bp)
     tickets,  # noqa: F401  (registers the ticket and canned-reply routes on bp)
 )

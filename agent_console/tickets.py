@@ -14,6 +14,7 @@ from flask import abort, flash, g, make_response, redirect, render_template, req
 from flask_login import current_user
 
 from agent_console.auth import current_actor, role_required
+from agent_console.order_actions import panel_for
 from agent_console.views import bp, wants_fragment
 from core.db import utcnow
 from core.errors import DomainError, NotFound
@@ -31,19 +32,24 @@ MACRO_RESULTS = 8
 
 def _ticket(conversation_id: int, status: int = 200, *, panel_error: str | None = None, **reply: Any) -> Any:
     """The ticket page, or its `_ticket.html` fragment for htmx (the same markup); `reply` fills the
-    reply form (body, kind, error, missing), `panel_error` explains a refused side-panel change."""
+    reply form (body, kind, error, missing), `panel_error` explains a refused side-panel change. The order
+    panel shows the ticket's order, or the customer's order chosen with `?order=ID`."""
     try:
         page = support_queries.ticket_page(g.db, conversation_id)
     except NotFound:
         abort(404)
     form = {"body": "", "kind": "reply", "error": None, "missing": ()} | reply
     template = "console/tickets/_ticket.html" if wants_fragment() else "console/tickets/detail.html"
+    chosen = _optional_int(request.args.get("order"))
+    order_id = chosen or page.conversation.order_id
     context = {
         "page": page,
         "reply": form,
         "panel_error": panel_error,
         "categories": support_services.CATEGORIES,
         "priorities": support_services.PRIORITIES,
+        "order_panel": panel_for(order_id) if order_id else None,
+        "order_next": url_for("console.ticket_detail", conversation_id=conversation_id, order=chosen),
     }
     return render_template(template, **context), status
 

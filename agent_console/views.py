@@ -112,16 +112,6 @@ def add_customer_note(customer_id: int) -> Any:
     return redirect(url_for("console.customer_detail", customer_id=customer_id), code=303)
 
 
-@bp.get("/orders/<int:order_id>")
-def order_detail(order_id: int) -> Any:
-    """An order with lines, allocations, shipments and its full timeline."""
-    try:
-        order = order_queries.staff_order(g.db, order_id)
-    except NotFound:
-        abort(404)
-    return render_template("console/orders/detail.html", order=order)
-
-
 @bp.get("/intake")
 def intake_overview() -> Any:
     """Orders on hold with their reasons, and inbound payloads by processing status."""

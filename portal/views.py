@@ -33,6 +33,7 @@ from core.fulfillment import dropship
 from core.fulfillment import queries as fulfillment_queries
 from core.fulfillment.calendar import holidays_from_env
 from core.notifications import services as notification_services
+from core.orders import actions as order_actions
 from core.orders import queries as order_queries
 from core.orders.models import Order
 from core.pagination import clamp_page
@@ -278,10 +279,13 @@ def order_detail(number: str) -> Any:
     timeline = order_queries.customer_timeline(g.db, order)
     tracking = order_queries.order_tracking(g.db, order)
     help_links = support_queries.articles_for_topics(g.db, TOPICS_FOR_STAGE.get(tracking.stage, ()))
+    cancel_request = order_actions.cancellation_request(g.db, order.id)
     return render_template(
         "portal/orders/detail.html",
         order=order,
         timeline=timeline,
+        cancel_request=cancel_request,
+        cancellation=order_actions.cancellation_state(order, cancel_request),
         tracking=tracking,
         help_links=help_links,
         conversations=support_queries.order_conversations(g.db, order.id),

@@ -55,7 +55,7 @@ from core.db import begin_write
 from core.fulfillment.models import Shipment
 from core.inventory.queries import available_to_sell
 from core.notifications.models import SENDING, SKIPPED, OutboxMessage
-from core.orders.models import Order, OrderLine
+from core.orders.models import REPLACEMENT_SOURCE, Order, OrderLine
 
 log = logging.getLogger("crossdock.channels")
 
@@ -81,6 +81,8 @@ def queue_shipment_confirmation(
     """Queue the shipment's confirmation to its channel, once; None when the channel takes none."""
     order = session.get(Order, shipment.order_id)
     if order is None or order.fulfilled_by_channel or not registry.hook(order.channel.kind, "send_shipment"):
+        return None
+    if order.source == REPLACEMENT_SOURCE:  # our own order: the channel has never heard of it
         return None
     key = f"shipconfirm:{shipment.id}"
     existing = session.scalar(select(OutboxMessage).where(OutboxMessage.dedup_key == key))

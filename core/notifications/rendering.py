@@ -295,6 +295,16 @@ def email_context(
                 "amount": format_money(refund.amount + refund.shipping_amount, refund.currency),
                 "to_store_credit": refund.method == "store_credit",
             }
+    elif message.kind == "order_refunded":
+        refund = _get(session, Refund, payload["refund_id"])
+        context["refund"] = {
+            "amount": format_money(refund.amount + refund.shipping_amount, refund.currency),
+            "shipping": format_money(refund.shipping_amount, refund.currency)
+            if refund.shipping_amount
+            else None,
+            "reason": refund.reason,
+            "to_store_credit": refund.method == "store_credit",
+        }
     elif message.kind == "conversation_reply":
         conversation = _get(session, Conversation, payload["conversation_id"])
         reply = _get(session, Message, payload["message_id"])

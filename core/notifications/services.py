@@ -46,6 +46,8 @@ EMAIL_KINDS = (
     "return_approved",
     "return_received",
     "return_refunded",
+    "order_cancelled",
+    "order_refunded",
     "conversation_reply",
     # queued by other areas, rendered here: core.security.accounts and core.fulfillment.dropship
     "account_verify",
@@ -404,6 +406,34 @@ def queue_return_refunded(
         f"return:{rma.id}:refunded:{refund.id}",
         _return_subject("return_refunded", rma),
         {"return_id": rma.id, "refund_id": refund.id},
+        now=now,
+    )
+
+
+def queue_order_cancelled(session: Session, order: Order, *, now: datetime) -> OutboxMessage | None:
+    """'Your order is cancelled', once per order."""
+    return _queue_for_order(
+        session,
+        order,
+        "order_cancelled",
+        f"order:{order.id}:cancelled",
+        f"Your order {order.number} is cancelled",
+        {},
+        now=now,
+    )
+
+
+def queue_order_refunded(
+    session: Session, order: Order, refund: Refund, *, now: datetime
+) -> OutboxMessage | None:
+    """'We refunded you' with the amount and what it was for, once per refund made by staff on an order."""
+    return _queue_for_order(
+        session,
+        order,
+        "order_refunded",
+        f"order:{order.id}:refund:{refund.id}",
+        f"Your refund for order {order.number}",
+        {"refund_id": refund.id},
         now=now,
     )
 

@@ -11,7 +11,19 @@ from sqlalchemy.orm import Session
 from core.orders.models import Order, OrderEvent
 
 # Timeline entries the customer sees on the portal; the rest are for staff.
-CUSTOMER_VISIBLE_KINDS = frozenset({"placed", "status_changed", "shipped", "delivered", "return_update"})
+CUSTOMER_VISIBLE_KINDS = frozenset(
+    {
+        "placed",
+        "status_changed",
+        "shipped",
+        "delivered",
+        "return_update",
+        "cancellation_requested",
+        "refunded",
+        "address_changed",
+        "replacement_created",
+    }
+)
 
 
 def record_event(

@@ -16,6 +16,11 @@ if TYPE_CHECKING:
     from core.fulfillment.models import Shipment
 
 
+# Order.source of an order staff created to replace items of another: it is ours, so the channel is never
+# told about its shipments (core.channel_sync.pushes).
+REPLACEMENT_SOURCE = "replacement"
+
+
 class Order(Base):
     """The canonical order, whatever channel it came from. Money in minor units of `currency`."""
 

@@ -1,26 +1,36 @@
-"""Refunds: what each order line was paid, and refunding a received return (once), within what is left of
-what was paid after earlier refunds. Lock order as in core.returns.services: the order, its lines, the return.
+"""Refunds: what each order line was paid, refunding a received return (once), and staff refunding an order
+directly (whole, per line and quantity, shipping), each within what is left of what was paid after earlier
+refunds. Agents refund up to a limit per order (CROSSDOCK_AGENT_REFUND_LIMIT), managers above it.
+Lock order as in core.returns.services: the order, its lines, the return.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.audit.services import record_audit
-from core.errors import DomainError
-from core.money import format_money
-from core.notifications.services import queue_return_refunded
-from core.orders.models import Order
+from core.errors import DomainError, PermissionDenied
+from core.money import format_money, to_minor
+from core.notifications.services import queue_order_refunded, queue_return_refunded
+from core.orders import events
+from core.orders.models import Order, OrderLine
 from core.returns.models import Refund
-from core.returns.services import REASONS, lock_return, record_return_event, require_staff
+from core.returns.services import REASONS, lock_order, lock_return, record_return_event, require_staff
 from core.returns.status import ReturnStatus, check_transition
-from core.security.roles import Actor
+from core.security.roles import Actor, Role, role_at_least
 
 REFUND_METHODS = {"original": "to your original payment method", "store_credit": "as store credit"}
+# A marketplace (Amazon, eBay) holds the buyer's money: the refund is recorded here and paid out there.
+MARKETPLACE_METHOD = "marketplace"
+AGENT_REFUND_LIMIT_ENV = "CROSSDOCK_AGENT_REFUND_LIMIT"
+DEFAULT_AGENT_REFUND_LIMIT = "100.00"
+REFUND_REASON_MAX = 300
 
 
 def line_paid_amounts(order: Order) -> dict[int, int]:
@@ -40,7 +50,7 @@ def line_paid_amounts(order: Order) -> dict[int, int]:
     return {line_id: goods * weight // total_weight for line_id, weight in weights.items()}
 
 
-def _already_refunded(session: Session, order_id: int) -> tuple[dict[int, int], int]:
+def refunded_so_far(session: Session, order_id: int) -> tuple[dict[int, int], int]:
     """Per order line, and for shipping, what earlier refunds of the order gave back."""
     per_line: dict[int, int] = {}
     shipping = 0
@@ -83,7 +93,7 @@ def refund_return(
     if method not in REFUND_METHODS:
         raise DomainError(f"refund method must be one of {', '.join(REFUND_METHODS)}")
     paid = line_paid_amounts(order)
-    refunded_lines, refunded_shipping = _already_refunded(session, order.id)
+    refunded_lines, refunded_shipping = refunded_so_far(session, order.id)
     left = {line_id: paid.get(line_id, 0) - refunded_lines.get(line_id, 0) for line_id in order_lines}
     in_return = {line.order_line_id: line for line in rma.lines}
 
@@ -177,4 +187,184 @@ def refund_return(
         },
     )
     queue_return_refunded(session, rma, refund, now=now)
+    return refund
+
+
+def agent_refund_limit(currency: str, environ: Mapping[str, str] | None = None) -> int:
+    """What an agent may refund on one order, in minor units of `currency`: CROSSDOCK_AGENT_REFUND_LIMIT (an
+    amount such as "100.00", read in the order's currency), else 100.00; an unreadable value counts as the
+    default."""
+    raw = (os.environ if environ is None else environ).get(AGENT_REFUND_LIMIT_ENV, "").strip()
+    try:
+        limit = to_minor(raw or DEFAULT_AGENT_REFUND_LIMIT, currency)
+    except (ValueError, DomainError):
+        limit = to_minor(DEFAULT_AGENT_REFUND_LIMIT, currency)
+    return max(limit, 0)
+
+
+def refund_limit(actor: Actor, currency: str) -> int | None:
+    """The most `actor` may have refunded on one order (None: no limit, managers and above);
+    PermissionDenied for anyone who is not staff."""
+    require_staff(actor)
+    if actor.role is None or role_at_least(actor.role, Role.MANAGER):
+        return None
+    return agent_refund_limit(currency)
+
+
+@dataclass(frozen=True)
+class RefundableLine:
+    """What is left to refund on one order line: paid, already refunded, left, and per unit."""
+
+    line: OrderLine
+    paid: int
+    refunded: int
+
+    @property
+    def left(self) -> int:
+        return max(self.paid - self.refunded, 0)
+
+    def for_units(self, quantity: int) -> int:
+        """What `quantity` units give back: their share of what was paid, within what is left."""
+        return min(self.paid * quantity // self.line.quantity if self.line.quantity else 0, self.left)
+
+
+def refundable_lines(session: Session, order: Order) -> tuple[list[RefundableLine], int]:
+    """Per line what is left to refund, and the shipping left to refund."""
+    paid = line_paid_amounts(order)
+    refunded, refunded_shipping = refunded_so_far(session, order.id)
+    lines = [RefundableLine(line, paid.get(line.id, 0), refunded.get(line.id, 0)) for line in order.lines]
+    return lines, max(order.shipping_total - refunded_shipping, 0)
+
+
+def refund_order(
+    session: Session,
+    order_id: int,
+    *,
+    quantities: Mapping[int, int] | None = None,
+    shipping: bool = False,
+    full: bool = False,
+    reason: str,
+    method: str = "original",
+    actor: Actor,
+    now: datetime,
+) -> Refund:
+    """Staff refund an order: `full` gives back all that is left; else `quantities` maps order line ids to
+    units (each worth its share of what was paid, line_paid_amounts / quantity, within what is left) and
+    `shipping` adds the shipping left. A reason is required and shown to the customer.
+
+    Refused: nothing to refund, a line not on the order, more units than the line has, and for an agent a
+    refund that takes the order's refunds past agent_refund_limit (PermissionDenied, names the limit). A
+    marketplace order's refund is recorded with method 'marketplace' (paid out in the marketplace's seller
+    UI, which also emails the buyer); any other is emailed to the customer. On the order's timeline (seen
+    by the customer) and in the audit log; Order.refunded_total grows by the amount.
+    """
+    require_staff(actor)
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("give a reason for the refund: the customer sees it")
+    if len(reason) > REFUND_REASON_MAX:
+        raise DomainError(f"the reason is too long (at most {REFUND_REASON_MAX} characters)")
+    order, order_lines = lock_order(session, order_id)
+    marketplace = order.channel.is_marketplace
+    if marketplace:
+        method = MARKETPLACE_METHOD
+    elif method not in REFUND_METHODS:
+        raise DomainError(f"refund method must be one of {', '.join(REFUND_METHODS)}")
+    lines, shipping_left = refundable_lines(session, order)
+    by_id = {entry.line.id: entry for entry in lines}
+
+    def money(minor: int) -> str:
+        return format_money(minor, order.currency)
+
+    amounts: dict[int, int] = {}
+    units: dict[int, int] = {}
+    if full:
+        amounts = {entry.line.id: entry.left for entry in lines if entry.left}
+        shipping_amount = shipping_left
+    else:
+        for key, quantity in (quantities or {}).items():
+            line_id = int(key)
+            if line_id not in by_id:
+                raise DomainError(f"item {line_id} is not on order {order.number}")
+            if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
+                raise DomainError("quantities to refund must be whole numbers, 0 or more")
+            entry = by_id[line_id]
+            if quantity > entry.line.quantity:
+                raise DomainError(f"{entry.line.title}: the order has {entry.line.quantity}, not {quantity}")
+            if not quantity:
+                continue
+            if not entry.left:
+                raise DomainError(f"{entry.line.title} has already been refunded in full")
+            amounts[line_id] = entry.for_units(quantity)
+            units[line_id] = quantity
+        if shipping and not shipping_left:
+            raise DomainError("the shipping has already been refunded (or there was none)")
+        shipping_amount = shipping_left if shipping else 0
+    items = sum(amounts.values())
+    total = items + shipping_amount
+    if total <= 0:
+        raise DomainError("there is nothing to refund: choose items, shipping, or the whole order")
+    order_left = order.total - order.refunded_total
+    if total > order_left:
+        raise DomainError(
+            f"at most {money(max(order_left, 0))} can still be refunded on order {order.number}"
+        )
+    limit = refund_limit(actor, order.currency)
+    if limit is not None and order.refunded_total + total > limit:
+        after = money(order.refunded_total + total)
+        raise PermissionDenied(
+            f"agents can refund up to {money(limit)} on an order; this would make {after}: "
+            "ask a manager to make this refund"
+        )
+    refund = Refund(
+        order_id=order.id,
+        amount=items,
+        shipping_amount=shipping_amount,
+        currency=order.currency,
+        method=method,
+        line_amounts={str(line_id): amount for line_id, amount in sorted(amounts.items())},
+        reason=reason,
+        actor=actor.label,
+        created_at=now,
+    )
+    session.add(refund)
+    before = order.refunded_total
+    order.refunded_total += total
+    order.updated_at = now
+    session.flush()
+    parts = [
+        f"{units.get(line_id) or order_lines[line_id].quantity} × {order_lines[line_id].title}"
+        for line_id in sorted(amounts)
+    ] + (["shipping"] if shipping_amount else [])
+    where = f", paid back through {order.channel.name}" if marketplace else f" {REFUND_METHODS[method]}"
+    events.record_event(
+        session,
+        order,
+        "refunded",
+        f"Refund of {money(total)}{where} ({', '.join(parts)}): {reason}",
+        actor=actor.label,
+        now=now,
+        data={"refund_id": refund.id, "amount": total, "method": method},
+    )
+    record_audit(
+        session,
+        actor,
+        "refund.create",
+        "order",
+        order.id,
+        now=now,
+        before={"refunded_total": before},
+        after={
+            "refunded_total": order.refunded_total,
+            "refund_id": refund.id,
+            "amount": items,
+            "shipping_amount": shipping_amount,
+            "lines": {str(i): a for i, a in sorted(amounts.items())},
+            "method": method,
+            "reason": reason,
+            "currency": order.currency,
+        },
+    )
+    if not marketplace:
+        queue_order_refunded(session, order, refund, now=now)
     return refund

@@ -154,7 +154,7 @@ def return_eligibility(session: Session, order: Order, *, now: datetime) -> Retu
     return order_eligibility(facts, policy, now=now)
 
 
-def _lock_order(session: Session, order_id: int) -> tuple[Order, dict[int, OrderLine]]:
+def lock_order(session: Session, order_id: int) -> tuple[Order, dict[int, OrderLine]]:
     """The order and its lines, locked (PostgreSQL; SQLite has one writer) and reloaded from the database."""
     order = session.scalar(
         select(Order)
@@ -179,7 +179,7 @@ def lock_return(session: Session, return_id: int) -> tuple[Order, dict[int, Orde
     order_id = session.scalar(select(ReturnRequest.order_id).where(ReturnRequest.id == return_id))
     if order_id is None:
         raise NotFound(f"return {return_id} not found")
-    order, lines = _lock_order(session, order_id)
+    order, lines = lock_order(session, order_id)
     rma = session.scalar(
         select(ReturnRequest)
         .where(ReturnRequest.id == return_id)
@@ -263,7 +263,7 @@ def request_return(
         len(photo_path) > PHOTO_PATH_MAX or photo_path.startswith(("/", "\\")) or ".." in photo_path
     ):
         raise DomainError("the photo could not be attached")
-    order, order_lines = _lock_order(session, order.id)
+    order, order_lines = lock_order(session, order.id)
     wanted: dict[int, int] = {}
     for line_id, quantity in lines:
         if line_id not in order_lines:

@@ -185,6 +185,19 @@ def _return_refunded(db: Session, order: Order) -> OutboxMessage | None:
     return services.queue_return_refunded(db, request, refund, now=NOW)
 
 
+def _order_cancelled(db: Session, order: Order) -> OutboxMessage | None:
+    return services.queue_order_cancelled(db, order, now=NOW)
+
+
+def _order_refunded(db: Session, order: Order) -> OutboxMessage | None:
+    refund = Refund(
+        order_id=order.id, amount=1999, shipping_amount=500, currency="USD", reason="Parcel arrived late"
+    )
+    db.add(refund)
+    db.flush()
+    return services.queue_order_refunded(db, order, refund, now=NOW)
+
+
 def _conversation_reply(db: Session, order: Order) -> OutboxMessage | None:
     conversation = Conversation(customer_id=order.customer_id, order_id=order.id, subject="Where is my tent?")
     db.add(conversation)
@@ -224,6 +237,8 @@ KINDS: dict[str, tuple[Callable[[Session, Order], OutboxMessage | None], list[st
     "return_approved": (_return_approved, ["RMA-4242", "Item 2", "prepaid label"]),
     "return_received": (_return_received, ["RMA-4242", "refund you"]),
     "return_refunded": (_return_refunded, ["RMA-4242", "24.99 USD"]),
+    "order_cancelled": (_order_cancelled, ["has been cancelled", "Item 2"]),
+    "order_refunded": (_order_refunded, ["24.99 USD", "5.00 USD of it for shipping", "Parcel arrived late"]),
     "conversation_reply": (_conversation_reply, ["Where is my tent?", "ships on Monday"]),
     "guest_code": (_guest_code, ["Your code for order", "/track-code?reference="]),
 }
@@ -299,6 +314,24 @@ def test_email_each_kind_is_multipart_from_the_channel_with_signed_links(
     else:
         assert message["List-Unsubscribe"] is None
         assert "/unsubscribe/" not in text + html
+
+
+def test_email_resent_by_staff_goes_again_as_its_own_message(
+    db: Session, session_factory, smtp: SmtpServer
+) -> None:
+    from core.orders.actions import resend_notification
+    from core.security.roles import Actor
+
+    order = customer_order(db)
+    first = send(db, session_factory, smtp, services.queue_order_confirmed(db, order, now=NOW))
+    original = db.scalar(select(OutboxMessage).where(OutboxMessage.kind == "order_confirmed"))
+    again = resend_notification(
+        db, order.id, original.id, actor=Actor("agent@example.org", role="agent"), now=NOW
+    )
+    message = send(db, session_factory, smtp, again)
+    assert message["Message-ID"] != first["Message-ID"]
+    assert str(message["Subject"]) == str(first["Subject"]) and str(message["To"]) == order.email
+    assert bodies(message)[0] == bodies(first)[0]
 
 
 def test_email_conversation_reply_escapes_the_agents_text_in_html(
