@@ -100,11 +100,12 @@ def evaluate_classifier(
     latencies: list[float] = []
     for text, expected in rows:
         started = time.perf_counter()
-        prediction = classifier.predict(text)
+        scores = classifier.probabilities(text)
+        prediction = classifier.decide(scores)
         latencies.append((time.perf_counter() - started) * 1000)
         pairs.append((expected, prediction.intent))
         best_hits += prediction.best == expected
-        closed_hits += classifier.predict(text, among=labels).best == expected
+        closed_hits += classifier.decide(scores, among=labels).best == expected
     n = len(pairs)
     correct = sum(expected == predicted for expected, predicted in pairs)
     macro_f1, per_intent = macro_f1_by_intent(pairs)
