@@ -74,17 +74,19 @@ def macro_f1_by_intent(pairs: Sequence[tuple[str, str]]) -> tuple[float, dict[st
     predicted_counts = Counter(predicted for _, predicted in pairs)
     hits = Counter(expected for expected, predicted in pairs if expected == predicted)
     per_intent: dict[str, dict[str, float]] = {}
+    f1_scores: list[float] = []
     for intent in sorted(expected_counts):
         precision = hits[intent] / predicted_counts[intent] if predicted_counts[intent] else 0.0
         recall = hits[intent] / expected_counts[intent]
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        f1_scores.append(f1)
         per_intent[intent] = {
             "precision": round(precision, 4),
             "recall": round(recall, 4),
             "f1": round(f1, 4),
             "support": expected_counts[intent],
         }
-    macro = sum(row["f1"] for row in per_intent.values()) / len(per_intent) if per_intent else 0.0
+    macro = sum(f1_scores) / len(f1_scores) if f1_scores else 0.0
     return round(macro, 4), per_intent
 
 

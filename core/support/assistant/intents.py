@@ -131,7 +131,7 @@ class IntentClassifier:
         )
         # Weights repeat examples (sample_weight slows the saga solver's convergence tenfold).
         repeats = np.maximum(1, np.rint(self._weights)).astype(int)
-        model = LogisticRegression(C=MODEL_C, solver="saga", tol=1e-3, max_iter=1000)
+        model = LogisticRegression(C=MODEL_C, solver="saga", tol=1e-3, max_iter=1000, random_state=0)
         model.fit(
             features.fit_transform(np.repeat(np.array(self._texts, dtype=object), repeats)),
             np.repeat(self._label_index, repeats),
