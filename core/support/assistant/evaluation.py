@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
 
-from core.support.assistant.intents import IntentClassifier
+from core.support.assistant.intents import UNKNOWN, IntentClassifier
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def evaluate_classifier(
         macro_f1=macro_f1,
         best_accuracy=round(best_hits / n, 4) if n else 0.0,
         closed_accuracy=round(closed_hits / n, 4) if n else 0.0,
-        unknown=sum(predicted == "unknown" for _, predicted in pairs),
+        unknown=sum(predicted == UNKNOWN for _, predicted in pairs),
         p50_ms=round(median(latencies), 3) if latencies else 0.0,
         p95_ms=round(percentile(latencies, 0.95), 3),
         per_intent=per_intent,
