@@ -7,6 +7,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo
 
+from cli.assistant import eval_intents
 from cli.bench import bench
 from cli.channels import channels
 from cli.context import PROJECT_ROOT
@@ -34,6 +35,7 @@ COMMANDS: tuple[click.Command, ...] = (
     tracking,
     outbox,
     mail,
+    eval_intents,
     bench,
 )
 

@@ -481,3 +481,68 @@ def test_mail_receive_opens_a_ticket_then_threads_the_reply_and_rejects_a_messag
     assert "no sender address" in lines[2]["reason"]
     again = invoke(cli_db, "mail", "receive", str(first))
     assert json.loads(again.output)["status"] == "duplicate" and again.exit_code == 0
+
+
+INTENT_FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "intents"
+
+
+def eval_intents(tmp_path: Path, *args: str):
+    return invoke(f"sqlite:///{tmp_path / 'unused.db'}", "eval-intents", *args)
+
+
+def test_eval_intents_json_reports_accuracy_f1_and_latency_on_held_out_messages(tmp_path: Path) -> None:
+    result = eval_intents(tmp_path, str(INTENT_FIXTURES / "heldout.csv"), "--json")
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert {"accuracy", "macro_f1", "n", "p50_ms", "p95_ms", "confusions", "skipped"} <= set(figures)
+    assert figures["n"] == 49
+    assert figures["skipped"] == 0
+    assert figures["accuracy"] >= 0.95
+    assert 0 < figures["p50_ms"] <= figures["p95_ms"]
+
+
+def test_eval_intents_prints_a_summary_with_confusions(tmp_path: Path) -> None:
+    result = eval_intents(
+        tmp_path, str(INTENT_FIXTURES / "mapped_eval.csv"), "--map", str(INTENT_FIXTURES / "map.csv")
+    )
+    assert result.exit_code == 0, result.output
+    assert "4 message(s), 2 skipped by the map" in result.output
+    assert "accuracy 1.0000" in result.output
+    assert "p95" in result.output
+
+
+def test_eval_intents_map_skips_rows_whose_intent_it_leaves_out(tmp_path: Path) -> None:
+    result = eval_intents(
+        tmp_path,
+        str(INTENT_FIXTURES / "mapped_eval.csv"),
+        "--map",
+        str(INTENT_FIXTURES / "map.csv"),
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert (figures["n"], figures["skipped"]) == (4, 2)
+    assert set(figures["per_intent"]) == {"track_order", "cancel_order"}
+    assert figures["accuracy"] == 1.0
+
+
+def test_eval_intents_train_learns_the_training_files_own_intent_names(tmp_path: Path) -> None:
+    evaluated = str(INTENT_FIXTURES / "gift_wrap_eval.csv")
+    without = json.loads(eval_intents(tmp_path, evaluated, "--json").output)
+    assert without["per_intent"]["gift_wrap"]["recall"] == 0.0
+    result = eval_intents(
+        tmp_path, evaluated, "--train", str(INTENT_FIXTURES / "gift_wrap_train.csv"), "--json"
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert figures["per_intent"]["gift_wrap"]["recall"] == 1.0
+    assert figures["accuracy"] == 1.0
+    assert figures["intents_known"] == 17
+
+
+def test_eval_intents_refuses_a_file_without_intent_column_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("message,label\nhi,greeting\n")
+    result = eval_intents(tmp_path, str(bad))
+    assert result.exit_code != 0
+    assert "intent column" in result.output

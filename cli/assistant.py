@@ -1,0 +1,71 @@
+"""`crossdock eval-intents`: how well the support assistant understands a labelled file of messages."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+
+from core.support.assistant import intents
+from core.support.assistant.evaluation import apply_intent_map, evaluate_classifier, read_intent_map
+
+CSV_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _read_rows(path: Path) -> list[tuple[str, str]]:
+    """A labelled CSV's (text, intent) rows; a malformed file is a one-line CLI error."""
+    try:
+        return intents.read_examples(path)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.command("eval-intents")
+@click.argument("file", type=CSV_PATH)
+@click.option("--train", "train_file", type=CSV_PATH, help="Also learn this labelled CSV, under its intents.")
+@click.option("--map", "map_file", type=CSV_PATH, help="A from,to CSV renaming FILE's intents; others skip.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+def eval_intents(file: Path, train_file: Path | None, map_file: Path | None, as_json: bool) -> None:
+    """Accuracy, macro-F1, top confusions and per-message latency of the intent classifier on FILE
+    (columns text,intent or instruction,intent)."""
+    rows = _read_rows(file)
+    skipped = 0
+    if map_file is not None:
+        try:
+            mapping = read_intent_map(map_file)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from exc
+        mapped = apply_intent_map(rows, mapping)
+        skipped = len(rows) - len(mapped)
+        rows = mapped
+    if not rows:
+        raise click.ClickException(f"{file.name}: no labelled rows to evaluate")
+    started = time.perf_counter()
+    classifier = intents.train(_read_rows(train_file)) if train_file else intents.default_classifier()
+    train_seconds = time.perf_counter() - started
+    result = evaluate_classifier(classifier, rows)
+    figures = {
+        **result.as_dict(),
+        "skipped": skipped,
+        "intents_known": len(classifier.intents),
+        "train_seconds": round(train_seconds, 2),
+    }
+    if as_json:
+        click.echo(json.dumps(figures, indent=2))
+        return
+    click.echo(
+        f"{result.n} message(s), {skipped} skipped by the map; {len(classifier.intents)} intents known "
+        f"(trained in {train_seconds:.1f} s)"
+    )
+    click.echo(
+        f"accuracy {result.accuracy:.4f} (ignoring the unknown threshold {result.best_accuracy:.4f}; "
+        f"among FILE's intents only {result.closed_accuracy:.4f}), macro-F1 {result.macro_f1:.4f}, "
+        f"{result.unknown} unknown"
+    )
+    click.echo(f"latency per message: median {result.p50_ms:.2f} ms, p95 {result.p95_ms:.2f} ms")
+    if result.confusions:
+        click.echo("top confusions (expected -> predicted: count):")
+        for expected, predicted, count in result.confusions:
+            click.echo(f"  {expected} -> {predicted}: {count}")

@@ -1,0 +1,1 @@
+"""The support assistant's understanding: intents and entities of messages, and their evaluation."""
