@@ -11,6 +11,7 @@ from cli.bench import bench
 from cli.channels import channels
 from cli.context import PROJECT_ROOT
 from cli.db import db
+from cli.identity import eval_identity
 from cli.intake import import_cmd
 from cli.locations import locations
 from cli.mail import mail
@@ -35,6 +36,7 @@ COMMANDS: tuple[click.Command, ...] = (
     outbox,
     mail,
     bench,
+    eval_identity,
 )
 
 crossdock = FlaskGroup(

@@ -481,3 +481,34 @@ def test_mail_receive_opens_a_ticket_then_threads_the_reply_and_rejects_a_messag
     assert "no sender address" in lines[2]["reason"]
     again = invoke(cli_db, "mail", "receive", str(first))
     assert json.loads(again.output)["status"] == "duplicate" and again.exit_code == 0
+
+
+IDENTITY_FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "identity"
+
+
+def test_eval_identity_reports_precision_recall_and_f1_as_json(app) -> None:
+    result = app.test_cli_runner().invoke(
+        args=[
+            "eval-identity",
+            str(IDENTITY_FIXTURES / "people.csv"),
+            "--links",
+            str(IDENTITY_FIXTURES / "people_links.csv"),
+            "--json",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert {"precision", "recall", "f1", "pairs_compared", "true_links", "predicted_links", "seconds"} <= set(
+        figures
+    )
+    assert (figures["precision"], figures["recall"], figures["f1"]) == (1.0, 1.0, 1.0)
+    assert (figures["true_links"], figures["predicted_links"]) == (9, 9)
+    assert figures["pairs_compared"] < 26 * 25 // 2  # blocked, not every pair
+
+
+def test_eval_identity_refuses_a_file_without_person_columns_in_one_line(app) -> None:
+    links = str(IDENTITY_FIXTURES / "people_links.csv")
+    result = app.test_cli_runner().invoke(args=["eval-identity", links, "--truth", links])
+    assert result.exit_code != 0
+    assert "has no rec_id" in result.output
+    assert len(result.output.strip().splitlines()) == 1
