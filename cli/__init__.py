@@ -11,7 +11,7 @@ from cli.bench import bench
 from cli.channels import channels
 from cli.context import PROJECT_ROOT
 from cli.db import db
-from cli.identity import eval_identity
+from cli.identity import customers, eval_identity
 from cli.intake import import_cmd
 from cli.locations import locations
 from cli.mail import mail
@@ -37,6 +37,7 @@ COMMANDS: tuple[click.Command, ...] = (
     mail,
     bench,
     eval_identity,
+    customers,
 )
 
 crossdock = FlaskGroup(

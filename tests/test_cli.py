@@ -512,3 +512,33 @@ def test_eval_identity_refuses_a_file_without_person_columns_in_one_line(app) ->
     assert result.exit_code != 0
     assert "has no rec_id" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_customers_resolve_dry_run_writes_nothing_then_links_and_suggests(app, db) -> None:
+    from core.customers.models import Customer, CustomerMatchSuggestion, Identity
+
+    home = {"line1": "14 Larkspur Street", "city": "Fairview", "postal_code": "4051", "country": "AU"}
+    for name in ("Margaret Okonkwo", "Margret Okonkwo", "Samuel Okonkwo"):
+        customer = Customer(name=name)
+        db.add(customer)
+        db.flush()
+        db.add(Identity(customer_id=customer.id, name=name, address=home))
+    db.commit()
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["customers", "resolve", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "1 links would be made, 1 suggestions would be queued" in dry.output
+    assert "Resolving" not in dry.output  # the progress bar is for a terminal
+    db.expire_all()
+    assert db.scalar(select(func.count()).where(Customer.merged_into_id.is_not(None))) == 0
+    assert db.scalar(select(func.count()).select_from(CustomerMatchSuggestion)) == 0
+    done = runner.invoke(args=["customers", "resolve"])
+    assert done.exit_code == 0, done.output
+    assert "1 links made, 1 suggestions queued" in done.output
+    db.expire_all()
+    assert db.scalar(select(func.count()).where(Customer.merged_into_id.is_not(None))) == 1
+    assert (
+        runner.invoke(args=["customers", "resolve"])
+        .output.strip()
+        .endswith("0 links made, 0 suggestions queued")
+    )
