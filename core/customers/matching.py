@@ -235,11 +235,11 @@ class FieldWeight:
 WEIGHTS: dict[str, FieldWeight] = {
     "given_name": FieldWeight(7.0, 3.0, 0.70),
     "surname": FieldWeight(9.0, 4.0, 0.70),
-    "street_number": FieldWeight(5.0, 3.0, 0.40),
+    "street_number": FieldWeight(5.0, 3.0, 0.70),  # a digit off is mostly another house
     "address_1": FieldWeight(8.0, 3.0, 0.65),
     "address_2": FieldWeight(5.0, 1.0, 0.65),
     "suburb": FieldWeight(4.0, 3.0, 0.70),  # suburb and postcode name one place: weighed as less than two
-    "postcode": FieldWeight(5.0, 3.0, 0.50),
+    "postcode": FieldWeight(5.0, 3.0, 0.70),
     "state": FieldWeight(2.0, 2.0, 0.50, full=1.0),
     "email": FieldWeight(12.0, 0.0, 0.99, full=1.0),  # one person has several addresses: no penalty
     "phone": FieldWeight(12.0, 0.0, 0.99, full=1.0),
