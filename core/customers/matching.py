@@ -24,7 +24,7 @@ from rapidfuzz.distance import JaroWinkler, Levenshtein
 
 HIGH = 0.95  # at or above: link automatically
 LOW = 0.5  # at or above (and below HIGH): suggest to staff
-MAX_BLOCK = 400  # a blocking key shared by more records than this is too common to compare within
+MAX_BLOCK = 100  # a blocking key shared by more records than this is too common to compare within
 
 STREET_TYPES = {
     "st": "street",
@@ -188,9 +188,9 @@ def record_from_identity(
 def blocking_keys(record: PersonRecord) -> set[str]:
     """The record's keys in several blocking passes, so a typo in one field still leaves a shared key:
     postcode with the surname's Soundex, postcode with the sorted name initials, the sorted Soundex codes of
-    both names, postcode with house number, street with house number, the suburb's Soundex with either name's
-    Soundex, postcode or suburb with the street's first word, and exact email or phone.
-    A pass is skipped when one of its fields is missing."""
+    both names, postcode with house number, street with house number, the suburb with either name's
+    Soundex, postcode or suburb with the street's first word, and exact email or phone. A pass is skipped
+    when one of its fields is missing."""
     given_sx, surname_sx = soundex(record.given_name), soundex(record.surname)
     initials = "".join(sorted(name[0] for name in (record.given_name, record.surname) if name))
     street = record.address_1.split()[0] if record.address_1 else ""
@@ -200,10 +200,10 @@ def blocking_keys(record: PersonRecord) -> set[str]:
         "sx_sx": tuple(sorted((given_sx, surname_sx))),
         "pc_no": (record.postcode, record.street_number),
         "st_no": (street, record.street_number),
-        "sb_sx": (soundex(record.suburb), surname_sx),
-        "sb_gx": (soundex(record.suburb), given_sx),
+        "sb_sx": (record.suburb, surname_sx),
+        "sb_gx": (record.suburb, given_sx),
         "pc_st": (record.postcode, street),
-        "sb_st": (soundex(record.suburb), street),
+        "sb_st": (record.suburb, street),
         "em": (record.email,),
         "ph": (record.phone,),
     }

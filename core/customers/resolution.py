@@ -11,6 +11,7 @@ every identity that has none, and the back-fill (`crossdock customers resolve`) 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,6 +27,7 @@ from core.customers.matching import (
     MatchResult,
     PersonRecord,
     blocking_keys,
+    candidate_pairs,
     record_from_identity,
     score_pair,
 )
@@ -151,10 +153,7 @@ def _reassign(session: Session, model: Any, ids: list[int], from_id: int, to_id:
         return
     kept = {column.key: column for column in model.__table__.columns if column.onupdate is not None}
     session.execute(
-        update(model)
-        .where(model.id.in_(ids), model.customer_id == from_id)
-        .values(customer_id=to_id, **kept),
-        execution_options={"synchronize_session": False},
+        update(model).where(model.id.in_(ids), model.customer_id == from_id).values(customer_id=to_id, **kept)
     )
 
 
@@ -193,7 +192,6 @@ def merge_customers(
     )
     session.add(merge)
     session.flush()
-    session.expire_all()  # the bulk updates bypassed the identity map
     record_audit(
         session,
         actor,
@@ -226,14 +224,10 @@ def unmerge_customers(session: Session, merge_id: int, *, actor: Actor, now: dat
     rows = {"identities": list(merge.identity_ids), **(merge.moved_rows or {})}
     for table, ids in rows.items():
         _reassign(session, tables[table], ids, target_id, source_id)
-    session.execute(
-        update(Customer).where(Customer.id == source_id).values(merged_into_id=None),
-        execution_options={"synchronize_session": False},
-    )
+    session.execute(update(Customer).where(Customer.id == source_id).values(merged_into_id=None))
     merge.undone_at = now
     _decide_suggestion(session, source_id, target_id, status="dismissed", actor=actor, now=now)
     session.flush()
-    session.expire_all()
     record_audit(
         session,
         actor,
@@ -309,9 +303,24 @@ def resolve_customer_matches(
     report.customers_checked += 1
     if customer.merged_into_id is not None:
         return report
-    matches = customer_matches(session, customer_id)
+    _apply_matches(
+        session, customer_id, customer_matches(session, customer_id), actor=actor, now=now, report=report
+    )
+    return report
+
+
+def _apply_matches(
+    session: Session,
+    customer_id: int,
+    matches: dict[int, MatchResult],
+    *,
+    actor: Actor,
+    now: datetime,
+    report: ResolutionReport,
+) -> None:
+    """Merge the automatic matches into the oldest customer of the group, queue the middle ones."""
     if not matches:
-        return report
+        return
     known = {
         _pair(s.customer_id, s.other_customer_id): s.status
         for s in session.scalars(
@@ -352,7 +361,6 @@ def resolve_customer_matches(
     for other, result in matches.items():
         if result.decision == "suggest":
             _queue(session, other, survivor, result, known, now=now, report=report)
-    return report
 
 
 def _age(session: Session, customer_id: int) -> tuple[datetime, int]:
@@ -403,9 +411,28 @@ def resolve_all_customers(
     now: datetime,
     progress: Callable[[Iterable[int]], Iterable[int]] = lambda ids: ids,
 ) -> ResolutionReport:
-    """The back-fill: index the identities not indexed yet, then resolve every active customer, oldest
-    first (so duplicates merge into the first customer made). `progress` wraps the customer ids (a bar)."""
+    """The back-fill: index the identities not indexed yet, block and score every active identity in one
+    pass (each normalised once), then resolve every active customer, oldest first (so duplicates merge into
+    the first customer made), as `resolve_customer_matches` does. `progress` wraps the customer ids."""
     report = ResolutionReport(identities_indexed=index_identity_keys(session))
+    rows = session.execute(
+        select(*_IDENTITY_COLUMNS)
+        .join(Customer, Customer.id == Identity.customer_id)
+        .where(Customer.merged_into_id.is_(None))
+    ).all()
+    records = [identity_record(row) for row in rows]
+    found: dict[int, dict[int, MatchResult]] = defaultdict(dict)
+    for i, j in candidate_pairs(records):
+        a, b = rows[i].customer_id, rows[j].customer_id
+        if a == b:
+            continue
+        result = score_pair(records[i], records[j])
+        if result.decision == "distinct":
+            continue
+        for mine, other in ((a, b), (b, a)):
+            current = found[mine].get(other)
+            if current is None or _rank(result) > _rank(current):
+                found[mine][other] = result
     ids: Sequence[int] = list(
         session.scalars(
             select(Customer.id)
@@ -413,6 +440,19 @@ def resolve_all_customers(
             .order_by(Customer.created_at, Customer.id)
         )
     )
+    merged_into: dict[int, int] = {}
     for customer_id in progress(ids):
-        resolve_customer_matches(session, customer_id, actor=actor, now=now, report=report)
+        report.customers_checked += 1
+        if customer_id in merged_into:
+            continue
+        matches: dict[int, MatchResult] = {}
+        for matched, result in found.get(customer_id, {}).items():
+            other = matched
+            while other in merged_into:  # matched a customer since merged: the match is with its survivor
+                other = merged_into[other]
+            if other != customer_id and (other not in matches or _rank(result) > _rank(matches[other])):
+                matches[other] = result
+        done = len(report.merges)
+        _apply_matches(session, customer_id, matches, actor=actor, now=now, report=report)
+        merged_into.update(report.merges[done:])
     return report
