@@ -24,6 +24,7 @@ from core.customers.resolution import (
     merge_customers,
     resolve_all_customers,
     resolve_customer_matches,
+    resolve_new_identities,
     unmerge_customers,
 )
 from core.errors import DomainError
@@ -219,3 +220,16 @@ def test_unmerge_leaves_rows_the_target_gained_after_the_merge(db: Session) -> N
     later = make_order(db, customer_id=target.id)
     unmerge_customers(db, merge.id, actor=ACTOR, now=NOW)
     assert db.get(Order, later.id).customer_id == target.id
+
+
+def test_resolve_new_identities_resolves_only_customers_with_unindexed_identities(db: Session) -> None:
+    older = person(db, "Margaret Okonkwo", age_days=10)
+    index_identity_keys(db)
+    newer = person(db, "Margret Okonkwo")
+    report = resolve_new_identities(db, actor=ACTOR, now=NOW)
+    assert (report.identities_indexed, report.customers_checked, report.merges) == (
+        1,
+        1,
+        [(newer.id, older.id)],
+    )
+    assert resolve_new_identities(db, actor=ACTOR, now=NOW).customers_checked == 0
