@@ -477,3 +477,48 @@ def resolve_new_identities(session: Session, *, actor: Actor, now: datetime) -> 
     for customer_id in customer_ids:
         resolve_customer_matches(session, customer_id, actor=actor, now=now, report=report)
     return report
+
+
+def _open_suggestion(session: Session, suggestion_id: int) -> CustomerMatchSuggestion:
+    suggestion = session.get(CustomerMatchSuggestion, suggestion_id)
+    if suggestion is None:
+        raise NotFound(f"suggestion {suggestion_id} not found")
+    if suggestion.status != "open":
+        raise DomainError(f"suggestion {suggestion_id} is already {suggestion.status}")
+    return suggestion
+
+
+def dismiss_suggestion(
+    session: Session, suggestion_id: int, *, actor: Actor, now: datetime
+) -> CustomerMatchSuggestion:
+    """Staff say the two customers are different people: the pair is never suggested or merged again;
+    audited."""
+    suggestion = _open_suggestion(session, suggestion_id)
+    suggestion.status, suggestion.decided_at, suggestion.decided_by = "dismissed", now, actor.label[:100]
+    record_audit(
+        session,
+        actor,
+        "customer_match.dismissed",
+        "customer",
+        suggestion.customer_id,
+        now=now,
+        after={"other_customer_id": suggestion.other_customer_id, "score": suggestion.score},
+    )
+    return suggestion
+
+
+def merge_suggestion(session: Session, suggestion_id: int, *, actor: Actor, now: datetime) -> CustomerMerge:
+    """Staff confirm a suggestion: the newer customer is merged into the older (audited, reversible)."""
+    suggestion = _open_suggestion(session, suggestion_id)
+    pair = (suggestion.customer_id, suggestion.other_customer_id)
+    target, source = sorted(pair, key=lambda customer_id: _age(session, customer_id))
+    merge = merge_customers(
+        session,
+        source,
+        target,
+        actor=actor,
+        now=now,
+        reason=f"suggestion {suggestion.id} confirmed (score {suggestion.score:.3f})",
+    )
+    suggestion.status, suggestion.decided_at, suggestion.decided_by = "merged", now, actor.label[:100]
+    return merge

@@ -20,8 +20,10 @@ from core.customers.models import (
 )
 from core.customers.resolution import (
     customer_matches,
+    dismiss_suggestion,
     index_identity_keys,
     merge_customers,
+    merge_suggestion,
     resolve_all_customers,
     resolve_customer_matches,
     resolve_new_identities,
@@ -233,3 +235,26 @@ def test_resolve_new_identities_resolves_only_customers_with_unindexed_identitie
         [(newer.id, older.id)],
     )
     assert resolve_new_identities(db, actor=ACTOR, now=NOW).customers_checked == 0
+
+
+def test_merge_suggestion_merges_the_newer_customer_and_closes_the_suggestion(db: Session) -> None:
+    grace = person(db, "Grace Okafor", age_days=3)
+    samuel = person(db, "Samuel Okafor")
+    resolve_all_customers(db, actor=ACTOR, now=NOW)
+    suggestion = db.scalar(select(CustomerMatchSuggestion))
+    merge = merge_suggestion(db, suggestion.id, actor=ACTOR, now=NOW)
+    assert (merge.source_customer_id, merge.target_customer_id) == (samuel.id, grace.id)
+    assert (suggestion.status, suggestion.decided_by) == ("merged", "resolver")
+    with pytest.raises(DomainError):
+        dismiss_suggestion(db, suggestion.id, actor=ACTOR, now=NOW)
+
+
+def test_dismiss_suggestion_is_audited_and_remembered(db: Session) -> None:
+    person(db, "Grace Okafor", age_days=3)
+    samuel = person(db, "Samuel Okafor")
+    resolve_all_customers(db, actor=ACTOR, now=NOW)
+    suggestion = db.scalar(select(CustomerMatchSuggestion))
+    dismiss_suggestion(db, suggestion.id, actor=ACTOR, now=NOW)
+    assert db.scalar(select(AuditEntry.action).where(AuditEntry.action == "customer_match.dismissed"))
+    report = resolve_customer_matches(db, samuel.id, actor=ACTOR, now=NOW)
+    assert (report.links_made, report.suggestions_queued) == (0, 0)
