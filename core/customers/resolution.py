@@ -348,6 +348,8 @@ def _apply_matches(
         if other == survivor:
             continue
         result = matches.get(other) or matches[survivor]
+        if _pair_status(session, other, survivor) == "dismissed":  # staff said these two are different people
+            continue
         try:
             with session.begin_nested():
                 merge_customers(session, other, survivor, actor=actor, now=now, reason=_reason(result))
@@ -365,8 +367,19 @@ def _apply_matches(
 
 def _age(session: Session, customer_id: int) -> tuple[datetime, int]:
     customer = session.get(Customer, customer_id)
-    assert customer is not None
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
     return customer.created_at, customer.id
+
+
+def _pair_status(session: Session, a: int, b: int) -> str | None:
+    """The status of the pair's suggestion, None when it has none."""
+    low, high = _pair(a, b)
+    return session.scalar(
+        select(CustomerMatchSuggestion.status).where(
+            CustomerMatchSuggestion.customer_id == low, CustomerMatchSuggestion.other_customer_id == high
+        )
+    )
 
 
 def _queue(
@@ -382,15 +395,11 @@ def _queue(
     pair = _pair(a, b)
     if a == b or pair in known:
         return
-    low, high = pair
-    status = session.scalar(
-        select(CustomerMatchSuggestion.status).where(
-            CustomerMatchSuggestion.customer_id == low, CustomerMatchSuggestion.other_customer_id == high
-        )
-    )
+    status = _pair_status(session, a, b)
     if status is not None:  # a pair known to the survivor of a merge made in this run
         known[pair] = status
         return
+    low, high = pair
     session.add(
         CustomerMatchSuggestion(
             customer_id=low,

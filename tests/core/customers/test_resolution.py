@@ -258,3 +258,18 @@ def test_dismiss_suggestion_is_audited_and_remembered(db: Session) -> None:
     assert db.scalar(select(AuditEntry.action).where(AuditEntry.action == "customer_match.dismissed"))
     report = resolve_customer_matches(db, samuel.id, actor=ACTOR, now=NOW)
     assert (report.links_made, report.suggestions_queued) == (0, 0)
+
+
+def test_resolve_does_not_merge_a_third_customer_into_one_it_was_dismissed_from(db: Session) -> None:
+    first = person(db, "Margaret Okonkwo", age_days=30)
+    second = person(db, "Margret Okonkwo", age_days=20)
+    third = person(db, "Margaret Okonkow")
+    db.add(
+        CustomerMatchSuggestion(
+            customer_id=first.id, other_customer_id=third.id, score=0.99, status="dismissed"
+        )
+    )
+    index_identity_keys(db)
+    report = resolve_customer_matches(db, second.id, actor=ACTOR, now=NOW)
+    assert report.merges == [(second.id, first.id)]
+    assert db.get(Customer, third.id).merged_into_id is None
