@@ -12,6 +12,7 @@ from cli.bench import bench
 from cli.channels import channels
 from cli.context import PROJECT_ROOT
 from cli.db import db
+from cli.identity import customers, eval_identity
 from cli.intake import import_cmd
 from cli.locations import locations
 from cli.mail import mail
@@ -37,6 +38,8 @@ COMMANDS: tuple[click.Command, ...] = (
     mail,
     eval_intents,
     bench,
+    eval_identity,
+    customers,
 )
 
 crossdock = FlaskGroup(

@@ -546,3 +546,64 @@ def test_eval_intents_refuses_a_file_without_intent_column_in_one_line(tmp_path:
     result = eval_intents(tmp_path, str(bad))
     assert result.exit_code != 0
     assert "intent column" in result.output
+
+
+IDENTITY_FIXTURES = PROJECT_ROOT / "tests" / "fixtures" / "identity"
+
+
+def test_eval_identity_reports_precision_recall_and_f1_as_json(app) -> None:
+    result = app.test_cli_runner().invoke(
+        args=[
+            "eval-identity",
+            str(IDENTITY_FIXTURES / "people.csv"),
+            "--links",
+            str(IDENTITY_FIXTURES / "people_links.csv"),
+            "--json",
+        ]
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.output)
+    assert {"precision", "recall", "f1", "pairs_compared", "true_links", "predicted_links", "seconds"} <= set(
+        figures
+    )
+    assert (figures["precision"], figures["recall"], figures["f1"]) == (1.0, 1.0, 1.0)
+    assert (figures["true_links"], figures["predicted_links"]) == (9, 9)
+    assert figures["pairs_compared"] < 26 * 25 // 2  # blocked, not every pair
+
+
+def test_eval_identity_refuses_a_file_without_person_columns_in_one_line(app) -> None:
+    links = str(IDENTITY_FIXTURES / "people_links.csv")
+    result = app.test_cli_runner().invoke(args=["eval-identity", links, "--truth", links])
+    assert result.exit_code != 0
+    assert "has no rec_id" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_customers_resolve_dry_run_writes_nothing_then_links_and_suggests(app, db) -> None:
+    from core.customers.models import Customer, CustomerMatchSuggestion, Identity
+
+    home = {"line1": "14 Larkspur Street", "city": "Fairview", "postal_code": "4051", "country": "AU"}
+    for name in ("Margaret Okonkwo", "Margret Okonkwo", "Samuel Okonkwo"):
+        customer = Customer(name=name)
+        db.add(customer)
+        db.flush()
+        db.add(Identity(customer_id=customer.id, name=name, address=home))
+    db.commit()
+    runner = app.test_cli_runner()
+    dry = runner.invoke(args=["customers", "resolve", "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "1 links would be made, 1 suggestions would be queued" in dry.output
+    assert "Resolving" not in dry.output  # the progress bar is for a terminal
+    db.expire_all()
+    assert db.scalar(select(func.count()).where(Customer.merged_into_id.is_not(None))) == 0
+    assert db.scalar(select(func.count()).select_from(CustomerMatchSuggestion)) == 0
+    done = runner.invoke(args=["customers", "resolve"])
+    assert done.exit_code == 0, done.output
+    assert "1 links made, 1 suggestions queued" in done.output
+    db.expire_all()
+    assert db.scalar(select(func.count()).where(Customer.merged_into_id.is_not(None))) == 1
+    assert (
+        runner.invoke(args=["customers", "resolve"])
+        .output.strip()
+        .endswith("0 links made, 0 suggestions queued")
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
@@ -60,6 +60,8 @@ class CustomerMerge(Base):
     source_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     target_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     identity_ids: Mapped[list[Any]] = mapped_column(default=list)
+    # Rows moved from source to target besides identities, by table: {"orders": [ids], ...}; for the undo.
+    moved_rows: Mapped[dict[str, Any]] = mapped_column(default=dict)
     reason: Mapped[str] = mapped_column(String(300), default="")
     actor: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -77,3 +79,36 @@ class CrmNote(Base):
     body: Mapped[str] = mapped_column(Text)
     pinned: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IdentityMatchKey(Base):
+    """One blocking key of an identity (see core.customers.matching.blocking_keys): candidates for fuzzy
+    matching are the identities sharing a key, found through this table's index."""
+
+    __tablename__ = "identity_match_keys"
+
+    identity_id: Mapped[int] = mapped_column(
+        ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+
+    __table_args__ = (Index("ix_identity_match_keys_key", "key"),)
+
+
+class CustomerMatchSuggestion(Base):
+    """Two customers who may be one person, for staff to merge or dismiss; a dismissed pair is never
+    suggested again. The pair is stored lower id first."""
+
+    __tablename__ = "customer_match_suggestions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    other_customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    score: Mapped[float]
+    reasons: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open, merged, dismissed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (UniqueConstraint("customer_id", "other_customer_id"),)
