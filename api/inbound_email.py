@@ -4,6 +4,7 @@ for our reply addresses, as raw RFC 5322 bytes."""
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Any
 
 from flask import current_app, g, jsonify, request
@@ -11,9 +12,11 @@ from flask import current_app, g, jsonify, request
 from api.webhooks import bp
 from core.db import begin_write, utcnow
 from core.errors import DomainError
-from core.support.inbound import receive_email
+from core.orders.models import InboundPayload
+from core.support.inbound import process_inbound_email, store_inbound_email
 
 AUTH_HEADER = "X-Crossdock-Inbound-Secret"
+log = logging.getLogger(__name__)
 
 
 def _authenticated(secret: str) -> bool:
@@ -47,16 +50,29 @@ def inbound_email() -> Any:
     raw = _raw_message()
     if not raw.strip():
         return jsonify(error="no message: post the raw RFC 5322 message, or SendGrid's `email` field"), 400
+    now = utcnow()
+    begin_write(g.db)
+    payload = store_inbound_email(g.db, raw, source="webhook", now=now)
+    g.db.commit()  # kept, whatever happens next
     begin_write(g.db)
     try:
-        result = receive_email(g.db, raw, secret=current_app.config["SECRET_KEY"], now=utcnow())
+        result = process_inbound_email(g.db, payload, secret=current_app.config["SECRET_KEY"], now=now)
     except DomainError as exc:
+        g.db.commit()  # keeps the payload's rejected status and reason
+        return jsonify(error=str(exc), payload_id=payload.id), 400
+    except Exception:
+        log.exception("inbound email %s failed", payload.id)
         g.db.rollback()
-        return jsonify(error=str(exc)), 400
+        begin_write(g.db)
+        failed = g.db.get(InboundPayload, payload.id)
+        failed.status, failed.error, failed.processed_at = "rejected", "internal error; message kept", now
+        g.db.commit()
+        return jsonify(error="internal error; the message is kept for a retry", payload_id=payload.id), 500
     g.db.commit()
     return jsonify(
         status=result.status,
         conversation_id=result.conversation_id,
         message_id=result.message_id,
         reason=result.reason,
+        payload_id=payload.id,
     ), 200

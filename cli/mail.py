@@ -10,8 +10,9 @@ from flask import current_app
 from flask.cli import AppGroup
 
 from cli import context
-from core.db import utcnow
-from core.support.inbound import receive_email
+from core.db import begin_write, utcnow
+from core.errors import DomainError
+from core.support.inbound import process_inbound_email, store_inbound_email
 
 mail = AppGroup("mail", help="Inbound email for the helpdesk.")
 
@@ -27,15 +28,19 @@ def mail_receive(files: tuple[Path, ...]) -> None:
     secret = current_app.config["SECRET_KEY"]
     rejected = False
     for path in files:
-        try:
-            with context.write_session() as session:
-                result = receive_email(session, path.read_bytes(), secret=secret, now=utcnow())
-                session.commit()
-            line = {"file": str(path), **result.__dict__}
-        except click.ClickException as exc:  # a DomainError, nothing written
-            rejected = True
-            line = {"file": str(path), "status": "rejected", "conversation_id": None, "message_id": None}
-            line["reason"] = exc.message
+        now = utcnow()
+        with context.write_session() as session:
+            payload = store_inbound_email(session, path.read_bytes(), source="import", now=now)
+            session.commit()  # kept, whatever happens next
+            begin_write(session)
+            try:
+                result = process_inbound_email(session, payload, secret=secret, now=now)
+                line = {"file": str(path), **result.__dict__}
+            except DomainError as exc:  # recorded on the stored payload
+                rejected = True
+                line = {"file": str(path), "status": "rejected", "conversation_id": None, "message_id": None}
+                line["reason"] = str(exc)
+            session.commit()
         click.echo(json.dumps(line))
     if rejected:
         raise SystemExit(1)

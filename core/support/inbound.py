@@ -15,10 +15,15 @@ Auto-Submitted, Precedence bulk/junk/list, X-Autoreply) are ignored so two robot
 below "On ... wrote:" is cut from the body; attachments are kept in the database (message_attachments)
 within ATTACHMENT_TYPES, MAX_ATTACHMENT_BYTES each and MAX_ATTACHMENTS per message, and the ones refused
 are listed with the reason in the message's data.
+
+Every message is stored raw first (`store_inbound_email`, an inbound_payloads row), then read
+(`process_inbound_email`), so a message that fails to be read is kept with the reason.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +39,7 @@ from sqlalchemy.orm import Session
 
 from core.customers.models import Customer, Identity
 from core.errors import DomainError
-from core.orders.models import Order
+from core.orders.models import InboundPayload, Order
 from core.support import services
 from core.support.models import Conversation, Message
 from core.support.status import accepts_customer_messages
@@ -306,3 +311,51 @@ def _attachments(message: EmailMessage) -> tuple[list[services.NewAttachment], l
         else:
             kept.append(services.NewAttachment(filename, content_type, content))
     return kept, refused
+
+
+EMAIL_CHANNEL_CODE = "email"  # inbound_payloads rows that hold a received email
+
+
+def store_inbound_email(session: Session, raw: bytes, *, source: str, now: datetime) -> InboundPayload:
+    """Keep the raw message before anything reads it (an inbound_payloads row). Bytes that are not UTF-8
+    (8-bit MIME in another charset) are kept base64-encoded, so nothing is lost."""
+    try:
+        body, headers = raw.decode("utf-8"), {}
+    except UnicodeDecodeError:
+        body, headers = base64.b64encode(raw).decode("ascii"), {"encoding": "base64"}
+    payload = InboundPayload(
+        channel_code=EMAIL_CHANNEL_CODE,
+        source=source,
+        topic="inbound_email",
+        body=body,
+        headers=headers,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        status="received",
+        received_at=now,
+    )
+    session.add(payload)
+    session.flush()
+    return payload
+
+
+def stored_email_bytes(payload: InboundPayload) -> bytes:
+    """The message exactly as it was received."""
+    if (payload.headers or {}).get("encoding") == "base64":
+        return base64.b64decode(payload.body)
+    return payload.body.encode("utf-8")
+
+
+def process_inbound_email(
+    session: Session, payload: InboundPayload, *, secret: str, now: datetime
+) -> InboundResult:
+    """Read a stored message into the helpdesk; the payload keeps the outcome, or why it was refused
+    (DomainError, re-raised after recording it)."""
+    try:
+        result = receive_email(session, stored_email_bytes(payload), secret=secret, now=now)
+    except DomainError as exc:
+        payload.status, payload.error, payload.processed_at = "rejected", str(exc), now
+        raise
+    payload.status = "processed" if result.status in ("threaded", "created") else result.status
+    payload.error = result.reason
+    payload.processed_at = now
+    return result

@@ -87,3 +87,47 @@ def test_inbound_message_without_sender_is_a_400(inbound_app) -> None:
 def test_openapi_documents_the_inbound_email_endpoint(client) -> None:
     paths = client.get("/api/openapi.json").get_json()["paths"]
     assert "post" in paths[URL]
+
+
+def test_inbound_email_is_stored_raw_before_it_is_read(inbound_app, db) -> None:
+    from core.orders.models import InboundPayload
+    from core.support.inbound import stored_email_bytes
+
+    raw = make_email(subject="Parcel late", message_id="<stored-1@mail.example.org>")
+    answer = inbound_app.test_client().post(URL, data=raw, headers=HEADERS)
+    assert answer.status_code == 200
+    payload = db.get(InboundPayload, answer.get_json()["payload_id"])
+    assert (payload.channel_code, payload.status) == ("email", "processed")
+    assert stored_email_bytes(payload) == raw
+
+
+def test_inbound_email_refused_or_failing_is_kept_with_the_reason(inbound_app, db, monkeypatch) -> None:
+    from core.orders.models import InboundPayload
+    from core.support import inbound
+
+    refused = inbound_app.test_client().post(URL, data=b"Subject: hi\r\n\r\nno sender\r\n", headers=HEADERS)
+    assert refused.status_code == 400
+    kept = db.get(InboundPayload, refused.get_json()["payload_id"])
+    assert kept.status == "rejected" and "no sender address" in kept.error
+
+    def explode(*_args, **_kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(inbound, "receive_email", explode)
+    raw = make_email(message_id="<boom@mail.example.org>")
+    failed = inbound_app.test_client().post(URL, data=raw, headers=HEADERS)
+    assert failed.status_code == 500 and "kept" in failed.get_json()["error"]
+    payload = db.get(InboundPayload, failed.get_json()["payload_id"])
+    assert payload.status == "rejected" and payload.body.encode() == raw
+
+
+def test_an_eight_bit_message_in_another_charset_is_kept_byte_for_byte(db) -> None:
+    from core.support.inbound import store_inbound_email, stored_email_bytes
+    from tests.factories import NOW
+
+    raw = (
+        b"From: a@example.org\r\nSubject: caf\xe9\r\n"
+        b"Content-Type: text/plain; charset=latin-1\r\n\r\ncaf\xe9\r\n"
+    )
+    payload = store_inbound_email(db, raw, source="webhook", now=NOW)
+    assert payload.headers == {"encoding": "base64"} and stored_email_bytes(payload) == raw
