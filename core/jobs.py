@@ -132,3 +132,8 @@ JOBS += [
     JobSpec("data_retention_job", data_retention_job, "cron", {"hour": 3, "minute": 40}),
     JobSpec("low_stock_digest_job", low_stock_digest_job, "cron", {"hour": 7, "minute": 0}),
 ]
+
+# Customers (issue 15): identities intake added since the last run are matched to existing customers.
+from core.customers.resolution import identity_resolution_job  # noqa: E402
+
+JOBS += [JobSpec("identity_resolution_job", identity_resolution_job, "interval", {"minutes": 10})]

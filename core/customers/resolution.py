@@ -39,11 +39,12 @@ from core.customers.models import (
     Identity,
     IdentityMatchKey,
 )
+from core.db import begin_write
 from core.errors import DomainError, NotFound
 from core.orders.models import Order
 from core.returns.models import ReturnRequest
 from core.security.models import User
-from core.security.roles import Actor
+from core.security.roles import SYSTEM, Actor
 from core.support.models import Conversation
 
 # Every table whose rows belong to a customer and follow them into a merge (identities are listed apart).
@@ -71,12 +72,14 @@ def identity_record(row: Any) -> PersonRecord:
     return record_from_identity(row.id, row.name, row.address, email=email, phone=row.phone)
 
 
-def index_identity_keys(session: Session, *, batch: int = 5000) -> int:
-    """Store the blocking keys of every identity that has none yet; the number of identities indexed."""
+def index_identity_keys(session: Session, *, batch: int = 5000, limit: int | None = None) -> int:
+    """Store the blocking keys of every identity that has none yet (the `limit` oldest of them, when given);
+    the number of identities indexed."""
     unindexed = (
         select(*_IDENTITY_COLUMNS)
         .where(~exists().where(IdentityMatchKey.identity_id == Identity.id))
         .order_by(Identity.id)
+        .limit(limit)
     )
     indexed = 0
     rows = session.execute(unindexed).all()
@@ -467,25 +470,38 @@ def resolve_all_customers(
     return report
 
 
-def resolve_new_identities(session: Session, *, actor: Actor, now: datetime) -> ResolutionReport:
+def resolve_new_identities(
+    session: Session, *, actor: Actor, now: datetime, limit: int | None = None
+) -> ResolutionReport:
     """The incremental run (for a scheduled job, so intake stays as fast as it is): index the identities
-    that came in since the last run and resolve only their customers, through the stored keys."""
-    customer_ids = sorted(
-        set(
-            session.scalars(
-                select(Identity.customer_id)
-                .join(Customer, Customer.id == Identity.customer_id)
-                .where(
-                    ~exists().where(IdentityMatchKey.identity_id == Identity.id),
-                    Customer.merged_into_id.is_(None),
-                )
-            )
+    that came in since the last run (the `limit` oldest of them, when given) and resolve only their
+    customers, through the stored keys."""
+    new = (
+        select(Identity.customer_id)
+        .join(Customer, Customer.id == Identity.customer_id)
+        .where(
+            ~exists().where(IdentityMatchKey.identity_id == Identity.id),
+            Customer.merged_into_id.is_(None),
         )
+        .order_by(Identity.id)
+        .limit(limit)
     )
-    report = ResolutionReport(identities_indexed=index_identity_keys(session))
+    customer_ids = sorted(set(session.scalars(new)))
+    report = ResolutionReport(identities_indexed=index_identity_keys(session, limit=limit))
     for customer_id in customer_ids:
         resolve_customer_matches(session, customer_id, actor=actor, now=now, report=report)
     return report
+
+
+# A worker run takes this many new identities at most, so it holds SQLite's write lock briefly.
+IDENTITIES_PER_RUN = 500
+
+
+def identity_resolution_job(session: Session, now: datetime) -> ResolutionReport:
+    """Worker job (every 10 minutes): resolve the customers of the identities intake added since the last run
+    (links made automatically, suggestions queued for staff)."""
+    begin_write(session)
+    return resolve_new_identities(session, actor=SYSTEM, now=now, limit=IDENTITIES_PER_RUN)
 
 
 def _open_suggestion(session: Session, suggestion_id: int) -> CustomerMatchSuggestion:

@@ -273,3 +273,22 @@ def test_resolve_does_not_merge_a_third_customer_into_one_it_was_dismissed_from(
     report = resolve_customer_matches(db, second.id, actor=ACTOR, now=NOW)
     assert report.merges == [(second.id, first.id)]
     assert db.get(Customer, third.id).merged_into_id is None
+
+
+def test_identity_resolution_job_takes_a_bounded_batch_per_run(db: Session, monkeypatch) -> None:
+    from core import jobs
+    from core.customers import resolution
+
+    older = person(db, "Margaret Okonkwo", age_days=10)
+    index_identity_keys(db)
+    newer = person(db, "Margret Okonkwo")
+    person(db, "Tobias Lindqvist")
+    monkeypatch.setattr(resolution, "IDENTITIES_PER_RUN", 1)
+    first = resolution.identity_resolution_job(db, NOW)
+    assert (first.identities_indexed, first.merges) == (1, [(newer.id, older.id)])
+    second = resolution.identity_resolution_job(db, NOW)
+    assert (second.identities_indexed, second.merges) == (1, [])
+    assert resolution.identity_resolution_job(db, NOW).identities_indexed == 0
+    assert "identity_resolution_job" in {spec.id for spec in jobs.JOBS}
+    audit = db.scalar(select(AuditEntry).where(AuditEntry.action == "customer.merge"))
+    assert audit is not None and audit.actor_label == "system"
