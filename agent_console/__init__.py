@@ -5,6 +5,7 @@ from agent_console.views import bp
 __all__ = ["bp"]
 from agent_console import (
     admin,  # noqa: F401  (registers the admin routes on bp)
+    customers,  # noqa: F401  (registers the customer identity pages on bp)
     operations,  # noqa: F401  (registers the operations routes on bp)
     order_actions,  # noqa: F401  (registers the order page and its actions on bp)
     search,  # noqa: F401  (registers the console search on bp)

@@ -82,12 +82,13 @@ def dashboard() -> Any:
 
 @bp.get("/customers/<int:customer_id>")
 def customer_detail(customer_id: int) -> Any:
-    """A unified customer: identities per channel, merged order history, CRM notes."""
+    """A unified customer: identities per channel, merged order history, CRM notes, merges in and out."""
     try:
         profile = customer_queries.customer_profile(g.db, customer_id)
     except NotFound:
         abort(404)
-    return render_template("console/customers/detail.html", profile=profile)
+    merges = customer_queries.customer_merges(g.db, customer_id)
+    return render_template("console/customers/detail.html", profile=profile, merges=merges)
 
 
 @bp.post("/customers/<int:customer_id>/notes")

@@ -1,0 +1,144 @@
+"""Customer identity pages on the `console` blueprint: the match suggestions queue (merge or dismiss), manual
+merge from the customer page, and undoing a merge; every decision goes through core.customers.resolution
+(audited)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from agent_console.auth import current_actor, role_required
+from agent_console.views import bp, wants_fragment
+from core.customers import queries as customer_queries
+from core.customers import resolution
+from core.db import utcnow
+from core.errors import DomainError, NotFound
+from core.pagination import clamp_page
+from core.security.roles import Role, role_at_least
+
+# Who may merge, dismiss and undo merges. Every staff member may read the suggestions queue; agents see the
+# pairs and the reasons but no buttons (the issue's "agents suggest, managers merge"). Change it here.
+DECIDE_ROLE = Role.MANAGER
+PER_PAGE = 20
+
+
+@bp.app_template_global()
+def can_decide_identity() -> bool:
+    """True when the signed-in user may merge, dismiss or unmerge customers."""
+    return bool(current_user.is_authenticated and role_at_least(current_user.role, DECIDE_ROLE))
+
+
+@bp.get("/customers/suggestions")
+def customer_suggestions() -> Any:
+    """Open match suggestions: both customers side by side, with Merge and Dismiss for managers."""
+    page = customer_queries.suggestion_queue(
+        g.db, page=clamp_page(request.args.get("page")), per_page=PER_PAGE
+    )
+    template = (
+        "console/customers/_suggestions.html" if wants_fragment() else "console/customers/suggestions.html"
+    )
+    return render_template(template, page=page)
+
+
+@bp.get("/customers/suggestions/count")
+def customer_suggestions_count() -> Any:
+    """The number of open suggestions, as the nav's badge (loaded by htmx)."""
+    count = customer_queries.open_suggestion_count(g.db)
+    return render_template("console/customers/_suggestions_count.html", count=count)
+
+
+def _decided(suggestion_id: int, message: str) -> Any:
+    """After a decision: htmx removes the pair's card (empty answer), else back to the queue."""
+    if wants_fragment():
+        return ""
+    flash(message)
+    return redirect(url_for("console.customer_suggestions", page=request.args.get("page")), code=303)
+
+
+def _refused(message: str) -> Any:
+    if wants_fragment():
+        return render_template("console/customers/_decision_error.html", error=message), 422
+    flash(message, "error")
+    return redirect(url_for("console.customer_suggestions"), code=303)
+
+
+@bp.post("/customers/suggestions/<int:suggestion_id>/merge")
+@role_required(DECIDE_ROLE)
+def merge_customer_suggestion(suggestion_id: int) -> Any:
+    """Merge the suggested pair: the newer customer into the older (audited, reversible)."""
+    try:
+        merge = resolution.merge_suggestion(g.db, suggestion_id, actor=current_actor(), now=utcnow())
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _refused(str(exc))
+    g.db.commit()
+    return _decided(
+        suggestion_id, f"Customer {merge.source_customer_id} merged into customer {merge.target_customer_id}."
+    )
+
+
+@bp.post("/customers/suggestions/<int:suggestion_id>/dismiss")
+@role_required(DECIDE_ROLE)
+def dismiss_customer_suggestion(suggestion_id: int) -> Any:
+    """Dismiss the pair for good: different people (audited)."""
+    try:
+        resolution.dismiss_suggestion(g.db, suggestion_id, actor=current_actor(), now=utcnow())
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _refused(str(exc))
+    g.db.commit()
+    return _decided(suggestion_id, "Suggestion dismissed: the pair will not be suggested again.")
+
+
+@bp.post("/customers/<int:customer_id>/merge")
+@role_required(DECIDE_ROLE)
+def merge_into_customer(customer_id: int) -> Any:
+    """Merge another customer (by number or email) into this one (audited, reversible)."""
+    back = redirect(url_for("console.customer_detail", customer_id=customer_id), code=303)
+    try:
+        source = customer_queries.find_customer(g.db, request.form.get("other", ""))
+        resolution.merge_customers(
+            g.db,
+            source.id,
+            customer_id,
+            actor=current_actor(),
+            now=utcnow(),
+            reason="merged by hand from the customer page",
+        )
+    except (NotFound, DomainError) as exc:
+        g.db.rollback()
+        flash(str(exc), "error")
+        return back
+    g.db.commit()
+    flash(f"Customer {source.id} merged into this customer.")
+    return back
+
+
+@bp.post("/customers/merges/<int:merge_id>/undo")
+@role_required(DECIDE_ROLE)
+def undo_customer_merge(merge_id: int) -> Any:
+    """Undo a merge: both customers stand alone again as they were (audited); back to the customer page the
+    form was on."""
+    shown = request.form.get("customer_id", "")
+    try:
+        merge = resolution.unmerge_customers(g.db, merge_id, actor=current_actor(), now=utcnow())
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        flash(str(exc), "error")
+        merge = None
+    else:
+        g.db.commit()
+        flash(f"Merge undone: customer {merge.source_customer_id} stands alone again.")
+    if shown.isdigit():
+        return redirect(url_for("console.customer_detail", customer_id=int(shown)), code=303)
+    if merge is not None:
+        return redirect(url_for("console.customer_detail", customer_id=merge.source_customer_id), code=303)
+    return redirect(url_for("console.customer_suggestions"), code=303)
