@@ -123,8 +123,7 @@ def merge_into_customer(customer_id: int) -> Any:
 @bp.post("/customers/merges/<int:merge_id>/undo")
 @role_required(DECIDE_ROLE)
 def undo_customer_merge(merge_id: int) -> Any:
-    """Undo a merge: both customers stand alone again as they were (audited); back to the customer page the
-    form was on."""
+    """Undo a merge (audited) and go back to the customer page the form was on."""
     shown = request.form.get("customer_id", "")
     try:
         merge = resolution.unmerge_customers(g.db, merge_id, actor=current_actor(), now=utcnow())

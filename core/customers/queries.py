@@ -284,8 +284,7 @@ def customer_merges(session: Session, customer_id: int) -> list[CustomerMerge]:
 
 
 def find_customer(session: Session, reference: str) -> Customer:
-    """The customer named by a staff entry: a customer id (#12 or 12) or an email (the customer's own, else a
-    channel identity's); NotFound when none, DomainError when the email names several customers."""
+    """The customer a staff entry names: a customer number (12 or #12) or an email (own or an identity's)."""
     text = reference.strip().lstrip("#").strip()
     if text.isdigit():
         customer = session.get(Customer, int(text))

@@ -234,6 +234,11 @@ def test_merge_by_htmx_answers_an_empty_fragment(client, db, pair) -> None:
     assert response.status_code == 200 and response.get_data(as_text=True) == ""
     assert fresh(db, CustomerMatchSuggestion, suggestion.id).status == "merged"
     assert fresh(db, Customer, newer.id).merged_into_id == older.id
+    fragment = client.get(QUEUE, headers=HX)
+    assert "No open suggestions" in fragment.get_data(as_text=True) and "<nav" not in fragment.get_data(
+        as_text=True
+    )
+    assert "HX-Request" in fragment.headers["Vary"]
 
 
 @pytest.mark.parametrize("by", ["id", "hash", "email", "identity email"])
