@@ -222,6 +222,11 @@ def unmerge_customers(session: Session, merge_id: int, *, actor: Actor, now: dat
     if merge.undone_at is not None:
         raise DomainError(f"merge {merge_id} was already undone")
     source_id, target_id = merge.source_customer_id, merge.target_customer_id
+    onward = session.scalar(select(Customer.merged_into_id).where(Customer.id == target_id))
+    if onward is not None:  # the moved rows went on with the target: undo that later merge first
+        raise DomainError(
+            f"customer {target_id} was merged into customer {onward} since: undo that merge first"
+        )
     session.flush()
     tables = {"identities": Identity, **MOVED_WITH_CUSTOMER}
     rows = {"identities": list(merge.identity_ids), **(merge.moved_rows or {})}

@@ -343,3 +343,22 @@ def test_queue_pages_best_score_first(client, db) -> None:
     signed_in(client, db, "agent")
     html = client.get(QUEUE).get_data(as_text=True)
     assert html.index(f"suggestion-{high.id}") < html.index(f"suggestion-{low.id}")
+
+
+def test_undo_waits_for_a_later_merge_of_the_target_to_be_undone(client, db, pair) -> None:
+    older, newer, suggestion = pair
+    third = person(db, "Ada King", "ada.king@example.org", age_days=60)
+    db.commit()
+    before = {c.id: holdings(db, c.id) for c in (older, newer, third)}
+    signed_in(client, db, "manager")
+    post(client, f"{QUEUE}/{suggestion.id}/merge", page=QUEUE)  # newer into older
+    page = f"/console/customers/{third.id}"
+    post(client, f"{page}/merge", {"other": str(older.id)}, page=page)  # older (with newer) into third
+    first, second = db.scalars(select(CustomerMerge).order_by(CustomerMerge.id)).all()
+    older_page = f"/console/customers/{older.id}"
+    post(client, f"/console/customers/merges/{first.id}/undo", {"customer_id": older.id}, page=older_page)
+    assert "undo that merge first" in client.get(older_page).get_data(as_text=True)
+    assert fresh(db, Customer, newer.id).merged_into_id == older.id
+    post(client, f"/console/customers/merges/{second.id}/undo", {"customer_id": third.id}, page=page)
+    post(client, f"/console/customers/merges/{first.id}/undo", {"customer_id": older.id}, page=older_page)
+    assert {c.id: holdings(db, c.id) for c in (older, newer, third)} == before

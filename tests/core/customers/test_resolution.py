@@ -292,3 +292,17 @@ def test_identity_resolution_job_takes_a_bounded_batch_per_run(db: Session, monk
     assert "identity_resolution_job" in {spec.id for spec in jobs.JOBS}
     audit = db.scalar(select(AuditEntry).where(AuditEntry.action == "customer.merge"))
     assert audit is not None and audit.actor_label == "system"
+
+
+def test_unmerge_refuses_while_the_target_is_merged_on(db: Session) -> None:
+    first = person(db, "Ada Lovelace", age_days=3)
+    second = person(db, "Ada Lovelase", age_days=2)
+    third = person(db, "Ada King", age_days=1)
+    earlier = merge_customers(db, first.id, second.id, actor=ACTOR, now=NOW, reason="test")
+    later = merge_customers(db, second.id, third.id, actor=ACTOR, now=NOW, reason="test")
+    with pytest.raises(DomainError, match="undo that merge first"):
+        unmerge_customers(db, earlier.id, actor=ACTOR, now=NOW)
+    unmerge_customers(db, later.id, actor=ACTOR, now=NOW)
+    unmerge_customers(db, earlier.id, actor=ACTOR, now=NOW)
+    db.flush()
+    assert db.scalar(select(Identity.customer_id).where(Identity.name == "Ada Lovelace")) == first.id
