@@ -362,3 +362,16 @@ def test_undo_waits_for_a_later_merge_of_the_target_to_be_undone(client, db, pai
     post(client, f"/console/customers/merges/{second.id}/undo", {"customer_id": third.id}, page=page)
     post(client, f"/console/customers/merges/{first.id}/undo", {"customer_id": older.id}, page=older_page)
     assert {c.id: holdings(db, c.id) for c in (older, newer, third)} == before
+
+
+def test_a_pair_merged_elsewhere_is_marked_and_its_merge_refused(client, db, pair) -> None:
+    older, newer, suggestion = pair
+    signed_in(client, db, "manager")
+    page = f"/console/customers/{older.id}"
+    post(client, f"{page}/merge", {"other": str(newer.id)}, page=page)
+    assert f"merged into #{older.id}" in client.get(QUEUE).get_data(as_text=True)
+    response = post(client, f"{QUEUE}/{suggestion.id}/merge", page=QUEUE, headers=HX)
+    assert response.status_code == 422 and "not merged already" in response.get_data(as_text=True)
+    assert fresh(db, CustomerMatchSuggestion, suggestion.id).status == "open"
+    assert post(client, f"{QUEUE}/999999/merge", page=QUEUE).status_code == 404
+    assert post(client, f"{QUEUE}/999999/dismiss", page=QUEUE).status_code == 404
