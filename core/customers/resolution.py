@@ -195,6 +195,16 @@ def merge_customers(
     )
     session.add(merge)
     session.flush()
+    low, high = sorted((source_id, target_id))
+    session.execute(  # the pair's open suggestion, if any, is decided by this merge
+        update(CustomerMatchSuggestion)
+        .where(
+            CustomerMatchSuggestion.customer_id == low,
+            CustomerMatchSuggestion.other_customer_id == high,
+            CustomerMatchSuggestion.status == "open",
+        )
+        .values(status="merged", decided_at=now, decided_by=actor.label[:100])
+    )
     record_audit(
         session,
         actor,

@@ -364,14 +364,27 @@ def test_undo_waits_for_a_later_merge_of_the_target_to_be_undone(client, db, pai
     assert {c.id: holdings(db, c.id) for c in (older, newer, third)} == before
 
 
-def test_a_pair_merged_elsewhere_is_marked_and_its_merge_refused(client, db, pair) -> None:
+def test_a_pair_merged_by_hand_leaves_the_queue_and_its_stale_merge_is_refused(client, db, pair) -> None:
     older, newer, suggestion = pair
     signed_in(client, db, "manager")
     page = f"/console/customers/{older.id}"
     post(client, f"{page}/merge", {"other": str(newer.id)}, page=page)
-    assert f"merged into #{older.id}" in client.get(QUEUE).get_data(as_text=True)
+    assert fresh(db, CustomerMatchSuggestion, suggestion.id).status == "merged"
+    assert f"{QUEUE}/{suggestion.id}/merge" not in client.get(QUEUE).get_data(as_text=True)
+    response = post(client, f"{QUEUE}/{suggestion.id}/merge", page=QUEUE, headers=HX)
+    assert response.status_code == 422 and "already merged" in response.get_data(as_text=True)
+    assert post(client, f"{QUEUE}/999999/merge", page=QUEUE).status_code == 404
+    assert post(client, f"{QUEUE}/999999/dismiss", page=QUEUE).status_code == 404
+
+
+def test_a_pair_whose_customer_was_merged_elsewhere_is_marked_and_its_merge_refused(client, db, pair) -> None:
+    _older, newer, suggestion = pair
+    third = person(db, "Augusta King", "augusta@example.org", age_days=60)
+    db.commit()
+    signed_in(client, db, "manager")
+    page = f"/console/customers/{third.id}"
+    post(client, f"{page}/merge", {"other": str(newer.id)}, page=page)
+    assert f"merged into #{third.id}" in client.get(QUEUE).get_data(as_text=True)
     response = post(client, f"{QUEUE}/{suggestion.id}/merge", page=QUEUE, headers=HX)
     assert response.status_code == 422 and "not merged already" in response.get_data(as_text=True)
     assert fresh(db, CustomerMatchSuggestion, suggestion.id).status == "open"
-    assert post(client, f"{QUEUE}/999999/merge", page=QUEUE).status_code == 404
-    assert post(client, f"{QUEUE}/999999/dismiss", page=QUEUE).status_code == 404

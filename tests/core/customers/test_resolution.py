@@ -306,3 +306,14 @@ def test_unmerge_refuses_while_the_target_is_merged_on(db: Session) -> None:
     unmerge_customers(db, earlier.id, actor=ACTOR, now=NOW)
     db.flush()
     assert db.scalar(select(Identity.customer_id).where(Identity.name == "Ada Lovelace")) == first.id
+
+
+def test_a_merge_by_hand_decides_the_pairs_open_suggestion(db: Session) -> None:
+    grace = person(db, "Grace Okafor", age_days=3)
+    samuel = person(db, "Samuel Okafor")
+    resolve_all_customers(db, actor=ACTOR, now=NOW)
+    suggestion = db.scalar(select(CustomerMatchSuggestion))
+    assert suggestion is not None and suggestion.status == "open"
+    merge_customers(db, samuel.id, grace.id, actor=ACTOR, now=NOW, reason="checked by phone")
+    db.refresh(suggestion)
+    assert (suggestion.status, suggestion.decided_by) == ("merged", ACTOR.label)
