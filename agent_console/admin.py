@@ -82,9 +82,7 @@ def _channel_page(code: str, error: str | None, status: int = 200) -> Any:
     try:
         channel = channel_setup.channel_settings(g.db, code)
     except NotFound:
-        return render_template(
-            "errors.html", code=404, title="Not found", message=f"No channel {code!r}."
-        ), 404
+        abort(404)
     takes_webhooks = getattr(ADAPTERS.get(channel.kind), "WEBHOOK", None) is not None
     return render_template(
         "console/admin/channel.html",
@@ -113,7 +111,7 @@ def admin_channel_change(code: str) -> Any:
             g.db, code, changes, location_codes=form.getlist("locations"), actor=current_actor(), now=utcnow()
         )
     except NotFound:
-        return _channel_page(code, None)
+        abort(404)
     except DomainError as exc:
         g.db.rollback()
         return _channel_page(code, str(exc), 422)

@@ -125,3 +125,4 @@ def test_change_channel_settings_saves_and_audits(client, db, admin) -> None:
     bad = client.post("/console/admin/channels/web", data=settings | {"stock_floor": "-1"})
     assert bad.status_code == 422 and "whole number" in bad.get_data(as_text=True)
     assert client.get("/console/admin/channels/nope").status_code == 404
+    assert client.post("/console/admin/channels/nope", data=settings).status_code == 404
