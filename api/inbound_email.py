@@ -12,7 +12,7 @@ from flask import current_app, g, jsonify, request
 from api.webhooks import bp
 from core.db import begin_write, utcnow
 from core.errors import DomainError
-from core.orders.models import InboundPayload
+from core.orders import intake
 from core.support.inbound import process_inbound_email, store_inbound_email
 
 AUTH_HEADER = "X-Crossdock-Inbound-Secret"
@@ -64,8 +64,7 @@ def inbound_email() -> Any:
         log.exception("inbound email %s failed", payload.id)
         g.db.rollback()
         begin_write(g.db)
-        failed = g.db.get(InboundPayload, payload.id)
-        failed.status, failed.error, failed.processed_at = "rejected", "internal error; message kept", now
+        intake.mark_payload_failed(g.db, payload.id, "internal error; message kept", now=now)
         g.db.commit()
         return jsonify(error="internal error; the message is kept for a retry", payload_id=payload.id), 500
     g.db.commit()
