@@ -77,14 +77,16 @@ class Worker:
         The stop signals are blocked in this thread before the scheduler starts its threads (which inherit the
         mask) and taken with sigwait: no handler interrupts a lock half-taken, and a second signal during the
         release (the demo sends SIGTERM after Ctrl+C) waits its turn instead of cutting the release off."""
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        waits_for_signal = in_main_thread and hasattr(signal, "sigwait")
+        if waits_for_signal:
+            # Blocked before the lease is first taken: a stop signal that comes as soon as the lease is seen
+            # waits for sigwait below, and the lease is released, instead of killing us holding it.
+            previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         self.heartbeat_job()
         self.scheduler.add_job(self.heartbeat_job, "interval", seconds=10, id="heartbeat_job")
         for spec in self.jobs:
             self.scheduler.add_job(self.run_job, spec.trigger, args=[spec], id=spec.id, **spec.trigger_args)
-        in_main_thread = threading.current_thread() is threading.main_thread()
-        waits_for_signal = in_main_thread and hasattr(signal, "sigwait")
-        if waits_for_signal:
-            previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         self.scheduler.start()
         log.info("worker %s started with %d jobs (leader: %s)", self.holder, len(self.jobs), self.is_leader)
         try:
