@@ -139,3 +139,8 @@ JOBS += [
 from core.customers.resolution import identity_resolution_job  # noqa: E402
 
 JOBS += [JobSpec("identity_resolution_job", identity_resolution_job, "interval", {"minutes": 10})]
+
+# Helpdesk SLA: a breach is recorded once an open ticket's running clock passes a due time.
+from core.support.sla_services import sla_breach_job  # noqa: E402
+
+JOBS += [JobSpec("sla_breach_job", sla_breach_job, "interval", {"minutes": 5})]

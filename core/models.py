@@ -12,12 +12,17 @@ from core.orders.models import Allocation, InboundPayload, Order, OrderEvent, Or
 from core.returns.models import Refund, ReturnLine, ReturnRequest
 from core.security.models import RateLimitBucket, User
 from core.support.models import (
+    BusinessHours,
     Conversation,
     ConversationTag,
     HelpArticle,
     Macro,
     Message,
     MessageAttachment,
+    SlaChannelOverride,
+    SlaPolicy,
+    SupportCalendar,
+    SupportHoliday,
 )
 from core.system.models import WorkerLease
 
@@ -25,6 +30,7 @@ __all__ = [
     "Allocation",
     "AuditEntry",
     "Base",
+    "BusinessHours",
     "Channel",
     "Conversation",
     "ConversationTag",
@@ -53,8 +59,12 @@ __all__ = [
     "ShipmentLine",
     "ShippingOption",
     "Sku",
+    "SlaChannelOverride",
+    "SlaPolicy",
     "StockLevel",
     "StockMovement",
+    "SupportCalendar",
+    "SupportHoliday",
     "TrackingEvent",
     "User",
     "WorkerLease",

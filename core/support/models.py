@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
@@ -36,6 +36,13 @@ class Conversation(Base):
     resolution_due_at: Mapped[datetime | None]
     first_responded_at: Mapped[datetime | None]
     solved_at: Mapped[datetime | None]
+    # The SLA clock runs only while the ticket is open: when it stopped (pending or solved), and each
+    # past stop as [from, to] ISO instants (they push the due dates; see core.support.sla).
+    sla_paused_at: Mapped[datetime | None]
+    sla_pauses: Mapped[list[Any]] = mapped_column(default=list)
+    # When a target was first missed (its due time then); kept when a later pause pushes the due date.
+    first_response_breached_at: Mapped[datetime | None]
+    resolution_breached_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -122,3 +129,57 @@ class HelpArticle(Base):
     keywords: Mapped[str] = mapped_column(String(300), default="")
     published: Mapped[bool] = mapped_column(default=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SupportCalendar(Base):
+    """The merchant's support calendar (one row): the time zone its business hours and holidays are in."""
+
+    __tablename__ = "support_calendars"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BusinessHours(Base):
+    """The opening hours of one weekday (0 = Monday), local time; a weekday without a row is closed."""
+
+    __tablename__ = "business_hours"
+
+    weekday: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    opens: Mapped[time]
+    closes: Mapped[time]
+
+
+class SupportHoliday(Base):
+    """A date the business is closed, whatever the weekday."""
+
+    __tablename__ = "support_holidays"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+
+
+class SlaPolicy(Base):
+    """The targets of one priority, in minutes of business time (or plain time when round the clock)."""
+
+    __tablename__ = "sla_policies"
+
+    priority: Mapped[str] = mapped_column(String(8), primary_key=True)
+    first_response_minutes: Mapped[int | None]
+    resolution_minutes: Mapped[int | None]
+    round_the_clock: Mapped[bool] = mapped_column(default=False)
+
+
+class SlaChannelOverride(Base):
+    """A sales channel's own limit on tickets about its orders (e.g. Amazon: 24 hours, weekends included):
+    such a ticket is due at the earlier of its priority's target and this one."""
+
+    __tablename__ = "sla_channel_overrides"
+
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    first_response_minutes: Mapped[int | None]
+    resolution_minutes: Mapped[int | None]
+    round_the_clock: Mapped[bool] = mapped_column(default=True)

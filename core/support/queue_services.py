@@ -19,15 +19,14 @@ from core.security.models import User
 from core.security.roles import Actor, is_staff
 from core.support.models import Conversation
 from core.support.services import (
-    FIRST_RESPONSE_SLA,
     MAX_SUBJECT,
-    RESOLUTION_SLA,
     add_internal_note,
     assign_conversation,
     auto_assign_conversation,
     change_conversation_status,
     get_conversation,
 )
+from core.support.sla_services import apply_sla
 from core.support.status import REPLY_STATUSES, ConversationStatus
 
 
@@ -72,12 +71,11 @@ def log_phone_call(
         subject=subject,
         status=ConversationStatus.OPEN,
         priority="normal",
-        first_response_due_at=now + FIRST_RESPONSE_SLA,
-        resolution_due_at=now + RESOLUTION_SLA,
         first_responded_at=now,
         created_at=now,
         updated_at=now,
     )
+    apply_sla(session, conversation)
     session.add(conversation)
     session.flush()
     message = add_internal_note(session, conversation.id, note, actor=actor, now=now)

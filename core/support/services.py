@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -27,15 +27,13 @@ from core.security.roles import STAFF_ROLES, SYSTEM, Actor, is_staff
 from core.support.assignment import Candidate, pick_assignee, ticket_cap_from_env
 from core.support.macros import check_macro_body
 from core.support.models import Conversation, ConversationTag, Macro, Message, MessageAttachment
+from core.support.sla_services import apply_sla, record_sla_breaches, sla_on_status_change
 from core.support.status import (
     REPLY_STATUSES,
     ConversationStatus,
     check_transition,
     status_after_customer_reply,
 )
-
-FIRST_RESPONSE_SLA = timedelta(hours=4)
-RESOLUTION_SLA = timedelta(hours=24)
 
 
 def request_cancellation(
@@ -63,11 +61,10 @@ def request_cancellation(
         status="open",
         priority="high",
         category="cancel",
-        first_response_due_at=now + FIRST_RESPONSE_SLA,
-        resolution_due_at=now + RESOLUTION_SLA,
         created_at=now,
         updated_at=now,
     )
+    apply_sla(session, conversation)
     session.add(conversation)
     session.flush()
     body = f"Please cancel order {order.number}." + (f"\n\n{note.strip()}" if note.strip() else "")
@@ -233,11 +230,10 @@ def open_conversation(
         subject=subject,
         status=ConversationStatus.OPEN,
         priority="normal",
-        first_response_due_at=now + FIRST_RESPONSE_SLA,
-        resolution_due_at=now + RESOLUTION_SLA,
         created_at=now,
         updated_at=now,
     )
+    apply_sla(session, conversation)
     session.add(conversation)
     session.flush()
     _add_message(
@@ -281,8 +277,10 @@ def add_customer_message(
                 created_at=now,
             )
         )
+        before = conversation.status
         conversation.status = after
         conversation.solved_at = None
+        sla_on_status_change(session, conversation, before, now=now)
     return _add_message(
         session,
         conversation,
@@ -314,6 +312,7 @@ def reply_to_conversation(
     message = _add_message(session, conversation, "agent", body, now=now, author_user_id=actor.user_id)
     message.email_message_id = reply_message_id_local_part(message.id)
     if conversation.first_responded_at is None:
+        record_sla_breaches(conversation, now=now)  # a late first reply is a breach at the due time
         conversation.first_responded_at = now
     record_audit(
         session,
@@ -369,6 +368,7 @@ def change_conversation_status(
         conversation.solved_at = now
     elif target == ConversationStatus.OPEN:
         conversation.solved_at = None
+    sla_on_status_change(session, conversation, before, now=now)
     _record_history(
         session,
         conversation,
@@ -392,6 +392,7 @@ def change_conversation_priority(
     before = conversation.priority
     if priority != before:
         conversation.priority = priority
+        apply_sla(session, conversation)
         _record_history(
             session,
             conversation,
