@@ -25,6 +25,7 @@ from core.support import queue as queue_queries
 from core.support import queue_services
 from core.support import services as support_services
 from core.support.macros import MACRO_VARIABLES, placeholder, render_macro, search_macros
+from core.support.sla_services import ticket_sla
 from core.support.status import REPLY_STATUSES
 
 MACRO_RESULTS = 8
@@ -50,6 +51,7 @@ def _ticket(conversation_id: int, status: int = 200, *, panel_error: str | None 
         "priorities": support_services.PRIORITIES,
         "order_panel": panel_for(order_id) if order_id else None,
         "order_next": url_for("console.ticket_detail", conversation_id=conversation_id, order=chosen),
+        "sla": ticket_sla(page.conversation, now=utcnow()),
     }
     return render_template(template, **context), status
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, case, func, literal, or_, select, true
@@ -21,6 +21,7 @@ from core.pagination import Page, clamp_page, contains_pattern
 from core.security.models import User
 from core.support.models import Conversation, ConversationTag
 from core.support.queries import assignable_staff, customer_order_choices
+from core.support.sla import SOON, countdown
 
 QUEUE_VIEWS = {
     "mine": "Mine",
@@ -52,7 +53,7 @@ QUEUE_SORTS = {
 }
 QUEUE_SOURCES = ("portal", "chat", "email", "channel", "phone")
 QUEUE_PRIORITIES = ("urgent", "high", "normal", "low")
-SLA_WARNING = timedelta(hours=1)
+SLA_WARNING = SOON
 QUEUE_PAGE_SIZE = 25
 UNSOLVED_STATUSES = ("open", "pending")
 
@@ -220,12 +221,7 @@ def sla_countdown(due: datetime | None, status: str, now: datetime) -> tuple[str
         return None, ""
     if status == "pending":
         return "paused", "paused"
-    left = due - now
-    minutes = int(abs(left).total_seconds() // 60)
-    span = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
-    if left <= timedelta(0):
-        return "overdue", f"{span} overdue"
-    return ("soon" if left <= SLA_WARNING else "ok"), f"due in {span}"
+    return countdown(due, now, soon=SLA_WARNING)
 
 
 def ticket_queue(

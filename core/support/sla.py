@@ -179,6 +179,20 @@ def due_dates(
     )
 
 
+SOON = timedelta(hours=1)
+
+
+def countdown(due: datetime, now: datetime, *, soon: timedelta = SOON) -> tuple[str, str]:
+    """(state, label) of a running clock: overdue, soon (within the hour) or ok, and "due in 2 h 05 min" or
+    "12 min overdue" (static/js/sla.js keeps the same words as it ticks)."""
+    left = due - now
+    minutes = int(abs(left).total_seconds() // 60)
+    span = f"{minutes} min" if minutes < 60 else f"{minutes // 60} h {minutes % 60:02d} min"
+    if left <= timedelta(0):
+        return "overdue", f"{span} overdue"
+    return ("soon" if left <= soon else "ok"), f"due in {span}"
+
+
 def format_minutes(minutes: int | None) -> str:
     """A target as a person reads it: "4 h", "1 h 30 min", "45 min"; "" for no target."""
     if minutes is None:

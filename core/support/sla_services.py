@@ -27,6 +27,7 @@ from core.support.sla import (
     Pause,
     Policy,
     Target,
+    countdown,
     default_policy,
     due_dates,
 )
@@ -167,45 +168,42 @@ def sla_breach_job(session: Session, now: datetime) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class TicketSla:
-    """A ticket's SLA as its page shows it: each target's due time and state, the breaches, the policy."""
+class SlaTarget:
+    """One target of a ticket as its page shows it."""
 
-    first_response_due_at: datetime | None
-    first_response_state: str | None  # met, breached, overdue, soon, ok, paused; None without a target
-    resolution_due_at: datetime | None
-    resolution_state: str | None
-    first_response_breached_at: datetime | None
-    resolution_breached_at: datetime | None
-    paused: bool
+    name: str
+    due_at: datetime | None
+    state: str  # ok, soon, overdue (the clock runs), paused, met, breached
+    label: str
+    breached_at: datetime | None
 
 
-def ticket_sla(conversation: Conversation, *, now: datetime, warning_seconds: int = 3600) -> TicketSla:
-    """Where the ticket stands against each target, as of `now`."""
-    paused = conversation.status != ConversationStatus.OPEN
-
-    def state(due: datetime | None, done_at: datetime | None, breached_at: datetime | None) -> str | None:
-        if due is None:
-            return None
-        if done_at is not None:
-            return "breached" if breached_at is not None or done_at > due else "met"
-        if conversation.status == ConversationStatus.CLOSED:
-            return "breached" if breached_at is not None else None
-        if paused:
-            return "paused"
-        left = (due - now).total_seconds()
-        return "overdue" if left <= 0 else "soon" if left <= warning_seconds else "ok"
-
-    solved = conversation.solved_at if conversation.status == ConversationStatus.SOLVED else None
-    return TicketSla(
-        conversation.first_response_due_at,
-        state(
+def ticket_sla(conversation: Conversation, *, now: datetime) -> list[SlaTarget]:
+    """Where the ticket stands against each of its targets, as of `now` (a target it has none of is left
+    out): met or breached once done, paused while it is not open, else a running countdown."""
+    status = conversation.status
+    solved_at = (
+        conversation.solved_at if status in (ConversationStatus.SOLVED, ConversationStatus.CLOSED) else None
+    )
+    targets = [
+        (
+            "First response",
             conversation.first_response_due_at,
             conversation.first_responded_at,
             conversation.first_response_breached_at,
         ),
-        conversation.resolution_due_at,
-        state(conversation.resolution_due_at, solved, conversation.resolution_breached_at),
-        conversation.first_response_breached_at,
-        conversation.resolution_breached_at,
-        paused,
-    )
+        ("Resolution", conversation.resolution_due_at, solved_at, conversation.resolution_breached_at),
+    ]
+    shown = []
+    for name, due, done_at, breached_at in targets:
+        if due is None:
+            continue
+        if done_at is not None:
+            late = breached_at is not None or done_at > due
+            state, label = ("breached", "missed") if late else ("met", "met")
+        elif status != ConversationStatus.OPEN:
+            state, label = ("breached", "missed") if breached_at is not None else ("paused", "paused")
+        else:
+            state, label = countdown(due, now)
+        shown.append(SlaTarget(name, due, state, label, breached_at))
+    return shown

@@ -59,6 +59,10 @@ def utc_office_week(db: Session, manager: Actor) -> None:
     )
 
 
+def states(conversation, now: datetime) -> dict[str, str]:
+    return {target.name: target.state for target in ticket_sla(conversation, now=now)}
+
+
 def open_ticket(db: Session, now: datetime, order=None):
     customer = make_customer(db)
     return services.open_conversation(
@@ -109,7 +113,7 @@ def test_pending_pauses_the_clock_and_the_customers_reply_pushes_the_due_dates(
         set_status="pending",
     )
     assert conversation.sla_paused_at == utc(2026, 12, 7, 10)
-    assert ticket_sla(conversation, now=utc(2026, 12, 7, 11)).resolution_state == "paused"
+    assert states(conversation, utc(2026, 12, 7, 11)) == {"First response": "met", "Resolution": "paused"}
     services.add_customer_message(db, conversation.id, "Here it is", now=utc(2026, 12, 7, 15))
     # Five business hours waiting on the customer: resolution due Thursday 14:00 instead of Wednesday 17:00.
     assert conversation.status == "open" and conversation.sla_paused_at is None
@@ -132,7 +136,7 @@ def test_solved_stops_the_resolution_clock_and_a_reopen_resumes_it(db: Session, 
     services.reply_to_conversation(
         db, conversation.id, "Done", actor=agent, now=utc(2026, 12, 7, 10), set_status="solved"
     )
-    assert ticket_sla(conversation, now=utc(2026, 12, 20)).resolution_state == "met"
+    assert states(conversation, utc(2026, 12, 20))["Resolution"] == "met"
     services.add_customer_message(db, conversation.id, "Not quite", now=utc(2026, 12, 8, 10))
     assert conversation.resolution_due_at == utc(2026, 12, 10, 17)  # pushed by the 8 solved business hours
 
@@ -144,15 +148,16 @@ def test_a_late_first_reply_records_the_breach_at_the_due_time(db: Session, agen
     )
     assert conversation.first_response_breached_at == utc(2026, 12, 7, 13)
     assert conversation.resolution_breached_at is None
-    assert ticket_sla(conversation, now=utc(2026, 12, 7, 15)).first_response_state == "breached"
+    assert states(conversation, utc(2026, 12, 7, 15)) == {"First response": "breached", "Resolution": "ok"}
 
 
 def test_a_first_reply_in_time_meets_the_target(db: Session, agent: Actor) -> None:
     conversation = open_ticket(db, MONDAY_9)
     services.reply_to_conversation(db, conversation.id, "On it", actor=agent, now=utc(2026, 12, 7, 11))
     assert conversation.first_response_breached_at is None
-    sla = ticket_sla(conversation, now=utc(2026, 12, 7, 16, 30))
-    assert (sla.first_response_state, sla.resolution_state) == ("met", "ok")
+    assert states(conversation, utc(2026, 12, 9, 16, 30)) == {"First response": "met", "Resolution": "soon"}
+    labels = [t.label for t in ticket_sla(conversation, now=utc(2026, 12, 9, 18))]
+    assert labels == ["met", "1 h 00 min overdue"]
 
 
 def test_the_breach_job_marks_open_tickets_past_due_but_not_paused_ones(db: Session, agent: Actor) -> None:
@@ -182,7 +187,7 @@ def test_a_phone_call_ticket_gets_the_policys_due_dates(db: Session, agent: Acto
         db, customer.id, "Called about a refund", actor=agent, now=FRIDAY_4PM
     )
     assert conversation.resolution_due_at == utc(2026, 12, 9, 16)
-    assert ticket_sla(conversation, now=FRIDAY_4PM).first_response_state == "met"
+    assert states(conversation, FRIDAY_4PM)["First response"] == "met"
 
 
 def test_a_cancellation_request_is_high_priority_due_dates(db: Session) -> None:
