@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from core.demo.context import ALNUM, HISTORY_DAYS, Existing, SeedContext
 from core.demo.data.reference import CHANNELS, LOCATIONS, PRODUCT_BLURBS, PRODUCTS, SHIPPING_OPTIONS
+from core.demo.data.support import SLA_CHANNEL_OVERRIDES
 from core.demo.records import Channel, Location, Sku
 from core.demo.stock import Ledger, Level
 
@@ -148,6 +149,17 @@ def _channels(ctx: SeedContext, existing: Existing, locations: dict[str, Locatio
                     "created_at": ctx.ago(365),
                 },
             )
+            if code in SLA_CHANNEL_OVERRIDES:
+                minutes, round_the_clock = SLA_CHANNEL_OVERRIDES[code]
+                ctx.add(
+                    "sla_channel_overrides",
+                    {
+                        "channel_id": ch_id,
+                        "first_response_minutes": minutes,
+                        "resolution_minutes": None,
+                        "round_the_clock": round_the_clock,
+                    },
+                )
         for loc_id in (locations[loc_code].id for loc_code in locs):
             if (ch_id, loc_id) not in existing.channel_locations:
                 ctx.add("channel_locations", {"channel_id": ch_id, "location_id": loc_id})

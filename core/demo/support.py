@@ -12,10 +12,12 @@ from core.demo.data.support import (
     HELP_ARTICLES,
     INTERNAL_NOTES,
     MACROS,
+    SLA_CHANNEL_OVERRIDES,
     TICKET_CATEGORIES,
     TICKET_TEXTS,
 )
 from core.demo.records import DELIVERED, Line, Person, Sku, Spec
+from core.support.sla import DEFAULT_CALENDAR, Policy, Target, default_policy, due_dates
 
 
 class Support:
@@ -83,6 +85,7 @@ class Support:
             status=ticket_status,
             source=source,
             texts="delivered_not_received" if missing else category,
+            channel=spec.channel,
         )
 
     def general_questions(self, people: list[Person], skus: list[Sku]) -> None:
@@ -106,8 +109,10 @@ class Support:
         texts: str,
         status: str | None = None,
         source: str | None = None,
+        channel: str | None = None,
     ) -> None:
-        """A conversation of 2-6 messages: the customer, the assistant or an auto-reply, then an agent."""
+        """A conversation of 2-6 messages: the customer, the assistant or an auto-reply, then an agent; its
+        due dates from the shipped SLA policy (and the channel's override), as the helpdesk sets them."""
         rng = self.rng
         subjects, openers, replies, followups = TICKET_TEXTS[texts]
         source = source or rng.choices(["portal", "email", "chat"], [40, 35, 25])[0]
@@ -177,7 +182,13 @@ class Support:
                     say("customer", rng.choice(followups), later(rng.uniform(3600, 20 * 3600)))
         if status in ("solved", "closed"):
             solved = later(rng.uniform(600, 8 * 3600))
-        hours = {"urgent": (1, 8), "high": (2, 24), "normal": (8, 48), "low": (24, 96)}[priority]
+        first_due, resolution_due = _due_dates(start, priority, channel)
+        # The clock stopped at the last change of a ticket not open; a target passed before then is missed.
+        stopped = clock[0] if status != "open" else None
+        reached = responded or stopped or self.now
+        first_missed = first_due if first_due is not None and reached > first_due else None
+        ended = solved or stopped or self.now
+        resolution_missed = resolution_due if ended > resolution_due else None
         self.add(
             "conversations",
             {
@@ -190,8 +201,12 @@ class Support:
                 "priority": priority,
                 "category": category,
                 "assignee_id": assignee[0] if assignee else None,
-                "first_response_due_at": start + timedelta(hours=hours[0]),
-                "resolution_due_at": start + timedelta(hours=hours[1]),
+                "first_response_due_at": first_due,
+                "resolution_due_at": resolution_due,
+                "sla_paused_at": stopped,
+                "sla_pauses": [],
+                "first_response_breached_at": first_missed,
+                "resolution_breached_at": resolution_missed,
                 "first_responded_at": responded,
                 "solved_at": solved,
                 "created_at": start,
@@ -199,6 +214,17 @@ class Support:
             },
         )
         self.ticket_count += 1
+
+
+def _due_dates(start: datetime, priority: str, channel: str | None) -> tuple[datetime | None, datetime]:
+    """A seeded ticket's due dates: the shipped calendar and policy, capped by the channel's override."""
+    override = None
+    if channel in SLA_CHANNEL_OVERRIDES:
+        minutes, round_the_clock = SLA_CHANNEL_OVERRIDES[channel]
+        override = Policy(Target(minutes, round_the_clock), None)
+    first, resolution = due_dates(start, default_policy(priority), DEFAULT_CALENDAR, override=override)
+    assert resolution is not None
+    return first, resolution
 
 
 def write_help_content(ctx: SeedContext, existing: Existing) -> None:

@@ -138,7 +138,6 @@ class SupportCalendar(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class BusinessHours(Base):

@@ -199,7 +199,7 @@ def save_business_hours(
         raise DomainError("open on at least one day of the week")
     calendar = session.get(SupportCalendar, CALENDAR_ID)
     if calendar is None:
-        calendar = SupportCalendar(id=CALENDAR_ID, timezone="UTC", updated_at=now)
+        calendar = SupportCalendar(id=CALENDAR_ID, timezone="UTC")
         session.add(calendar)
     existing = {row.weekday: row for row in session.scalars(select(BusinessHours))}
     before = {"timezone": calendar.timezone, "hours": _hours_json(existing)}
@@ -210,7 +210,7 @@ def save_business_hours(
         row = existing.get(d) or BusinessHours(weekday=d)
         row.opens, row.closes = opens, closes
         session.add(row)
-    calendar.timezone, calendar.updated_at = zone, now
+    calendar.timezone = zone
     session.flush()
     after = {
         "timezone": zone,

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 # --- tickets ------------------------------------------------------------------------------------------------
 
+# Channels whose own limit caps a ticket's first response: (minutes, round the clock). Amazon asks sellers
+# to answer buyers within 24 hours, weekends included.
+SLA_CHANNEL_OVERRIDES: dict[str, tuple[int, bool]] = {"amazon": (24 * 60, True)}
+
 # Ticket categories by order status, with weights.
 TICKET_CATEGORIES: dict[str, dict[str, int]] = {
     "pending": {"cancel": 5, "address_change": 4, "product_question": 1},

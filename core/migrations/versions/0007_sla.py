@@ -38,7 +38,6 @@ def upgrade() -> None:
         "support_calendars",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
-        sa.Column("updated_at", core.db.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_support_calendars")),
     )
     hours = op.create_table(
@@ -88,7 +87,7 @@ def upgrade() -> None:
             sa.Column("resolution_breached_at", core.db.UTCDateTime(timezone=True), nullable=True)
         )
 
-    op.bulk_insert(calendars, [{"id": 1, "timezone": _zone(), "updated_at": core.db.utcnow()}])
+    op.bulk_insert(calendars, [{"id": 1, "timezone": _zone()}])
     op.bulk_insert(hours, [{"weekday": d, "opens": time(9), "closes": time(17)} for d in range(5)])
     op.bulk_insert(
         policies,
