@@ -391,6 +391,7 @@ def change_conversation_priority(
         raise DomainError(f"priority must be one of {', '.join(PRIORITIES)}")
     before = conversation.priority
     if priority != before:
+        record_sla_breaches(conversation, now=now)  # what the old target already missed stays missed
         conversation.priority = priority
         apply_sla(session, conversation)
         _record_history(

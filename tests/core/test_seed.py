@@ -17,6 +17,7 @@ from core.demo.seed import DEMO_ACCOUNTS, DEMO_PASSWORD, database_is_empty, seed
 from core.orders.services import format_order_number
 from core.orders.status import OrderStatus, can_transition
 from core.security.passwords import verify_password
+from core.support.sla import DEFAULT_CALENDAR, Policy, Target, default_policy, due_dates
 
 NOW = datetime(2025, 6, 2, 15, 30, tzinfo=UTC)
 ORDERS = 300
@@ -294,3 +295,36 @@ def test_seed_demo_force_seeding_into_a_seeded_database_adds_a_second_data_set(t
         )
         assert (moved_on_hand, moved_reserved) == (on_hand, reserved)
     engine.dispose()
+
+
+def test_seed_demo_ticket_due_dates_follow_the_sla_policy(seeded: dict[str, Any]) -> None:
+    engine = seeded["engine"]
+    amazon = Policy(Target(24 * 60, round_the_clock=True), None)
+    [(override_minutes,)] = _rows(
+        engine,
+        select(m.SlaChannelOverride.first_response_minutes)
+        .join(m.Channel, m.Channel.id == m.SlaChannelOverride.channel_id)
+        .where(m.Channel.code == "amazon"),
+    )
+    assert override_minutes == 24 * 60
+    rows = _rows(
+        engine,
+        select(
+            m.Conversation.created_at,
+            m.Conversation.priority,
+            m.Channel.code,
+            m.Conversation.first_response_due_at,
+            m.Conversation.resolution_due_at,
+            m.Conversation.status,
+            m.Conversation.sla_paused_at,
+        )
+        .outerjoin(m.Order, m.Order.id == m.Conversation.order_id)
+        .outerjoin(m.Channel, m.Channel.id == m.Order.channel_id),
+    )
+    assert rows
+    for created, priority, channel, first, resolution, status, paused_at in rows:
+        override = amazon if channel == "amazon" else None
+        assert (first, resolution) == due_dates(
+            created, default_policy(priority), DEFAULT_CALENDAR, override=override
+        )
+        assert (paused_at is None) == (status == "open")
