@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import jobs
 from core.audit.models import AuditEntry
 from core.errors import DomainError, NotFound
 from core.security.roles import Actor
@@ -326,3 +327,14 @@ def test_a_channel_override_needs_a_known_channel_and_a_target(db: Session, mana
         "sla.channel_override_set",
         "sla.channel_override_removed",
     ]
+
+
+def test_lowering_the_priority_after_the_due_time_keeps_the_breach(db: Session, agent: Actor) -> None:
+    conversation = open_ticket(db, MONDAY_9)
+    services.change_conversation_priority(db, conversation.id, "low", actor=agent, now=utc(2026, 12, 7, 14))
+    assert conversation.first_response_due_at == utc(2026, 12, 7, 17)  # 8 business hours now
+    assert conversation.first_response_breached_at == utc(2026, 12, 7, 13)  # missed under the old target
+
+
+def test_the_breach_job_is_scheduled_in_the_worker() -> None:
+    assert "sla_breach_job" in {spec.id for spec in jobs.JOBS}
