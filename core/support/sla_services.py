@@ -22,6 +22,7 @@ from core.support.models import (
     SupportHoliday,
 )
 from core.support.sla import (
+    DEFAULT_CALENDAR,
     BusinessCalendar,
     OpenHours,
     Pause,
@@ -37,14 +38,16 @@ CALENDAR_ID = 1
 
 
 def load_calendar(session: Session) -> BusinessCalendar:
-    """The merchant's business calendar: time zone, weekly hours and holidays (three small queries)."""
+    """The merchant's business calendar: time zone, weekly hours and holidays (three small queries). A week
+    with no open day (the rows removed by hand: the settings page refuses it) falls back to the shipped
+    Monday-Friday 09:00-17:00, so a ticket can always be given its due dates."""
     zone = session.scalar(select(SupportCalendar.timezone).where(SupportCalendar.id == CALENDAR_ID)) or "UTC"
     week: list[OpenHours | None] = [None] * 7
     for row in session.scalars(select(BusinessHours)):
         if 0 <= row.weekday < 7:
             week[row.weekday] = OpenHours(row.opens, row.closes)
     holidays = frozenset(session.scalars(select(SupportHoliday.day)))
-    return BusinessCalendar(zone, tuple(week), holidays)
+    return BusinessCalendar(zone, tuple(week) if any(week) else DEFAULT_CALENDAR.week, holidays)
 
 
 def _policy(first: int | None, resolution: int | None, round_the_clock: bool) -> Policy:

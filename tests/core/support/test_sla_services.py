@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core import jobs
@@ -15,8 +15,8 @@ from core.audit.models import AuditEntry
 from core.errors import DomainError, NotFound
 from core.security.roles import Actor
 from core.support import queue_services, services, sla_settings
-from core.support.models import SlaPolicy
-from core.support.sla import BusinessCalendar
+from core.support.models import BusinessHours, SlaPolicy
+from core.support.sla import DEFAULT_CALENDAR, BusinessCalendar
 from core.support.sla_services import load_calendar, sla_breach_job, ticket_sla
 from tests.factories import make_channel, make_customer, make_order, make_user
 
@@ -338,3 +338,9 @@ def test_lowering_the_priority_after_the_due_time_keeps_the_breach(db: Session, 
 
 def test_the_breach_job_is_scheduled_in_the_worker() -> None:
     assert "sla_breach_job" in {spec.id for spec in jobs.JOBS}
+
+
+def test_a_week_emptied_by_hand_falls_back_to_the_shipped_hours(db: Session) -> None:
+    db.execute(delete(BusinessHours))
+    assert load_calendar(db).week == DEFAULT_CALENDAR.week
+    assert open_ticket(db, FRIDAY_4PM).first_response_due_at == utc(2026, 12, 7, 12)
