@@ -18,6 +18,8 @@ from core.support.models import (
     Macro,
     Message,
     MessageAttachment,
+    SatisfactionRating,
+    TicketPresence,
 )
 from core.system.models import WorkerLease
 
@@ -49,12 +51,14 @@ __all__ = [
     "Refund",
     "ReturnLine",
     "ReturnRequest",
+    "SatisfactionRating",
     "Shipment",
     "ShipmentLine",
     "ShippingOption",
     "Sku",
     "StockLevel",
     "StockMovement",
+    "TicketPresence",
     "TrackingEvent",
     "User",
     "WorkerLease",
