@@ -108,10 +108,8 @@ def rate_conversation(
     page = rating_page(session, rating_id, now=now)
     if not page.open:
         raise DomainError("this survey has closed: thank you all the same")
-    try:
-        value = int(score) if score is not None else 0
-    except ValueError:
-        value = 0
+    text = str(score).strip() if score is not None and not isinstance(score, bool) else ""
+    value = int(text) if text.isdigit() else 0
     if value not in SCORES:
         raise DomainError("choose a rating from 1 to 5")
     comment = (comment or "").replace("\r\n", "\n").strip()

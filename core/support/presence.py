@@ -80,7 +80,7 @@ def ticket_presence(
             TicketPresence.user_id != (exclude_user_id or 0),
             User.active.is_(True),
         )
-        .order_by(TicketPresence.state.desc(), User.name, User.id)
+        .order_by(TicketPresence.state, User.name, User.id)  # "replying" sorts before "viewing"
     ).all()
     return [Presence(uid, name or email, state, seen) for uid, name, email, state, seen in rows]
 
