@@ -108,8 +108,9 @@ ERROR_TEXT = {
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # POSTs that read without the write lock and put their small write in a transaction of its own: sign-in
-# checks a password (argon2, slow on purpose) that no other writer should wait for.
-OWN_WRITE_TRANSACTIONS = frozenset({"portal.login", "console.login"})
+# checks a password (argon2, slow on purpose) that no other writer should wait for; a ticket's presence
+# heartbeat skips its write rather than answer 503 when the lock can't be had.
+OWN_WRITE_TRANSACTIONS = frozenset({"portal.login", "console.login", "console.ticket_presence"})
 BUSY_RETRY_AFTER_SECONDS = 5
 
 

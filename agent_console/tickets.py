@@ -20,11 +20,12 @@ from core.db import utcnow
 from core.errors import DomainError, NotFound
 from core.security.roles import Role
 from core.security.services import set_availability
+from core.support import csat, queue_services
 from core.support import queries as support_queries
 from core.support import queue as queue_queries
-from core.support import queue_services
 from core.support import services as support_services
 from core.support.macros import MACRO_VARIABLES, placeholder, render_macro, search_macros
+from core.support.presence import ReplyCollision, latest_public_message_id
 from core.support.sla_services import ticket_sla
 from core.support.status import REPLY_STATUSES
 
@@ -33,13 +34,13 @@ MACRO_RESULTS = 8
 
 def _ticket(conversation_id: int, status: int = 200, *, panel_error: str | None = None, **reply: Any) -> Any:
     """The ticket page, or its `_ticket.html` fragment for htmx (the same markup); `reply` fills the
-    reply form (body, kind, error, missing), `panel_error` explains a refused side-panel change. The order
-    panel shows the ticket's order, or the customer's order chosen with `?order=ID`."""
+    reply form (body, kind, error, missing, seen_message_id), `panel_error` explains a refused side-panel
+    change. The order panel shows the ticket's order, or the customer's order chosen with `?order=ID`."""
     try:
         page = support_queries.ticket_page(g.db, conversation_id)
     except NotFound:
         abort(404)
-    form = {"body": "", "kind": "reply", "error": None, "missing": ()} | reply
+    form = _reply_fields(page) | reply
     template = "console/tickets/_ticket.html" if wants_fragment() else "console/tickets/detail.html"
     chosen = _optional_int(request.args.get("order"))
     order_id = chosen or page.conversation.order_id
@@ -52,8 +53,16 @@ def _ticket(conversation_id: int, status: int = 200, *, panel_error: str | None 
         "order_panel": panel_for(order_id) if order_id else None,
         "order_next": url_for("console.ticket_detail", conversation_id=conversation_id, order=chosen),
         "sla": ticket_sla(page.conversation, now=utcnow()),
+        "csat_ratings": csat.ticket_ratings(g.db, conversation_id),
+        "csat_labels": csat.SCORE_LABELS,
     }
     return render_template(template, **context), status
+
+
+def _reply_fields(page: support_queries.TicketPage) -> dict[str, Any]:
+    """The empty reply form, marked with the newest public message the page shows (collision check)."""
+    seen = latest_public_message_id(page.conversation.messages)
+    return {"body": "", "kind": "reply", "error": None, "missing": (), "seen_message_id": seen}
 
 
 def _done(conversation_id: int) -> Any:
@@ -80,6 +89,7 @@ def _queue(filters: queue_queries.QueueFilters, status: int = 200, *, notice: st
         "priorities": queue_queries.QUEUE_PRIORITIES,
         "categories": support_services.CATEGORIES,
         "notice": notice,
+        "csat_scores": csat.latest_scores(g.db, [c.id for c in queue.page.items]),
     }
     return render_template(template, **context), status
 
@@ -231,14 +241,15 @@ def ticket_reply_form(conversation_id: int) -> Any:
     macro_id = _optional_int(request.args.get("macro"))
     draft = request.args.get("body", "")[:10_000]
     reply = {"body": draft} | (_macro_reply(conversation_id, macro_id, draft) if macro_id is not None else {})
+    if (seen := _optional_int(request.args.get("seen_message_id"))) is not None:
+        reply["seen_message_id"] = seen  # what the agent's page had shown, not what there is now
     if not wants_fragment():
         return _ticket(conversation_id, **reply)
     try:
         page = support_queries.ticket_page(g.db, conversation_id)
     except NotFound:
         abort(404)
-    form = {"body": "", "kind": "reply", "error": None, "missing": ()} | reply
-    return render_template("console/tickets/_reply_form.html", page=page, reply=form)
+    return render_template("console/tickets/_reply_form.html", page=page, reply=_reply_fields(page) | reply)
 
 
 @bp.get("/tickets/<int:conversation_id>/macros")
@@ -256,7 +267,8 @@ def ticket_macros(conversation_id: int) -> Any:
 
 @bp.post("/tickets/<int:conversation_id>/messages")
 def ticket_reply(conversation_id: int) -> Any:
-    """A public reply (shown to and emailed to the customer) or an internal note (staff only)."""
+    """A public reply (shown to and emailed to the customer) or an internal note (staff only). A reply is
+    held back, its draft kept, when someone else wrote since the agent's page was loaded."""
     kind = request.form.get("kind", "reply")
     body = request.form.get("body", "")
     try:
@@ -272,12 +284,14 @@ def ticket_reply(conversation_id: int) -> Any:
                 actor=current_actor(),
                 now=utcnow(),
                 set_status=request.form.get("status") or None,
+                seen_message_id=_optional_int(request.form.get("seen_message_id")),
             )
     except NotFound:
         abort(404)
     except DomainError as exc:
         g.db.rollback()
-        return _ticket(conversation_id, 422, body=body[:10_000], kind=kind, error=str(exc))
+        status = 409 if isinstance(exc, ReplyCollision) else 422
+        return _ticket(conversation_id, status, body=body[:10_000], kind=kind, error=str(exc))
     g.db.commit()
     return _done(conversation_id)
 

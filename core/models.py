@@ -19,10 +19,12 @@ from core.support.models import (
     Macro,
     Message,
     MessageAttachment,
+    SatisfactionRating,
     SlaChannelOverride,
     SlaPolicy,
     SupportCalendar,
     SupportHoliday,
+    TicketPresence,
 )
 from core.system.models import WorkerLease
 
@@ -55,6 +57,7 @@ __all__ = [
     "Refund",
     "ReturnLine",
     "ReturnRequest",
+    "SatisfactionRating",
     "Shipment",
     "ShipmentLine",
     "ShippingOption",
@@ -65,6 +68,7 @@ __all__ = [
     "StockMovement",
     "SupportCalendar",
     "SupportHoliday",
+    "TicketPresence",
     "TrackingEvent",
     "User",
     "WorkerLease",

@@ -42,7 +42,7 @@ from core.security.models import User
 from core.security.staff import make_invite_token
 from core.security.tokens import make_tracking_token, make_unsubscribe_token
 from core.support.models import Conversation, Message
-from core.support.tokens import make_thread_token, reply_address
+from core.support.tokens import make_rating_token, make_thread_token, reply_address
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 
@@ -244,6 +244,8 @@ def email_context(
     if message.kind == "low_stock_digest":
         digest = low_stock_digest(session, now=datetime.now(UTC))
         return context | {"digest": digest, "console_link": base + "/console/alerts"}
+    if message.kind == "csat_request":
+        return context | _survey_view(session, payload, base, secret)
     order = _get(session, Order, payload.get("order_id")) if payload.get("order_id") else None
     customer: Customer | None = None
     if order is not None:
@@ -317,6 +319,24 @@ def email_context(
             "greeting_name": context["greeting_name"] or _first_name(customer.name if customer else ""),
         }
     return context
+
+
+def _survey_view(session: Session, payload: dict[str, Any], base: str, secret: str) -> dict[str, Any]:
+    """The satisfaction survey: the conversation it is about and a rating link for each score (the page
+    they open asks again before saving, so a mail scanner following links rates nothing)."""
+    conversation = _get(session, Conversation, payload["conversation_id"])
+    customer = session.get(Customer, conversation.customer_id) if conversation.customer_id else None
+    order = session.get(Order, conversation.order_id) if conversation.order_id else None
+    channel = session.get(Channel, order.channel_id) if order is not None else None
+    link = f"{base}/support/rate/{make_rating_token(secret, payload['rating_id'])}"
+    name = (customer.name if customer else "") or (order.buyer_name if order else "") or ""
+    return {
+        "conversation_subject": conversation.subject or "your question",
+        "rating_link": link,
+        "score_links": [(score, f"{link}?score={score}") for score in range(1, 6)],
+        "greeting_name": _first_name(name),
+        "sender_name": (channel.sender_name or channel.name) if channel is not None else "Crossdock",
+    }
 
 
 def _get(session: Session, model: type, ident: Any) -> Any:

@@ -49,6 +49,7 @@ EMAIL_KINDS = (
     "order_cancelled",
     "order_refunded",
     "conversation_reply",
+    "csat_request",
     # queued by other areas, rendered here: core.security.accounts and core.fulfillment.dropship
     "account_verify",
     "password_reset",
@@ -445,10 +446,7 @@ def queue_conversation_reply(session: Session, message: Message, *, now: datetim
     conversation = session.get(Conversation, message.conversation_id)
     if conversation is None:
         raise NotFound(f"conversation {message.conversation_id} not found")
-    customer = _customer(session, conversation.customer_id)
-    order = session.get(Order, conversation.order_id) if conversation.order_id is not None else None
-    # A guest who wrote about an order has no customer address of their own: the order's email is theirs.
-    recipient = (customer.email if customer is not None else None) or (order.email if order else None)
+    recipient = conversation_recipient(session, conversation)
     if not recipient:
         return None
     about = conversation.subject or "your question"
@@ -460,6 +458,32 @@ def queue_conversation_reply(session: Session, message: Message, *, now: datetim
         {"conversation_id": conversation.id, "message_id": message.id, "order_id": conversation.order_id},
         now=now,
         subject=f"Re: {about}",
+    )
+
+
+def conversation_recipient(session: Session, conversation: Conversation) -> str | None:
+    """Where emails about a conversation go: the customer's address, else (a guest who wrote about an
+    order has none of their own) the order's; None when there is neither."""
+    customer = _customer(session, conversation.customer_id)
+    order = session.get(Order, conversation.order_id) if conversation.order_id is not None else None
+    return (customer.email if customer is not None else None) or (order.email if order else None)
+
+
+def queue_satisfaction_survey(
+    session: Session, conversation: Conversation, rating_id: int, *, now: datetime
+) -> OutboxMessage | None:
+    """'How did we do?' with a signed link to rate the answer, once per survey; None without an address."""
+    recipient = conversation_recipient(session, conversation)
+    if not recipient:
+        return None
+    return queue_email(
+        session,
+        "csat_request",
+        f"rating:{rating_id}:survey",
+        recipient,
+        {"conversation_id": conversation.id, "rating_id": rating_id},
+        now=now,
+        subject=f"How did we do? {conversation.subject or 'Your question'}",
     )
 
 

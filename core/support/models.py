@@ -182,3 +182,36 @@ class SlaChannelOverride(Base):
     first_response_minutes: Mapped[int | None]
     resolution_minutes: Mapped[int | None]
     round_the_clock: Mapped[bool] = mapped_column(default=True)
+
+
+class TicketPresence(Base):
+    """A staff member who has a ticket open (viewing, or writing in its reply box), as of their last
+    heartbeat; a row older than the presence window means they have gone."""
+
+    __tablename__ = "ticket_presence"
+
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # viewing, replying
+    last_seen_at: Mapped[datetime]
+
+
+class SatisfactionRating(Base):
+    """One satisfaction survey, asked when a ticket was solved: the customer's score (1-5) and comment
+    once they answer (both empty until then)."""
+
+    __tablename__ = "satisfaction_ratings"
+    __table_args__ = (Index("ix_satisfaction_ratings_rated_at", "rated_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # the assignee when it was solved
+    score: Mapped[int | None]
+    comment: Mapped[str | None] = mapped_column(Text)
+    asked_at: Mapped[datetime]
+    rated_at: Mapped[datetime | None]

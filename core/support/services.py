@@ -25,8 +25,10 @@ from core.orders.status import CANCELLABLE_STATUSES
 from core.security.models import User
 from core.security.roles import STAFF_ROLES, SYSTEM, Actor, is_staff
 from core.support.assignment import Candidate, pick_assignee, ticket_cap_from_env
+from core.support.csat import ask_for_rating
 from core.support.macros import check_macro_body
 from core.support.models import Conversation, ConversationTag, Macro, Message, MessageAttachment
+from core.support.presence import check_no_newer_messages
 from core.support.sla_services import apply_sla, record_sla_breaches, sla_on_status_change
 from core.support.status import (
     REPLY_STATUSES,
@@ -301,12 +303,16 @@ def reply_to_conversation(
     actor: Actor,
     now: datetime,
     set_status: str | None = None,
+    seen_message_id: int | None = None,
 ) -> Message:
-    """An agent's public reply: shown in the portal and emailed (through the outbox) to the customer."""
+    """An agent's public reply: shown in the portal and emailed (through the outbox) to the customer.
+    `seen_message_id` (the newest public message the agent's page showed): ReplyCollision when someone
+    else has written since, so the agent reads it before sending."""
     conversation = get_conversation(session, conversation_id)
     body = _clean_body(body)
     if conversation.status == ConversationStatus.CLOSED:
         raise DomainError("this conversation is closed")
+    check_no_newer_messages(session, conversation.id, seen_message_id, user_id=actor.user_id)
     if set_status is not None and set_status not in REPLY_STATUSES:
         raise DomainError(f"a reply can leave the conversation {', '.join(REPLY_STATUSES)}")
     message = _add_message(session, conversation, "agent", body, now=now, author_user_id=actor.user_id)
@@ -379,6 +385,8 @@ def change_conversation_status(
         before={"status": before},
         after={"status": str(target)},
     )
+    if target == ConversationStatus.SOLVED:
+        ask_for_rating(session, conversation, now=now)
     return conversation
 
 

@@ -5,6 +5,8 @@ The reply-to token goes into an email address (`reply+c42-k3j9dk2k1l0sab7q@shop.
 lower case and case-insensitive: the conversation id and 16 base32 characters of an HMAC-SHA256 over it.
 It does not expire: a customer may answer an old email, and the worst a leaked token does is add a message
 to that one conversation, which then reopens for an agent to read.
+
+The rating link of the satisfaction survey is signed the same way as the thread link, with its own salt.
 """
 
 from __future__ import annotations
@@ -59,6 +61,24 @@ def read_thread_token(secret: str, token: str, max_age: int = THREAD_MAX_AGE) ->
     """The conversation id a thread link was made for; None when forged or expired."""
     try:
         value = URLSafeTimedSerializer(secret, salt=THREAD_SALT).loads(token, max_age=max_age)
+    except BadSignature:  # expired included
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+RATING_SALT = "crossdock.satisfaction"
+RATING_MAX_AGE = int(timedelta(days=30).total_seconds())
+
+
+def make_rating_token(secret: str, rating_id: int) -> str:
+    """A token for the link in our satisfaction survey email: it opens the rating page without signing in."""
+    return URLSafeTimedSerializer(secret, salt=RATING_SALT).dumps(rating_id)
+
+
+def read_rating_token(secret: str, token: str, max_age: int = RATING_MAX_AGE) -> int | None:
+    """The survey (satisfaction rating) id a rating link was made for; None when forged or expired."""
+    try:
+        value = URLSafeTimedSerializer(secret, salt=RATING_SALT).loads(token, max_age=max_age)
     except BadSignature:  # expired included
         return None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
