@@ -135,6 +135,14 @@ def customer_kpis(session: Session, customer_id: int) -> CustomerKpis:
     )
 
 
+def customer_record(session: Session, customer_id: int) -> Customer:
+    """The customer row alone (for pages that show no history); NotFound when there is none."""
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    return customer
+
+
 def customer_notes(session: Session, customer_id: int) -> list[CrmNote]:
     """The customer's CRM notes, pinned first then newest first, each with its earlier versions."""
     return list(
