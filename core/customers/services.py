@@ -87,13 +87,14 @@ def edit_crm_note(
     if body == note.body:
         return note
     before = note.body
-    note.versions.append(
+    note.versions.insert(
+        0,
         CrmNoteVersion(
             body=before,
             written_by=note.edited_by or note.author_label,
             written_at=note.edited_at or note.created_at,
             replaced_at=now,
-        )
+        ),
     )
     note.body, note.edited_at, note.edited_by = body, now, actor.label
     session.flush()

@@ -364,3 +364,14 @@ def test_show_more_adds_older_orders(client, db) -> None:
     signed_in(client, db)
     html = client.get(f"/console/customers/{customer.id}?orders=100").get_data(as_text=True)
     assert html.count('class="c360-order"') == 55 and "Show more orders" not in html
+
+
+def test_empty_edit_is_refused_and_keeps_the_note(client, db, mia) -> None:
+    agent = signed_in(client, db)
+    note = CrmNote(customer_id=mia.id, author_id=agent.id, body="Keep me", created_at=NOW)
+    db.add(note)
+    db.commit()
+    response = post(client, f"/console/customers/{mia.id}/notes/{note.id}", {"body": "  "}, htmx=True)
+    assert response.status_code == 422 and "the note is empty" in response.get_data(as_text=True)
+    db.refresh(note)
+    assert note.body == "Keep me" and note.versions == []
