@@ -1,6 +1,6 @@
-"""Customer identity pages on the `console` blueprint: the match suggestions queue (merge or dismiss), manual
-merge from the customer page, and undoing a merge; every decision goes through core.customers.resolution
-(audited)."""
+"""Customer pages on the `console` blueprint: the match suggestions queue (merge or dismiss), manual merge
+from the customer page, and undoing a merge (every decision goes through core.customers.resolution, audited);
+editing and pinning CRM notes (core.customers.services, audited)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ from agent_console.auth import current_actor, role_required
 from agent_console.views import bp, wants_fragment
 from core.customers import queries as customer_queries
 from core.customers import resolution
+from core.customers import services as customer_services
+from core.customers.models import CrmNote
 from core.db import utcnow
-from core.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound, PermissionDenied
 from core.pagination import clamp_page
 from core.security.roles import Role, role_at_least
 
@@ -28,6 +30,65 @@ PER_PAGE = 20
 def can_decide_identity() -> bool:
     """True when the signed-in user may merge, dismiss or unmerge customers."""
     return bool(current_user.is_authenticated and role_at_least(current_user.role, DECIDE_ROLE))
+
+
+@bp.app_template_global()
+def can_edit_note(note: CrmNote) -> bool:
+    """True when the signed-in user wrote the note or may edit anyone's."""
+    return bool(
+        current_user.is_authenticated
+        and (
+            note.author_id == current_user.id
+            or role_at_least(current_user.role, customer_services.EDIT_ANY_NOTE_ROLE)
+        )
+    )
+
+
+def _notes_changed(customer_id: int) -> Any:
+    """After a note changed: htmx gets the customer's notes list (pinned first), else back to the page."""
+    if wants_fragment():
+        notes = customer_queries.customer_notes(g.db, customer_id)
+        return render_template("console/customers/_notes.html", profile={"notes": notes})
+    return redirect(url_for("console.customer_detail", customer_id=customer_id), code=303)
+
+
+@bp.post("/customers/<int:customer_id>/notes/<int:note_id>")
+def edit_customer_note(customer_id: int, note_id: int) -> Any:
+    """Change a CRM note's text; the earlier text is kept in its history (audited)."""
+    try:
+        customer_services.edit_crm_note(
+            g.db, customer_id, note_id, request.form.get("body", ""), actor=current_actor(), now=utcnow()
+        )
+    except NotFound:
+        abort(404)
+    except PermissionDenied:
+        abort(403)
+    except DomainError as exc:
+        g.db.rollback()
+        if wants_fragment():
+            return render_template("console/customers/_decision_error.html", error=str(exc)), 422
+        flash(str(exc), "error")
+        return redirect(url_for("console.customer_detail", customer_id=customer_id), code=303)
+    g.db.commit()
+    return _notes_changed(customer_id)
+
+
+@bp.post("/customers/<int:customer_id>/notes/<int:note_id>/pin")
+def pin_customer_note(customer_id: int, note_id: int) -> Any:
+    """Pin a CRM note above the others (`pinned=1`) or unpin it (`pinned=0`) (audited)."""
+    try:
+        customer_services.set_crm_note_pinned(
+            g.db,
+            customer_id,
+            note_id,
+            request.form.get("pinned", "1") == "1",
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    except NotFound:
+        abort(404)
+    g.db.commit()
+    return _notes_changed(customer_id)
 
 
 @bp.get("/customers/suggestions")

@@ -82,13 +82,20 @@ def dashboard() -> Any:
 
 @bp.get("/customers/<int:customer_id>")
 def customer_detail(customer_id: int) -> Any:
-    """A unified customer: identities per channel, merged order history, CRM notes, merges in and out."""
+    """The customer 360: identities per channel, every order's timeline, CRM notes, conversations, KPIs,
+    merges in and out; `?orders=N` shows the latest N orders (more than the default 50)."""
+    shown = request.args.get("orders", "")
+    step = customer_queries.TIMELINE_ORDERS
     try:
-        profile = customer_queries.customer_profile(g.db, customer_id)
+        profile = customer_queries.customer_profile(
+            g.db, customer_id, recent_orders=int(shown) if shown.isdigit() else step
+        )
     except NotFound:
         abort(404)
     merges = customer_queries.customer_merges(g.db, customer_id)
-    return render_template("console/customers/detail.html", profile=profile, merges=merges)
+    return render_template(
+        "console/customers/detail.html", profile=profile, merges=merges, timeline_step=step
+    )
 
 
 @bp.post("/customers/<int:customer_id>/notes")
@@ -224,5 +231,3 @@ def outbox_retry(message_id: int) -> Any:
 def analytics() -> Any:
     """Manager dashboard: orders and tickets per channel."""
     return render_template("console/analytics.html", kpis=order_queries.channel_kpis(g.db, now=utcnow()))
-
-

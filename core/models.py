@@ -3,7 +3,7 @@
 from core.audit.models import AuditEntry
 from core.catalog.models import Listing, Product, Sku
 from core.channels.models import Channel, channel_locations
-from core.customers.models import CrmNote, Customer, CustomerMerge, Identity
+from core.customers.models import CrmNote, CrmNoteVersion, Customer, CustomerMerge, Identity
 from core.db import Base
 from core.fulfillment.models import Shipment, ShipmentLine, ShippingOption, TrackingEvent
 from core.inventory.models import Location, LowStockAlert, StockLevel, StockMovement
@@ -37,6 +37,7 @@ __all__ = [
     "Conversation",
     "ConversationTag",
     "CrmNote",
+    "CrmNoteVersion",
     "Customer",
     "CustomerMerge",
     "HelpArticle",

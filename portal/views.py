@@ -614,7 +614,7 @@ OPTIONAL_EMAILS = {
 @customer_required
 def account() -> Any:
     """Profile and email preferences."""
-    customer = customer_queries.customer_profile(g.db, current_user.customer_id).customer
+    customer = customer_queries.customer_record(g.db, current_user.customer_id)
     error = None
     if request.method == "POST":
         now = utcnow()

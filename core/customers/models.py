@@ -69,16 +69,37 @@ class CustomerMerge(Base):
 
 
 class CrmNote(Base):
-    """A staff note on a customer, shown beside every conversation with them."""
+    """A staff note on a customer, shown beside every conversation with them; pinned notes come first.
+    An edit keeps the text it replaces as a CrmNoteVersion."""
 
     __tablename__ = "crm_notes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    author_label: Mapped[str] = mapped_column(String(200), default="")
     body: Mapped[str] = mapped_column(Text)
     pinned: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None]
+    edited_by: Mapped[str | None] = mapped_column(String(200))
+
+    versions: Mapped[list[CrmNoteVersion]] = relationship(
+        order_by="CrmNoteVersion.id.desc()", cascade="all, delete-orphan"
+    )
+
+
+class CrmNoteVersion(Base):
+    """A note's text as it was before an edit: who wrote that text and when, and when it was replaced."""
+
+    __tablename__ = "crm_note_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    note_id: Mapped[int] = mapped_column(ForeignKey("crm_notes.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    written_by: Mapped[str] = mapped_column(String(200), default="")
+    written_at: Mapped[datetime]
+    replaced_at: Mapped[datetime]
 
 
 class IdentityMatchKey(Base):

@@ -2,59 +2,238 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import case, distinct, func, or_, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from core.channels.models import Channel
 from core.customers.models import CrmNote, Customer, CustomerMatchSuggestion, CustomerMerge, Identity
 from core.errors import DomainError, NotFound
+from core.fulfillment.models import Shipment
 from core.money import to_decimal_string
-from core.orders.models import Order
+from core.notifications.models import OutboxMessage
+from core.orders.models import Order, OrderLine
+from core.orders.status import OrderStatus
 from core.pagination import Page
-from core.returns.models import ReturnRequest
+from core.returns.models import Refund, ReturnRequest
 from core.support.models import Conversation
+
+# Orders paid for: every status but these. Lifetime value counts them, net of what was refunded on them.
+UNPAID_STATUSES = (OrderStatus.PENDING, OrderStatus.CANCELLED)
+TIMELINE_ORDERS = 50  # the customer page and the ticket show the latest orders; "show more" adds this many
+MAX_TIMELINE_ORDERS = 1000
+RECENT_EMAILS = 200
+RECENT_CONVERSATIONS = 20
+ADDRESS_PARTS = ("name", "company", "line1", "line2", "city", "region", "postal_code", "country")
+
+
+@dataclass(frozen=True)
+class IdentityView:
+    """A channel identity as the channel gave it, with the channel's name (None: made by hand)."""
+
+    identity: Identity
+    channel: str | None
+
+    @property
+    def address_text(self) -> str:
+        """The address as one line, in the usual order of its parts."""
+        address = self.identity.address or {}
+        parts = (address.get(key) for key in ADDRESS_PARTS)
+        return ", ".join(str(part) for part in parts if part)
+
+
+@dataclass(frozen=True)
+class TimelineOrder:
+    """One order in the customer's timeline, with its shipments (on the order), returns, refunds and the
+    emails sent about it, newest first."""
+
+    order: Order
+    returns: list[ReturnRequest]
+    refunds: list[Refund]
+    emails: list[OutboxMessage]
+
+
+@dataclass(frozen=True)
+class CustomerKpis:
+    """Figures over the customer's whole history, not only the orders shown.
+
+    - lifetime value: per currency, the totals of paid orders (any status but pending and cancelled) less
+      what was refunded on them;
+    - return rate: units received back / units ordered (less cancelled units) over orders not cancelled,
+      None without such units; `orders_returned` counts the orders with at least one unit back.
+    """
+
+    order_count: int
+    lifetime_value: list[tuple[str, int]]  # (currency, minor units), by currency
+    units_ordered: int
+    units_returned: int
+    orders_returned: int
+
+    @property
+    def return_rate(self) -> float | None:
+        return self.units_returned / self.units_ordered if self.units_ordered else None
 
 
 @dataclass(frozen=True)
 class CustomerProfile:
+    """The customer 360, the same on the customer page and beside a ticket."""
+
     customer: Customer
-    identities: list[Identity]
-    orders: list[Order]
+    identities: list[IdentityView]
+    timeline: list[TimelineOrder]
+    more_orders: bool  # older orders exist beyond the timeline
+    other_emails: list[OutboxMessage]  # emails to the customer about no order shown (replies, older orders)
     notes: list[CrmNote]
-    order_count: int
+    conversations: list[Conversation]
+    kpis: CustomerKpis
+
+    @property
+    def orders(self) -> list[Order]:
+        return [entry.order for entry in self.timeline]
+
+    @property
+    def order_count(self) -> int:
+        return self.kpis.order_count
 
 
-def customer_profile(session: Session, customer_id: int, *, recent_orders: int = 50) -> CustomerProfile:
-    """A customer with identities, their most recent orders on every channel, and CRM notes (5 queries)."""
-    customer = session.scalar(
-        select(Customer).where(Customer.id == customer_id).options(selectinload(Customer.identities))
+def customer_kpis(session: Session, customer_id: int) -> CustomerKpis:
+    """Order count, lifetime value per currency and return rate over all the customer's orders (2 queries)."""
+    paid = Order.status.not_in([str(s) for s in UNPAID_STATUSES])
+    by_currency = session.execute(
+        select(
+            Order.currency,
+            func.count(),
+            func.coalesce(func.sum(case((paid, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((paid, Order.total - Order.refunded_total), else_=0)), 0),
+        )
+        .where(Order.customer_id == customer_id)
+        .group_by(Order.currency)
+        .order_by(Order.currency)
+    ).all()
+    units = session.execute(
+        select(
+            func.coalesce(func.sum(OrderLine.quantity - OrderLine.quantity_cancelled), 0),
+            func.coalesce(func.sum(OrderLine.quantity_returned), 0),
+            func.count(distinct(case((OrderLine.quantity_returned > 0, OrderLine.order_id)))),
+        )
+        .join(Order, Order.id == OrderLine.order_id)
+        .where(Order.customer_id == customer_id, Order.status != OrderStatus.CANCELLED)
+    ).one()
+    return CustomerKpis(
+        order_count=sum(count for _, count, _, _ in by_currency),
+        lifetime_value=[
+            (currency, int(value)) for currency, _, paid_count, value in by_currency if paid_count
+        ],
+        units_ordered=int(units[0]),
+        units_returned=int(units[1]),
+        orders_returned=int(units[2]),
     )
+
+
+def customer_record(session: Session, customer_id: int) -> Customer:
+    """The customer row alone (for pages that show no history); NotFound when there is none."""
+    customer = session.get(Customer, customer_id)
     if customer is None:
         raise NotFound(f"customer {customer_id} not found")
+    return customer
+
+
+def customer_notes(session: Session, customer_id: int) -> list[CrmNote]:
+    """The customer's CRM notes, pinned first then newest first, each with its earlier versions."""
+    return list(
+        session.scalars(
+            select(CrmNote)
+            .where(CrmNote.customer_id == customer_id)
+            .options(selectinload(CrmNote.versions))
+            .order_by(CrmNote.pinned.desc(), CrmNote.created_at.desc(), CrmNote.id.desc())
+        )
+    )
+
+
+def customer_profile(
+    session: Session, customer_id: int, *, recent_orders: int = TIMELINE_ORDERS
+) -> CustomerProfile:
+    """The customer 360: channel identities, the latest `recent_orders` orders of every channel with their
+    shipments, returns, refunds and emails, CRM notes (pinned first, with their history), past
+    conversations and the KPIs of the whole history; NotFound when there is no such customer.
+
+    Always the same 11 queries whatever the customer's history, one more for the notes' versions when there
+    are notes."""
+    customer = session.scalar(select(Customer).where(Customer.id == customer_id))
+    if customer is None:
+        raise NotFound(f"customer {customer_id} not found")
+    limit = max(1, min(recent_orders, MAX_TIMELINE_ORDERS))
+    identities = [
+        IdentityView(identity, channel)
+        for identity, channel in session.execute(
+            select(Identity, Channel.name)
+            .outerjoin(Channel, Channel.id == Identity.channel_id)
+            .where(Identity.customer_id == customer_id)
+            .order_by(Identity.id)
+        )
+    ]
     orders = list(
         session.scalars(
             select(Order)
             .where(Order.customer_id == customer_id)
-            .options(selectinload(Order.channel))
-            .order_by(Order.placed_at.desc())
-            .limit(recent_orders)
+            .options(joinedload(Order.channel))
+            .order_by(Order.placed_at.desc(), Order.id.desc())
+            .limit(limit + 1)
         )
     )
-    notes = list(
+    more, orders = len(orders) > limit, orders[:limit]
+    ids = [o.id for o in orders]
+    shown = set(ids)
+    shipments: dict[int, list[Shipment]] = defaultdict(list)
+    for shipment in session.scalars(select(Shipment).where(Shipment.order_id.in_(ids)).order_by(Shipment.id)):
+        shipments[shipment.order_id].append(shipment)
+    for order in orders:
+        set_committed_value(order, "shipments", shipments[order.id])
+    returns: dict[int, list[ReturnRequest]] = defaultdict(list)
+    for rma in session.scalars(
+        select(ReturnRequest).where(ReturnRequest.order_id.in_(ids)).order_by(ReturnRequest.id.desc())
+    ):
+        returns[rma.order_id].append(rma)
+    refunds: dict[int, list[Refund]] = defaultdict(list)
+    for refund in session.scalars(select(Refund).where(Refund.order_id.in_(ids)).order_by(Refund.id.desc())):
+        refunds[refund.order_id].append(refund)
+    addresses = {e for e in [customer.email, *(v.identity.email for v in identities)] if e}
+    addresses |= {o.email for o in orders if o.email}
+    addresses |= {a.lower() for a in addresses}
+    emails: dict[int | None, list[OutboxMessage]] = defaultdict(list)
+    for email in session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.transport == "email", OutboxMessage.recipient.in_(sorted(addresses)))
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        .limit(RECENT_EMAILS)
+    ):
+        order_id = (email.payload or {}).get("order_id")
+        emails[order_id if order_id in shown else None].append(email)
+    notes = customer_notes(session, customer_id)
+    conversations = list(
         session.scalars(
-            select(CrmNote)
-            .where(CrmNote.customer_id == customer_id)
-            .order_by(CrmNote.pinned.desc(), CrmNote.created_at.desc())
+            select(Conversation)
+            .where(Conversation.customer_id == customer_id)
+            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+            .limit(RECENT_CONVERSATIONS)
         )
     )
-    count = (
-        session.scalar(select(func.count()).select_from(Order).where(Order.customer_id == customer_id)) or 0
+    timeline = [TimelineOrder(o, returns[o.id], refunds[o.id], emails[o.id]) for o in orders]
+    return CustomerProfile(
+        customer,
+        identities,
+        timeline,
+        more,
+        emails[None],
+        notes,
+        conversations,
+        customer_kpis(session, customer_id),
     )
-    return CustomerProfile(customer, list(customer.identities), orders, notes, count)
 
 
 def customer_data_export(session: Session, customer_id: int) -> dict[str, Any]:

@@ -26,23 +26,34 @@ from sqlalchemy.orm import Session
 
 from core.audit.services import record_audit
 from core.channels.canonical import CanonicalAddress, CanonicalBuyer
-from core.customers.models import CrmNote, Customer, Identity
-from core.errors import DomainError, NotFound
-from core.security.roles import Actor
+from core.customers.models import CrmNote, CrmNoteVersion, Customer, Identity
+from core.errors import DomainError, NotFound, PermissionDenied
+from core.security.roles import Actor, Role, role_at_least
 
 MAX_NOTE_LENGTH = 5000
+
+
+# Who may edit any staff member's note; everyone may edit their own. Pinning is open to all staff.
+EDIT_ANY_NOTE_ROLE = Role.MANAGER
+
+
+def _note_body(body: str) -> str:
+    body = body.strip()
+    if not body:
+        raise DomainError("the note is empty")
+    if len(body) > MAX_NOTE_LENGTH:
+        raise DomainError(f"the note is longer than {MAX_NOTE_LENGTH} characters")
+    return body
 
 
 def add_crm_note(session: Session, customer_id: int, body: str, *, actor: Actor, now: datetime) -> CrmNote:
     """Attach a staff note to a customer; recorded in the audit log."""
     if session.get(Customer, customer_id) is None:
         raise NotFound(f"customer {customer_id} not found")
-    body = body.strip()
-    if not body:
-        raise DomainError("the note is empty")
-    if len(body) > MAX_NOTE_LENGTH:
-        raise DomainError(f"the note is longer than {MAX_NOTE_LENGTH} characters")
-    note = CrmNote(customer_id=customer_id, author_id=actor.user_id, body=body, created_at=now)
+    body = _note_body(body)
+    note = CrmNote(
+        customer_id=customer_id, author_id=actor.user_id, author_label=actor.label, body=body, created_at=now
+    )
     session.add(note)
     session.flush()
     record_audit(
@@ -53,6 +64,71 @@ def add_crm_note(session: Session, customer_id: int, body: str, *, actor: Actor,
         customer_id,
         now=now,
         after={"note_id": note.id, "body": body},
+    )
+    return note
+
+
+def _customer_note(session: Session, customer_id: int, note_id: int) -> CrmNote:
+    note = session.get(CrmNote, note_id)
+    if note is None or note.customer_id != customer_id:
+        raise NotFound(f"note {note_id} not found")
+    return note
+
+
+def edit_crm_note(
+    session: Session, customer_id: int, note_id: int, body: str, *, actor: Actor, now: datetime
+) -> CrmNote:
+    """Replace a note's text, keeping the text it had as a version (the author, or a manager, may edit);
+    audited with both texts. Saving the same text changes nothing."""
+    note = _customer_note(session, customer_id, note_id)
+    if note.author_id != actor.user_id and not role_at_least(actor.role or "", EDIT_ANY_NOTE_ROLE):
+        raise PermissionDenied("only the note's author or a manager may edit it")
+    body = _note_body(body)
+    if body == note.body:
+        return note
+    before = note.body
+    note.versions.insert(
+        0,
+        CrmNoteVersion(
+            body=before,
+            written_by=note.edited_by or note.author_label,
+            written_at=note.edited_at or note.created_at,
+            replaced_at=now,
+        ),
+    )
+    note.body, note.edited_at, note.edited_by = body, now, actor.label
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "crm_note.edited",
+        "customer",
+        customer_id,
+        now=now,
+        before={"note_id": note.id, "body": before},
+        after={"note_id": note.id, "body": body},
+    )
+    return note
+
+
+def set_crm_note_pinned(
+    session: Session, customer_id: int, note_id: int, pinned: bool, *, actor: Actor, now: datetime
+) -> CrmNote:
+    """Pin a note to the top of the customer's notes, or unpin it; audited when it changes."""
+    note = _customer_note(session, customer_id, note_id)
+    if note.pinned == pinned:
+        return note
+    note.pinned = pinned
+    session.flush()
+    record_audit(
+        session,
+        actor,
+        "crm_note.pinned" if pinned else "crm_note.unpinned",
+        "customer",
+        customer_id,
+        now=now,
+        before={"note_id": note.id, "pinned": not pinned},
+        after={"note_id": note.id, "pinned": pinned},
     )
     return note
 

@@ -28,7 +28,7 @@ class OutboxMessage(Base):
     kind: Mapped[str] = mapped_column(String(40))  # order_confirmed, shipped, ..., stock_push
     transport: Mapped[str] = mapped_column(String(16), default="email")  # email, channel
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
-    recipient: Mapped[str] = mapped_column(String(300))
+    recipient: Mapped[str] = mapped_column(String(300), index=True)  # the customer 360 lists emails by it
     subject: Mapped[str] = mapped_column(String(300), default="")
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # pending, sending (channel pushes), sent, failed, skipped (channel pushes)
