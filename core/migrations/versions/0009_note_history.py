@@ -13,7 +13,7 @@ from alembic import op
 import core.db
 
 revision: str = "0009_note_history"
-down_revision: str | None = "0006_identity"
+down_revision: str | None = "0008_csat_presence"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
