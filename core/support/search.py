@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from rapidfuzz import fuzz, utils
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from core.channels.models import Channel
@@ -95,9 +96,25 @@ def _prefix(text: str, keep: int) -> str:
     return _escape(text[:keep]) + "%"
 
 
-def _typo_prefix(text: str) -> str:
+def _typo_prefix(text: str, *, at_least: int = 4) -> str:
     """A LIKE prefix of an identifier that still matches with a typo in its last three characters."""
-    return _prefix(text, max(4, len(text) - 3))
+    return _prefix(text, max(at_least, len(text) - 3))
+
+
+def _closeness(exact: ColumnElement[bool], column_values: list[tuple[Any, str]], *, at_least: int = 4) -> Any:
+    """An ORDER BY key for identifiers matched by a typo prefix: 0 for what was typed exactly, then 1-3 for
+    those sharing all but its last 1-3 characters, so the cap keeps the closest of the thousands a short
+    prefix can match."""
+    whens: list[tuple[ColumnElement[bool], int]] = [(exact, 0)]
+    for cut in (1, 2, 3):
+        near = [
+            column.like(_prefix(typed, len(typed) - cut), escape="\\")
+            for column, typed in column_values
+            if len(typed) - cut >= at_least
+        ]
+        if near:
+            whens.append((or_(*near), cut))
+    return case(*whens, else_=len(whens))
 
 
 def _customer_candidates(session: Session, query: str) -> list[Candidate]:
@@ -172,6 +189,15 @@ def _order_candidates(session: Session, query: str) -> list[Candidate]:
     ours = query.upper()
     if ours.isdigit():
         ours = "CD-" + ours
+    # our numbers are "CD-" and digits: keep at least four characters after the "CD-"
+    ours_kept = 7 if ours.startswith("CD-") else 4
+    # LIKE without a wildcard for the channel's number: an exact match that SQLite's NOCASE index serves
+    exact = or_(
+        Order.number == ours,
+        Order.channel_number.like(_escape(query), escape="\\"),
+        Order.channel_number.like(_escape("#" + query), escape="\\"),
+        Order.external_id == query,
+    )
     rows = session.execute(
         select(
             Order.id, Order.number, Order.channel_number, Order.external_id, Order.buyer_name, Channel.name
@@ -179,12 +205,12 @@ def _order_candidates(session: Session, query: str) -> list[Candidate]:
         .join(Channel, Channel.id == Order.channel_id)
         .where(
             or_(
-                Order.number.like(_typo_prefix(ours), escape="\\"),
+                Order.number.like(_typo_prefix(ours, at_least=ours_kept), escape="\\"),
                 Order.channel_number.like(_typo_prefix(query), escape="\\"),
-                Order.channel_number.in_((query, "#" + query)),
-                Order.external_id == query,
+                exact,
             )
         )
+        .order_by(_closeness(exact, [(Order.number, ours), (Order.channel_number, query)]), Order.id)
         .limit(CANDIDATES)
     ).all()
     found = []
@@ -199,10 +225,12 @@ def _order_candidates(session: Session, query: str) -> list[Candidate]:
 def _tracking_candidates(session: Session, query: str) -> list[Candidate]:
     if " " in query or len(query) < 6:
         return []
+    closeness = _closeness(Shipment.tracking_number == query, [(Shipment.tracking_number, query)], at_least=6)
     rows = session.execute(
         select(Shipment.tracking_number, Shipment.carrier, Order.id, Order.number, Order.buyer_name)
         .join(Order, Order.id == Shipment.order_id)
-        .where(Shipment.tracking_number.like(_typo_prefix(query), escape="\\"))
+        .where(Shipment.tracking_number.like(_typo_prefix(query, at_least=6), escape="\\"))
+        .order_by(closeness, Shipment.id)
         .limit(CANDIDATES)
     ).all()
     return [
