@@ -90,6 +90,8 @@ LAST = (
 DOMAINS = ("example.org", "mail.example", "post.example.com", "inbox.example.net")
 CHANNELS = ((1, "web", "Web shop", "webshop", False), (2, "amazon", "Amazon", "amazon", True),
             (3, "ebay", "eBay", "ebay", True))  # fmt: skip
+EMAIL_FIRST = [name.lower() for name in FIRST]
+EMAIL_LAST = [re.sub("[^a-z]", "", name.lower()) for name in LAST]
 STATUSES = ("delivered", "delivered", "shipped", "confirmed", "cancelled", "returned")
 
 
@@ -100,10 +102,9 @@ def name_of(customer: int) -> tuple[str, str]:
 
 
 def email_of(customer: int) -> str:
-    first, last = name_of(customer)
-    return (
-        f"{first.lower()}.{re.sub('[^a-z]', '', last.lower())}{customer}@{DOMAINS[customer % len(DOMAINS)]}"
-    )
+    mixed = customer * 2654435761 % 4294967296
+    first, last = EMAIL_FIRST[mixed % len(FIRST)], EMAIL_LAST[(mixed // len(FIRST)) % len(LAST)]
+    return f"{first}.{last}{customer}@{DOMAINS[customer % len(DOMAINS)]}"
 
 
 def phone_of(customer: int) -> str | None:
