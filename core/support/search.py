@@ -25,6 +25,7 @@ CANDIDATES = 200
 THRESHOLD = 70.0
 MIN_QUERY = 2
 WORD_RE = re.compile(r"[^\W\d_]{2,}")
+PHONE_RE = re.compile(r"[\d\s+().\-/]+")  # what a phone number is written with
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,8 @@ def _score(query: str, candidate: Candidate) -> float:
     if candidate.field == "name":
         return fuzz.WRatio(query, candidate.value, processor=utils.default_process)
     if candidate.field == "phone":
+        if not PHONE_RE.fullmatch(query):  # letters: an order or tracking number with a phone's digits
+            return 0.0
         typed, stored = _digits(query), _digits(candidate.value)
         if typed and stored.endswith(typed[-7:]) and len(typed) >= 7:
             return 100.0 if stored.endswith(typed) else 90.0
@@ -117,39 +120,61 @@ def _closeness(exact: ColumnElement[bool], column_values: list[tuple[Any, str]],
     return case(*whens, else_=len(whens))
 
 
-def _customer_candidates(session: Session, query: str) -> list[Candidate]:
-    """Customers whose name has a word starting like one of the query's words, whose email starts like it,
-    or whose phone ends in its last seven digits; the closest kinds first (exact name or email, then names
-    with every word), so the cap keeps them when a common prefix matches thousands."""
-    words = [w.lower() for w in WORD_RE.findall(query)]
+def _word_start(name: Any, start: str) -> ColumnElement[bool]:
+    """A word of the (lower-cased) name starts with `start`."""
+    start = _escape(start)
+    return or_(name.like(start + "%", escape="\\"), name.like("% " + start + "%", escape="\\"))
+
+
+def _customer_tiers(query: str) -> list[tuple[ColumnElement[bool], Any]]:
+    """(condition, ORDER BY key or None) of customers, closest first: (1) the email typed, or a name with
+    every word starting as typed; (2) with a typo: every word starting with its first three letters, or one
+    word as typed and the others by their first letter; (3) any word by its first three letters. Each is
+    narrow enough for the trigram and pattern indexes of a large table but the last, taken without order."""
+    words = [w.lower() for w in WORD_RE.findall(query)][:4]
     single = " " not in query
     digits = _digits(query)
     name = func.lower(Customer.name)
-    matches, closest = [], []
+    exact, near, wide = [], [], []
+    closest: list[ColumnElement[bool]] = []
     if words and "@" not in query:
-        per_word = []
-        for word in words[:4]:
-            start = _escape(word[:3])
-            per_word.append(
-                or_(name.like(start + "%", escape="\\"), name.like("% " + start + "%", escape="\\"))
-            )
-        matches += per_word
-        closest += [name == " ".join(words), and_(*per_word)]
+        exact.append(and_(*(_word_start(name, w) for w in words)))
+        closest.append(name == " ".join(words))
+        near.append(and_(*(_word_start(name, w[:3]) for w in words)))
+        if len(words) > 1:
+            near += [
+                and_(_word_start(name, w), *(_word_start(name, o[0]) for o in words if o is not w))
+                for w in words
+            ]
+        wide += [_word_start(name, w[:3]) for w in words]
     if single and len(query) >= 3 and not (digits and len(digits) == len(query)):
         local = query.lower().partition("@")[0]
-        matches += [Customer.email == query.lower(), Customer.email.like(_prefix(local, 3), escape="\\")]
+        exact += [
+            Customer.email == query.lower(),
+            Customer.email.like(_typo_prefix(local, at_least=3), escape="\\"),
+        ]
         closest.insert(0, Customer.email == query.lower())
-    if len(digits) >= 6:
-        matches.append(Customer.phone.like("%" + digits[-7:]))
-    if not matches:
-        return []
-    statement = select(Customer.id, Customer.name, Customer.email, Customer.phone).where(
-        Customer.merged_into_id.is_(None), or_(*matches)
-    )
-    if closest:
-        rank = case(*((condition, i) for i, condition in enumerate(closest)), else_=len(closest))
-        statement = statement.order_by(rank, Customer.id)
-    rows = session.execute(statement.limit(CANDIDATES)).all()
+        wide.append(Customer.email.like(_prefix(local, 3), escape="\\"))
+    if len(digits) >= 6 and PHONE_RE.fullmatch(query):
+        exact.append(Customer.phone.like("%" + digits[-7:]))
+    rank = case(*((c, i) for i, c in enumerate(closest)), else_=len(closest)) if closest else None
+    return [(or_(*tier), order) for tier, order in ((exact, rank), (near, None), (wide, None)) if tier]
+
+
+def _customer_candidates(session: Session, query: str) -> list[Candidate]:
+    """Customers whose name has a word starting like one of the query's words, whose email starts like it,
+    or whose phone ends in its last seven digits: the first of `_customer_tiers` that finds any, the exact
+    name or email first, so the cap keeps them when a common prefix matches thousands."""
+    rows: list[Any] = []
+    for condition, order in _customer_tiers(query):
+        statement = select(Customer.id, Customer.name, Customer.email, Customer.phone).where(
+            Customer.merged_into_id.is_(None), condition
+        )
+        if order is not None:
+            statement = statement.order_by(order, Customer.id)
+        rows = session.execute(statement.limit(CANDIDATES)).all()
+        if rows:
+            break
     found = []
     for customer_id, name_, email, phone in rows:
         title, detail = name_ or email or f"Customer {customer_id}", email or phone or ""
@@ -165,7 +190,7 @@ def _identity_candidates(session: Session, query: str) -> list[Candidate]:
     matches = []
     if " " not in query and "@" in query:
         matches.append(Identity.email.like(_prefix(query.lower().partition("@")[0], 3), escape="\\"))
-    if len(digits) >= 6:
+    if len(digits) >= 6 and PHONE_RE.fullmatch(query):
         matches.append(Identity.phone.like("%" + digits[-7:]))
     if not matches:
         return []

@@ -136,3 +136,11 @@ def test_the_search_matches_are_served_by_the_search_indexes(db: Session) -> Non
         explain = "EXPLAIN " if dialect == "postgresql" else "EXPLAIN QUERY PLAN "
         plan = " ".join(str(row[-1]) for row in db.execute(text(explain + statement)))
         assert index in plan, (statement, plan)
+
+
+def test_an_order_number_is_not_taken_for_a_phone_ending_in_its_digits(db: Session) -> None:
+    order = make_order(db, number="CD-1832685")
+    make_customer(db, name="Beverly Peters", phone="+12001832685")
+    hits = search.console_search(db, "CD-1832685")
+    assert [(h.kind, h.id) for h in hits] == [("order", order.id)]
+    assert {h.kind for h in search.console_search(db, "(200) 183-2685")} == {"customer"}
