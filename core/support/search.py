@@ -137,7 +137,7 @@ def _customer_tiers(query: str) -> list[tuple[ColumnElement[bool], Any]]:
     name = func.lower(Customer.name)
     exact, near, wide = [], [], []
     closest: list[ColumnElement[bool]] = []
-    if words and "@" not in query:
+    if words and "@" not in query and not digits:  # no name has digits: an order number, email or phone
         exact.append(and_(*(_word_start(name, w) for w in words)))
         closest.append(name == " ".join(words))
         near.append(and_(*(_word_start(name, w[:3]) for w in words)))

@@ -144,3 +144,11 @@ def test_an_order_number_is_not_taken_for_a_phone_ending_in_its_digits(db: Sessi
     hits = search.console_search(db, "CD-1832685")
     assert [(h.kind, h.id) for h in hits] == [("order", order.id)]
     assert {h.kind for h in search.console_search(db, "(200) 183-2685")} == {"customer"}
+
+
+def test_a_query_with_digits_is_not_looked_for_in_names(db: Session) -> None:
+    make_customer(db, name="Cd Jones", email="cd.jones@example.org")
+    order = make_order(db, number="CD-1777777")
+    assert search._customer_candidates(db, "CD-1777777") == []  # the name's "Cd" is not fetched
+    assert [(h.kind, h.id) for h in search.console_search(db, "CD-1777777")] == [("order", order.id)]
+    assert search.console_search(db, "CD Jones")[0].kind == "customer"
