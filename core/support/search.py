@@ -4,7 +4,9 @@ parcel's tracking number, typos forgiven.
 Steps: (1) read the query's shape (words, an email, digits); (2) fetch a capped set of candidates per field
 with cheap predicates: equality and prefixes of what was typed (prefixes survive a typo near the end, word
 prefixes of a name survive one in another word); (3) rank them with rapidfuzz (`rank_candidates`, pure)
-and keep those above the threshold. At most five queries of at most CANDIDATES rows each."""
+and keep those above the threshold. At most six queries of at most CANDIDATES rows each (customers in up to
+three tiers, closest first, stopping at the first that finds any). Every predicate is served by an index of
+migration 0010_search_index on PostgreSQL (trigram, pattern); on SQLite names and phones are scanned."""
 
 from __future__ import annotations
 
