@@ -11,6 +11,9 @@ below a goal is reported, not an error: the exit status is non-zero only when a 
 A goal is a share of the floor, or of the ceiling on a database where the scenario names one (SQLite, where
 the bare driver itself sets the pace): `Goal(0.30, of="ceiling")`. Either way the report states it as a ratio
 to the floor (`goal`), so `met` is always `ratio >= goal`, and says what it was set as (`goal_rule`).
+A scenario judged by latency records the seconds of each unit of its run (`latencies`) and sets the highest
+acceptable p95 per database (`p95_goals_ms`): the report gives `p95_ms`, and `met` then also needs
+`p95_ms < p95_goal_ms`.
 
 Environment: BENCH_DATABASE_URL=postgresql+psycopg://user:pw@host/any also runs every scenario on PostgreSQL,
 in a temporary database crossdock_bench_<pid> made (and dropped) through the server's `postgres` database;
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import math
 import os
 import pkgutil
 import shutil
@@ -75,6 +79,10 @@ class Scenario:
     # The scenario's own statements replayed through the bare driver (benchmarks/replay.py): the units done,
     # or None where it isn't measured (PostgreSQL)
     ceiling: Callable[[Any], float | None] | None = None
+    # The seconds each unit of `run` took (recorded by the scenario, e.g. in its context), read once after the
+    # repeats, for a p95 in the report; `p95_goals_ms` (by database) is then the highest acceptable p95
+    latencies: Callable[[Any], list[float]] | None = None
+    p95_goals_ms: dict[str, float] = field(default_factory=dict)
 
 
 class Target:
@@ -182,6 +190,7 @@ def measure(scenario: Scenario, target: Target) -> dict[str, Any]:
     works = {"run": scenario.run, "floor": scenario.floor}
     if scenario.ceiling is not None:
         works["ceiling"] = scenario.ceiling
+    samples: list[float] = []
     try:
         for i in range(scenario.repeats):
             # Rotate which goes first, so none always runs on a warmer machine.
@@ -200,6 +209,8 @@ def measure(scenario: Scenario, target: Target) -> dict[str, Any]:
                     f"[{target.name}] {scenario.name}: {kind} {i + 1}/{scenario.repeats} "
                     f"{rates[kind][-1]:,.0f} {scenario.unit}"
                 )
+        if scenario.latencies is not None:
+            samples = list(scenario.latencies(ctx))
     finally:
         if scenario.teardown is not None:
             scenario.teardown(ctx)
@@ -208,6 +219,13 @@ def measure(scenario: Scenario, target: Target) -> dict[str, Any]:
     ceiling = statistics.median(rates["ceiling"]) if rates["ceiling"] else None
     goal, rule = goal_for(scenario, target.name, floor=floor, ceiling=ceiling)
     met = None if goal is None else ratio >= goal
+    p95 = percentile(samples, 95) * 1000 if samples else None
+    p95_goal = scenario.p95_goals_ms.get(target.name)
+    if p95_goal is not None:
+        if p95 is None:
+            raise RuntimeError(f"{scenario.name}: its p95 goal on {target.name} has no latencies to judge")
+        met = (met is not False) and p95 < p95_goal
+        rule = ", ".join(filter(None, [rule, f"p95 < {p95_goal:g} ms"]))
     return {
         "scenario": scenario.name,
         "database": target.name,
@@ -227,8 +245,16 @@ def measure(scenario: Scenario, target: Target) -> dict[str, Any]:
         "ceiling_ratio": None if ceiling is None or not floor else round(ceiling / floor, 3),
         "ceiling_runs": [round(r, 1) for r in rates["ceiling"]],
         "floor_note": scenario.floor_note,
+        "p95_ms": None if p95 is None else round(p95, 2),
+        "p95_goal_ms": p95_goal,
         "error": None,
     }
+
+
+def percentile(samples: list[float], share: float) -> float:
+    """The nearest-rank percentile: the smallest sample at or above `share` percent of them."""
+    ordered = sorted(samples)
+    return ordered[max(0, math.ceil(len(ordered) * share / 100) - 1)]
 
 
 def goal_for(
@@ -253,14 +279,25 @@ def goal_for(
 
 
 def _table(results: list[dict[str, Any]]) -> str:
-    header = ("scenario", "database", "median", "floor median", "ratio", "goal", "result", "ceiling ratio")
+    header = (
+        "scenario",
+        "database",
+        "median",
+        "floor median",
+        "ratio",
+        "goal",
+        "result",
+        "ceiling ratio",
+        "p95",
+    )
     rows = [header]
     for r in results:
         if r["error"]:
-            rows.append((r["scenario"], r["database"], "-", "-", "-", "-", "ERROR", "-"))
+            rows.append((r["scenario"], r["database"], "-", "-", "-", "-", "ERROR", "-", "-"))
             continue
         goal = "-" if r["goal"] is None else f"{r['goal']:.2f} ({r['goal_rule']})"
         ceiling = "-" if r["ceiling_ratio"] is None else f"{r['ceiling_ratio']:.2f}"
+        p95 = "-" if r.get("p95_ms") is None else f"{r['p95_ms']:.1f} ms"
         rows.append(
             (
                 r["scenario"],
@@ -271,6 +308,7 @@ def _table(results: list[dict[str, Any]]) -> str:
                 goal,
                 r["result"],
                 ceiling,
+                p95,
             )
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]

@@ -68,3 +68,20 @@ def test_measure_reports_the_keys_and_met_against_the_ceiling_goal() -> None:
     assert 0.2 < row["goal"] < 0.4 and row["met"] is True
     slow = scenario(run=units_in(10), floor=units_in(100), repeats=1, goal=0.5)
     assert measure(slow, FakeTarget())["met"] is False
+
+
+def test_measure_judges_a_p95_goal_from_the_recorded_latencies() -> None:
+    recorded = [0.001 * n for n in range(1, 101)]  # 1..100 ms: the p95 is 95 ms
+    timed = scenario(repeats=1, latencies=lambda _ctx: recorded, p95_goals_ms={"sqlite": 96.0})
+    row = measure(timed, FakeTarget())
+    assert (row["p95_ms"], row["p95_goal_ms"], row["met"]) == (95.0, 96.0, True)
+    assert row["goal_rule"] == "p95 < 96 ms"
+    strict = scenario(repeats=1, goal=0.5, latencies=lambda _ctx: recorded, p95_goals_ms={"sqlite": 95.0})
+    row = measure(strict, FakeTarget())
+    assert row["met"] is False and row["goal_rule"] == "0.50 of the floor, p95 < 95 ms"
+    assert measure(scenario(repeats=1), FakeTarget())["p95_ms"] is None
+
+
+def test_a_p95_goal_without_latencies_is_an_error_not_a_pass() -> None:
+    with pytest.raises(RuntimeError, match="no latencies"):
+        measure(scenario(repeats=1, p95_goals_ms={"sqlite": 50.0}), FakeTarget())

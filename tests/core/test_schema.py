@@ -15,9 +15,15 @@ from core.models import Base
 from tests.factories import make_order
 
 
+def _modelled(obj, name, type_, reflected, compare_to) -> bool:
+    """All but the console search's indexes, made per database by migration 0010_search_index and not
+    declared on the models (trigram and pattern indexes on PostgreSQL, NOCASE ones on SQLite)."""
+    return not (type_ == "index" and reflected and name.endswith(("_trgm", "_prefix")))
+
+
 def test_migrated_schema_equals_models(engine) -> None:
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": _modelled})
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
 
