@@ -1,12 +1,12 @@
-"""Portal chat routes: the assistant's panel (the widget on every page loads it; /support/chat is the whole
-page, which is also what a browser without JavaScript uses), sending a message, and the polled message list."""
+"""Portal chat routes: the assistant's panel (the widget on every page loads it; /support/chat is the
+whole page, which a browser without JavaScript uses too), sending a message, and the polled message list."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask_login import current_user
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_login import current_user
 
 from core.db import begin_write, utcnow
 from core.errors import DomainError, NotFound
@@ -23,7 +23,7 @@ URLS = chat_services.Urls(
     order_return="/orders/{number}/return",
     help_article="/help/{slug}",
     account="/account",
-    password="/password/forgot",
+    password="/password/forgot",  # noqa: S106 (a page address, not a secret)
 )
 
 
@@ -92,7 +92,9 @@ def chat_send() -> Any:
     else:
         now = utcnow()
         viewer = chat_services.Viewer(
-            customer_id=_viewer_customer_id(), guest_order_ids=_guest_order_ids(), ip_address=request.remote_addr
+            customer_id=_viewer_customer_id(),
+            guest_order_ids=_guest_order_ids(),
+            ip_address=request.remote_addr,
         )
         try:
             begin_write(g.db)
@@ -107,13 +109,16 @@ def chat_send() -> Any:
             error, status = str(exc), 422
         else:
             g.db.commit()
-            session["chats"] = [*_chat_ids()[-9:], conversation.id]
+            if viewer.customer_id is None:
+                session["chats"] = [*_chat_ids()[-9:], conversation.id]
             if turn.proven_order_id is not None:
                 token = make_guest_token(current_app.config["SECRET_KEY"], turn.proven_order_id)
                 session["guest_orders"] = [*session.get("guest_orders", [])[-4:], token]
             body = ""
     if wants_fragment():
-        return render_template("portal/chat/_panel.html", **_panel(conversation, error=error, body=body)), status
+        return render_template(
+            "portal/chat/_panel.html", **_panel(conversation, error=error, body=body)
+        ), status
     if error is None:
         return redirect(url_for("portal.chat"), code=303)
     return render_template("portal/chat/page.html", **_panel(conversation, error=error, body=body)), status

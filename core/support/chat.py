@@ -31,7 +31,7 @@ from core.security import ratelimit
 from core.security.roles import Actor
 from core.support import services as support_services
 from core.support.assistant import merchant
-from core.support.assistant.entities import Entities, OrderReference, extract_entities
+from core.support.assistant.entities import Entities, extract_entities
 from core.support.assistant.responder import (
     CATEGORY_FOR_INTENT,
     INTENT_LABELS,
@@ -85,7 +85,7 @@ class Urls:
     order_return: str = "/orders/{number}/return"
     help_article: str = "/help/{slug}"
     account: str = "/account"
-    password: str = "/password/forgot"
+    password: str = "/password/forgot"  # noqa: S105 (a page address, not a secret)
 
 
 @dataclass(frozen=True)
@@ -117,10 +117,12 @@ def start_chat(session: Session, *, customer_id: int | None, now: datetime) -> C
 def chat_for_viewer(
     session: Session, conversation_id: int, *, customer_id: int | None, allowed_ids: Collection[int]
 ) -> Conversation:
-    """The chat when this viewer may use it: their own (signed in) or one this browser started; NotFound
-    otherwise, whether or not it exists."""
+    """The chat when this viewer may use it: their own (signed in) or one this browser started (never one
+    of another customer's); NotFound otherwise, whether or not it exists."""
     conversation = session.get(Conversation, conversation_id)
     if conversation is None or conversation.source != CHAT_SOURCE:
+        raise NotFound("conversation not found")
+    if customer_id is not None and conversation.customer_id not in (None, customer_id):
         raise NotFound("conversation not found")
     mine = customer_id is not None and conversation.customer_id == customer_id
     if not mine and conversation.id not in allowed_ids:
@@ -249,8 +251,16 @@ def _act(
     conversation.updated_at = now
     session.flush()
     if reply.action == "handoff":
-        hand_off(session, conversation, intent=reply.intent, reason=reply.reason or "", order=order,
-                 entities=entities, actor=viewer.actor(), now=now)
+        hand_off(
+            session,
+            conversation,
+            intent=reply.intent,
+            reason=reply.reason or "",
+            order=order,
+            entities=entities,
+            actor=viewer.actor(),
+            now=now,
+        )
     return message
 
 
@@ -270,9 +280,14 @@ def hand_off(
     if order is not None:
         conversation.order_id = order.id
         conversation.customer_id = conversation.customer_id or order.customer_id
-    number = order.number if order is not None else (
-        session.scalar(select(Order.number).where(Order.id == conversation.order_id))
-        if conversation.order_id else None
+    number = (
+        order.number
+        if order is not None
+        else (
+            session.scalar(select(Order.number).where(Order.id == conversation.order_id))
+            if conversation.order_id
+            else None
+        )
     )
     label = INTENT_LABELS.get(intent, intent.replace("_", " ").capitalize())
     conversation.subject = f"Chat: {label}" + (f" (order {number})" if number else "")
@@ -293,7 +308,9 @@ def hand_off(
         )
     ]
     mentioned = describe_entities(entities) if entities is not None else []
-    summary = summary_for_agent(intent=intent, reason=reason, order=number, entities=mentioned, transcript=transcript)
+    summary = summary_for_agent(
+        intent=intent, reason=reason, order=number, entities=mentioned, transcript=transcript
+    )
     session.add(
         Message(
             conversation_id=conversation.id,
@@ -301,13 +318,24 @@ def hand_off(
             body=summary,
             internal=True,
             intent=intent,
-            data={"event": "handoff", "intent": intent, "reason": reason, "order": number, "entities": mentioned},
+            data={
+                "event": "handoff",
+                "intent": intent,
+                "reason": reason,
+                "order": number,
+                "entities": mentioned,
+            },
             created_at=now,
         )
     )
     conversation.updated_at = now
     record_audit(
-        session, actor, "conversation.handed_off", "conversation", conversation.id, now=now,
+        session,
+        actor,
+        "conversation.handed_off",
+        "conversation",
+        conversation.id,
+        now=now,
         after={"intent": intent, "order": number, "reason": reason},
     )
     session.flush()
@@ -352,7 +380,9 @@ def _candidates(session: Session, reference: str) -> list[Order]:
     return list(
         session.scalars(
             select(Order)
-            .where(or_(Order.number.in_(values), Order.external_id.in_(values), Order.channel_number.in_(values)))
+            .where(
+                or_(Order.number.in_(values), Order.external_id.in_(values), Order.channel_number.in_(values))
+            )
             .order_by(Order.id)
             .limit(5)
         )
@@ -416,14 +446,23 @@ def _find_order(
     return None, None, None, None
 
 
-def _prove(session: Session, reference: str, proofs: list[str], *, viewer: Viewer, now: datetime) -> Order | None:
+def _prove(
+    session: Session, reference: str, proofs: list[str], *, viewer: Viewer, now: datetime
+) -> Order | None:
     """The /track guest proof (number plus email or postcode), under the same rate limits."""
     allowed = ratelimit.hit(
         session, f"guest-lookup:ip:{viewer.ip_address}", limit=PROOFS_PER_IP, window=PROOF_WINDOW, now=now
     )
-    allowed = ratelimit.hit(
-        session, f"guest-lookup:ref:{reference.upper()}", limit=PROOFS_PER_ORDER, window=PROOF_WINDOW, now=now
-    ) and allowed
+    allowed = (
+        ratelimit.hit(
+            session,
+            f"guest-lookup:ref:{reference.upper()}",
+            limit=PROOFS_PER_ORDER,
+            window=PROOF_WINDOW,
+            now=now,
+        )
+        and allowed
+    )
     if not allowed:
         return None
     variants = [reference]
@@ -440,22 +479,31 @@ def _prove(session: Session, reference: str, proofs: list[str], *, viewer: Viewe
 def _recent_orders(session: Session, viewer: Viewer) -> tuple[str, ...]:
     if viewer.customer_id is None:
         return ()
-    return tuple(number for number, _ in customer_order_choices(session, viewer.customer_id, limit=RECENT_ORDERS))
+    return tuple(
+        number for number, _ in customer_order_choices(session, viewer.customer_id, limit=RECENT_ORDERS)
+    )
 
 
 def _articles(session: Session, text: str, urls: Urls) -> tuple[Article, ...]:
     docs = cached_help_docs(session)
     return tuple(
-        Article(doc.title, urls.help_article.format(slug=doc.slug)) for doc, _ in search_help(docs, text, limit=3)
+        Article(doc.title, urls.help_article.format(slug=doc.slug))
+        for doc, _ in search_help(docs, text, limit=3)
     )
 
 
 def _delivery_options(session: Session, order: Order | None) -> tuple[DeliveryOption, ...]:
     """The shipping options of the order's channel, else those every channel shares."""
-    where = ShippingOption.channel_id == order.channel_id if order is not None else ShippingOption.channel_id.is_(None)
+    where = (
+        ShippingOption.channel_id == order.channel_id
+        if order is not None
+        else ShippingOption.channel_id.is_(None)
+    )
     return tuple(
         DeliveryOption(o.name, o.price, o.currency, o.min_business_days, o.max_business_days)
-        for o in session.scalars(select(ShippingOption).where(where).order_by(ShippingOption.price, ShippingOption.id))
+        for o in session.scalars(
+            select(ShippingOption).where(where).order_by(ShippingOption.price, ShippingOption.id)
+        )
     )
 
 
@@ -468,7 +516,9 @@ def order_facts(session: Session, order: Order, *, urls: Urls = Urls(), now: dat
             tracking_number=view.shipment.tracking_number,
             tracking_url=view.shipment.tracking_url,
             explanation=view.explanation,
-            last_event=view.events[0].description or view.events[0].status.replace("_", " ") if view.events else None,
+            last_event=view.events[0].description or view.events[0].status.replace("_", " ")
+            if view.events
+            else None,
             last_event_location=view.events[0].location if view.events else "",
             last_event_at=view.events[0].occurred_at if view.events else None,
             estimated_from=view.shipment.estimated_from,
@@ -483,13 +533,16 @@ def order_facts(session: Session, order: Order, *, urls: Urls = Urls(), now: dat
     )
     eligibility = return_services.return_eligibility(session, order, now=now)
     open_returns = tuple(
-        session.execute(
+        (rma, status)
+        for rma, status in session.execute(
             select(ReturnRequest.rma_number, ReturnRequest.status)
             .where(ReturnRequest.order_id == order.id, ReturnRequest.status.in_(OPEN_RETURNS))
             .order_by(ReturnRequest.id)
-        ).tuples()
+        )
     )
-    return_by = max((line.return_by for line in eligibility.lines if line.return_by and line.returnable), default=None)
+    return_by = max(
+        (line.return_by for line in eligibility.lines if line.return_by and line.returnable), default=None
+    )
     problem = order_actions.cancel_problem(session, order)
     if problem is None and order.status not in CANCELLABLE_STATUSES:
         problem = "it has shipped"

@@ -177,7 +177,7 @@ def is_negative(text: str) -> bool:
 
 
 def answer_word(text: str) -> str | None:
-    """"yes" or "no" for a short confirming or refusing message, else None."""
+    """ "yes" or "no" for a short confirming or refusing message, else None."""
     words = normalise(text).split()
     if not words or len(words) > 6:
         return None
@@ -196,9 +196,7 @@ def money(minor: int, currency: str) -> str:
     return format_money(minor, currency)
 
 
-def respond(
-    text: str, prediction: Prediction, context: Context, *, choice: str = ""
-) -> Reply:
+def respond(text: str, prediction: Prediction, context: Context, *, choice: str = "") -> Reply:
     """The assistant's next reply (see the module's docstring)."""
     state = dict(context.state)
     failures = int(state.get("failures", 0))
@@ -215,7 +213,13 @@ def respond(
         intent, confidence = state.get("intent", intent), 1.0
     if is_negative(text) and intent not in ("thanks", "goodbye"):
         return _handoff(context, intent, "The customer sounds upset.")
-    if intent == UNKNOWN or intent not in (*INTENT_LABELS, *context.custom_answers, "greeting", "thanks", "goodbye"):
+    if intent == UNKNOWN or intent not in (
+        *INTENT_LABELS,
+        *context.custom_answers,
+        "greeting",
+        "thanks",
+        "goodbye",
+    ):
         if intent != UNKNOWN and intent not in context.custom_answers:
             return _handoff(context, intent, f"A question the assistant has no answer for ({intent}).")
         failures += 1
@@ -286,7 +290,8 @@ def _ask_for_order(intent: str, context: Context) -> Reply:
             "it was placed with.",
             intent,
             choices=(PERSON,),
-            state={"awaiting": "proof", "intent": intent},
+            state={"awaiting": "proof", "intent": intent}
+            | ({"reference": context.order_not_found} if context.order_not_found else {}),
         )
     if context.order_choices:
         return Reply(
@@ -324,7 +329,8 @@ def _about_order(intent: str, order: OrderFacts, context: Context, state: Mappin
         return _cancel(order, intent, state)
     if intent == "change_address" and order.cancel_problem:
         return Reply(
-            f"Order {order.number} can't be sent to a new address any more: {order.cancel_problem.split(':')[0]}. "
+            f"Order {order.number} can't be sent to a new address any more: "
+            f"{order.cancel_problem.split(':')[0]}. "
             "If you want, I can put you through to our team.",
             intent,
             choices=(PERSON,),
@@ -362,7 +368,9 @@ def refund_text(order: OrderFacts) -> str:
     parts = []
     for refund in order.refunds:
         to = "as store credit" if refund.method == "store_credit" else "to your original payment method"
-        parts.append(f"We refunded {money(refund.amount, refund.currency)} {to} on {when(refund.created_at)}.")
+        parts.append(
+            f"We refunded {money(refund.amount, refund.currency)} {to} on {when(refund.created_at)}."
+        )
     if not order.refunds and order.refunded_total:
         parts.append(f"We've refunded {money(order.refunded_total, order.currency)} on order {order.number}.")
     if parts:
@@ -370,7 +378,8 @@ def refund_text(order: OrderFacts) -> str:
         parts.append("Banks usually take 3–5 working days to show it.")
     for rma, status in order.returns.open_returns if order.returns else ():
         parts.append(
-            f"Your return {rma} is {status.replace('_', ' ')}: we refund it once it has reached us and been checked."
+            f"Your return {rma} is {status.replace('_', ' ')}: "
+            "we refund it once it has reached us and been checked."
         )
     if not parts:
         return f"There's no refund on order {order.number} yet."
@@ -380,9 +389,15 @@ def refund_text(order: OrderFacts) -> str:
 def _return(order: OrderFacts, intent: str, base: dict[str, Any]) -> Reply:
     facts = order.returns
     if facts is None:
-        return Reply(f"I can't check returns for order {order.number}.", intent, choices=(PERSON,), state=base)
+        return Reply(
+            f"I can't check returns for order {order.number}.", intent, choices=(PERSON,), state=base
+        )
     if facts.handled_by_channel:
-        return Reply(facts.instructions or "This order's returns are handled by the shop it was bought on.", intent, state=base)
+        return Reply(
+            facts.instructions or "This order's returns are handled by the shop it was bought on.",
+            intent,
+            state=base,
+        )
     if facts.cancellation_instead:
         return Reply(
             f"Nothing from order {order.number} has shipped yet, so it can be cancelled instead of returned. "
@@ -473,7 +488,9 @@ def _account_help(context: Context) -> Reply:
     for label, key in (("My details", "account"), ("Reset my password", "password")):
         if key in context.links:
             links.append((label, context.links[key]))
-    return Reply("These should help with your account:", "account_help", choices=(PERSON,), links=tuple(links))
+    return Reply(
+        "These should help with your account:", "account_help", choices=(PERSON,), links=tuple(links)
+    )
 
 
 def _handoff(context: Context, intent: str, reason: str) -> Reply:
@@ -489,7 +506,12 @@ def _handoff(context: Context, intent: str, reason: str) -> Reply:
 
 
 def summary_for_agent(
-    *, intent: str, reason: str, order: str | None, entities: Sequence[str], transcript: Sequence[tuple[str, str]]
+    *,
+    intent: str,
+    reason: str,
+    order: str | None,
+    entities: Sequence[str],
+    transcript: Sequence[tuple[str, str]],
 ) -> str:
     """The one paragraph an agent reads first on a handed-off chat."""
     asked = next((body for who, body in reversed(transcript) if who == "customer"), "")

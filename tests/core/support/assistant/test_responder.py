@@ -22,8 +22,12 @@ from core.support.assistant.responder import (
 
 AT = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
 RETURNABLE = ReturnFacts(
-    eligible=True, reason=None, return_by=datetime(2026, 12, 18, tzinfo=UTC), handled_by_channel=False,
-    instructions=None, cancellation_instead=False,
+    eligible=True,
+    reason=None,
+    return_by=datetime(2026, 12, 18, tzinfo=UTC),
+    handled_by_channel=False,
+    instructions=None,
+    cancellation_instead=False,
 )
 SHIPPED = OrderFacts(
     number="CD-1000042",
@@ -51,8 +55,14 @@ SHIPPED = OrderFacts(
     cancel_problem="a parcel is with the carrier: create a return instead",
 )
 UNSHIPPED = OrderFacts(
-    number="CD-1000043", status="confirmed", headline="We're preparing your order.", currency="USD", total=1999,
-    refunded_total=0, url="/orders/CD-1000043", return_url="/orders/CD-1000043/return",
+    number="CD-1000043",
+    status="confirmed",
+    headline="We're preparing your order.",
+    currency="USD",
+    total=1999,
+    refunded_total=0,
+    url="/orders/CD-1000043",
+    return_url="/orders/CD-1000043/return",
     returns=ReturnFacts(False, "nothing has shipped yet", None, False, None, True),
 )
 
@@ -126,19 +136,25 @@ def test_cancel_of_a_shipped_order_offers_a_return_and_insisting_hands_off() -> 
     first = respond("cancel it", sure("cancel_order"), Context(guest=False, order=SHIPPED))
     assert first.action is None and first.text.startswith("Order CD-1000042 has already shipped")
     assert ("Return an item", "intent:return_item") in first.choices
-    again = respond("cancel it anyway", sure("cancel_order"), Context(guest=False, order=SHIPPED, state=first.state))
+    again = respond(
+        "cancel it anyway", sure("cancel_order"), Context(guest=False, order=SHIPPED, state=first.state)
+    )
     assert again.action == "handoff" and "insists" in (again.reason or "")
 
 
 def test_a_customer_without_an_order_is_offered_their_recent_orders() -> None:
     reply = respond(
-        "where is my parcel", sure("track_order"), Context(guest=False, order_choices=("CD-1000050", "CD-1000049"))
+        "where is my parcel",
+        sure("track_order"),
+        Context(guest=False, order_choices=("CD-1000050", "CD-1000049")),
     )
     assert reply.text == "Which order is this about?"
     assert reply.choices == (("CD-1000050", "order:CD-1000050"), ("CD-1000049", "order:CD-1000049"))
     # Tapping one answers the question the customer asked first.
     tapped = respond(
-        "CD-1000042", Prediction("unknown", 0.1, "x"), Context(guest=False, order=SHIPPED, state=reply.state),
+        "CD-1000042",
+        Prediction("unknown", 0.1, "x"),
+        Context(guest=False, order=SHIPPED, state=reply.state),
         choice="order:CD-1000042",
     )
     assert tapped.intent == "track_order" and tapped.text.startswith("Order CD-1000042: On its way.")
@@ -166,11 +182,15 @@ def test_low_confidence_confirms_and_nonsense_twice_hands_off() -> None:
 
 def test_a_person_anger_payment_and_unmapped_intents_hand_off() -> None:
     assert respond("talk to a human", sure("human_agent"), Context(guest=False)).action == "handoff"
-    angry = respond("this is RIDICULOUS, where is it", sure("track_order"), Context(guest=False, order=SHIPPED))
+    angry = respond(
+        "this is RIDICULOUS, where is it", sure("track_order"), Context(guest=False, order=SHIPPED)
+    )
     assert angry.action == "handoff" and angry.reason == "The customer sounds upset."
     assert respond("card charged twice", sure("payment_issue"), Context(guest=False)).action == "handoff"
     assert respond("wholesale?", sure("wholesale"), Context(guest=False)).action == "handoff"
-    mapped = respond("wholesale?", sure("wholesale"), Context(guest=False, custom_answers={"wholesale": "Email b2b@x"}))
+    mapped = respond(
+        "wholesale?", sure("wholesale"), Context(guest=False, custom_answers={"wholesale": "Email b2b@x"})
+    )
     assert mapped.text == "Email b2b@x" and mapped.action is None
     handed = respond("a person please", sure("human_agent"), Context(guest=False))
     assert "usually reply within 4 working hours" in handed.text
@@ -179,11 +199,17 @@ def test_a_person_anger_payment_and_unmapped_intents_hand_off() -> None:
 def test_delivery_options_come_from_the_channel_and_articles() -> None:
     context = Context(
         guest=True,
-        delivery_options=(DeliveryOption("Standard", 0, "USD", 3, 5), DeliveryOption("Express", 995, "USD", 1, 2)),
+        delivery_options=(
+            DeliveryOption("Standard", 0, "USD", 3, 5),
+            DeliveryOption("Express", 995, "USD", 1, 2),
+        ),
         articles=(Article("Delivery times", "/help/delivery-times"),),
     )
     reply = respond("how fast do you deliver", sure("delivery_options"), context)
-    assert reply.text == "We deliver with: Standard: 3–5 working days, free; Express: 1–2 working days, 9.95 USD."
+    assert (
+        reply.text
+        == "We deliver with: Standard: 3–5 working days, free; Express: 1–2 working days, 9.95 USD."
+    )
     assert reply.links == (("Delivery times", "/help/delivery-times"),)
 
 
@@ -194,11 +220,15 @@ def test_small_talk_and_helpers() -> None:
     assert answer_word("where is my order CD-1") is None
     assert is_negative("WHERE IS MY PARCEL NOW") and not is_negative("where is my parcel")
     summary = summary_for_agent(
-        intent="track_order", reason="You asked for a person.", order="CD-1000042",
-        entities=["order CD-1000042 (crossdock)"], transcript=[("customer", "where is it"), ("assistant", "x")],
+        intent="track_order",
+        reason="You asked for a person.",
+        order="CD-1000042",
+        entities=["order CD-1000042 (crossdock)"],
+        transcript=[("customer", "where is it"), ("assistant", "x")],
     )
     assert summary == (
-        "Chat handed off by the assistant. Reason: You asked for a person. Detected intent: Where is my order? "
-        "(track_order). Order: CD-1000042. Mentioned: order CD-1000042 (crossdock). Last message: "
+        "Chat handed off by the assistant. Reason: You asked for a person. "
+        "Detected intent: Where is my order? (track_order). Order: CD-1000042. "
+        "Mentioned: order CD-1000042 (crossdock). Last message: "
         "\u201cwhere is it\u201d (2 messages in the chat)."
     )
