@@ -22,6 +22,7 @@ from core.audit.services import record_audit
 from core.errors import DomainError, NotFound
 from core.fulfillment.models import ShippingOption
 from core.orders import actions as order_actions
+from core.orders import events
 from core.orders import queries as order_queries
 from core.orders.models import Order
 from core.orders.status import CANCELLABLE_STATUSES
@@ -329,6 +330,16 @@ def hand_off(
         )
     )
     conversation.updated_at = now
+    if order is not None:
+        events.record_event(
+            session,
+            order,
+            "chat_handed_off",
+            f"The assistant handed the customer's chat to our team ({label})",
+            actor=actor.label,
+            now=now,
+            data={"conversation_id": conversation.id, "intent": intent},
+        )
     record_audit(
         session,
         actor,

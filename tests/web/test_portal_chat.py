@@ -157,6 +157,10 @@ def test_handoff_makes_a_ticket_with_transcript_intent_and_order_and_agent_repli
     public = [m.body for m in chat.messages if not m.internal]
     assert public[0] == f"where is {order.number}" and public[-1].startswith("I'm handing this")
     assert db.scalar(select(AuditEntry).where(AuditEntry.action == "conversation.handed_off")) is not None
+    timeline = db.scalar(select(OrderEvent).where(OrderEvent.kind == "chat_handed_off"))
+    assert (
+        timeline.order_id == order.id and timeline.actor == f"assistant for customer:{customer.customer_id}"
+    )
     # While our team has it, the assistant stays quiet; the agent's reply appears in the polled list.
     say(client, "thanks, waiting")
     db.expire(chat)
