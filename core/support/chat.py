@@ -107,6 +107,7 @@ def start_chat(session: Session, *, customer_id: int | None, now: datetime) -> C
         subject=CHAT_SUBJECT,
         status=ConversationStatus.SOLVED,
         priority="normal",
+        solved_at=now,
         created_at=now,
         updated_at=now,
     )
@@ -454,6 +455,10 @@ def _find_order(
             return order, None, None, None
     if viewer.guest and len(viewer.guest_order_ids) == 1:
         return session.get(Order, next(iter(viewer.guest_order_ids))), None, None, None
+    if viewer.customer_id is not None:
+        only = session.scalars(select(Order).where(Order.customer_id == viewer.customer_id).limit(2)).all()
+        if len(only) == 1:  # nothing to choose from
+            return only[0], None, None, None
     return None, None, None, None
 
 

@@ -236,3 +236,24 @@ def test_widget_is_on_portal_pages_for_customers_and_guests_not_staff(client, db
     signed_in(client, customer)
     assert 'id="chat-widget"' in client.get("/orders").get_data(as_text=True)
     assert 'id="chat-widget"' not in client.get("/support/chat").get_data(as_text=True)
+
+
+def test_a_solved_handoff_goes_back_to_the_assistant_and_a_new_request_reopens_the_same_ticket(
+    client, db, customer
+) -> None:
+    agent = make_user(db, "agent")
+    order = shipped_order(db, customer.customer_id)
+    signed_in(client, customer)
+    say(client, "talk to a person please")
+    [chat] = chats(db)
+    support_services.change_conversation_status(
+        db, chat.id, "solved", actor=Actor(label=agent.email, user_id=agent.id), now=utcnow()
+    )
+    db.flush()
+    answer = text(say(client, "where is my order"))  # their only order: no need to ask which
+    assert f"Order {order.number}: On its way. Parcel with UPS" in answer
+    db.refresh(chat)
+    assert chat.status == "solved"
+    say(client, "a human again please")
+    db.refresh(chat)
+    assert chats(db) == [chat] and chat.status == "open" and chat.order_id == order.id
