@@ -445,10 +445,9 @@ def _find_order(
         return None, references[0], None, None
     if references:
         return None, references[0], None, None
-    for number in (state.get("order"),):
-        order = _order_by_number(session, number, viewer)
-        if order is not None:
-            return order, None, None, None
+    order = _order_by_number(session, state.get("order"), viewer)
+    if order is not None:  # the order the conversation was about a moment ago
+        return order, None, None, None
     if conversation.order_id is not None:
         order = session.get(Order, conversation.order_id)
         if order is not None and _viewable(order, viewer):
