@@ -7,7 +7,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo
 
-from cli.assistant import eval_intents
+from cli.assistant import eval_intents, intents_group
 from cli.bench import bench
 from cli.channels import channels
 from cli.context import PROJECT_ROOT
@@ -37,6 +37,7 @@ COMMANDS: tuple[click.Command, ...] = (
     outbox,
     mail,
     eval_intents,
+    intents_group,
     bench,
     eval_identity,
     customers,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from core.support.assistant import intents
+from core.support.assistant import intents, merchant
 from core.support.assistant.evaluation import apply_intent_map, evaluate_classifier, read_intent_map
 
 CSV_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -69,3 +69,35 @@ def eval_intents(file: Path, train_file: Path | None, map_file: Path | None, as_
         click.echo("top confusions (expected -> predicted: count):")
         for expected, predicted, count in result.confusions:
             click.echo(f"  {expected} -> {predicted}: {count}")
+
+
+@click.group("intents")
+def intents_group() -> None:
+    """The support assistant's labelled examples."""
+
+
+@intents_group.command("import")
+@click.argument("file", type=CSV_PATH)
+def intents_import(file: Path) -> None:
+    """Add a merchant's labelled examples (columns text,intent and optionally answer) to what the chat
+    assistant learns. An intent of theirs with an answer is answered with it; one without is handed to a
+    person. Kept in the instance folder's intents.csv (CROSSDOCK_INTENTS_FILE overrides it)."""
+    try:
+        rows = merchant.parse_import(file)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    added, known = merchant.import_rows(rows)
+    stored = merchant.read_rows()
+    ours = set(intents.default_classifier().intents)
+    new = sorted({row["intent"] for row in stored} - ours)
+    answered = merchant.answers()
+    click.echo(
+        f"added {added} example(s), {known} already there; {len(stored)} stored in {merchant.examples_path()}"
+    )
+    if new:
+        click.echo(
+            "intents of your own: "
+            + ", ".join(
+                f"{name} ({'answered' if name in answered else 'handed to a person'})" for name in new
+            )
+        )

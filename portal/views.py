@@ -226,6 +226,7 @@ def password_reset(token: str) -> Any:
 def logout() -> Any:
     """Sign out."""
     logout_user()
+    session.pop("chats", None)  # the chat stays with the account, not this browser
     flash("You are signed out.")
     return redirect(url_for("portal.home"), code=303)
 
