@@ -20,7 +20,7 @@ from itertools import combinations
 from typing import Any, Literal
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 HIGH = 0.95  # at or above: link automatically
 LOW = 0.5  # at or above (and below HIGH): suggest to staff
@@ -185,29 +185,43 @@ def record_from_identity(
     )
 
 
+def _squash(value: str, length: int | None = None) -> str:
+    """A normalised value without its spaces (Febrl-style typos split and join words), cut to `length`."""
+    return value.replace(" ", "")[:length]
+
+
 def blocking_keys(record: PersonRecord) -> set[str]:
     """The record's keys in several blocking passes, so a typo in one field still leaves a shared key:
     postcode with the surname's Soundex, postcode with the sorted name initials, the sorted Soundex codes of
-    both names, postcode with house number, street with house number, the suburb with either name's
-    Soundex, postcode or suburb with the street's first word, and exact email or phone. A pass is skipped
-    when one of its fields is missing."""
+    both names, postcode with house number, the suburb with either name's Soundex, each address line's
+    start (spaces removed, so either line and a split or joined word still meet) with the house number,
+    the postcode, the suburb or either name's Soundex, and exact email or phone. A pass is skipped when one
+    of its fields is missing."""
     given_sx, surname_sx = soundex(record.given_name), soundex(record.surname)
     initials = "".join(sorted(name[0] for name in (record.given_name, record.surname) if name))
-    street = record.address_1.split()[0] if record.address_1 else ""
-    passes = {
+    suburb = _squash(record.suburb, 6)
+    passes: dict[str, tuple[str, ...]] = {
         "pc_sx": (record.postcode, surname_sx),
         "pc_in": (record.postcode, initials),
         "sx_sx": tuple(sorted((given_sx, surname_sx))),
         "pc_no": (record.postcode, record.street_number),
-        "st_no": (street, record.street_number),
-        "sb_sx": (record.suburb, surname_sx),
-        "sb_gx": (record.suburb, given_sx),
-        "pc_st": (record.postcode, street),
-        "sb_st": (record.suburb, street),
+        "sb_sx": (suburb, surname_sx),
+        "sb_gx": (suburb, given_sx),
         "em": (record.email,),
         "ph": (record.phone,),
     }
-    return {f"{name}:{'|'.join(parts)}" for name, parts in passes.items() if all(parts)}
+    keys = {f"{name}:{'|'.join(parts)}" for name, parts in passes.items() if all(parts)}
+    for line in {_squash(record.address_1, 6), _squash(record.address_2, 6)} - {""}:
+        for name, other in (
+            ("ln_no", record.street_number),
+            ("ln_pc", record.postcode),
+            ("ln_sb", suburb),
+            ("ln_gx", given_sx),
+            ("ln_sx", surname_sx),
+        ):
+            if other:
+                keys.add(f"{name}:{line}|{other}")
+    return keys
 
 
 def candidate_pairs(records: Sequence[PersonRecord], *, max_block: int = MAX_BLOCK) -> set[tuple[int, int]]:
@@ -249,11 +263,30 @@ NAME_AGREES = 0.8  # a present name below this similarity contradicts the match
 
 
 def _name_similarity(a: str, b: str) -> float:
-    return JaroWinkler.normalized_similarity(a, b)
+    """Jaro-Winkler, also with spaces removed ('ebon i' is 'eboni'); a name that is the other's initial or
+    start ('m', 'alex' for 'alexander') counts as agreeing."""
+    squashed_a, squashed_b = _squash(a), _squash(b)
+    if squashed_a == squashed_b:
+        return 1.0
+    similarity = max(
+        JaroWinkler.normalized_similarity(a, b), JaroWinkler.normalized_similarity(squashed_a, squashed_b)
+    )
+    if OSA.distance(squashed_a, squashed_b) <= 1:  # one typo, a transposition included ('sam', 'sma')
+        similarity = max(similarity, NAME_AGREES + 0.1)
+    shorter, longer = sorted((squashed_a, squashed_b), key=len)
+    if longer.startswith(shorter) and (len(shorter) == 1 or len(shorter) >= 3):
+        similarity = max(similarity, NAME_AGREES)
+    return similarity
 
 
 def _text_similarity(a: str, b: str) -> float:
-    return max(JaroWinkler.normalized_similarity(a, b), fuzz.token_sort_ratio(a, b) / 100)
+    """The best of Jaro-Winkler and token-sort ratio, and of the Levenshtein similarity with spaces removed
+    ('dixonddrive' is 'dixon drive' with a typo)."""
+    return max(
+        JaroWinkler.normalized_similarity(a, b),
+        fuzz.token_sort_ratio(a, b) / 100,
+        Levenshtein.normalized_similarity(_squash(a), _squash(b)),
+    )
 
 
 def _code_similarity(a: str, b: str) -> float:
@@ -309,9 +342,14 @@ def _name_evidence(a: PersonRecord, b: PersonRecord, *, swapped: bool) -> dict[s
     }
 
 
-def score_pair(a: PersonRecord, b: PersonRecord) -> MatchResult:
+def score_pair(a: PersonRecord, b: PersonRecord, *, household_rule: bool = True) -> MatchResult:
     """How likely two records are one person, with the reasons; given name and surname, and the two address
-    lines, are also compared crosswise (swapped fields), the better reading kept."""
+    lines, are also compared crosswise (swapped fields), the better reading kept.
+
+    Linked automatically only when the score reaches HIGH and nothing contradicts it, unless an exact email
+    or phone agrees: no name can be compared, the given names differ (two people of one household: the
+    household rule, which only evaluation may switch off to measure what it costs), the surnames differ with
+    no given name to compare, or the streets and house numbers differ."""
     straight = _name_evidence(a, b, swapped=False)
     crossed = _name_evidence(a, b, swapped=True)
     swapped = _bits(crossed) > _bits(straight)
@@ -320,18 +358,27 @@ def score_pair(a: PersonRecord, b: PersonRecord) -> MatchResult:
         left, right = getattr(a, name), getattr(b, name)
         if left and right:
             similarities[name] = similarity_of(left, right)
-    if a.address_1 and a.address_2 and b.address_1 and b.address_2:
-        crosswise = (_text_similarity(a.address_1, b.address_2), _text_similarity(a.address_2, b.address_1))
-        if sum(crosswise) > similarities["address_1"] + similarities["address_2"]:
-            similarities["address_1"], similarities["address_2"] = crosswise  # the two lines given swapped
+    if (a.address_2 or b.address_2) and a.address_1 and b.address_1:  # the two lines given swapped
+        crosswise = {
+            "address_1": _text_similarity(a.address_1, b.address_2) if b.address_2 else 0.0,
+            "address_2": _text_similarity(a.address_2, b.address_1) if a.address_2 else 0.0,
+        }
+        if a.address_2 and b.address_2:
+            if sum(crosswise.values()) > similarities["address_1"] + similarities["address_2"]:
+                similarities.update(crosswise)
+        else:  # one record has a single line: compared with whichever of the other's lines fits it better
+            similarities["address_1"] = max(similarities["address_1"], *crosswise.values())
     reasons = {
         name: {"similarity": round(similarity, 3), "bits": round(_evidence(name, similarity), 2)}
         for name, similarity in similarities.items()
     }
     total = sum(reason["bits"] for reason in reasons.values())
     score = 1 / (1 + 2 ** (PRIOR_BITS - total))
-    names_contradict = not any(n in similarities for n in ("given_name", "surname")) or any(
-        similarities[n] < NAME_AGREES for n in ("given_name", "surname") if n in similarities
+    given, surname = similarities.get("given_name"), similarities.get("surname")
+    names_contradict = (
+        (given is None and (surname is None or surname < NAME_AGREES))
+        or (household_rule and given is not None and given < NAME_AGREES)
+        or (given is not None and given < NAME_AGREES and surname is not None and surname < NAME_AGREES)
     )
     street_contradicts = (
         similarities.get("address_1", 1.0) <= WEIGHTS["address_1"].floor
