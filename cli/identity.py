@@ -12,9 +12,9 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from cli import context
+from core.customers.backfill import resolve_all_customers
 from core.customers.evaluation import evaluate_identity_files
 from core.customers.models import Customer
-from core.customers.resolution import resolve_all_customers
 from core.db import utcnow
 from core.errors import DomainError
 from core.security.roles import Actor

@@ -205,8 +205,8 @@ def blocking_keys(record: PersonRecord) -> set[str]:
         "pc_in": (record.postcode, initials),
         "sx_sx": tuple(sorted((given_sx, surname_sx))),
         "pc_no": (record.postcode, record.street_number),
-        "sb_sx": (suburb, surname_sx),
-        "sb_gx": (suburb, given_sx),
+        "sb_sx": (suburb, surname_sx, record.given_name[:1]),
+        "sb_gx": (suburb, given_sx, record.surname[:1]),
         "em": (record.email,),
         "ph": (record.phone,),
     }
@@ -224,12 +224,14 @@ def blocking_keys(record: PersonRecord) -> set[str]:
     return keys
 
 
-def candidate_pairs(records: Sequence[PersonRecord], *, max_block: int = MAX_BLOCK) -> set[tuple[int, int]]:
-    """Index pairs (i < j) of records sharing at least one blocking key; keys held by more than
-    `max_block` records are skipped (too common to tell anyone apart)."""
+def candidate_pairs(
+    records: Sequence[PersonRecord], *, max_block: int = MAX_BLOCK, keys: Sequence[set[str]] | None = None
+) -> set[tuple[int, int]]:
+    """Index pairs (i < j) of records sharing at least one blocking key (`keys[i]` when computed already);
+    keys held by more than `max_block` records are skipped (too common to tell anyone apart)."""
     blocks: dict[str, list[int]] = defaultdict(list)
     for index, record in enumerate(records):
-        for key in blocking_keys(record):
+        for key in blocking_keys(record) if keys is None else keys[index]:
             blocks[key].append(index)
     pairs: set[tuple[int, int]] = set()
     for members in blocks.values():
@@ -342,6 +344,20 @@ def _name_evidence(a: PersonRecord, b: PersonRecord, *, swapped: bool) -> dict[s
     }
 
 
+def _score(similarities: Mapping[str, float]) -> float:
+    return 1 / (1 + 2 ** (PRIOR_BITS - _bits(similarities)))
+
+
+def _result(
+    similarities: Mapping[str, float], decision: Literal["link", "suggest", "distinct"], swapped: bool
+) -> MatchResult:
+    reasons = {
+        name: {"similarity": round(similarity, 3), "bits": round(_evidence(name, similarity), 2)}
+        for name, similarity in similarities.items()
+    }
+    return MatchResult(round(_score(similarities), 4), decision, reasons, swapped)
+
+
 def score_pair(a: PersonRecord, b: PersonRecord, *, household_rule: bool = True) -> MatchResult:
     """How likely two records are one person, with the reasons; given name and surname, and the two address
     lines, are also compared crosswise (swapped fields), the better reading kept.
@@ -354,10 +370,18 @@ def score_pair(a: PersonRecord, b: PersonRecord, *, household_rule: bool = True)
     crossed = _name_evidence(a, b, swapped=True)
     swapped = _bits(crossed) > _bits(straight)
     similarities = crossed if swapped else straight
+    pending = []
     for name, similarity_of in _SIMILARITY.items():
         left, right = getattr(a, name), getattr(b, name)
         if left and right:
-            similarities[name] = similarity_of(left, right)
+            if similarity_of is _text_similarity:
+                pending.append((name, left, right))
+            else:
+                similarities[name] = similarity_of(left, right)
+    if _bits(similarities) + sum(WEIGHTS[name].agree for name, *_ in pending) < PRIOR_BITS:
+        return _result(similarities, "distinct", swapped)  # even full agreement on the rest falls short
+    for name, left, right in pending:
+        similarities[name] = _text_similarity(left, right)
     if (a.address_2 or b.address_2) and a.address_1 and b.address_1:  # the two lines given swapped
         crosswise = {
             "address_1": _text_similarity(a.address_1, b.address_2) if b.address_2 else 0.0,
@@ -368,12 +392,7 @@ def score_pair(a: PersonRecord, b: PersonRecord, *, household_rule: bool = True)
                 similarities.update(crosswise)
         else:  # one record has a single line: compared with whichever of the other's lines fits it better
             similarities["address_1"] = max(similarities["address_1"], *crosswise.values())
-    reasons = {
-        name: {"similarity": round(similarity, 3), "bits": round(_evidence(name, similarity), 2)}
-        for name, similarity in similarities.items()
-    }
-    total = sum(reason["bits"] for reason in reasons.values())
-    score = 1 / (1 + 2 ** (PRIOR_BITS - total))
+    score = _score(similarities)
     given, surname = similarities.get("given_name"), similarities.get("surname")
     names_contradict = (
         (given is None and (surname is None or surname < NAME_AGREES))
@@ -391,7 +410,7 @@ def score_pair(a: PersonRecord, b: PersonRecord, *, household_rule: bool = True)
         decision = "suggest"
     else:
         decision = "distinct"
-    return MatchResult(round(score, 4), decision, reasons, swapped)
+    return _result(similarities, decision, swapped)
 
 
 def match_records(
