@@ -21,7 +21,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.audit.models import AuditEntry
-from core.customers.matching import MatchResult, blocking_keys, candidate_pairs, score_pair
+from core.customers.matching import MatchResult, PersonRecord, blocking_keys, candidate_pairs, score_pair
 from core.customers.models import (
     Customer,
     CustomerMatchSuggestion,
@@ -66,13 +66,14 @@ def _index_keys(session: Session, rows: list[Any], keys: list[set[str]]) -> int:
         for key in sorted(row_keys)
     ]
     for start in range(0, len(values), 20000):
-        session.execute(insert(IdentityMatchKey), values[start : start + 20000])
+        session.execute(insert(IdentityMatchKey.__table__), values[start : start + 20000])
     return len({value["identity_id"] for value in values})
 
 
-def _found_matches(rows: list[Any], keys: list[set[str]]) -> dict[int, dict[int, MatchResult]]:
+def _found_matches(
+    rows: list[Any], records: list[PersonRecord], keys: list[set[str]]
+) -> dict[int, dict[int, MatchResult]]:
     """Per customer, the other customers scored at or above LOW, each with its best identity pair."""
-    records = [identity_record(row) for row in rows]
     found: dict[int, dict[int, MatchResult]] = defaultdict(dict)
     for i, j in candidate_pairs(records, keys=keys):
         a, b = rows[i].customer_id, rows[j].customer_id
@@ -104,10 +105,11 @@ def resolve_all_customers(
         .where(Customer.merged_into_id.is_(None))
         .order_by(Identity.id)
     ).all()
-    keys = [blocking_keys(identity_record(row)) for row in rows]
+    records = [identity_record(row) for row in rows]
+    keys = [blocking_keys(record) for record in records]
     report = ResolutionReport(identities_indexed=_index_keys(session, rows, keys))
     report.identities_indexed += index_identity_keys(session)  # identities of merged customers, if any
-    found = _found_matches(rows, keys)
+    found = _found_matches(rows, records, keys)
     customers = session.execute(
         select(Customer.id, Customer.created_at)
         .where(Customer.merged_into_id.is_(None))

@@ -16,6 +16,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
 from typing import Any, Literal
 
@@ -63,6 +64,7 @@ PLACE_WORDS = {"st": "saint", "mt": "mount", "pt": "port", "nth": "north", "sth"
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
+@lru_cache(maxsize=1 << 16)  # cities, states, streets and names repeat: each is normalised once
 def normalize_text(value: str | None) -> str:
     """Lower case, accents and punctuation removed, single spaces; '' for None."""
     if not value:
