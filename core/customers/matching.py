@@ -367,10 +367,12 @@ def score_pair(a: PersonRecord, b: PersonRecord, *, household_rule: bool = True)
     Linked automatically only when the score reaches HIGH and nothing contradicts it, unless an exact email
     or phone agrees: no name can be compared, the given names differ (two people of one household: the
     household rule, which only evaluation may switch off to measure what it costs), the surnames differ with
-    no given name to compare, or the streets and house numbers differ."""
+    no given name to compare, the streets and house numbers differ, or the suburbs and postcodes do (a
+    namesake on a street of the same name in another town)."""
     straight = _name_evidence(a, b, swapped=False)
     crossed = _name_evidence(a, b, swapped=True)
-    swapped = _bits(crossed) > _bits(straight)
+    # Read swapped only when it explains more names: a lone surname is not read as the other's given name.
+    swapped = (len(crossed) > len(straight) or len(crossed) == 2) and _bits(crossed) > _bits(straight)
     similarities = crossed if swapped else straight
     pending = []
     for name, similarity_of in _SIMILARITY.items():
@@ -401,9 +403,13 @@ def score_pair(a: PersonRecord, b: PersonRecord, *, household_rule: bool = True)
         or (household_rule and given is not None and given < NAME_AGREES)
         or (given is not None and given < NAME_AGREES and surname is not None and surname < NAME_AGREES)
     )
-    street_contradicts = (
+    street_contradicts = (  # another street, or the same street name in another town
         similarities.get("address_1", 1.0) <= WEIGHTS["address_1"].floor
         and similarities.get("street_number", 0.0) < 1.0
+    ) or (
+        all(similarities.get(name, 1.0) <= WEIGHTS[name].floor for name in ("suburb", "postcode"))
+        and similarities.get("street_number", 0.0) < 1.0
+        and similarities.get("state", 0.0) < 1.0
     )
     exact_contact = any(similarities.get(n) == 1.0 for n in ("email", "phone"))
     if score >= HIGH and (exact_contact or not (names_contradict or street_contradicts)):
