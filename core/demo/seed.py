@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core import models as m
@@ -142,6 +142,7 @@ def seed_demo(
     write_admin_audit(ctx, staff, ref.channels, ref.locations)
     _write(engine, ctx.take_batch(), counts, level_updates)
 
+    _advance_sequences(engine)
     # Identity resolution over the seeded customers, as `crossdock customers resolve` runs it: the live code
     # merges the cross-channel duplicates and queues the doubtful ones for staff (the seed writes no merges).
     with Session(engine) as session, session.begin():
@@ -169,3 +170,19 @@ def _write(
                 counts[name] += len(rows)
         if level_updates:
             session.execute(update(m.StockLevel), level_updates)
+
+
+def _advance_sequences(engine: Engine) -> None:
+    """On PostgreSQL, move each table's id sequence past the ids the seed wrote itself, so rows inserted
+    afterwards (identity resolution's, the application's) get fresh ids."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:
+        for name, table in _TABLES.items():
+            if "id" in table.c and table.c.id.primary_key and table.c.id.type.python_type is int:
+                highest = func.max(table.c.id)
+                conn.execute(
+                    select(func.setval(func.pg_get_serial_sequence(name, "id"), highest)).having(
+                        highest.is_not(None)
+                    )
+                )
