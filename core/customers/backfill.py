@@ -65,8 +65,16 @@ def _index_keys(session: Session, rows: list[Any], keys: list[set[str]]) -> int:
         if row.id not in indexed
         for key in sorted(row_keys)
     ]
-    for start in range(0, len(values), 20000):
-        session.execute(insert(IdentityMatchKey.__table__), values[start : start + 20000])
+    table = IdentityMatchKey.__table__
+    if session.get_bind().dialect.name == "postgresql":  # COPY: psycopg's executemany goes row by row
+        driver = session.connection().connection.driver_connection
+        statement = f"COPY {table.name} (identity_id, key) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for value in values:
+                copy.write_row((value["identity_id"], value["key"]))
+    else:
+        for start in range(0, len(values), 20000):
+            session.execute(insert(table), values[start : start + 20000])
     return len({value["identity_id"] for value in values})
 
 
