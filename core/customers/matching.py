@@ -266,12 +266,30 @@ PRIOR_BITS = 12.0  # evidence needed for even odds that two records in one block
 NAME_AGREES = 0.8  # a present name below this similarity contradicts the match
 
 
+# Common English nicknames and the given names they stand for: a nickname agrees with its name.
+_NICKNAMES = {
+    "abby": "abigail", "alex": "alexander", "andy": "andrew", "ben": "benjamin", "becca": "rebecca",
+    "beth": "elizabeth", "bill": "william", "billy": "william", "bob": "robert", "bobby": "robert",
+    "chris": "christopher", "chuck": "charles", "dan": "daniel", "danny": "daniel", "dave": "david",
+    "ed": "edward", "eddie": "edward", "gabe": "gabriel", "jen": "jennifer", "jenny": "jennifer",
+    "jess": "jessica", "jim": "james", "jimmy": "james", "joe": "joseph", "joey": "joseph", "jon": "jonathan",
+    "josh": "joshua", "kate": "katherine", "katie": "katherine", "kathy": "katherine", "liz": "elizabeth",
+    "maggie": "margaret", "matt": "matthew", "meg": "margaret", "mike": "michael", "nat": "natalie",
+    "nick": "nicholas", "pat": "patricia", "peggy": "margaret", "rob": "robert", "sam": "samantha",
+    "steph": "stephanie", "steve": "steven", "theo": "theodore", "tim": "timothy", "tom": "thomas",
+    "tommy": "thomas", "tony": "anthony", "vicky": "victoria", "will": "william", "zach": "zachary",
+    "bella": "isabella", "liam": "william", "ted": "edward",
+}  # fmt: skip
+
+
 def _name_similarity(a: str, b: str) -> float:
     """Jaro-Winkler, also with spaces removed ('ebon i' is 'eboni'); a name that is the other's initial or
     start ('m', 'alex' for 'alexander') counts as agreeing."""
     squashed_a, squashed_b = _squash(a), _squash(b)
     if squashed_a == squashed_b:
         return 1.0
+    if _NICKNAMES.get(a, a) == _NICKNAMES.get(b, b):  # 'vicky' and 'victoria'
+        return 0.95
     similarity = max(
         JaroWinkler.normalized_similarity(a, b), JaroWinkler.normalized_similarity(squashed_a, squashed_b)
     )
