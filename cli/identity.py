@@ -12,9 +12,9 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from cli import context
+from core.customers.backfill import resolve_all_customers
 from core.customers.evaluation import evaluate_identity_files
 from core.customers.models import Customer
-from core.customers.resolution import resolve_all_customers
 from core.db import utcnow
 from core.errors import DomainError
 from core.security.roles import Actor
@@ -27,12 +27,19 @@ _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 @click.argument("other", type=_FILE, required=False)
 @click.option("--links", "--truth", "links", type=_FILE, required=True, help="True pairs: rec_id_1,rec_id_2.")
 @click.option("--json", "as_json", is_flag=True, help="The figures as JSON.")
-def eval_identity(file: Path, other: Path | None, links: Path, as_json: bool) -> None:
+@click.option(
+    "--no-household-rule",
+    is_flag=True,
+    help="Also link pairs whose given names differ (measures what the rule costs; resolution keeps it).",
+)
+def eval_identity(
+    file: Path, other: Path | None, links: Path, as_json: bool, no_household_rule: bool
+) -> None:
     """Precision, recall and F1 of automatic links against true ones: duplicates within FILE, or links
     between FILE and OTHER (CSV: rec_id, given_name, surname, street_number, address_1, address_2, suburb,
     postcode, state, optional email and phone)."""
     try:
-        result = evaluate_identity_files(file, links, other)
+        result = evaluate_identity_files(file, links, other, household_rule=not no_household_rule)
     except (DomainError, UnicodeDecodeError) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import click
@@ -30,10 +31,25 @@ LOG_LEVELS = ("debug", "info", "warning", "error")
 
 def _seed_with_progress(engine: Engine, *, orders: int, seed_value: int, label: str) -> demo_seed.SeedStats:
     """Seed, with a progress bar on stderr when that is a terminal (none when output is captured)."""
-    with click.progressbar(
-        length=orders, label=label, show_pos=True, file=sys.stderr, hidden=not sys.stderr.isatty()
-    ) as bar:
-        return demo_seed.seed_demo(engine, orders=orders, seed=seed_value, progress=bar.update)
+    hidden = not sys.stderr.isatty()
+
+    def resolving(ids: Iterable[int]) -> Iterator[int]:
+        customer_ids = list(ids)
+        with click.progressbar(
+            customer_ids, label="Resolving customers", show_pos=True, file=sys.stderr, hidden=hidden
+        ) as customers:
+            yield from customers
+
+    with click.progressbar(length=orders, label=label, show_pos=True, file=sys.stderr, hidden=hidden) as bar:
+        stats = demo_seed.seed_demo(
+            engine, orders=orders, seed=seed_value, progress=bar.update, resolving=resolving
+        )
+    if stats.resolution is not None:
+        click.echo(
+            f"identity resolution: {stats.resolution.links_made} customers merged,"
+            f" {stats.resolution.suggestions_queued} suggestions queued"
+        )
+    return stats
 
 
 @click.command("seed")

@@ -76,9 +76,13 @@ class Evaluation:
         return asdict(self)
 
 
-def evaluate_identity_files(path: Path, links: Path, other: Path | None = None) -> Evaluation:
+def evaluate_identity_files(
+    path: Path, links: Path, other: Path | None = None, *, household_rule: bool = True
+) -> Evaluation:
     """Block and score the records of one file (duplicates within it) or of two (links across them) and
-    compare the links found with the true ones; the time covers reading the records, blocking and scoring."""
+    compare the links found with the true ones; the time covers reading the records, blocking and scoring.
+    `household_rule=False` measures what the rule that never links two given names costs (resolution
+    always keeps it)."""
     truth = read_links_csv(links, two_files=other is not None)
     started = time.perf_counter()
     if other is None:
@@ -91,7 +95,7 @@ def evaluate_identity_files(path: Path, links: Path, other: Path | None = None) 
     linked: set[frozenset[str]] = set()
     suggested: set[frozenset[str]] = set()
     for i, j in pairs:
-        decision = score_pair(records[i], records[j]).decision
+        decision = score_pair(records[i], records[j], household_rule=household_rule).decision
         if decision != "distinct":
             (linked if decision == "link" else suggested).add(frozenset((records[i].key, records[j].key)))
     seconds = time.perf_counter() - started

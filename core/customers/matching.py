@@ -16,11 +16,12 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import combinations
 from typing import Any, Literal
 
 from rapidfuzz import fuzz
-from rapidfuzz.distance import JaroWinkler, Levenshtein
+from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
 HIGH = 0.95  # at or above: link automatically
 LOW = 0.5  # at or above (and below HIGH): suggest to staff
@@ -63,6 +64,7 @@ PLACE_WORDS = {"st": "saint", "mt": "mount", "pt": "port", "nth": "north", "sth"
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 
 
+@lru_cache(maxsize=1 << 16)  # cities, states, streets and names repeat: each is normalised once
 def normalize_text(value: str | None) -> str:
     """Lower case, accents and punctuation removed, single spaces; '' for None."""
     if not value:
@@ -185,37 +187,53 @@ def record_from_identity(
     )
 
 
+def _squash(value: str, length: int | None = None) -> str:
+    """A normalised value without its spaces (Febrl-style typos split and join words), cut to `length`."""
+    return value.replace(" ", "")[:length]
+
+
 def blocking_keys(record: PersonRecord) -> set[str]:
     """The record's keys in several blocking passes, so a typo in one field still leaves a shared key:
     postcode with the surname's Soundex, postcode with the sorted name initials, the sorted Soundex codes of
-    both names, postcode with house number, street with house number, the suburb with either name's
-    Soundex, postcode or suburb with the street's first word, and exact email or phone. A pass is skipped
-    when one of its fields is missing."""
+    both names, postcode with house number, the suburb with either name's Soundex, each address line's
+    start (spaces removed, so either line and a split or joined word still meet) with the house number,
+    the postcode, the suburb or either name's Soundex, and exact email or phone. A pass is skipped when one
+    of its fields is missing."""
     given_sx, surname_sx = soundex(record.given_name), soundex(record.surname)
     initials = "".join(sorted(name[0] for name in (record.given_name, record.surname) if name))
-    street = record.address_1.split()[0] if record.address_1 else ""
-    passes = {
+    suburb = _squash(record.suburb, 6)
+    passes: dict[str, tuple[str, ...]] = {
         "pc_sx": (record.postcode, surname_sx),
         "pc_in": (record.postcode, initials),
         "sx_sx": tuple(sorted((given_sx, surname_sx))),
         "pc_no": (record.postcode, record.street_number),
-        "st_no": (street, record.street_number),
-        "sb_sx": (record.suburb, surname_sx),
-        "sb_gx": (record.suburb, given_sx),
-        "pc_st": (record.postcode, street),
-        "sb_st": (record.suburb, street),
+        "sb_sx": (suburb, surname_sx, record.given_name[:1]),
+        "sb_gx": (suburb, given_sx, record.surname[:1]),
         "em": (record.email,),
         "ph": (record.phone,),
     }
-    return {f"{name}:{'|'.join(parts)}" for name, parts in passes.items() if all(parts)}
+    keys = {f"{name}:{'|'.join(parts)}" for name, parts in passes.items() if all(parts)}
+    for line in {_squash(record.address_1, 6), _squash(record.address_2, 6)} - {""}:
+        for name, other in (
+            ("ln_no", record.street_number),
+            ("ln_pc", record.postcode),
+            ("ln_sb", suburb),
+            ("ln_gx", given_sx),
+            ("ln_sx", surname_sx),
+        ):
+            if other:
+                keys.add(f"{name}:{line}|{other}")
+    return keys
 
 
-def candidate_pairs(records: Sequence[PersonRecord], *, max_block: int = MAX_BLOCK) -> set[tuple[int, int]]:
-    """Index pairs (i < j) of records sharing at least one blocking key; keys held by more than
-    `max_block` records are skipped (too common to tell anyone apart)."""
+def candidate_pairs(
+    records: Sequence[PersonRecord], *, max_block: int = MAX_BLOCK, keys: Sequence[set[str]] | None = None
+) -> set[tuple[int, int]]:
+    """Index pairs (i < j) of records sharing at least one blocking key (`keys[i]` when computed already);
+    keys held by more than `max_block` records are skipped (too common to tell anyone apart)."""
     blocks: dict[str, list[int]] = defaultdict(list)
     for index, record in enumerate(records):
-        for key in blocking_keys(record):
+        for key in blocking_keys(record) if keys is None else keys[index]:
             blocks[key].append(index)
     pairs: set[tuple[int, int]] = set()
     for members in blocks.values():
@@ -248,12 +266,49 @@ PRIOR_BITS = 12.0  # evidence needed for even odds that two records in one block
 NAME_AGREES = 0.8  # a present name below this similarity contradicts the match
 
 
+# Common English nicknames and the given names they stand for: a nickname agrees with its name.
+_NICKNAMES = {
+    "abby": "abigail", "alex": "alexander", "andy": "andrew", "ben": "benjamin", "becca": "rebecca",
+    "beth": "elizabeth", "bill": "william", "billy": "william", "bob": "robert", "bobby": "robert",
+    "chris": "christopher", "chuck": "charles", "dan": "daniel", "danny": "daniel", "dave": "david",
+    "ed": "edward", "eddie": "edward", "gabe": "gabriel", "jen": "jennifer", "jenny": "jennifer",
+    "jess": "jessica", "jim": "james", "jimmy": "james", "joe": "joseph", "joey": "joseph", "jon": "jonathan",
+    "josh": "joshua", "kate": "katherine", "katie": "katherine", "kathy": "katherine", "liz": "elizabeth",
+    "maggie": "margaret", "matt": "matthew", "meg": "margaret", "mike": "michael", "nat": "natalie",
+    "nick": "nicholas", "pat": "patricia", "peggy": "margaret", "rob": "robert", "sam": "samantha",
+    "steph": "stephanie", "steve": "steven", "theo": "theodore", "tim": "timothy", "tom": "thomas",
+    "tommy": "thomas", "tony": "anthony", "vicky": "victoria", "will": "william", "zach": "zachary",
+    "bella": "isabella", "liam": "william", "ted": "edward",
+}  # fmt: skip
+
+
 def _name_similarity(a: str, b: str) -> float:
-    return JaroWinkler.normalized_similarity(a, b)
+    """Jaro-Winkler, also with spaces removed ('ebon i' is 'eboni'); a name that is the other's initial or
+    start ('m', 'alex' for 'alexander') counts as agreeing."""
+    squashed_a, squashed_b = _squash(a), _squash(b)
+    if squashed_a == squashed_b:
+        return 1.0
+    if _NICKNAMES.get(a, a) == _NICKNAMES.get(b, b):  # 'vicky' and 'victoria'
+        return 0.95
+    similarity = max(
+        JaroWinkler.normalized_similarity(a, b), JaroWinkler.normalized_similarity(squashed_a, squashed_b)
+    )
+    if OSA.distance(squashed_a, squashed_b) <= 1:  # one typo, a transposition included ('sam', 'sma')
+        similarity = max(similarity, NAME_AGREES + 0.1)
+    shorter, longer = sorted((squashed_a, squashed_b), key=len)
+    if longer.startswith(shorter) and (len(shorter) == 1 or len(shorter) >= 3):
+        similarity = max(similarity, NAME_AGREES)
+    return similarity
 
 
 def _text_similarity(a: str, b: str) -> float:
-    return max(JaroWinkler.normalized_similarity(a, b), fuzz.token_sort_ratio(a, b) / 100)
+    """The best of Jaro-Winkler and token-sort ratio, and of the Levenshtein similarity with spaces removed
+    ('dixonddrive' is 'dixon drive' with a typo)."""
+    return max(
+        JaroWinkler.normalized_similarity(a, b),
+        fuzz.token_sort_ratio(a, b) / 100,
+        Levenshtein.normalized_similarity(_squash(a), _squash(b)),
+    )
 
 
 def _code_similarity(a: str, b: str) -> float:
@@ -309,33 +364,70 @@ def _name_evidence(a: PersonRecord, b: PersonRecord, *, swapped: bool) -> dict[s
     }
 
 
-def score_pair(a: PersonRecord, b: PersonRecord) -> MatchResult:
-    """How likely two records are one person, with the reasons; given name and surname, and the two address
-    lines, are also compared crosswise (swapped fields), the better reading kept."""
-    straight = _name_evidence(a, b, swapped=False)
-    crossed = _name_evidence(a, b, swapped=True)
-    swapped = _bits(crossed) > _bits(straight)
-    similarities = crossed if swapped else straight
-    for name, similarity_of in _SIMILARITY.items():
-        left, right = getattr(a, name), getattr(b, name)
-        if left and right:
-            similarities[name] = similarity_of(left, right)
-    if a.address_1 and a.address_2 and b.address_1 and b.address_2:
-        crosswise = (_text_similarity(a.address_1, b.address_2), _text_similarity(a.address_2, b.address_1))
-        if sum(crosswise) > similarities["address_1"] + similarities["address_2"]:
-            similarities["address_1"], similarities["address_2"] = crosswise  # the two lines given swapped
+def _score(similarities: Mapping[str, float]) -> float:
+    return 1 / (1 + 2 ** (PRIOR_BITS - _bits(similarities)))
+
+
+def _result(
+    similarities: Mapping[str, float], decision: Literal["link", "suggest", "distinct"], swapped: bool
+) -> MatchResult:
     reasons = {
         name: {"similarity": round(similarity, 3), "bits": round(_evidence(name, similarity), 2)}
         for name, similarity in similarities.items()
     }
-    total = sum(reason["bits"] for reason in reasons.values())
-    score = 1 / (1 + 2 ** (PRIOR_BITS - total))
-    names_contradict = not any(n in similarities for n in ("given_name", "surname")) or any(
-        similarities[n] < NAME_AGREES for n in ("given_name", "surname") if n in similarities
+    return MatchResult(round(_score(similarities), 4), decision, reasons, swapped)
+
+
+def score_pair(a: PersonRecord, b: PersonRecord, *, household_rule: bool = True) -> MatchResult:
+    """How likely two records are one person, with the reasons; given name and surname, and the two address
+    lines, are also compared crosswise (swapped fields), the better reading kept.
+
+    Linked automatically only when the score reaches HIGH and nothing contradicts it, unless an exact email
+    or phone agrees: no name can be compared, the given names differ (two people of one household: the
+    household rule, which only evaluation may switch off to measure what it costs), the surnames differ with
+    no given name to compare, the streets and house numbers differ, or the suburbs and postcodes do (a
+    namesake on a street of the same name in another town)."""
+    straight = _name_evidence(a, b, swapped=False)
+    crossed = _name_evidence(a, b, swapped=True)
+    # Read swapped only when it explains more names: a lone surname is not read as the other's given name.
+    swapped = (len(crossed) > len(straight) or len(crossed) == 2) and _bits(crossed) > _bits(straight)
+    similarities = crossed if swapped else straight
+    pending = []
+    for name, similarity_of in _SIMILARITY.items():
+        left, right = getattr(a, name), getattr(b, name)
+        if left and right:
+            if similarity_of is _text_similarity:
+                pending.append((name, left, right))
+            else:
+                similarities[name] = similarity_of(left, right)
+    if _bits(similarities) + sum(WEIGHTS[name].agree for name, *_ in pending) < PRIOR_BITS:
+        return _result(similarities, "distinct", swapped)  # even full agreement on the rest falls short
+    for name, left, right in pending:
+        similarities[name] = _text_similarity(left, right)
+    if (a.address_2 or b.address_2) and a.address_1 and b.address_1:  # the two lines given swapped
+        crosswise = {
+            "address_1": _text_similarity(a.address_1, b.address_2) if b.address_2 else 0.0,
+            "address_2": _text_similarity(a.address_2, b.address_1) if a.address_2 else 0.0,
+        }
+        if a.address_2 and b.address_2:
+            if sum(crosswise.values()) > similarities["address_1"] + similarities["address_2"]:
+                similarities.update(crosswise)
+        else:  # one record has a single line: compared with whichever of the other's lines fits it better
+            similarities["address_1"] = max(similarities["address_1"], *crosswise.values())
+    score = _score(similarities)
+    given, surname = similarities.get("given_name"), similarities.get("surname")
+    names_contradict = (
+        (given is None and (surname is None or surname < NAME_AGREES))
+        or (household_rule and given is not None and given < NAME_AGREES)
+        or (given is not None and given < NAME_AGREES and surname is not None and surname < NAME_AGREES)
     )
-    street_contradicts = (
+    street_contradicts = (  # another street, or the same street name in another town
         similarities.get("address_1", 1.0) <= WEIGHTS["address_1"].floor
         and similarities.get("street_number", 0.0) < 1.0
+    ) or (
+        all(similarities.get(name, 1.0) <= WEIGHTS[name].floor for name in ("suburb", "postcode"))
+        and similarities.get("street_number", 0.0) < 1.0
+        and similarities.get("state", 0.0) < 1.0
     )
     exact_contact = any(similarities.get(n) == 1.0 for n in ("email", "phone"))
     if score >= HIGH and (exact_contact or not (names_contradict or street_contradicts)):
@@ -344,7 +436,7 @@ def score_pair(a: PersonRecord, b: PersonRecord) -> MatchResult:
         decision = "suggest"
     else:
         decision = "distinct"
-    return MatchResult(round(score, 4), decision, reasons, swapped)
+    return _result(similarities, decision, swapped)
 
 
 def match_records(

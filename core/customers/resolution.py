@@ -11,8 +11,6 @@ every identity that has none, and the back-fill (`crossdock customers resolve`) 
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,7 +25,6 @@ from core.customers.matching import (
     MatchResult,
     PersonRecord,
     blocking_keys,
-    candidate_pairs,
     record_from_identity,
     score_pair,
 )
@@ -55,7 +52,7 @@ MOVED_WITH_CUSTOMER: dict[str, Any] = {
     "crm_notes": CrmNote,
     "users": User,
 }
-_IDENTITY_COLUMNS = (
+IDENTITY_COLUMNS = (
     Identity.id,
     Identity.customer_id,
     Identity.name,
@@ -76,7 +73,7 @@ def index_identity_keys(session: Session, *, batch: int = 5000, limit: int | Non
     """Store the blocking keys of every identity that has none yet (the `limit` oldest of them, when given);
     the number of identities indexed."""
     unindexed = (
-        select(*_IDENTITY_COLUMNS)
+        select(*IDENTITY_COLUMNS)
         .where(~exists().where(IdentityMatchKey.identity_id == Identity.id))
         .order_by(Identity.id)
         .limit(limit)
@@ -105,7 +102,7 @@ def _candidates(customer_id: int, keys: set[str]) -> Select[Any]:
     )
     sharing = select(IdentityMatchKey.identity_id).where(IdentityMatchKey.key.in_(usable_keys))
     return (
-        select(*_IDENTITY_COLUMNS)
+        select(*IDENTITY_COLUMNS)
         .join(Customer, Customer.id == Identity.customer_id)
         .where(
             Identity.id.in_(sharing),
@@ -120,7 +117,7 @@ def customer_matches(session: Session, customer_id: int) -> dict[int, MatchResul
     identities (pairs scored at or above the suggestion threshold only)."""
     own = [
         identity_record(row)
-        for row in session.execute(select(*_IDENTITY_COLUMNS).where(Identity.customer_id == customer_id))
+        for row in session.execute(select(*IDENTITY_COLUMNS).where(Identity.customer_id == customer_id))
     ]
     keys = set().union(*(blocking_keys(record) for record in own)) if own else set()
     if not keys:
@@ -144,7 +141,7 @@ def _pair(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a < b else (b, a)
 
 
-def _reason(result: MatchResult) -> str:
+def match_reason(result: MatchResult) -> str:
     fields = ", ".join(f"{name} {reason['similarity']:.2f}" for name, reason in result.reasons.items())
     return f"identity match {result.score:.3f}: {fields}"[:300]
 
@@ -370,7 +367,7 @@ def _apply_matches(
             continue
         try:
             with session.begin_nested():
-                merge_customers(session, other, survivor, actor=actor, now=now, reason=_reason(result))
+                merge_customers(session, other, survivor, actor=actor, now=now, reason=match_reason(result))
         except DomainError:
             _queue(session, other, survivor, result, known, now=now, report=report)
             continue
@@ -429,60 +426,6 @@ def _queue(
     )
     known[pair] = "open"
     report.suggestions_queued += 1
-
-
-def resolve_all_customers(
-    session: Session,
-    *,
-    actor: Actor,
-    now: datetime,
-    progress: Callable[[Iterable[int]], Iterable[int]] = lambda ids: ids,
-) -> ResolutionReport:
-    """The back-fill: index the identities not indexed yet, block and score every active identity in one
-    pass (each normalised once), then resolve every active customer, oldest first (so duplicates merge into
-    the first customer made), as `resolve_customer_matches` does. `progress` wraps the customer ids."""
-    report = ResolutionReport(identities_indexed=index_identity_keys(session))
-    rows = session.execute(
-        select(*_IDENTITY_COLUMNS)
-        .join(Customer, Customer.id == Identity.customer_id)
-        .where(Customer.merged_into_id.is_(None))
-    ).all()
-    records = [identity_record(row) for row in rows]
-    found: dict[int, dict[int, MatchResult]] = defaultdict(dict)
-    for i, j in candidate_pairs(records):
-        a, b = rows[i].customer_id, rows[j].customer_id
-        if a == b:
-            continue
-        result = score_pair(records[i], records[j])
-        if result.decision == "distinct":
-            continue
-        for mine, other in ((a, b), (b, a)):
-            current = found[mine].get(other)
-            if current is None or _rank(result) > _rank(current):
-                found[mine][other] = result
-    ids: Sequence[int] = list(
-        session.scalars(
-            select(Customer.id)
-            .where(Customer.merged_into_id.is_(None))
-            .order_by(Customer.created_at, Customer.id)
-        )
-    )
-    merged_into: dict[int, int] = {}
-    for customer_id in progress(ids):
-        report.customers_checked += 1
-        if customer_id in merged_into:
-            continue
-        matches: dict[int, MatchResult] = {}
-        for matched, result in found.get(customer_id, {}).items():
-            other = matched
-            while other in merged_into:  # matched a customer since merged: the match is with its survivor
-                other = merged_into[other]
-            if other != customer_id and (other not in matches or _rank(result) > _rank(matches[other])):
-                matches[other] = result
-        done = len(report.merges)
-        _apply_matches(session, customer_id, matches, actor=actor, now=now, report=report)
-        merged_into.update(report.merges[done:])
-    return report
 
 
 def resolve_new_identities(

@@ -220,7 +220,7 @@ class AfterSales:
         exchange = rng.choice(siblings) if resolution == "exchange" and siblings else None
         resolution = "refund" if resolution == "exchange" and exchange is None else resolution
         paid_back = resolution != "exchange" and rng.random() < 0.85
-        customer = spec.person.customer_id if spec.person else None
+        customer = spec.customer_id
         got = [(line.id, qty, qty, qty * damaged) for line, qty in chosen]
         self._rma_rows(
             rma_id,
@@ -336,7 +336,7 @@ class AfterSales:
             requested + timedelta(seconds=rng.randint(3600, 108000)), self.now - timedelta(minutes=5)
         )
         rma_id, rma = self.next_id("return_requests"), self._rma_number()
-        customer = spec.person.customer_id if spec.person else None
+        customer = spec.customer_id
         self._rma_rows(
             rma_id,
             rma,

@@ -78,6 +78,7 @@ class OrderBuilder:
         name = ""
         if spec.person is not None:
             identity_id, name, email, phone, address = self.people.identity(spec.person, ch, placed)
+            spec.customer_id = spec.person.customers[ch.code]
         ship_to = None if pos or address is None else compact(address)
         country, region = (ship_to["country"], ship_to["region"]) if ship_to else ("US", "NY")
         currency = "CAD" if country == "CA" and ch.kind in ("amazon", "ebay") else "USD"
@@ -425,7 +426,7 @@ class OrderBuilder:
                 "status": state["status"],
                 "channel_status": channel_status,
                 "hold_reason": hold_reason,
-                "customer_id": spec.person.customer_id if spec.person else None,
+                "customer_id": spec.customer_id,
                 "identity_id": identity_id,
                 "email": email,
                 "phone": phone,

@@ -1,6 +1,9 @@
 """The people in the demo: staff users, the persons behind the orders (customers), how each channel knows
-them (identities, with each channel's quirks), the merges agents made, CRM notes and the admins' audit
-trail."""
+them (identities, with each channel's quirks), CRM notes and the admins' audit trail.
+
+An identity intake could not join to its person by an exact email or phone comes in as a customer of its
+own, as it would live; the seed writes no merges: identity resolution (run at the end of seeding) finds
+them."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import string
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.channels.base import is_relay_email
 from core.demo.channel_ids import ChannelIds
 from core.demo.context import HISTORY_DAYS, Existing, SeedContext, Staff
 from core.demo.data.orders import CASEY_ORDERS
@@ -205,15 +209,13 @@ class People:
         email: str | None,
         phone: str | None,
         created: datetime,
-        *,
-        merged_into: int | None = None,
     ) -> dict[str, Any]:
         return {
             "id": customer_id,
             "name": name,
             "email": email,
             "phone": phone,
-            "merged_into_id": merged_into,
+            "merged_into_id": None,
             "marketing_opt_out": self.rng.random() < 0.2,
             "notification_prefs": {"email": True, "sms": False},
             "deletion_requested_at": None,
@@ -266,22 +268,24 @@ class People:
             email = None
         address["name"] = name
         normalized = _digits_phone(phone) if phone else None
+        customer_id = person.customer_id
         if first_identity:
-            matched, score = "new", None
+            matched = "new"
         elif email is not None and email.lower() == person.email:
-            matched, score = "email", None
+            matched = "email"
         elif normalized is not None and normalized == person.phone:
-            matched, score = "phone", None
-        elif rng.random() < 0.06:
-            matched, score = "manual", None
-        else:
-            matched, score = "fuzzy", rng.randint(82, 97)
+            matched = "phone"
+        else:  # no exact key: a customer of its own, until resolution links it
+            matched, customer_id = "new", self.next_id("customers")
+            own_email = None if is_relay_email(email) else email and email.lower()
+            self.add("customers", self._customer_row(customer_id, name, own_email, normalized, at))
+        person.customers[ch.code] = customer_id
         identity_id = self.next_id("identities")
         self.add(
             "identities",
             {
                 "id": identity_id,
-                "customer_id": person.customer_id,
+                "customer_id": customer_id,
                 "channel_id": ch.id,
                 "external_id": self.channel_ids.buyer_id(ch, person),
                 "name": name,
@@ -289,12 +293,10 @@ class People:
                 "phone": normalized,
                 "address": compact(address),
                 "matched_by": matched,
-                "match_score": score,
+                "match_score": None,
                 "created_at": at,
             },
         )
-        if matched == "manual":
-            self._recorded_merge(person, identity_id, name, email, at)
         found = person.identities[ch.code] = (identity_id, name, email and email.lower(), phone, address)
         return found
 
@@ -318,42 +320,6 @@ class People:
         if address["country"] == "US" and rng.random() < 0.25:
             postal = f"{postal}-{rng.randrange(10000):04d}"
         return {**address, "line1": line1, "line2": line2, "postal_code": postal}
-
-    def _recorded_merge(
-        self, person: Person, identity_id: int, name: str, email: str | None, at: datetime
-    ) -> None:
-        """An agent merged a duplicate customer into this one; the duplicate stays, pointing at it."""
-        duplicate = self.next_id("customers")
-        agent = self.rng.choice(self.agents)
-        merged_at = min(at + timedelta(hours=self.rng.randint(2, 40)), self.now - timedelta(minutes=5))
-        self.add(
-            "customers",
-            self._customer_row(
-                duplicate, name, email and email.lower(), None, at, merged_into=person.customer_id
-            ),
-        )
-        self.add(
-            "customer_merges",
-            {
-                "id": self.next_id("customer_merges"),
-                "source_customer_id": duplicate,
-                "target_customer_id": person.customer_id,
-                "identity_ids": [identity_id],
-                "reason": "Same street address and phone; confirmed with the customer.",
-                "actor": agent[1],
-                "created_at": merged_at,
-                "undone_at": None,
-            },
-        )
-        self.ctx.audit(
-            agent,
-            "customer.merge",
-            "customer",
-            person.customer_id,
-            when=merged_at,
-            before={"customer_id": duplicate},
-            after={"merged_into_id": person.customer_id},
-        )
 
     def write_crm_notes(self) -> None:
         rng = self.rng

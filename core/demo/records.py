@@ -74,6 +74,9 @@ class Person:
     channels: list[str]
     identities: dict[str, Known] = field(default_factory=dict)
     first_order_at: datetime | None = None
+    # The customer each channel's identity came in as: the person's own, or one of its own when intake could
+    # not join it by an exact email or phone (identity resolution finds those afterwards).
+    customers: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -88,6 +91,7 @@ class Spec:
     min_lines: int = 1
     split: bool = False
     ticket: str | None = None
+    customer_id: int | None = None  # the customer of the identity the order came in with
 
 
 @dataclass(slots=True)

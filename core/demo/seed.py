@@ -7,6 +7,9 @@ buyer); then play the orders in time order, ORDERS_PER_BATCH at a time, each bat
 executemany INSERTs of plain dicts with precomputed ids. Stock moves only through the ledger
 (core.demo.stock); levels are written in the last transaction with their final counts, with what happened
 around the orders (CRM notes, general questions, inbound payloads, the outbox, the admins' audit trail).
+Last, identity resolution runs over the customers (core.customers.backfill), as `crossdock customers resolve`
+does: the identities a channel gave under another name or address came in as customers of their own, and the
+live matching merges them or queues them for staff.
 
 Only `random.Random(seed)` and `now` feed the values: the same seed and `now` give the same rows. The
 builders draw from the one generator in a fixed order, so the order of the calls below is part of the output.
@@ -17,15 +20,17 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core import models as m
+from core.customers.backfill import resolve_all_customers
+from core.customers.resolution import ResolutionReport
 from core.db import utcnow
 from core.demo.after_sales import AfterSales
 from core.demo.channel_ids import ChannelIds
@@ -40,6 +45,7 @@ from core.demo.shipments import Parcels
 from core.demo.stock import Ledger
 from core.demo.support import Support, write_help_content
 from core.security.passwords import hash_password
+from core.security.roles import Actor
 
 DEMO_PASSWORD = "crossdock-demo"  # noqa: S105 - the published demo sign-in, printed by `./run demo`
 DEMO_ACCOUNTS: list[tuple[str, str]] = [
@@ -61,6 +67,7 @@ class SeedStats:
 
     counts: dict[str, int]
     seconds: float
+    resolution: ResolutionReport | None = None  # what identity resolution merged and queued at the end
 
     @property
     def orders_per_second(self) -> float:
@@ -81,8 +88,10 @@ def seed_demo(
     seed: int = 42,
     progress: Callable[[int], None] | None = None,
     now: datetime | None = None,
+    resolving: Callable[[Iterable[int]], Iterable[int]] = lambda ids: ids,
 ) -> SeedStats:
-    """Write the demo data set of `orders` orders (the caller has migrated the database)."""
+    """Write the demo data set of `orders` orders (the caller has migrated the database), then resolve
+    customer identities (`resolving` wraps the customer ids, for a progress bar)."""
     started = time.perf_counter()
     now = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
     ctx = SeedContext(random.Random(seed), now, orders)
@@ -132,8 +141,16 @@ def seed_demo(
     write_outbox(ctx, builder.recent, existing, ref, ledger)
     write_admin_audit(ctx, staff, ref.channels, ref.locations)
     _write(engine, ctx.take_batch(), counts, level_updates)
+
+    _advance_sequences(engine)
+    # Identity resolution over the seeded customers, as `crossdock customers resolve` runs it: the live code
+    # merges the cross-channel duplicates and queues the doubtful ones for staff (the seed writes no merges).
+    with Session(engine) as session, session.begin():
+        report = resolve_all_customers(session, actor=Actor(label="demo seed"), now=now, progress=resolving)
     return SeedStats(
-        counts={name: counts[name] for name in _TABLES if counts[name]}, seconds=time.perf_counter() - started
+        counts={name: counts[name] for name in _TABLES if counts[name]},
+        seconds=time.perf_counter() - started,
+        resolution=report,
     )
 
 
@@ -153,3 +170,19 @@ def _write(
                 counts[name] += len(rows)
         if level_updates:
             session.execute(update(m.StockLevel), level_updates)
+
+
+def _advance_sequences(engine: Engine) -> None:
+    """On PostgreSQL, move each table's id sequence past the ids the seed wrote itself, so rows inserted
+    afterwards (identity resolution's, the application's) get fresh ids."""
+    if engine.dialect.name != "postgresql":
+        return
+    with engine.begin() as conn:
+        for name, table in _TABLES.items():
+            if "id" in table.c and table.c.id.primary_key and table.c.id.type.python_type is int:
+                highest = func.max(table.c.id)
+                conn.execute(
+                    select(func.setval(func.pg_get_serial_sequence(name, "id"), highest)).having(
+                        highest.is_not(None)
+                    )
+                )

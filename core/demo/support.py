@@ -77,7 +77,7 @@ class Support:
         forced = {"where_is_my_order": ("open", "chat"), "return": ("solved", "portal")}
         ticket_status, source = forced.get(category, (None, None)) if spec.ticket else (None, None)
         self._ticket(
-            person.customer_id,
+            spec.customer_id or person.customer_id,  # the customer the order came in with
             order_id,
             category,
             start,

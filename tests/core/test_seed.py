@@ -328,3 +328,30 @@ def test_seed_demo_ticket_due_dates_follow_the_sla_policy(seeded: dict[str, Any]
             created, default_policy(priority), DEFAULT_CALENDAR, override=override
         )
         assert (paused_at is None) == (status == "open")
+
+
+def test_seed_demo_cross_channel_duplicates_are_merged_by_identity_resolution(seeded: dict[str, Any]) -> None:
+    """The seed writes each identity intake could not join by exact keys as a customer of its own (made when
+    the identity came in, under its name); identity resolution at the end of seeding merges them into their
+    person's customer: every merge is the live code's, and none merges two persons."""
+    engine = seeded["engine"]
+    made_with_identity = (
+        select(m.Identity.id)
+        .where(m.Identity.created_at == m.Customer.created_at, m.Identity.name == m.Customer.name)
+        .exists()
+    )
+    duplicates = {
+        customer_id for (customer_id,) in _rows(engine, select(m.Customer.id).where(made_with_identity))
+    }
+    merges = _rows(
+        engine, select(m.CustomerMerge.source_customer_id, m.CustomerMerge.actor, m.CustomerMerge.reason)
+    )
+    assert duplicates and merges
+    assert all(actor == "demo seed" and reason.startswith("identity match") for _, actor, reason in merges)
+    merged = {source for source, _, _ in merges}
+    assert merged <= duplicates  # never a person merged into another
+    assert len(merged) >= 0.8 * len(duplicates)
+    assert seeded["stats"].resolution.links_made == len(merges)
+    active = _rows(engine, select(m.Customer.id).where(m.Customer.merged_into_id.is_(None)))
+    orders_of_merged = _rows(engine, select(m.Order.id).where(m.Order.customer_id.in_(merged)))
+    assert orders_of_merged == [] and len(active) == seeded["stats"].counts["customers"] - len(merges)

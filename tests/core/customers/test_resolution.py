@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.audit.models import AuditEntry
+from core.customers.backfill import resolve_all_customers
 from core.customers.models import (
     CrmNote,
     Customer,
@@ -24,7 +25,6 @@ from core.customers.resolution import (
     index_identity_keys,
     merge_customers,
     merge_suggestion,
-    resolve_all_customers,
     resolve_customer_matches,
     resolve_new_identities,
     unmerge_customers,
