@@ -105,8 +105,8 @@ def _find_orders(data: Any) -> list | None:
     if not isinstance(data, dict):
         return None
     if isinstance(data.get("list"), dict):
-        elements = as_dict(data["list"].get("elements"), "list.elements")
-        orders = elements.get("order")
+        elements = data["list"].get("elements")
+        orders = elements.get("order") if isinstance(elements, dict) else None
         return orders if isinstance(orders, list) and orders else None
     if isinstance(data.get("order"), dict):
         return [data["order"]]
@@ -413,7 +413,8 @@ def poll_pages(
         listing = json_object(response, "getAllOrders").get("list")
         if not isinstance(listing, dict):
             raise PollError(f"getAllOrders: no list in {response.text[:200]!r}")
-        orders = as_dict(listing.get("elements"), "list.elements").get("order") or []
+        elements = listing.get("elements")
+        orders = (elements.get("order") if isinstance(elements, dict) else None) or []
         if not isinstance(orders, list):
             raise PollError(f"getAllOrders: list.elements.order is not a list in {response.text[:200]!r}")
         page = Page(bodies=[("getAllOrders", response)])
@@ -421,8 +422,8 @@ def poll_pages(
             if not isinstance(order, dict):
                 continue
             page.orders += 1
-            lines = as_list(as_dict(order.get("orderLines"), "orderLines").get("orderLine"), "orderLine")
             try:
+                lines = as_list(as_dict(order.get("orderLines"), "orderLines").get("orderLine"), "orderLine")
                 dates = [
                     _epoch_ms(as_dict(line, "orderLine").get("statusDate"), "statusDate") for line in lines
                 ]
@@ -434,7 +435,8 @@ def poll_pages(
             if moment is not None:
                 page.updated.append(moment)
         yield page
-        cursor = clean(as_dict(listing.get("meta"), "list.meta").get("nextCursor"))
+        meta = listing.get("meta")
+        cursor = clean(meta.get("nextCursor")) if isinstance(meta, dict) else None
         if not orders or not cursor:
             return
         path, params = f"{ORDERS_PATH}{cursor if cursor.startswith('?') else '?' + cursor}", None

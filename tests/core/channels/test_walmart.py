@@ -169,6 +169,8 @@ def test_walmart_bare_order_and_bare_list_are_read():
     [
         {"list": {"meta": {"totalCount": 0, "limit": 100}, "elements": {"order": []}}},
         {"list": {"meta": {"totalCount": 0}, "elements": {}}},
+        {"list": {"meta": {"totalCount": 0}, "elements": []}},
+        {"list": {"elements": {"order": {"purchaseOrderId": "1"}}}},
         {"errors": {"error": [{"code": "UNAUTHORIZED.GMP_GATEWAY_API", "severity": "ERROR"}]}},
         [],
         "not json",
