@@ -491,6 +491,8 @@ def test_bigcommerce_channel_added_from_the_cli_imports_orders_and_records_a_web
     lines = [json.loads(line) for line in result.output.splitlines()]
     assert {line["external_id"] for line in lines} == {"3001", "3002", "3003"}
     assert {line["error"] for line in lines} == {None}
+    replay = _invoke(cli_db, "import", "bc-store", *files)
+    assert {json.loads(line)["status"] for line in replay.output.splitlines()} == {"duplicate"}
 
     hook = _invoke(
         cli_db, "import", "bc-store", str(channel_file("bigcommerce", "webhook_order_created.json"))

@@ -366,6 +366,40 @@ def test_walmart_poll_follows_next_cursor_with_the_walmart_headers(server):
     assert len(set(correlation)) == 2 and all(len(c) == 36 for c in correlation)
 
 
+def test_walmart_poll_ingests_the_orders_into_the_database(db, session_factory, server):
+    from core.channel_sync.polling import poll_channel
+    from core.channels.models import Channel
+    from core.orders.models import InboundPayload, Order
+    from tests.factories import make_channel
+
+    # the first page only: no nextCursor
+    server.add("GET", "/v3/orders", Reply(200, {"list": _listing()["list"] | {"meta": {"totalCount": 2}}}))
+    channel = make_channel(
+        db,
+        code="walmart-us",
+        kind="walmart",
+        base_url=server.url,
+        credentials={"access_token": TOKEN},
+        poll_cursor=datetime(2026, 11, 1, tzinfo=UTC),
+    )
+    db.commit()
+
+    result = poll_channel(
+        session_factory, "walmart-us", now=datetime(2026, 11, 24, tzinfo=UTC), client=HttpClient(server.url)
+    )
+
+    assert (result.fetched, result.orders, result.errors) == (1, 2, ())
+    db.expire_all()
+    orders = db.scalars(select(Order).where(Order.channel_id == channel.id).order_by(Order.external_id)).all()
+    assert [(o.external_id, o.channel_number) for o in orders] == [
+        ("4792701510379", "5422150038245"),
+        ("4792701510380", "5422150038246"),
+    ]
+    payload = db.scalar(select(InboundPayload).where(InboundPayload.channel_id == channel.id))
+    assert (payload.source, payload.topic) == ("poll", "getAllOrders")
+    assert db.get(Channel, channel.id).poll_cursor > datetime(2026, 11, 21, tzinfo=UTC)
+
+
 def test_walmart_poll_window_end_and_empty_page(server):
     server.add(
         "GET", "/v3/orders", Reply(200, {"list": {"meta": {"totalCount": 0}, "elements": {"order": []}}})
