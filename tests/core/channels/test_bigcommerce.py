@@ -249,6 +249,24 @@ def test_bigcommerce_webhook_of_another_resource_names_no_order():
     assert result.error == "no order found in document: webhook 'store/product/updated' names no order"
 
 
+def test_bigcommerce_webhook_posted_to_the_order_endpoint_is_refused_as_a_polled_channel(client, db):
+    """BigCommerce does not sign its webhooks the way the endpoint checks (HMAC of the body), so the channel
+    declares none: its orders come by polling, and a delivery is answered 404 without being stored."""
+    make_channel(db, code="bc-store", kind="bigcommerce", webhook_secret=None)
+    db.commit()
+    response = client.post(
+        "/api/channels/bc-store/webhooks/orders",
+        data=channel_file("bigcommerce", "webhook_order_created.json").read_bytes(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 404
+    assert (
+        response.get_json()["error"]
+        == "channel 'bc-store' (bigcommerce) delivers orders by polling, not webhooks"
+    )
+    assert db.scalar(select(InboundPayload.id)) is None
+
+
 def test_bigcommerce_hooks_it_is_polled_and_takes_no_pushes():
     assert registry.hook("bigcommerce", "poll_pages") is bigcommerce.poll_pages
     for name in ("WEBHOOK", "auth_headers", "send_stock", "send_shipment"):
