@@ -8,13 +8,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.channels import amazon, ebay, pos_csv, shopify, square, webshop, woocommerce
+from core.channels import (
+    amazon,
+    bigcommerce,
+    ebay,
+    pos_csv,
+    shopify,
+    square,
+    walmart,
+    webshop,
+    woocommerce,
+)
 from core.channels.base import ChannelAdapter
 from core.errors import PayloadError
 
 ADAPTERS: dict[str, ChannelAdapter] = {
     module.KIND: module  # type: ignore[misc]
-    for module in (shopify, amazon, ebay, woocommerce, square, pos_csv, webshop)
+    for module in (shopify, amazon, ebay, woocommerce, square, pos_csv, webshop, walmart, bigcommerce)
 }
 
 

@@ -445,5 +445,5 @@ def test_a_channel_without_a_poll_hook_is_not_polled(db, session_factory) -> Non
     channel = make_channel(db, kind="shopify", base_url="https://shop.example")
     db.commit()
 
-    with pytest.raises(PollError, match="is a shopify channel, not amazon or ebay"):
+    with pytest.raises(PollError, match="is a shopify channel, not amazon or bigcommerce or ebay or walmart"):
         poll_channel(session_factory, channel.code, now=NOW)

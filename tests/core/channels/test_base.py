@@ -388,7 +388,17 @@ def test_load_document_parses_json_text_and_bytes():
 
 
 def test_registry_has_every_channel_kind():
-    assert set(ADAPTERS) == {"shopify", "amazon", "ebay", "woocommerce", "square", "pos_csv", "webshop"}
+    assert set(ADAPTERS) == {
+        "shopify",
+        "amazon",
+        "ebay",
+        "woocommerce",
+        "square",
+        "pos_csv",
+        "webshop",
+        "walmart",
+        "bigcommerce",
+    }
     for kind, adapter in ADAPTERS.items():
         assert adapter.KIND == kind
         assert callable(adapter.extract)

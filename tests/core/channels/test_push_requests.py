@@ -248,8 +248,15 @@ def test_shopify_shipment_confirmation_with_nothing_left_to_fulfill_fails_for_go
 
 
 def test_push_hooks_cover_the_channels_that_take_pushes() -> None:
-    assert registry.kinds_with("send_shipment") == ["amazon", "ebay", "shopify"]
-    assert registry.kinds_with("send_stock") == ["amazon", "ebay", "shopify", "square", "woocommerce"]
+    assert registry.kinds_with("send_shipment") == ["amazon", "ebay", "shopify", "walmart"]
+    assert registry.kinds_with("send_stock") == [
+        "amazon",
+        "ebay",
+        "shopify",
+        "square",
+        "walmart",
+        "woocommerce",
+    ]
 
 
 def test_amazon_hooks_are_its_api_calls_bound_on_the_adapter_module() -> None:
