@@ -50,6 +50,7 @@ from core.support.assistant.responder import (
 from core.support.help_search import search_help
 from core.support.models import Conversation, Message
 from core.support.queries import cached_help_docs, customer_order_choices
+from core.support.sla_services import apply_sla, resume_sla
 from core.support.status import ConversationStatus
 
 CHAT_SOURCE = "chat"
@@ -294,13 +295,20 @@ def hand_off(
     label = INTENT_LABELS.get(intent, intent.replace("_", " ").capitalize())
     conversation.subject = f"Chat: {label}" + (f" (order {number})" if number else "")
     conversation.category = CATEGORY_FOR_INTENT.get(intent, conversation.category or "other")
+    was_open = conversation.status == ConversationStatus.OPEN
     conversation.status = ConversationStatus.OPEN
     conversation.solved_at = None
     conversation.assignee_id = None
-    conversation.first_response_due_at = now + support_services.FIRST_RESPONSE_SLA
-    conversation.resolution_due_at = now + support_services.RESOLUTION_SLA
     if "upset" in reason or intent in ("complaint", "payment_issue"):
         conversation.priority = "high"
+    if not was_open:
+        # No clock ran while the assistant had the chat: from its start (or from the agent's last solve,
+        # which stopped the clock) until now is a pause, and the due dates follow the SLA policy from here.
+        if conversation.sla_paused_at is None:
+            conversation.sla_paused_at = conversation.created_at
+        resume_sla(session, conversation, now=now)
+    else:
+        apply_sla(session, conversation)
     transcript = [
         (m.author_kind, m.body)
         for m in session.scalars(

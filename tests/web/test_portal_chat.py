@@ -6,7 +6,7 @@ htmx and plain forms, CSRF, 404 for anyone else's chat, the widget on portal pag
 from __future__ import annotations
 
 import html as html_module
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from flask.testing import FlaskClient
@@ -20,6 +20,8 @@ from core.orders.models import OrderEvent
 from core.security.roles import Actor
 from core.support import services as support_services
 from core.support.models import Conversation, Message
+from core.support.sla import due_dates
+from core.support.sla_services import load_calendar, pauses_of, policy_for_priority
 from tests.factories import PASSWORD, make_order, make_user
 from tests.helpers import csrf_token, sign_in
 
@@ -144,6 +146,14 @@ def test_handoff_makes_a_ticket_with_transcript_intent_and_order_and_agent_repli
     db.refresh(chat)
     assert chat.status == "open" and chat.assignee_id == agent.id and chat.order_id == order.id
     assert chat.subject == f"Chat: Talk to a person (order {order.number})"
+    # The SLA clock starts at the handoff: the assistant's time is a pause; due dates follow the policy.
+    assert chat.sla_paused_at is None and len(chat.sla_pauses) == 1
+    assert chat.sla_pauses[0][0] == chat.created_at.isoformat()
+    handed_at = datetime.fromisoformat(chat.sla_pauses[0][1])
+    policy = policy_for_priority(db, chat.priority)
+    expected = due_dates(chat.created_at, policy, load_calendar(db), pauses=pauses_of(chat))
+    assert (chat.first_response_due_at, chat.resolution_due_at) == expected
+    assert chat.first_response_due_at > handed_at
     note = db.scalar(
         select(Message).where(
             Message.conversation_id == chat.id,
