@@ -22,6 +22,10 @@ from core.db import make_engine
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 
+# A merchant's own chat examples (`crossdock intents import`) in this checkout's instance folder must not
+# change what the assistant answers in tests: the suite reads none unless a test points elsewhere.
+os.environ.setdefault("CROSSDOCK_INTENTS_FILE", str(REPO / "tests" / "fixtures" / "no-merchant-intents.csv"))
+
 
 def _create_postgres_database(base_url: str, name: str) -> str:
     url = make_url(base_url)
