@@ -1,7 +1,7 @@
 """ticket presence (who has a ticket open, and whether they are writing) and satisfaction ratings
 
 Revision ID: 0008_csat_presence
-Revises: 0006_identity
+Revises: 0007_sla
 Create Date: 2026-12-04
 """
 

@@ -1,7 +1,7 @@
 """CRM note history: a note's author label and last edit, the versions an edit replaced; outbox emails by recipient
 
 Revision ID: 0009_note_history
-Revises: 0006_identity
+Revises: 0008_csat_presence
 Create Date: 2026-12-04
 """
 

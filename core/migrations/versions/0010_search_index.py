@@ -6,7 +6,7 @@ The indexes are not declared on the models: they are the database's means for co
 queries, different per database (tests/core/test_schema.py leaves out the names ending in _trgm and _prefix).
 
 Revision ID: 0010_search_index
-Revises: 0006_identity
+Revises: 0009_note_history
 Create Date: 2026-12-04
 """
 
