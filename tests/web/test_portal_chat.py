@@ -267,3 +267,15 @@ def test_a_solved_handoff_goes_back_to_the_assistant_and_a_new_request_reopens_t
     say(client, "a human again please")
     db.refresh(chat)
     assert chats(db) == [chat] and chat.status == "open" and chat.order_id == order.id
+
+
+def test_a_message_over_the_limit_is_refused_whole_with_the_reason(client, db, customer) -> None:
+    signed_in(client, customer)
+    say(client, "hello")
+    too_long = "x" * (support_services.MAX_BODY + 1)
+    response = say(client, too_long)
+    assert response.status_code == 422
+    assert f"a message can be at most {support_services.MAX_BODY:,} characters" in text(response)
+    assert too_long in text(response)  # the draft is given back, not cut
+    [chat] = chats(db)
+    assert all(len(m.body) <= support_services.MAX_BODY for m in chat.messages)
