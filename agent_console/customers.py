@@ -17,7 +17,7 @@ from core.customers import services as customer_services
 from core.customers.models import CrmNote
 from core.db import utcnow
 from core.errors import DomainError, NotFound, PermissionDenied
-from core.pagination import clamp_page
+from core.pagination import clamp_page, id_from_text
 from core.security.roles import Role, role_at_least
 
 # Who may merge, dismiss and undo merges. Every staff member may read the suggestions queue; agents see the
@@ -197,8 +197,8 @@ def undo_customer_merge(merge_id: int) -> Any:
     else:
         g.db.commit()
         flash(f"Merge undone: customer {merge.source_customer_id} stands alone again.")
-    if shown.isdigit():
-        return redirect(url_for("console.customer_detail", customer_id=int(shown)), code=303)
+    if (shown_id := id_from_text(shown)) is not None:
+        return redirect(url_for("console.customer_detail", customer_id=shown_id), code=303)
     if merge is not None:
         return redirect(url_for("console.customer_detail", customer_id=merge.source_customer_id), code=303)
     return redirect(url_for("console.customer_suggestions"), code=303)

@@ -18,6 +18,7 @@ from agent_console.order_actions import panel_for
 from agent_console.views import bp, wants_fragment
 from core.db import utcnow
 from core.errors import DomainError, NotFound
+from core.pagination import id_from_text
 from core.security.roles import Role
 from core.security.services import set_availability
 from core.support import csat, queue_services
@@ -73,7 +74,7 @@ def _done(conversation_id: int) -> Any:
 
 
 def _optional_int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return id_from_text(value)
 
 
 def _queue(filters: queue_queries.QueueFilters, status: int = 200, *, notice: str | None = None) -> Any:
@@ -110,7 +111,7 @@ def tickets_bulk() -> Any:
     """One action over the ticked tickets (assign to me or someone, unassign, solve, close), each audited;
     answers the queue as it was filtered."""
     filters = queue_queries.QueueFilters.from_args(request.form)
-    ids = [int(v) for v in request.form.getlist("ids") if v.isdigit()]
+    ids = [i for i in map(id_from_text, request.form.getlist("ids")) if i is not None]
     try:
         result = queue_services.bulk_update_conversations(
             g.db,

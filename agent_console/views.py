@@ -19,7 +19,7 @@ from core.notifications.catcher import list_caught_mail, read_caught_mail
 from core.orders import intake
 from core.orders import queries as order_queries
 from core.orders.models import InboundPayload
-from core.pagination import clamp_page
+from core.pagination import clamp_page, id_from_text
 from core.security.roles import Role, is_staff
 from core.security.services import authenticate, record_sign_in
 from core.support import queries as support_queries
@@ -88,7 +88,7 @@ def customer_detail(customer_id: int) -> Any:
     step = customer_queries.TIMELINE_ORDERS
     try:
         profile = customer_queries.customer_profile(
-            g.db, customer_id, recent_orders=int(shown) if shown.isdigit() else step
+            g.db, customer_id, recent_orders=id_from_text(shown) or step
         )
     except NotFound:
         abort(404)

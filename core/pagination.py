@@ -28,12 +28,26 @@ class Page(Generic[T]):
         return self.page < self.pages
 
 
+MAX_PAGE = 1_000_000
+MAX_ID = 2**63 - 1  # the largest BIGINT: a larger number from a form would overflow the database driver
+
+
 def clamp_page(page: int | str | None) -> int:
-    """A page number from user input: at least 1, garbage becomes 1."""
+    """A page number from user input: between 1 and MAX_PAGE, garbage becomes 1."""
     try:
-        return max(1, int(page or 1))
+        return max(1, min(int(page or 1), MAX_PAGE))
     except (TypeError, ValueError):
         return 1
+
+
+def id_from_text(value: str | None) -> int | None:
+    """A row id (or a count) from user input: ASCII digits within a BIGINT, else None. (`str.isdigit` alone
+    lets through "²", which `int` refuses, and numbers no database column holds.)"""
+    text = (value or "").strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= MAX_ID else None
 
 
 def contains_pattern(term: str) -> str:

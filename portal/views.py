@@ -36,7 +36,7 @@ from core.notifications import services as notification_services
 from core.orders import actions as order_actions
 from core.orders import queries as order_queries
 from core.orders.models import Order
-from core.pagination import clamp_page
+from core.pagination import clamp_page, id_from_text
 from core.returns import queries as return_queries
 from core.returns import services as return_services
 from core.returns.photos import save_return_photo
@@ -374,7 +374,7 @@ def request_return(number: str) -> Any:
 
 
 def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+    return id_from_text(value)
 
 
 @bp.post("/orders/<number>/cancel")

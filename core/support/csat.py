@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from core.audit.services import record_audit
 from core.errors import DomainError, NotFound
 from core.notifications import services as notification_services
+from core.pagination import id_from_text
 from core.security.roles import Actor
 from core.support.models import Conversation, Message, SatisfactionRating
 from core.support.status import ConversationStatus
@@ -109,7 +110,7 @@ def rate_conversation(
     if not page.open:
         raise DomainError("this survey has closed: thank you all the same")
     text = str(score).strip() if score is not None and not isinstance(score, bool) else ""
-    value = int(text) if text.isdigit() else 0
+    value = id_from_text(text) or 0
     if value not in SCORES:
         raise DomainError("choose a rating from 1 to 5")
     comment = (comment or "").replace("\r\n", "\n").strip()

@@ -54,6 +54,13 @@ def test_ticket_page_shows_conversation_reply_box_and_panel(client, agent, ticke
     assert "HX-Request" in response.headers["Vary"]
 
 
+def test_ticket_page_ignores_an_order_or_seen_message_id_no_column_holds(client, agent, ticket) -> None:
+    console(client, agent)
+    for garbage in ("99999999999999999999999", "²"):
+        response = client.get(f"/console/tickets/{ticket.id}?order={garbage}&seen_message_id={garbage}")
+        assert response.status_code == 200 and "Where is my tent?" in response.get_data(as_text=True)
+
+
 def test_public_reply_is_stored_emailed_through_the_outbox_and_audited(client, db, agent, ticket) -> None:
     console(client, agent)
     response = post(
