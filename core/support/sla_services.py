@@ -185,9 +185,11 @@ def ticket_sla(conversation: Conversation, *, now: datetime) -> list[SlaTarget]:
     """Where the ticket stands against each of its targets, as of `now` (a target it has none of is left
     out): met or breached once done, paused while it is not open, else a running countdown."""
     status = conversation.status
-    solved_at = (
-        conversation.solved_at if status in (ConversationStatus.SOLVED, ConversationStatus.CLOSED) else None
-    )
+    solved_at = None
+    if status == ConversationStatus.SOLVED:
+        solved_at = conversation.solved_at
+    elif status == ConversationStatus.CLOSED:  # closed straight from open: done when its clock stopped
+        solved_at = conversation.solved_at or conversation.sla_paused_at
     targets = [
         (
             "First response",

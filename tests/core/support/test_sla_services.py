@@ -132,6 +132,15 @@ def test_a_pause_over_the_weekend_pushes_by_its_business_time_only(db: Session, 
     assert conversation.resolution_due_at == utc(2026, 12, 10, 11)  # Wednesday 17:00 + 2 h
 
 
+def test_a_ticket_closed_straight_from_open_has_its_resolution_done_when_closed(
+    db: Session, agent: Actor
+) -> None:
+    conversation = open_ticket(db, MONDAY_9)
+    services.change_conversation_status(db, conversation.id, "closed", actor=agent, now=utc(2026, 12, 7, 10))
+    assert conversation.solved_at is None
+    assert states(conversation, utc(2026, 12, 20))["Resolution"] == "met"
+
+
 def test_solved_stops_the_resolution_clock_and_a_reopen_resumes_it(db: Session, agent: Actor) -> None:
     conversation = open_ticket(db, MONDAY_9)
     services.reply_to_conversation(
