@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, Response, g, redirect, render_template, request, url_for
+from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
@@ -107,6 +107,7 @@ ERROR_TEXT = {
 
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 # POSTs that read without the write lock and put their small write in a transaction of its own: sign-in
 # checks a password (argon2, slow on purpose) that no other writer should wait for; a ticket's presence
 # heartbeat skips its write rather than answer 503 when the lock can't be had.
@@ -133,6 +134,8 @@ def _init_errors(app: Flask) -> None:
         if request.path.startswith("/api/"):
             return {"error": exc.description or exc.name}, exc.code
         title, message = ERROR_TEXT.get(exc.code or 500, (exc.name, exc.description))
+        if exc.code == 400 and exc.description != type(exc).description:
+            message = exc.description  # a 400 we raised says exactly what was wrong
         if isinstance(exc, CSRFError):
             message = (
                 "This form has expired or was not sent from our site. Go back, reload the page and try again."
@@ -186,6 +189,15 @@ def _init_request_session(app: Flask) -> None:
     def open_session() -> None:
         reads_first = request.method in SAFE_METHODS or request.endpoint in OWN_WRITE_TRANSACTIONS
         g.db = factory() if reads_first else factory(bind=writer_bind)
+
+    @app.before_request
+    def refuse_nul_characters() -> None:
+        """No text column takes a NUL character (PostgreSQL refuses one): a query string or form carrying
+        one is answered 400 rather than failing at the database with a 500. (It runs after the session opens:
+        the error page reads the signed-in user.)"""
+        sources = (request.args, request.form) if request.mimetype in FORM_TYPES else (request.args,)
+        if any("\x00" in value for source in sources for _, values in source.lists() for value in values):
+            abort(400, description="a NUL character is not allowed in a form or address")
 
     @app.teardown_request
     def close_session(_exc: BaseException | None) -> None:

@@ -19,7 +19,7 @@ from core.money import to_decimal_string
 from core.notifications.models import OutboxMessage
 from core.orders.models import Order, OrderLine
 from core.orders.status import OrderStatus
-from core.pagination import Page
+from core.pagination import Page, id_from_text
 from core.returns.models import Refund, ReturnRequest
 from core.support.models import Conversation
 
@@ -466,7 +466,8 @@ def find_customer(session: Session, reference: str) -> Customer:
     """The customer a staff entry names: a customer number (12 or #12) or an email (own or an identity's)."""
     text = reference.strip().lstrip("#").strip()
     if text.isdigit():
-        customer = session.get(Customer, int(text))
+        number = id_from_text(text)
+        customer = session.get(Customer, number) if number is not None else None
         if customer is None:
             raise NotFound(f"no customer {text}")
         return customer

@@ -267,6 +267,8 @@ def test_manual_merge_from_the_customer_page(client, db, pair, by) -> None:
     ("other", "message"),
     [
         ("999999", "no customer 999999"),
+        ("99999999999999999999999", "no customer 99999999999999999999999"),
+        ("²", "no customer ²"),
         ("nobody@example.org", "no customer with the email"),
         ("Ada", "customer number or an email"),
     ],

@@ -113,3 +113,12 @@ def test_search_needs_staff(client, db, people) -> None:
     customer = make_user(db, "customer")
     sign_in(client, customer.email, PASSWORD)
     assert client.get("/console/search?q=jane").status_code == 403
+
+
+def test_a_nul_character_is_refused_with_the_reason_before_the_database_sees_it(client, db, people) -> None:
+    agent_client(client, db)
+    response = client.get("/console/search", query_string={"q": "ab\x00cd"})
+    assert response.status_code == 400
+    assert "a NUL character is not allowed" in response.get_data(as_text=True)
+    assert client.post("/api/support/inbound-email", data={"email": "x\x00"}).status_code in (400, 503)
+    assert client.get("/console/search", query_string={"q": "abcd"}).status_code == 200
