@@ -50,6 +50,11 @@ def id_from_text(value: str | None) -> int | None:
     return number if number <= MAX_ID else None
 
 
+def escape_like(term: str) -> str:
+    """`term` for a LIKE pattern, its own % and _ taken literally (use with escape="\\")."""
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def contains_pattern(term: str) -> str:
     """A LIKE pattern matching `term` anywhere, its own % and _ taken literally (use with escape="\\")."""
-    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return "%" + escape_like(term) + "%"

@@ -22,6 +22,7 @@ from core.channels.models import Channel
 from core.customers.models import Customer, Identity
 from core.fulfillment.models import Shipment
 from core.orders.models import Order
+from core.pagination import escape_like
 
 CANDIDATES = 200
 THRESHOLD = 70.0
@@ -93,12 +94,8 @@ def _digits(text: str) -> str:
     return "".join(ch for ch in text if ch.isdigit())
 
 
-def _escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _prefix(text: str, keep: int) -> str:
-    return _escape(text[:keep]) + "%"
+    return escape_like(text[:keep]) + "%"
 
 
 def _typo_prefix(text: str, *, at_least: int = 4) -> str:
@@ -124,7 +121,7 @@ def _closeness(exact: ColumnElement[bool], column_values: list[tuple[Any, str]],
 
 def _word_start(name: Any, start: str) -> ColumnElement[bool]:
     """A word of the (lower-cased) name starts with `start`."""
-    start = _escape(start)
+    start = escape_like(start)
     return or_(name.like(start + "%", escape="\\"), name.like("% " + start + "%", escape="\\"))
 
 
@@ -221,8 +218,8 @@ def _order_candidates(session: Session, query: str) -> list[Candidate]:
     # LIKE without a wildcard for the channel's number: an exact match that SQLite's NOCASE index serves
     exact = or_(
         Order.number == ours,
-        Order.channel_number.like(_escape(query), escape="\\"),
-        Order.channel_number.like(_escape("#" + query), escape="\\"),
+        Order.channel_number.like(escape_like(query), escape="\\"),
+        Order.channel_number.like(escape_like("#" + query), escape="\\"),
         Order.external_id == query,
     )
     rows = session.execute(
