@@ -35,20 +35,14 @@ from core.customers.resolution import (
     ResolutionReport,
     identity_record,
     index_identity_keys,
+    match_rank,
     match_reason,
+    ordered_pair,
 )
 from core.security.models import User
 from core.security.roles import Actor
 
 _CHUNK = 900  # ids per IN (...) list, under SQLite's bound-parameter limit
-
-
-def _rank(result: MatchResult) -> tuple[bool, float]:
-    return result.decision == "link", result.score
-
-
-def _pair(a: int, b: int) -> tuple[int, int]:
-    return (a, b) if a < b else (b, a)
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
@@ -92,7 +86,7 @@ def _found_matches(
             continue
         for mine, other in ((a, b), (b, a)):
             current = found[mine].get(other)
-            if current is None or _rank(result) > _rank(current):
+            if current is None or match_rank(result) > match_rank(current):
                 found[mine][other] = result
     return found
 
@@ -125,7 +119,7 @@ def resolve_all_customers(
     ).all()
     age = {customer.id: (customer.created_at, customer.id) for customer in customers}
     known = {
-        _pair(s.customer_id, s.other_customer_id): s.status
+        ordered_pair(s.customer_id, s.other_customer_id): s.status
         for s in session.execute(
             select(
                 CustomerMatchSuggestion.customer_id,
@@ -145,13 +139,15 @@ def resolve_all_customers(
         matches: dict[int, MatchResult] = {}
         for matched, result in found.get(customer_id, {}).items():
             other = plan.survivor_of(matched)
-            if other != customer_id and (other not in matches or _rank(result) > _rank(matches[other])):
+            if other != customer_id and (
+                other not in matches or match_rank(result) > match_rank(matches[other])
+            ):
                 matches[other] = result
-        matches = {o: r for o, r in matches.items() if known.get(_pair(customer_id, o)) != "dismissed"}
+        matches = {o: r for o, r in matches.items() if known.get(ordered_pair(customer_id, o)) != "dismissed"}
         linked = sorted((o for o, r in matches.items() if r.decision == "link"), key=age.__getitem__)
         survivor = linked[0] if linked and age[linked[0]] < age[customer_id] else customer_id
         for other in [customer_id, *linked]:
-            if other == survivor or known.get(_pair(other, survivor)) == "dismissed":
+            if other == survivor or known.get(ordered_pair(other, survivor)) == "dismissed":
                 continue
             result = matches.get(other) or matches[survivor]
             if not plan.merge(other, survivor, result):
@@ -189,7 +185,7 @@ class _Plan:
             return False
         if source in self.with_account:
             self.with_account.add(target)  # the account moves with the merge
-        pair = _pair(source, target)
+        pair = ordered_pair(source, target)
         if self.suggestions.pop(pair, None) is None and self.known.get(pair) == "open":
             self.decided.append(pair)  # the pair's open suggestion is decided by this merge
         self.known[pair] = "merged"
@@ -199,7 +195,7 @@ class _Plan:
         return True
 
     def queue(self, a: int, b: int, result: MatchResult) -> None:
-        pair = _pair(a, b)
+        pair = ordered_pair(a, b)
         if a != b and pair not in self.known:
             self.known[pair] = "open"
             self.suggestions[pair] = result

@@ -128,16 +128,20 @@ def customer_matches(session: Session, customer_id: int) -> dict[int, MatchResul
         for mine in own:
             result = score_pair(mine, theirs)
             current = best.get(row.customer_id)
-            if result.decision != "distinct" and (current is None or _rank(result) > _rank(current)):
+            if result.decision != "distinct" and (
+                current is None or match_rank(result) > match_rank(current)
+            ):
                 best[row.customer_id] = result
     return best
 
 
-def _rank(result: MatchResult) -> tuple[bool, float]:
+def match_rank(result: MatchResult) -> tuple[bool, float]:
+    """Order of preference between matches: links first, then by score."""
     return result.decision == "link", result.score
 
 
-def _pair(a: int, b: int) -> tuple[int, int]:
+def ordered_pair(a: int, b: int) -> tuple[int, int]:
+    """A pair of customer ids as suggestions store it: the lower first."""
     return (a, b) if a < b else (b, a)
 
 
@@ -267,7 +271,7 @@ def _decide_suggestion(
     result: MatchResult | None = None,
 ) -> CustomerMatchSuggestion:
     """The pair's suggestion set to `status` (made when there is none)."""
-    low, high = _pair(a, b)
+    low, high = ordered_pair(a, b)
     suggestion = session.scalar(
         select(CustomerMatchSuggestion).where(
             CustomerMatchSuggestion.customer_id == low, CustomerMatchSuggestion.other_customer_id == high
@@ -337,7 +341,7 @@ def _apply_matches(
     if not matches:
         return
     known = {
-        _pair(s.customer_id, s.other_customer_id): s.status
+        ordered_pair(s.customer_id, s.other_customer_id): s.status
         for s in session.scalars(
             select(CustomerMatchSuggestion).where(
                 or_(
@@ -350,7 +354,7 @@ def _apply_matches(
     matches = {
         other: result
         for other, result in matches.items()
-        if known.get(_pair(customer_id, other)) != "dismissed"
+        if known.get(ordered_pair(customer_id, other)) != "dismissed"
     }
     linked = sorted(
         (other for other, result in matches.items() if result.decision == "link"),
@@ -371,7 +375,7 @@ def _apply_matches(
         except DomainError:
             _queue(session, other, survivor, result, known, now=now, report=report)
             continue
-        if _pair(other, survivor) in known:
+        if ordered_pair(other, survivor) in known:
             _decide_suggestion(session, other, survivor, status="merged", actor=actor, now=now)
         report.links_made += 1
         report.merges.append((other, survivor))
@@ -389,7 +393,7 @@ def _age(session: Session, customer_id: int) -> tuple[datetime, int]:
 
 def _pair_status(session: Session, a: int, b: int) -> str | None:
     """The status of the pair's suggestion, None when it has none."""
-    low, high = _pair(a, b)
+    low, high = ordered_pair(a, b)
     return session.scalar(
         select(CustomerMatchSuggestion.status).where(
             CustomerMatchSuggestion.customer_id == low, CustomerMatchSuggestion.other_customer_id == high
@@ -407,7 +411,7 @@ def _queue(
     now: datetime,
     report: ResolutionReport,
 ) -> None:
-    pair = _pair(a, b)
+    pair = ordered_pair(a, b)
     if a == b or pair in known:
         return
     status = _pair_status(session, a, b)
