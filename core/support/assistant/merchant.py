@@ -32,6 +32,13 @@ def read_rows(path: Path | None = None) -> list[dict[str, str]]:
 
 def parse_import(path: Path) -> list[dict[str, str]]:
     """The rows of a CSV to import (`text,intent`, optional `answer`); ValueError for a bad file or row."""
+    try:
+        return _import_rows(path)
+    except csv.Error as exc:  # a NUL byte, a field over the csv module's limit, a broken quote
+        raise ValueError(f"{path.name}: not a readable CSV file ({exc})") from exc
+
+
+def _import_rows(path: Path) -> list[dict[str, str]]:
     with open(path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
         columns = set(reader.fieldnames or ())

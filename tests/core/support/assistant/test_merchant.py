@@ -53,6 +53,11 @@ def test_a_bad_file_is_refused_whole_with_one_line(store: Path, tmp_path: Path) 
     wrong = tmp_path / "wrong.csv"
     wrong.write_text("utterance,label\nhi,greeting\n", encoding="utf-8")
     assert "needs text and intent columns" in CliRunner().invoke(intents_group, ["import", str(wrong)]).output
+    broken = tmp_path / "broken.csv"
+    broken.write_text('text,intent\n"' + "x" * 200_000 + '",greeting\n', encoding="utf-8")  # over csv's limit
+    result = CliRunner().invoke(intents_group, ["import", str(broken)])
+    assert result.exit_code == 1 and "broken.csv: not a readable CSV file" in result.output
+    assert not store.exists()
 
 
 def test_the_chat_classifier_learns_them_and_the_responder_applies_them(store: Path) -> None:
