@@ -168,13 +168,14 @@ def handle_message(
     if with_person(conversation):
         message = support_services.add_customer_message(session, conversation.id, text, now=now)
         return Turn(message, None)
+    text = _clean(text)  # refused before any work when empty or over the limit
     classifier = merchant.classifier()
     prediction = classifier.predict(text)
     entities = extract_entities(text, today=now.date())
     message = Message(
         conversation_id=conversation.id,
         author_kind="customer",
-        body=_clean(text),
+        body=text,
         intent=prediction.intent,
         data={"confidence": prediction.confidence, "entities": describe_entities(entities)},
         created_at=now,
@@ -200,7 +201,9 @@ def handle_message(
     reply = respond(text, prediction, context, choice=choice)
     if order is not None and conversation.order_id is None:
         conversation.order_id = order.id
-        if conversation.customer_id is None:
+        if conversation.customer_id is None and not viewer.guest:
+            # A guest's chat belongs to no customer's portal while the assistant has it: a guest may prove
+            # orders of several customers in it. The handoff links the customer of the chat's order.
             conversation.customer_id = order.customer_id
     answer = _act(session, conversation, reply, order, entities, viewer=viewer, now=now)
     return Turn(message, answer, proven.id if proven is not None else None)
@@ -219,7 +222,8 @@ def _act(
     """Carry out the reply's action, then record the reply."""
     text = reply.text
     if reply.action == "cancel":
-        target = order or _order_by_number(session, reply.state.get("order"), viewer)
+        # The order the customer just confirmed, not one the "yes" message may happen to mention.
+        target = _order_by_number(session, reply.state.get("order"), viewer) or order
         try:
             if target is None:
                 raise DomainError("I couldn't find that order any more")
