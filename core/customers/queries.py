@@ -12,7 +12,14 @@ from sqlalchemy.orm import Session, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from core.channels.models import Channel
-from core.customers.models import CrmNote, Customer, CustomerMatchSuggestion, CustomerMerge, Identity
+from core.customers.models import (
+    CrmNote,
+    CrmNoteVersion,
+    Customer,
+    CustomerMatchSuggestion,
+    CustomerMerge,
+    Identity,
+)
 from core.errors import DomainError, NotFound
 from core.fulfillment.models import Shipment
 from core.money import to_decimal_string
@@ -25,7 +32,9 @@ from core.support.models import Conversation
 
 # Orders paid for: every status but these. Lifetime value counts them, net of what was refunded on them.
 UNPAID_STATUSES = (OrderStatus.PENDING, OrderStatus.CANCELLED)
-TIMELINE_ORDERS = 50  # the customer page and the ticket show the latest orders; "show more" adds this many
+TIMELINE_ORDERS = 50  # the customer page shows the latest orders; "show more" adds this many
+COMPACT_ORDERS = 10  # the compact profile beside a ticket shows this many, then links to the customer page
+COMPACT_EMAILS = 50
 MAX_TIMELINE_ORDERS = 1000
 RECENT_EMAILS = 200
 RECENT_CONVERSATIONS = 20
@@ -145,26 +154,41 @@ def customer_record(session: Session, customer_id: int) -> Customer:
 
 def customer_notes(session: Session, customer_id: int) -> list[CrmNote]:
     """The customer's CRM notes, pinned first then newest first, each with its earlier versions."""
-    return list(
+    notes = list(
         session.scalars(
             select(CrmNote)
             .where(CrmNote.customer_id == customer_id)
-            .options(selectinload(CrmNote.versions))
             .order_by(CrmNote.pinned.desc(), CrmNote.created_at.desc(), CrmNote.id.desc())
         )
     )
+    edited = [note.id for note in notes if note.edited_at is not None]
+    versions: dict[int, list[CrmNoteVersion]] = defaultdict(list)
+    if edited:  # most notes are never edited: their history is read only when there is one
+        for version in session.scalars(
+            select(CrmNoteVersion)
+            .where(CrmNoteVersion.note_id.in_(edited))
+            .order_by(CrmNoteVersion.id.desc())
+        ):
+            versions[version.note_id].append(version)
+    for note in notes:
+        set_committed_value(note, "versions", versions[note.id])
+    return notes
 
 
 def customer_profile(
-    session: Session, customer_id: int, *, recent_orders: int = TIMELINE_ORDERS
+    session: Session,
+    customer_id: int,
+    *,
+    recent_orders: int = TIMELINE_ORDERS,
+    recent_emails: int = RECENT_EMAILS,
 ) -> CustomerProfile:
     """The customer 360: channel identities, the latest `recent_orders` orders of every channel with their
     shipments, returns, refunds and emails, CRM notes (pinned first, with their history), past
     conversations and the KPIs of the whole history; NotFound when there is no such customer.
 
-    Always the same 11 queries whatever the customer's history, one more for the notes' versions when there
-    are notes."""
-    customer = session.scalar(select(Customer).where(Customer.id == customer_id))
+    Always the same 11 queries whatever the customer's history (10 when the customer row is already in the
+    session), one more for the notes' versions when a note was edited."""
+    customer = session.get(Customer, customer_id)  # often loaded already, with the ticket
     if customer is None:
         raise NotFound(f"customer {customer_id} not found")
     limit = max(1, min(recent_orders, MAX_TIMELINE_ORDERS))
@@ -210,7 +234,7 @@ def customer_profile(
         select(OutboxMessage)
         .where(OutboxMessage.transport == "email", OutboxMessage.recipient.in_(sorted(addresses)))
         .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-        .limit(RECENT_EMAILS)
+        .limit(max(1, min(recent_emails, RECENT_EMAILS)))
     ):
         order_id = (email.payload or {}).get("order_id")
         emails[order_id if order_id in shown else None].append(email)

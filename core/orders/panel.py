@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.errors import NotFound
 from core.money import format_money
@@ -92,17 +92,17 @@ def order_panel(
     order = session.scalar(
         select(Order)
         .where(Order.id == order_id)
-        .options(selectinload(Order.lines), selectinload(Order.channel), selectinload(Order.shipments))
+        .options(selectinload(Order.lines), joinedload(Order.channel), selectinload(Order.shipments))
     )
     if order is None:
         raise NotFound(f"order {order_id} not found")
     channel = order.channel
-    lines, shipping_left = refundable_lines(session, order)
     refunds = list(
         session.scalars(
             select(Refund).where(Refund.order_id == order.id).order_by(Refund.created_at, Refund.id)
         )
     )
+    lines, shipping_left = refundable_lines(session, order, refunds=refunds)
     reference = order.channel_number or order.external_id
     titles = {line.id: line.title for line in order.lines}
     steps = {

@@ -7,7 +7,7 @@ Lock order as in core.returns.services: the order, its lines, the return.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -52,11 +52,18 @@ def line_paid_amounts(order: Order) -> dict[int, int]:
 
 def refunded_so_far(session: Session, order_id: int) -> tuple[dict[int, int], int]:
     """Per order line, and for shipping, what earlier refunds of the order gave back."""
+    return _refunded(
+        session.execute(
+            select(Refund.line_amounts, Refund.shipping_amount).where(Refund.order_id == order_id)
+        )
+    )
+
+
+def _refunded(refunds: Iterable[tuple[Mapping[str, int] | None, int]]) -> tuple[dict[int, int], int]:
+    """Sums (line_amounts, shipping_amount) pairs: per order line, and for shipping."""
     per_line: dict[int, int] = {}
     shipping = 0
-    for line_amounts, shipping_amount in session.execute(
-        select(Refund.line_amounts, Refund.shipping_amount).where(Refund.order_id == order_id)
-    ):
+    for line_amounts, shipping_amount in refunds:
         shipping += shipping_amount
         for key, amount in (line_amounts or {}).items():
             per_line[int(key)] = per_line.get(int(key), 0) + int(amount)
@@ -228,10 +235,16 @@ class RefundableLine:
         return min(self.paid * quantity // self.line.quantity if self.line.quantity else 0, self.left)
 
 
-def refundable_lines(session: Session, order: Order) -> tuple[list[RefundableLine], int]:
-    """Per line what is left to refund, and the shipping left to refund."""
+def refundable_lines(
+    session: Session, order: Order, *, refunds: Sequence[Refund] | None = None
+) -> tuple[list[RefundableLine], int]:
+    """Per line what is left to refund, and the shipping left to refund; `refunds`: the order's refunds when
+    the caller has loaded them already."""
     paid = line_paid_amounts(order)
-    refunded, refunded_shipping = refunded_so_far(session, order.id)
+    if refunds is None:
+        refunded, refunded_shipping = refunded_so_far(session, order.id)
+    else:
+        refunded, refunded_shipping = _refunded((r.line_amounts, r.shipping_amount) for r in refunds)
     lines = [RefundableLine(line, paid.get(line.id, 0), refunded.get(line.id, 0)) for line in order.lines]
     return lines, max(order.shipping_total - refunded_shipping, 0)
 

@@ -89,9 +89,9 @@ def _parcels(session: Session, order_id: int) -> dict[int, list[Parcel]]:
 
 def _order_delivered_at(session: Session, order: Order) -> datetime | None:
     """When the order as a whole was delivered: its last parcel's delivery, else when it turned delivered."""
-    parcel = session.scalar(select(func.max(Shipment.delivered_at)).where(Shipment.order_id == order.id))
-    if parcel is not None:
-        return parcel
+    delivered = [s.delivered_at for s in order.shipments if s.delivered_at is not None]
+    if delivered:
+        return max(delivered)
     return session.scalar(
         select(func.max(OrderEvent.created_at)).where(
             OrderEvent.order_id == order.id, OrderEvent.to_status == OrderStatus.DELIVERED
@@ -120,7 +120,11 @@ def return_eligibility(session: Session, order: Order, *, now: datetime) -> Retu
     parcels = _parcels(session, order.id)
     pending = _units_in_open_returns(session, order.id)
     sku_ids = {line.sku_id for line in order.lines if line.sku_id is not None}
-    returnable_skus = dict(session.execute(select(Sku.id, Sku.returnable).where(Sku.id.in_(sku_ids))).all())
+    returnable_skus = (
+        dict(session.execute(select(Sku.id, Sku.returnable).where(Sku.id.in_(sku_ids))).all())
+        if sku_ids
+        else {}
+    )
     delivered_at = None
     if any(line.id not in parcels for line in order.lines):
         delivered_at = _order_delivered_at(session, order)

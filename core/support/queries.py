@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from core.channels.models import Channel
 from core.customers.models import Customer
-from core.customers.queries import CustomerProfile, customer_profile
+from core.customers.queries import COMPACT_EMAILS, COMPACT_ORDERS, CustomerProfile, customer_profile
 from core.errors import NotFound
 from core.fulfillment.models import Shipment
 from core.notifications.rendering import carrier_link
@@ -304,7 +304,13 @@ def ticket_page(session: Session, conversation_id: int) -> TicketPage:
     """A ticket with its messages and history, the customer's cross-channel profile, and the choices its
     side panel offers; NotFound when there is no such ticket."""
     conversation = ticket_detail(session, conversation_id)
-    profile = customer_profile(session, conversation.customer_id) if conversation.customer_id else None
+    profile = (
+        customer_profile(
+            session, conversation.customer_id, recent_orders=COMPACT_ORDERS, recent_emails=COMPACT_EMAILS
+        )
+        if conversation.customer_id
+        else None
+    )
     return TicketPage(
         conversation,
         profile,
