@@ -11,14 +11,21 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask, Response, abort, g, redirect, render_template, request, url_for
-from flask_login import LoginManager
+from flask_login import AnonymousUserMixin, LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from werkzeug.exceptions import HTTPException
 
 from cli import register_commands
-from core.db import default_database_url, is_database_busy, make_engine, make_session_factory, utcnow
+from core.db import (
+    default_database_url,
+    is_database_busy,
+    is_database_unavailable,
+    make_engine,
+    make_session_factory,
+    utcnow,
+)
 from core.money import format_money
 from core.notifications.catcher import mail_dir_for
 from core.security.models import User
@@ -116,18 +123,26 @@ BUSY_RETRY_AFTER_SECONDS = 5
 
 
 def _init_errors(app: Flask) -> None:
-    def busy(exc: OperationalError | sqlite3.OperationalError) -> Any:
-        # SQLite's write lock stayed taken past the busy timeout: say so and when to come back, no traceback.
-        if not is_database_busy(exc):
+    def busy(exc: DBAPIError | DisconnectionError | sqlite3.OperationalError) -> Any:
+        # SQLite's write lock stayed taken past the busy timeout, or the database can't be reached (PostgreSQL
+        # restarting): say so and when to come back, no traceback. Nothing was written: the transaction did
+        # not commit. The pool drops broken connections, so the next request reconnects by itself.
+        unavailable = is_database_unavailable(exc)
+        if not (unavailable or is_database_busy(exc)):
             raise exc
-        app.logger.warning("database busy: answered 503 to %s %s", request.method, request.path)
+        what = "unavailable" if unavailable else "busy"
+        app.logger.warning("database %s: answered 503 to %s %s", what, request.method, request.path)
         headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
         if request.path.startswith("/api/"):
-            return {"error": "the database is busy; retry shortly"}, 503, headers
+            return {"error": f"the database is {what}; retry shortly"}, 503, headers
+        g._login_user = (
+            AnonymousUserMixin()
+        )  # the error page must not load the signed-in user from the database
         title, message = ERROR_TEXT[503]
         return render_template("errors.html", code=503, title=title, message=message), 503, headers
 
-    app.register_error_handler(OperationalError, busy)
+    app.register_error_handler(DBAPIError, busy)
+    app.register_error_handler(DisconnectionError, busy)
     app.register_error_handler(sqlite3.OperationalError, busy)  # from the BEGIN core.db sends itself
 
     def handle(exc: HTTPException) -> Any:

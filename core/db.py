@@ -15,9 +15,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from sqlalchemy import JSON, DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -189,6 +190,27 @@ def is_database_busy(exc: BaseException) -> bool:
         return False
     message = str(exc).lower()
     return "database is locked" in message or "database table is locked" in message
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """True when the database can't be reached or dropped the connection (PostgreSQL restarting, the network
+    down, the server refusing connections): the pool discards the broken connection and a retry later
+    succeeds. SQLite's lock is `is_database_busy`; both answer 503 with Retry-After."""
+    if isinstance(exc, DisconnectionError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if orig is None or isinstance(orig, sqlite3.Error):
+        return False
+    # psycopg: a connection that could not be made or was lost has no SQLSTATE; otherwise class 08
+    # (connection exception) or 57P (operator intervention: shutting down, cannot connect now).
+    state = getattr(orig, "sqlstate", None)
+    if state is None:
+        return isinstance(orig, psycopg.OperationalError)
+    return state.startswith(("08", "57P"))
 
 
 _WROTE = "crossdock.wrote"
