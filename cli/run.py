@@ -71,11 +71,29 @@ def seed(orders: int, seed_value: int, force: bool) -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=5000, show_default=True)
-@click.option("--threads", type=int, default=8, show_default=True)
+@click.option(
+    "--threads", type=click.IntRange(min=1), default=8, show_default=True, help="Threads per process."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="0: one waitress process (the embedded default); N: gunicorn with N processes (production).",
+)
 @with_appcontext
-def serve(host: str, port: int, threads: int) -> None:
-    """Serve the web application (portal, console, API) with waitress."""
-    waitress.serve(current_app._get_current_object(), host=host, port=port, threads=threads)
+def serve(host: str, port: int, threads: int, workers: int) -> None:
+    """Serve the web application (portal, console, API): waitress in this process, or with --workers N a
+    gunicorn master and N worker processes, each with its own connection pool. Nothing a request needs
+    lives in one process's memory (sessions are signed cookies checked against the database, rate limits
+    and caches are in the database), so processes on several machines behind a load balancer share one
+    PostgreSQL."""
+    if workers == 0:
+        waitress.serve(current_app._get_current_object(), host=host, port=port, threads=threads)
+        return
+    from cli.gunicorn_app import serve_with_gunicorn  # POSIX only, so imported when asked for
+
+    serve_with_gunicorn(dict(current_app.config), host=host, port=port, workers=workers, threads=threads)
 
 
 @click.command("worker")
