@@ -24,12 +24,29 @@ def _read_rows(path: Path) -> list[tuple[str, str]]:
 
 @click.command("eval-intents")
 @click.argument("file", type=CSV_PATH)
-@click.option("--train", "train_file", type=CSV_PATH, help="Also learn this labelled CSV, under its intents.")
+@click.option(
+    "--train",
+    "train_file",
+    type=CSV_PATH,
+    help="Also learn this labelled CSV. When it names every intent FILE names (a data set of the same "
+    "kind), it is learnt alone and answers with its own intents.",
+)
+@click.option(
+    "--with-shipped",
+    is_flag=True,
+    help="With --train: always learn it on top of the shipped examples, as the chat does a merchant's file.",
+)
 @click.option("--map", "map_file", type=CSV_PATH, help="A from,to CSV renaming FILE's intents; others skip.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-def eval_intents(file: Path, train_file: Path | None, map_file: Path | None, as_json: bool) -> None:
+def eval_intents(
+    file: Path, train_file: Path | None, with_shipped: bool, map_file: Path | None, as_json: bool
+) -> None:
     """Accuracy, macro-F1, top confusions and per-message latency of the intent classifier on FILE
-    (columns text,intent or instruction,intent)."""
+    (columns text,intent or instruction,intent): the shipped examples' classifier, or one learnt from
+    TRAIN: alone when TRAIN covers FILE's intents, else (or with --with-shipped) on top of the shipped
+    examples."""
+    if with_shipped and train_file is None:
+        raise click.ClickException("--with-shipped needs --train FILE")
     rows = _read_rows(file)
     skipped = 0
     if map_file is not None:
@@ -43,7 +60,16 @@ def eval_intents(file: Path, train_file: Path | None, map_file: Path | None, as_
     if not rows:
         raise click.ClickException(f"{file.name}: no labelled rows to evaluate")
     started = time.perf_counter()
-    classifier = intents.train(_read_rows(train_file)) if train_file else intents.default_classifier()
+    alone = False
+    if train_file is None:
+        classifier = intents.default_classifier()
+    else:
+        examples = _read_rows(train_file)
+        alone = not with_shipped and {i for _, i in rows} <= {i for _, i in examples}
+        try:
+            classifier = intents.train_on(examples) if alone else intents.train(examples)
+        except ValueError as exc:  # fewer than two intents
+            raise click.ClickException(f"{train_file.name}: {exc}") from exc
     train_seconds = time.perf_counter() - started
     result = evaluate_classifier(classifier, rows)
     figures = {
@@ -51,6 +77,7 @@ def eval_intents(file: Path, train_file: Path | None, map_file: Path | None, as_
         "skipped": skipped,
         "intents_known": len(classifier.intents),
         "train_seconds": round(train_seconds, 2),
+        "trained_on": "shipped" if train_file is None else ("train" if alone else "shipped+train"),
     }
     if as_json:
         click.echo(json.dumps(figures, indent=2))

@@ -101,7 +101,14 @@ def chat_send() -> Any:
             if conversation is None or conversation.status == "closed":
                 conversation = chat_services.start_chat(g.db, customer_id=viewer.customer_id, now=now)
             turn = chat_services.handle_message(
-                g.db, conversation, body, viewer=viewer, now=now, choice=choice, urls=URLS
+                g.db,
+                conversation,
+                body,
+                viewer=viewer,
+                now=now,
+                choice=choice,
+                urls=URLS,
+                secret=current_app.config["SECRET_KEY"],
             )
         except DomainError as exc:
             g.db.rollback()

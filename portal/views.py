@@ -42,7 +42,7 @@ from core.returns import services as return_services
 from core.returns.photos import save_return_photo
 from core.returns.queries import ReturnDetail
 from core.security import accounts, ratelimit
-from core.security.guest import check_guest_code, guest_token_order, make_guest_token
+from core.security.guest import guest_token_order, make_guest_token, redeem_guest_code
 from core.security.models import User
 from core.security.roles import Actor, Role
 from core.security.services import authenticate, record_sign_in
@@ -488,8 +488,11 @@ def track_code() -> Any:
         elif request.form.get("code"):
             order = order_queries.find_order_by_reference(g.db, reference)
             secret = current_app.config["SECRET_KEY"]
+            redeemed = order is not None and redeem_guest_code(
+                g.db, secret, order.id, request.form["code"], now=now
+            )
             g.db.commit()
-            if order is not None and check_guest_code(secret, order.id, request.form["code"], now=now):
+            if redeemed:
                 session["guest_orders"] = [
                     *session.get("guest_orders", [])[-4:],
                     make_guest_token(secret, order.id),

@@ -538,6 +538,26 @@ def test_eval_intents_train_learns_the_training_files_own_intent_names(tmp_path:
     assert figures["per_intent"]["gift_wrap"]["recall"] == 1.0
     assert figures["accuracy"] == 1.0
     assert figures["intents_known"] == 17
+    assert figures["trained_on"] == "shipped+train"  # the evaluated file also names shipped intents
+
+
+def test_eval_intents_train_of_the_same_kind_learns_it_alone(tmp_path: Path) -> None:
+    evaluated = str(INTENT_FIXTURES / "shop_eval.csv")
+    training = str(INTENT_FIXTURES / "shop_train.csv")
+    alone = json.loads(eval_intents(tmp_path, evaluated, "--train", training, "--json").output)
+    assert (alone["trained_on"], alone["intents_known"], alone["n"]) == ("train", 4, 8)
+    assert alone["accuracy"] == 1.0
+    assert alone["macro_f1"] == 1.0
+    mixed = json.loads(
+        eval_intents(tmp_path, evaluated, "--train", training, "--with-shipped", "--json").output
+    )
+    assert (mixed["trained_on"], mixed["intents_known"]) == ("shipped+train", 20)
+
+
+def test_eval_intents_with_shipped_needs_train(tmp_path: Path) -> None:
+    result = eval_intents(tmp_path, str(INTENT_FIXTURES / "shop_eval.csv"), "--with-shipped")
+    assert result.exit_code != 0
+    assert "--with-shipped needs --train" in result.output
 
 
 def test_eval_intents_refuses_a_file_without_intent_column_in_one_line(tmp_path: Path) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
+
+from core.security import ratelimit
 
 GUEST_TOKEN_MAX_AGE = 2 * 60 * 60  # seconds a guest keeps access after proving who they are
 _SALT = "crossdock-guest-order"
@@ -68,3 +71,13 @@ def check_guest_code(secret: str, order_id: int, code: str, *, now: datetime) ->
         hmac.compare_digest(code, guest_code(secret, order_id, window))
         for window in range(current - GUEST_CODE_WINDOWS + 1, current + 1)
     )
+
+
+def redeem_guest_code(session: Session, secret: str, order_id: int, code: str, *, now: datetime) -> bool:
+    """`check_guest_code`, once: a right code is spent by opening the order (remembered for as long as it
+    could work), so a second use of it is refused like a wrong one."""
+    if not check_guest_code(secret, order_id, code, now=now):
+        return False
+    digits = "".join(ch for ch in code if ch.isdigit())
+    lifetime = timedelta(seconds=GUEST_CODE_WINDOW_SECONDS * GUEST_CODE_WINDOWS)
+    return ratelimit.hit(session, f"guest-code:used:{order_id}:{digits}", limit=1, window=lifetime, now=now)

@@ -3,6 +3,11 @@ the conversation to a person. The thin layer between the database and the pure r
 (core.support.assistant.responder): it finds the order the customer means (only theirs, or one a guest
 proved), reads its facts, records both sides of the turn, and carries out the responder's action.
 
+A guest proves an order as on /track: its number with its email or postcode, or a code emailed to the
+order's address (the same email and the same single-use code check as /track-code, under its limits).
+A new delivery address the customer confirmed is made by the service agents use
+(core.orders.actions.change_shipping_address), as the assistant acting for the customer.
+
 While the assistant has the conversation it stays `solved` (out of the agents' queue); a handoff opens it
 (round-robin assignment as any new ticket), and from then on the customer's messages go to our team. When an
 agent solves it, the assistant answers again.
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -28,7 +33,6 @@ from core.orders.models import Order
 from core.orders.status import CANCELLABLE_STATUSES
 from core.returns import services as return_services
 from core.returns.models import Refund, ReturnRequest
-from core.security import ratelimit
 from core.security.roles import Actor
 from core.support import services as support_services
 from core.support.assistant import merchant
@@ -47,6 +51,7 @@ from core.support.assistant.responder import (
     respond,
     summary_for_agent,
 )
+from core.support.guest_proof import code_proof, prove_order
 from core.support.help_search import search_help
 from core.support.models import Conversation, Message
 from core.support.queries import cached_help_docs, customer_order_choices
@@ -56,9 +61,6 @@ from core.support.status import ConversationStatus
 CHAT_SOURCE = "chat"
 CHAT_SUBJECT = "Chat with the assistant"
 OPEN_RETURNS = ("requested", "approved", "received")
-PROOFS_PER_IP = 20  # the /track lookup's limits, shared with it
-PROOFS_PER_ORDER = 5
-PROOF_WINDOW = timedelta(minutes=15)
 RECENT_ORDERS = 3
 
 
@@ -161,8 +163,10 @@ def handle_message(
     now: datetime,
     choice: str = "",
     urls: Urls = Urls(),
+    secret: str = "",
 ) -> Turn:
-    """Record the customer's message and, while the assistant has the chat, answer it (acting if asked)."""
+    """Record the customer's message and, while the assistant has the chat, answer it (acting if asked).
+    `secret` signs a guest's emailed codes (the app's secret key, as for /track-code)."""
     if conversation.status == ConversationStatus.CLOSED:
         raise DomainError("this conversation is closed: please start a new one")
     if with_person(conversation):
@@ -183,9 +187,24 @@ def handle_message(
     session.add(message)
     session.flush()
     state = _last_state(session, conversation)
-    order, not_found, proof_missing, proven = _find_order(
-        session, conversation, entities, state, viewer=viewer, choice=choice, now=now
-    )
+    proof_code, code_reference, proven = None, None, None
+    if viewer.guest:
+        proof_code, code_reference, proven = code_proof(
+            session,
+            text,
+            entities,
+            state,
+            ip_address=viewer.ip_address,
+            choice=choice,
+            secret=secret,
+            now=now,
+        )
+    if proven is not None:
+        order, not_found, proof_missing = proven, None, None
+    else:
+        order, not_found, proof_missing, proven = _find_order(
+            session, conversation, entities, state, viewer=viewer, choice=choice, now=now
+        )
     context = Context(
         guest=viewer.guest,
         order=order_facts(session, order, urls=urls, now=now) if order is not None else None,
@@ -197,6 +216,8 @@ def handle_message(
         state=state,
         custom_answers=merchant.answers(),
         links={"account": urls.account, "password": urls.password},
+        proof_code=proof_code,
+        code_reference=code_reference,
     )
     reply = respond(text, prediction, context, choice=choice)
     if order is not None and conversation.order_id is None:
@@ -205,6 +226,8 @@ def handle_message(
             # A guest's chat belongs to no customer's portal while the assistant has it: a guest may prove
             # orders of several customers in it. The handoff links the customer of the chat's order.
             conversation.customer_id = order.customer_id
+    if proven is not None:
+        viewer = Viewer(viewer.customer_id, {*viewer.guest_order_ids, proven.id}, viewer.ip_address)
     answer = _act(session, conversation, reply, order, entities, viewer=viewer, now=now)
     return Turn(message, answer, proven.id if proven is not None else None)
 
@@ -241,6 +264,8 @@ def _act(
             )
         except DomainError as exc:
             text = f"I couldn't ask for the cancellation: {exc}."
+    if reply.action == "change_address":
+        text = _change_address(session, conversation, reply, order, viewer=viewer, now=now) or text
     message = Message(
         conversation_id=conversation.id,
         author_kind="assistant",
@@ -269,6 +294,40 @@ def _act(
             now=now,
         )
     return message
+
+
+def _change_address(
+    session: Session,
+    conversation: Conversation,
+    reply: Reply,
+    order: Order | None,
+    *,
+    viewer: Viewer,
+    now: datetime,
+) -> str | None:
+    """Make the address change the customer just confirmed, through the agents' service, in a savepoint:
+    refused (shipped meanwhile, a bad address), nothing changes and the refusal is what the customer
+    reads (None when done)."""
+    target = _order_by_number(session, reply.state.get("order"), viewer) or order
+    if target is None:
+        return "I couldn't change the address: I couldn't find that order any more."
+    try:
+        with session.begin_nested():
+            order_actions.change_shipping_address(
+                session, target.id, reply.state.get("address") or {}, actor=viewer.actor(), now=now
+            )
+            record_audit(
+                session,
+                viewer.actor(),
+                "order.address_change_by_assistant",
+                "order",
+                target.id,
+                now=now,
+                after={"conversation_id": conversation.id, "by": "assistant", "on_behalf_of": "customer"},
+            )
+    except DomainError as exc:
+        return f"I couldn't change the address: {exc}. Nothing was changed."
+    return None
 
 
 def hand_off(
@@ -441,7 +500,7 @@ def _find_order(
     references = [r.number for r in entities.order_numbers]
     if choice.startswith("order:"):
         references.insert(0, choice.removeprefix("order:"))
-    if not references and state.get("awaiting") == "proof" and state.get("reference"):
+    if not references and state.get("awaiting") in ("proof", "code") and state.get("reference"):
         references = [state["reference"]]
     for reference in references:
         for order in _candidates(session, reference):
@@ -451,7 +510,7 @@ def _find_order(
         proofs = [*entities.emails, *(p.value for p in entities.postcodes)]
         if not proofs:
             return None, None, references[0], None
-        proven = _prove(session, references[0], proofs, viewer=viewer, now=now)
+        proven = prove_order(session, references[0], proofs, ip_address=viewer.ip_address, now=now)
         if proven is not None:
             return proven, None, None, proven
         return None, references[0], None, None
@@ -471,36 +530,6 @@ def _find_order(
         if len(only) == 1:  # nothing to choose from
             return only[0], None, None, None
     return None, None, None, None
-
-
-def _prove(
-    session: Session, reference: str, proofs: list[str], *, viewer: Viewer, now: datetime
-) -> Order | None:
-    """The /track guest proof (number plus email or postcode), under the same rate limits."""
-    allowed = ratelimit.hit(
-        session, f"guest-lookup:ip:{viewer.ip_address}", limit=PROOFS_PER_IP, window=PROOF_WINDOW, now=now
-    )
-    allowed = (
-        ratelimit.hit(
-            session,
-            f"guest-lookup:ref:{reference.upper()}",
-            limit=PROOFS_PER_ORDER,
-            window=PROOF_WINDOW,
-            now=now,
-        )
-        and allowed
-    )
-    if not allowed:
-        return None
-    variants = [reference]
-    if reference.startswith("#") and reference[1:].isdigit():
-        variants += [reference[1:], f"CD-{reference[1:]}"]
-    for variant in variants:
-        for proof in proofs:
-            order = order_queries.find_order_for_guest(session, variant, proof)
-            if order is not None:
-                return order
-    return None
 
 
 def _recent_orders(session: Session, viewer: Viewer) -> tuple[str, ...]:
@@ -574,6 +603,10 @@ def order_facts(session: Session, order: Order, *, urls: Urls = Urls(), now: dat
     if problem is None and order.status not in CANCELLABLE_STATUSES:
         problem = "it has shipped"
     request = order_actions.cancellation_request(session, order.id)
+    if order.fulfilled_by_channel:
+        address_problem: str | None = f"{order.channel.name} ships it, so only {order.channel.name} can"
+    else:
+        address_problem = order_actions.not_shipped_problem(session, order)
     return OrderFacts(
         number=order.number,
         status=order.status,
@@ -596,4 +629,6 @@ def order_facts(session: Session, order: Order, *, urls: Urls = Urls(), now: dat
         ),
         cancel_problem=problem,
         cancel_requested=order_actions.cancellation_state(order, request) == "requested",
+        address_problem=address_problem,
+        shipping_address=dict(order.shipping_address or {}),
     )

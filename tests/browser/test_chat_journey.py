@@ -1,18 +1,24 @@
 """The portal chat in a real browser, on a phone-sized screen: a customer opens the widget, asks where their
 order is (with a typo, by its number), gets the real tracking answer, asks for a person; an agent (a second
 browser) finds the handed-off ticket in the queue with the transcript and the order, replies, and the reply
-appears in the customer's chat without a reload."""
+appears in the customer's chat without a reload. A guest proves an order with a code emailed to it and moves
+its delivery to a new address, read back and confirmed with a tap."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from playwright.sync_api import Browser, expect
+from sqlalchemy import select
 
 from core.db import utcnow
 from core.fulfillment.models import Shipment, TrackingEvent
+from core.notifications.models import OutboxMessage
+from core.security.guest import guest_code
 from tests.browser.conftest import OUTPUT
 from tests.factories import PASSWORD, make_customer, make_order, make_user
+
+LIVE_SECRET = "browser-test"  # the live server's SECRET_KEY (tests/browser/conftest.py)
 
 
 def test_customer_chats_then_a_person_answers_in_the_same_chat(
@@ -173,3 +179,63 @@ def test_without_javascript_the_widget_links_to_a_chat_page_that_posts_and_reloa
     expect(page.locator(".message.from-customer")).to_contain_text("what delivery options do you have")
     expect(page.locator(".message.from-assistant").last).to_contain_text("delivery")
     context.close()
+
+
+def test_guest_proves_an_order_by_emailed_code_and_changes_its_address(
+    browser: Browser, live_server: str, live_session
+) -> None:
+    order = make_order(
+        live_session,
+        customer_id=None,
+        email="code.guest@example.com",
+        status="confirmed",
+        shipping_address={
+            "name": "Dana Guest",
+            "line1": "1 Old Road",
+            "city": "York",
+            "postal_code": "YO1 7HH",
+            "country": "GB",
+        },
+    )
+    live_session.commit()
+
+    guest = browser.new_context(viewport={"width": 390, "height": 844})
+    page = guest.new_page()
+    page.goto(f"{live_server}/help")
+    page.locator("#chat-widget summary").click()
+    box = page.locator("#chat-widget")
+    last = box.locator(".message.from-assistant").last
+
+    def ask(text: str) -> None:
+        box.get_by_placeholder("Type your question").fill(text)
+        box.get_by_role("button", name="Send").click()
+
+    ask(f"I need to change the delivery address of {order.number}")
+    expect(last).to_contain_text("or I can email you a code")
+    box.get_by_role("button", name="Email me a code").click()
+    expect(last).to_contain_text("Type the code here")
+    live_session.expire_all()
+    [email] = live_session.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == "guest_code", OutboxMessage.recipient == "code.guest@example.com"
+        )
+    ).all()
+    code = guest_code(LIVE_SECRET, order.id, email.payload["window"])  # what the email says
+    ask(code)
+    expect(last).to_contain_text(f"Order {order.number} hasn't shipped yet, so I can change where it goes.")
+    ask("12 High Street, Flat 2")
+    expect(last).to_contain_text("I still need the town or city and the postcode")
+    ask("London SW1A 1AA")
+    expect(last).to_contain_text(
+        f"I'll change the delivery address of order {order.number} to: Dana Guest, 12 High Street, Flat 2, "
+        "London, SW1A 1AA, GB"
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUTPUT / "chat_address_read_back_phone.png"), full_page=False)
+    box.get_by_role("button", name="Yes, change it").click()
+    expect(last).to_contain_text(f"Done: order {order.number} will now be delivered to Dana Guest")
+
+    page.goto(f"{live_server}/orders/{order.number}")  # the code proved it like a /track lookup
+    expect(page.locator("address").first).to_contain_text("12 High Street")
+    guest.close()

@@ -117,6 +117,10 @@ def test_guest_gets_a_code_by_email_and_opens_the_order(client, db, amazon_order
         "/track-code", data={"csrf_token": token, "reference": "113-1234567-7654321", "code": code}
     )
     assert opened.status_code == 303 and opened.headers["Location"] == f"/orders/{amazon_order.number}"
+    again = client.post(
+        "/track-code", data={"csrf_token": token, "reference": "113-1234567-7654321", "code": code}
+    )
+    assert again.status_code == 400  # a code opens the order once
 
 
 def test_guest_code_expires_after_its_windows() -> None:

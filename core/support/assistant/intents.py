@@ -6,8 +6,10 @@ Two views of the labelled examples are combined, both on normalised text (see `n
    their intent with their sharpened score. Robust to typos and word order.
 2. a statistical model (scikit-learn): TF-IDF over word 1-2-grams and character 2-5-grams within word
    boundaries, then a multinomial logistic regression. Learns which words matter for which intent.
-The two probability vectors are averaged with fixed weights; below `UNKNOWN_BELOW` the answer is "unknown".
-A merchant's own examples (`train`) count `EXTRA_WEIGHT` times a shipped one in both views.
+The two probability vectors are averaged with fixed weights (`ModelSettings`); below `UNKNOWN_BELOW` the
+answer is "unknown". A merchant's own examples (`train`) count `EXTRA_WEIGHT` times a shipped one in both
+views; a labelled data set evaluated on its own intents (`train_on`) is learnt alone, with the settings
+that suit tens of examples per intent.
 """
 
 from __future__ import annotations
@@ -34,10 +36,7 @@ SHORTLIST_SCORERS = (fuzz.token_set_ratio, fuzz.token_sort_ratio)
 SHORTLIST = 40
 FUZZY_SCORERS = (fuzz.token_set_ratio, fuzz.token_sort_ratio, fuzz.partial_ratio, fuzz.WRatio)
 FUZZY_NEIGHBOURS = 5
-FUZZY_WEIGHT = 0.35
-MODEL_WEIGHT = 0.65
 EXTRA_WEIGHT = 3.0
-MODEL_C = 20.0
 
 _ORDER_LIKE = re.compile(r"#?\b[a-z]{0,3}-?\d[\d-]{2,}\b")
 _EMAIL = re.compile(r"\S+@\S+\.\w+")
@@ -105,6 +104,29 @@ def read_examples(path: Path | str) -> list[tuple[str, str]]:
         ]
 
 
+@dataclass(frozen=True)
+class ModelSettings:
+    """How the two views are built and weighed: the nearest examples' share of the combined probability,
+    the TF-IDF views (word n-grams, if any, and character n-grams within word boundaries) and the logistic
+    regression's inverse regularisation C."""
+
+    fuzzy_weight: float
+    word_ngrams: tuple[int, int] | None
+    char_ngrams: tuple[int, int]
+    c: float
+
+
+# The shipped examples: a few hand-written sentences per intent, where whole words carry the meaning.
+SHIPPED_SETTINGS = ModelSettings(fuzzy_weight=0.35, word_ngrams=(1, 2), char_ngrams=(2, 5), c=20.0)
+# A labelled data set learnt alone (`train_on`): tens of real, often misspelt messages per intent, many
+# intents sharing their words (check vs get an invoice, edit vs switch an account). Measured on stratified
+# halves of a public 27-intent sample: word n-grams cost accuracy (0.9705 vs 0.9808 held-out), a weak
+# regularisation (C 100 vs 20) gains about 0.01, the nearest examples' vote gains nothing on average
+# (+0.0015, 0, -0.0015 on three splits at a fifth of the vote) while taking two thirds of the time, and
+# character 1-4-grams do as well as 2-5-grams (0.9823 vs 0.9808 over five splits) with fewer features.
+DATASET_SETTINGS = ModelSettings(fuzzy_weight=0.0, word_ngrams=None, char_ngrams=(1, 4), c=100.0)
+
+
 class IntentClassifier:
     """Trained on labelled examples at construction; `predict` answers one message."""
 
@@ -114,10 +136,12 @@ class IntentClassifier:
         *,
         weights: Sequence[float] | None = None,
         unknown_below: float = UNKNOWN_BELOW,
+        settings: ModelSettings = SHIPPED_SETTINGS,
     ) -> None:
         if len({intent for _, intent in examples}) < 2:
             raise ValueError("an intent classifier needs examples of at least two intents")
         self.unknown_below = unknown_below
+        self.settings = settings
         self._weights = np.ones(len(examples)) if weights is None else np.asarray(weights, dtype=float)
         self._texts = [normalise(text) for text, _ in examples]
         self._labels = [intent for _, intent in examples]
@@ -125,15 +149,14 @@ class IntentClassifier:
         index = {intent: i for i, intent in enumerate(self.intents)}
         self._label_index = np.array([index[label] for label in self._labels])
         self._processed = [utils.default_process(text) for text in self._texts]
-        features = FeatureUnion(
-            [
-                ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)),
-                ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True)),
-            ]
-        )
+        views = []
+        if settings.word_ngrams is not None:
+            views.append(("words", TfidfVectorizer(ngram_range=settings.word_ngrams, sublinear_tf=True)))
+        chars = TfidfVectorizer(analyzer="char_wb", ngram_range=settings.char_ngrams, sublinear_tf=True)
+        features = FeatureUnion([*views, ("chars", chars)])
         # Weights repeat examples (sample_weight slows the saga solver's convergence tenfold).
         repeats = np.maximum(1, np.rint(self._weights)).astype(int)
-        model = LogisticRegression(C=MODEL_C, solver="saga", tol=1e-3, max_iter=1000, random_state=0)
+        model = LogisticRegression(C=settings.c, solver="saga", tol=1e-3, max_iter=1000, random_state=0)
         model.fit(
             features.fit_transform(np.repeat(np.array(self._texts, dtype=object), repeats)),
             np.repeat(self._label_index, repeats),
@@ -168,6 +191,8 @@ class IntentClassifier:
         coefficients, skipping scikit-learn's per-call input checks, which cost more than the sum)."""
         features = self._features.transform([text])
         logits = np.asarray(features @ self._coef.T).ravel() + self._intercept
+        if len(self.intents) == 2:  # a binary model has one row of coefficients: the second class's logit
+            logits = np.array([0.0, logits[0]])
         logits -= logits.max()
         exp = np.exp(logits)
         return exp / exp.sum()
@@ -177,9 +202,10 @@ class IntentClassifier:
         normalised = normalise(text)
         if not normalised:
             return {}
-        combined = FUZZY_WEIGHT * self._fuzzy_probabilities(normalised) + MODEL_WEIGHT * (
-            self._model_probabilities(normalised)
-        )
+        weight = self.settings.fuzzy_weight
+        combined = (1 - weight) * self._model_probabilities(normalised)
+        if weight:
+            combined += weight * self._fuzzy_probabilities(normalised)
         return dict(zip(self.intents, combined.tolist(), strict=True))
 
     def predict(self, text: str, *, among: Collection[str] | None = None) -> Prediction:
@@ -201,6 +227,12 @@ class IntentClassifier:
 def shipped_examples() -> list[tuple[str, str]]:
     """The labelled utterances the product ships (core/support/assistant/examples.csv)."""
     return read_examples(EXAMPLES_PATH)
+
+
+def train_on(examples: Sequence[tuple[str, str]]) -> IntentClassifier:
+    """A classifier of a labelled data set's own intents, learnt from its rows alone (no shipped examples:
+    their intent names and wording would compete with the data set's)."""
+    return IntentClassifier(examples, settings=DATASET_SETTINGS)
 
 
 def train(extra_examples: Iterable[tuple[str, str]] = ()) -> IntentClassifier:

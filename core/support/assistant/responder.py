@@ -2,7 +2,12 @@
 and facts read from the database (passed in). It never states a fact that is not in those facts.
 
 A reply carries its text, the choices offered as buttons, an action for the service to take (a cancellation
-request, a handoff to a person, proving a guest's order) and the state the next turn starts from.
+request, a new delivery address, a handoff to a person) and the state the next turn starts from.
+
+A new delivery address is a short dialogue: the assistant asks for it, reads the parts it can from each
+message (core.support.assistant.address), asks for the parts still missing, reads the whole address back,
+and only a "yes" to that carries it out. A guest proves an order by its email or postcode, or by a code
+emailed to the order's address (the service sends and checks it; `Context.proof_code` says how it went).
 """
 
 from __future__ import annotations
@@ -14,6 +19,13 @@ from datetime import datetime
 from typing import Any
 
 from core.money import format_money
+from core.support.assistant.address import (
+    complete_address,
+    format_address,
+    merge_address,
+    missing_parts,
+    parse_address,
+)
 from core.support.assistant.intents import UNKNOWN, Prediction, normalise
 
 CONFIRM_BELOW = 0.5  # below this confidence the assistant checks what the customer meant
@@ -36,7 +48,6 @@ HUMAN_INTENTS = {
     "payment_issue": "A payment question.",
     "complaint": "A complaint.",
     "change_items": "A change to the items of an order.",
-    "change_address": "A new delivery address for an order that has not shipped.",
     "invoice": "An invoice for an order.",
 }
 INTENT_LABELS = {
@@ -71,6 +82,8 @@ NEGATIVE_WORDS = frozenset(
 YES_WORDS = frozenset("yes yeah yep yup sure ok okay please confirm confirmed correct y".split())
 NO_WORDS = frozenset("no nope nah dont stop keep n".split())
 PERSON = ("Talk to a person", "intent:human_agent")
+SEND_CODE = "code:send"  # the choice that asks for a code by email
+STOP_WORDS = frozenset("cancel stop nevermind never mind forget leave".split())
 MENU = ("track_order", "return_item", "refund_status", "delivery_options")
 
 
@@ -133,6 +146,8 @@ class OrderFacts:
     returns: ReturnFacts | None = None
     cancel_problem: str | None = None  # why it can't be cancelled now (None: it can)
     cancel_requested: bool = False
+    address_problem: str | None = None  # why its delivery address can't change now (None: it can)
+    shipping_address: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,9 @@ class Context:
     state: Mapping[str, Any] = field(default_factory=dict)
     custom_answers: Mapping[str, str] = field(default_factory=dict)  # a merchant's intent -> answer
     links: Mapping[str, str] = field(default_factory=dict)  # account, password, help, track
+    # A guest's emailed code: "sent", "wrong" (or used, or expired), "limited", "no_reference".
+    proof_code: str | None = None
+    code_reference: str | None = None  # the order number the code is for
 
 
 @dataclass(frozen=True)
@@ -162,7 +180,7 @@ class Reply:
     text: str
     intent: str
     choices: tuple[tuple[str, str], ...] = ()  # (label, value)
-    action: str | None = None  # cancel, handoff
+    action: str | None = None  # cancel, change_address (state["address"]), handoff
     reason: str | None = None  # why a handoff
     state: dict[str, Any] = field(default_factory=dict)
     links: tuple[tuple[str, str], ...] = ()  # (label, url)
@@ -206,6 +224,16 @@ def respond(text: str, prediction: Prediction, context: Context, *, choice: str 
         intent, confidence = choice.removeprefix("intent:"), 1.0
     elif awaiting == "confirm_cancel" and (choice in ("yes", "no") or answer_word(text)):
         return _confirm_cancel(choice or answer_word(text) or "no", context)
+    elif awaiting == "confirm_address" and (choice in ("yes", "no") or answer_word(text)):
+        return _confirm_address(choice or answer_word(text) or "no", context)
+    elif awaiting in ("address", "confirm_address") and not choice:
+        reply = _collect_address(text, prediction, context)
+        if reply is not None:
+            return reply
+    if context.proof_code:
+        return _code_reply(context, state.get("intent") or intent)
+    if awaiting == "code" and context.order is not None and not choice.startswith("intent:"):
+        intent, confidence = state.get("intent", intent), 1.0
     elif awaiting == "order" and (choice.startswith("order:") or context.order or context.order_not_found):
         if intent in (UNKNOWN, "track_order") or confidence < CONFIRM_BELOW or choice.startswith("order:"):
             intent, confidence = state.get("intent", intent), 1.0
@@ -281,15 +309,16 @@ def _ask_for_order(intent: str, context: Context) -> Reply:
         if context.proof_missing:
             return Reply(
                 f"To look at order {context.proof_missing}, please also tell me the email address or the "
-                "postcode it was placed with.",
+                "postcode it was placed with, or I can email you a code.",
                 intent,
+                choices=(("Email me a code", SEND_CODE), PERSON),
                 state={"awaiting": "proof", "intent": intent, "reference": context.proof_missing},
             )
         return Reply(
             prefix + "Which order is it? Please tell me its number and the email address or postcode "
-            "it was placed with.",
+            "it was placed with (or just its number, and I'll email you a code).",
             intent,
-            choices=(PERSON,),
+            choices=(("Email me a code", SEND_CODE), PERSON) if context.order_not_found else (PERSON,),
             state={"awaiting": "proof", "intent": intent}
             | ({"reference": context.order_not_found} if context.order_not_found else {}),
         )
@@ -327,15 +356,8 @@ def _about_order(intent: str, order: OrderFacts, context: Context, state: Mappin
         )
     if intent == "cancel_order":
         return _cancel(order, intent, state)
-    if intent == "change_address" and order.cancel_problem:
-        return Reply(
-            f"Order {order.number} can't be sent to a new address any more: "
-            f"{order.cancel_problem.split(':')[0]}. "
-            "If you want, I can put you through to our team.",
-            intent,
-            choices=(PERSON,),
-            state={**base, "refused": intent},
-        )
+    if intent == "change_address":
+        return _change_address(order, intent, state)
     return _handoff(context, intent, HUMAN_INTENTS.get(intent, "A question about an order."))
 
 
@@ -455,6 +477,148 @@ def _cancel(order: OrderFacts, intent: str, state: Mapping[str, Any]) -> Reply:
         intent,
         choices=(("Yes, cancel it", "yes"), ("No, keep it", "no")),
         state={**base, "awaiting": "confirm_cancel"},
+    )
+
+
+def _change_address(order: OrderFacts, intent: str, state: Mapping[str, Any]) -> Reply:
+    base = {"order": order.number}
+    if order.address_problem:
+        if state.get("refused") == intent and state.get("order") == order.number:
+            return Reply(
+                "I understand. I'm passing this to our team with our conversation, so they can see what "
+                "the carrier can still do.",
+                intent,
+                action="handoff",
+                reason="The customer insists on a new address for an order that can't be changed here.",
+                state=base,
+            )
+        return Reply(
+            f"I can't change the delivery address of order {order.number}: {order.address_problem}. "
+            "You can follow the parcel and ask the carrier to redirect it or hold it for collection, or "
+            "return it once it arrives. If you'd still like the address changed, say so and I'll pass it to "
+            "our team.",
+            intent,
+            choices=(
+                ("Track the parcel", "intent:track_order"),
+                ("Return an item", "intent:return_item"),
+                PERSON,
+            ),
+            state={**base, "refused": intent},
+        )
+    current = format_address(order.shipping_address or {})
+    going = f" It's going to: {current}." if current else ""
+    return Reply(
+        f"Order {order.number} hasn't shipped yet, so I can change where it goes.{going} What's the new "
+        "address? Please include the street and house number, the town and the postcode.",
+        intent,
+        state={**base, "awaiting": "address", "intent": intent},
+    )
+
+
+def _collect_address(text: str, prediction: Prediction, context: Context) -> Reply | None:
+    """The next step of reading a new address: ask for what is missing, or read it back for a yes or no.
+    None when the message is not an address but another question (the normal flow answers it)."""
+    state = context.state
+    number = state.get("order", "")
+    words = set(normalise(text).split())
+    if answer_word(text) == "no" or (words & STOP_WORDS and len(words) <= 4):
+        return Reply(
+            f"OK, I haven't changed anything: order {number} goes to the same address.",
+            "change_address",
+            state={"order": number},
+        )
+    order = context.order
+    if order is None or order.number != number:
+        return None
+    found = parse_address(text)
+    if not found:
+        if prediction.intent not in (UNKNOWN, "change_address") and prediction.confidence >= CONFIRM_BELOW:
+            return None
+        return Reply(
+            "Sorry, I couldn't read an address there. Please type the new address: the street and house "
+            "number, the town and the postcode, separated by commas.",
+            "change_address",
+            choices=(PERSON,),
+            state=dict(state),
+        )
+    known = state.get("address") if state.get("awaiting") == "address" else None
+    address = merge_address(known or {}, found)
+    missing = missing_parts(address)
+    current = order.shipping_address or {}
+    if not address.get("postal_code") and current.get("postal_code"):
+        if address.get("country", current.get("country")) == current.get("country"):
+            missing.append("the postcode")
+    if missing:
+        return Reply(
+            f"Thanks. I still need {_and(missing)} for the new address.",
+            "change_address",
+            choices=(PERSON,),
+            state={"order": number, "awaiting": "address", "intent": "change_address", "address": address},
+        )
+    full = complete_address(address, current)
+    return Reply(
+        f"I'll change the delivery address of order {number} to: {format_address(full)} — yes or no?",
+        "change_address",
+        choices=(("Yes, change it", "yes"), ("No", "no")),
+        state={"order": number, "awaiting": "confirm_address", "address": full},
+    )
+
+
+def _confirm_address(answer: str, context: Context) -> Reply:
+    number = context.state.get("order", "")
+    address = dict(context.state.get("address") or {})
+    if answer != "yes":
+        return Reply(
+            f"OK, I haven't changed anything: order {number} goes to the same address. Type the new "
+            "address again if something in it was wrong.",
+            "change_address",
+            state={"order": number, "awaiting": "address", "intent": "change_address"},
+        )
+    return Reply(
+        f"Done: order {number} will now be delivered to {format_address(address)}.",
+        "change_address",
+        action="change_address",
+        state={"order": number, "address": address},
+    )
+
+
+def _and(parts: Sequence[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _code_reply(context: Context, intent: str) -> Reply:
+    """How asking for, or typing, an emailed code went."""
+    reference = context.code_reference or ""
+    waiting = {"awaiting": "code", "intent": intent, "reference": reference}
+    if context.proof_code == "sent":
+        return Reply(
+            f"I've emailed a 6-digit code to the address order {reference} was placed with (if we have that "
+            "order). Type the code here: it works for 20 minutes, once.",
+            intent,
+            choices=(PERSON,),
+            state=waiting,
+        )
+    if context.proof_code == "wrong":
+        return Reply(
+            "That code isn't right, has been used already or has expired. Check the email, or ask me for a "
+            "new code.",
+            intent,
+            choices=(("Email me a new code", SEND_CODE), PERSON),
+            state=waiting,
+        )
+    if context.proof_code == "limited":
+        return Reply(
+            "That's too many tries for this order. Please wait 15 minutes and try again, or talk to our "
+            "team.",
+            intent,
+            choices=(PERSON,),
+            state=waiting,
+        )
+    return Reply(
+        "Which order is it? Tell me its number and I'll email a code to the address it was placed with.",
+        intent,
+        choices=(PERSON,),
+        state={"awaiting": "proof", "intent": intent},
     )
 
 

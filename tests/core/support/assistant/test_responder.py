@@ -232,3 +232,97 @@ def test_small_talk_and_helpers() -> None:
         "Mentioned: order CD-1000042 (crossdock). Last message: "
         "\u201cwhere is it\u201d (2 messages in the chat)."
     )
+
+
+MOVABLE = OrderFacts(
+    number="CD-1000044",
+    status="confirmed",
+    headline="We're preparing your order.",
+    currency="GBP",
+    total=1999,
+    refunded_total=0,
+    url="/orders/CD-1000044",
+    return_url="/orders/CD-1000044/return",
+    shipping_address={
+        "name": "Jane Doe",
+        "line1": "1 Old Road",
+        "city": "York",
+        "postal_code": "YO1 7HH",
+        "country": "GB",
+    },
+)
+UNKNOWN_MESSAGE = Prediction("unknown", 0.1, "track_order")
+
+
+def test_change_address_asks_for_the_new_one_and_names_the_current_one() -> None:
+    reply = respond("new address for my order", sure("change_address"), Context(guest=False, order=MOVABLE))
+    assert reply.text.startswith("Order CD-1000044 hasn't shipped yet, so I can change where it goes.")
+    assert "It's going to: Jane Doe, 1 Old Road, York, YO1 7HH, GB." in reply.text
+    assert reply.state == {"order": "CD-1000044", "awaiting": "address", "intent": "change_address"}
+    assert reply.action is None
+
+
+def test_address_parts_are_asked_for_until_complete_then_read_back_and_made_only_on_yes() -> None:
+    waiting = {"order": "CD-1000044", "awaiting": "address", "intent": "change_address"}
+    partial = respond("9 Mill Lane", UNKNOWN_MESSAGE, Context(guest=False, order=MOVABLE, state=waiting))
+    assert partial.text == "Thanks. I still need the town or city and the postcode for the new address."
+    assert partial.action is None and partial.state["address"] == {"line1": "9 Mill Lane"}
+    read_back = respond(
+        "Bristol BS1 4DJ", UNKNOWN_MESSAGE, Context(guest=False, order=MOVABLE, state=partial.state)
+    )
+    assert read_back.text == (
+        "I'll change the delivery address of order CD-1000044 to: Jane Doe, 9 Mill Lane, Bristol, "
+        "BS1 4DJ, GB \u2014 yes or no?"
+    )
+    assert read_back.action is None and read_back.choices == (("Yes, change it", "yes"), ("No", "no"))
+    no = respond("no", sure("goodbye"), Context(guest=False, order=MOVABLE, state=read_back.state))
+    assert no.action is None and "I haven't changed anything" in no.text
+    yes = respond(
+        "Yes, change it",
+        sure("greeting"),
+        Context(guest=False, order=MOVABLE, state=read_back.state),
+        choice="yes",
+    )
+    assert yes.action == "change_address"
+    assert yes.state["address"]["line1"] == "9 Mill Lane" and yes.state["address"]["country"] == "GB"
+
+
+def test_while_waiting_for_an_address_another_question_is_answered_instead() -> None:
+    waiting = {"order": "CD-1000044", "awaiting": "address", "intent": "change_address"}
+    reply = respond(
+        "where is my order", sure("track_order"), Context(guest=False, order=MOVABLE, state=waiting)
+    )
+    assert reply.text.startswith("Order CD-1000044: We're preparing your order.")
+
+
+def test_address_of_a_shipped_order_offers_alternatives_then_hands_off_when_insisted() -> None:
+    shipped = OrderFacts(**{**SHIPPED.__dict__, "address_problem": "a parcel is with the carrier"})
+    first = respond("change my address", sure("change_address"), Context(guest=False, order=shipped))
+    assert first.text.startswith("I can't change the delivery address of order CD-1000042: a parcel is with")
+    assert first.action is None and first.state["refused"] == "change_address"
+    again = respond(
+        "please change it", sure("change_address"), Context(guest=False, order=shipped, state=first.state)
+    )
+    assert again.action == "handoff" and "insists" in (again.reason or "")
+
+
+def test_a_guest_without_proof_is_offered_an_emailed_code() -> None:
+    reply = respond(
+        "where is CD-1000042", sure("track_order"), Context(guest=True, proof_missing="CD-1000042")
+    )
+    assert ("Email me a code", "code:send") in reply.choices
+    sent = respond(
+        "Email me a code",
+        sure("track_order"),
+        Context(guest=True, proof_code="sent", code_reference="CD-1000042", state=reply.state),
+        choice="code:send",
+    )
+    assert sent.state == {"awaiting": "code", "intent": "track_order", "reference": "CD-1000042"}
+    wrong = respond(
+        "123456",
+        UNKNOWN_MESSAGE,
+        Context(guest=True, proof_code="wrong", code_reference="CD-1000042", state=sent.state),
+    )
+    assert ("Email me a new code", "code:send") in wrong.choices
+    proven = respond("123456", UNKNOWN_MESSAGE, Context(guest=True, order=SHIPPED, state=sent.state))
+    assert proven.text.startswith("Order CD-1000042: On its way.")
