@@ -171,21 +171,17 @@ def trend_alerts(session: Session, *, now: datetime) -> list[TrendAlert]:
         .where(window)
         .group_by(Sku.code, category, ago)
     ).all()
-    # A ticket about an order of two SKUs counts once for each; per SKU, a ticket counts once whatever its
-    # lines.
-    per_sku = session.execute(
-        select(Sku.code, ago, tickets)
-        .select_from(Conversation)
-        .join(OrderLine, OrderLine.order_id == Conversation.order_id)
-        .join(Sku, Sku.id == OrderLine.sku_id)
-        .where(window)
-        .group_by(Sku.code, ago)
-    ).all()
+    # A ticket about an order of two SKUs counts once for each. A ticket has one category, so its SKU's count
+    # of tickets is the sum over categories of the SKU-category counts.
+    per_sku: dict[tuple[str, int], int] = {}
+    for code, _, weeks_ago, n in sku_rows:
+        per_sku[(code, weeks_ago)] = per_sku.get((code, weeks_ago), 0) + n
+    per_sku_rows = [(code, weeks_ago, n) for (code, weeks_ago), n in per_sku.items()]
     alerts += rules.trend_alerts(
         "sku",
-        (((code,), a, n) for code, a, n in per_sku),
-        {(code,): f"Tickets about SKU {code}" for code, _, _ in per_sku},
-        {(code,): {"sku": code} for code, _, _ in per_sku},
+        (((code,), a, n) for code, a, n in per_sku_rows),
+        {(code,): f"Tickets about SKU {code}" for code, _, _ in per_sku_rows},
+        {(code,): {"sku": code} for code, _, _ in per_sku_rows},
     )
     alerts += rules.trend_alerts(
         "sku_category",

@@ -44,7 +44,6 @@ def channel_kpis(session: Session, filters: Filters, *, now: datetime) -> Sectio
         for channel_id, period_no, *values in rows:
             figures.setdefault((channel_id, period_no), {}).update(zip(names, values, strict=True))
 
-    has_return = exists().where(ReturnRequest.order_id == Order.id)
     put(
         session.execute(
             select(
@@ -55,7 +54,6 @@ def channel_kpis(session: Session, filters: Filters, *, now: datetime) -> Sectio
                 func.count().filter(kept),
                 func.coalesce(func.sum(Order.total).filter(kept), 0),
                 func.max(Order.currency),
-                func.count().filter(has_return),
             )
             .where(span, *channel)
             .group_by(Order.channel_id, which)
@@ -65,6 +63,14 @@ def channel_kpis(session: Session, filters: Filters, *, now: datetime) -> Sectio
         "kept_orders",
         "revenue",
         "currency",
+    )
+    put(
+        session.execute(
+            select(Order.channel_id, which, func.count(func.distinct(ReturnRequest.order_id)))
+            .join(ReturnRequest, ReturnRequest.order_id == Order.id)
+            .where(span, *channel)
+            .group_by(Order.channel_id, which)
+        ).all(),
         "returned_orders",
     )
     earlier = aliased(Order)
@@ -113,50 +119,34 @@ def channel_kpis(session: Session, filters: Filters, *, now: datetime) -> Sectio
         ).all(),
         "cogs",
     )
-    shipped = (
-        select(
-            Order.channel_id.label("channel_id"),
-            which,
-            Order.placed_at.label("placed_at"),
-            Order.expected_dispatch_by.label("promise"),
-            func.min(Shipment.shipped_at).label("shipped_at"),
-        )
-        .join(Shipment, Shipment.order_id == Order.id)
-        .where(span, *channel, Shipment.shipped_at.is_not(None))
-        .group_by(Order.id, Order.channel_id, which, Order.placed_at, Order.expected_dispatch_by)
-        .subquery()
-    )
-    put(
-        session.execute(
-            select(
-                shipped.c.channel_id,
-                shipped.c.which,
-                func.count(),
-                func.coalesce(
-                    func.sum(epoch_seconds(shipped.c.shipped_at) - epoch_seconds(shipped.c.placed_at)), 0
-                ),
-                func.count().filter(shipped.c.promise.is_not(None)),
-                func.count().filter(shipped.c.shipped_at > shipped.c.promise),
-            ).group_by(shipped.c.channel_id, shipped.c.which)
-        ).all(),
-        "shipped_orders",
-        "fulfilment_seconds",
-        "promised_shipped",
-        "late",
-    )
+    # Parcels of the orders placed in the period: how long each took to leave, whether it left after the
+    # promised dispatch date, and whether the carrier ever reported on its tracking number.
     tracked = and_(
         func.coalesce(Shipment.tracking_number, "") != "",
         exists().where(TrackingEvent.shipment_id == Shipment.id),
     )
     put(
         session.execute(
-            select(Order.channel_id, which, func.count(), func.count().filter(tracked))
+            select(
+                Order.channel_id,
+                which,
+                func.count(),
+                func.count().filter(tracked),
+                func.coalesce(
+                    func.sum(epoch_seconds(Shipment.shipped_at) - epoch_seconds(Order.placed_at)), 0
+                ),
+                func.count().filter(Order.expected_dispatch_by.is_not(None)),
+                func.count().filter(Shipment.shipped_at > Order.expected_dispatch_by),
+            )
             .join(Shipment, Shipment.order_id == Order.id)
             .where(span, *channel, Shipment.shipped_at.is_not(None))
             .group_by(Order.channel_id, which)
         ).all(),
         "parcels",
         "tracked_parcels",
+        "fulfilment_seconds",
+        "promised_parcels",
+        "late",
     )
     traffic_which = case((ChannelTraffic.day >= period.start, 1), else_=0)
     put(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.analytics import rules
@@ -37,14 +37,23 @@ def returns(session: Session, filters: Filters, *, now: datetime) -> Section:
     labels = week_labels(period)
     weeks = period.week_starts()
     requested = within_period(ReturnRequest.requested_at, period)
-    has_return = exists().where(ReturnRequest.order_id == Order.id)
-    per_channel = session.execute(
-        select(Channel.name, func.count(Order.id), func.count(Order.id).filter(has_return))
+    orders_placed = session.execute(
+        select(Channel.name, func.count(Order.id))
         .join(Channel, Channel.id == Order.channel_id)
         .where(within_period(Order.placed_at, period), *order_channel(filters))
         .group_by(Channel.name)
         .order_by(Channel.name)
     ).all()
+    with_return = dict(
+        session.execute(
+            select(Channel.name, func.count(func.distinct(ReturnRequest.order_id)))
+            .join(Order, Order.id == ReturnRequest.order_id)
+            .join(Channel, Channel.id == Order.channel_id)
+            .where(within_period(Order.placed_at, period), *order_channel(filters))
+            .group_by(Channel.name)
+        ).all()
+    )
+    per_channel = [(name, orders, with_return.get(name, 0)) for name, orders in orders_placed]
     reason_rows = session.execute(
         select(Channel.name, ReturnRequest.reason, func.count())
         .join(Order, Order.id == ReturnRequest.order_id)

@@ -258,16 +258,15 @@ KPI_DEFINITIONS: dict[str, tuple[str, str, str]] = {
     "fulfilment_hours": (
         "Fulfillment time",
         "hours",
-        "Mean hours from an order being placed to its first parcel shipped, over the period's shipped "
-        "orders.",
+        "Mean hours from an order being placed to a parcel of it shipped, over the parcels shipped of the "
+        "period's orders.",
     ),
     "return_rate": ("Return rate", "pct", "Orders placed in the period with a return request ÷ orders."),
     "cancel_rate": ("Cancellation rate", "pct", "Orders placed in the period now cancelled ÷ orders."),
     "late_rate": (
         "Late-shipment rate",
         "pct",
-        "Shipped orders whose first parcel left after the promised dispatch date ÷ shipped orders with a "
-        "promise.",
+        "Parcels that left after their order's promised dispatch date ÷ parcels of orders with a promise.",
     ),
     "tracking_rate": (
         "Valid-tracking rate",
@@ -295,12 +294,11 @@ class ChannelFigures:
     new_customers: int = 0
     new_customer_revenue: int = 0
     cogs: int = 0
-    shipped_orders: int = 0
-    fulfilment_seconds: int = 0  # summed over the shipped orders
-    promised_shipped: int = 0
-    late: int = 0
-    parcels: int = 0
+    parcels: int = 0  # shipped, of the period's orders
     tracked_parcels: int = 0
+    fulfilment_seconds: int = 0  # from placing to shipping, summed over the parcels
+    promised_parcels: int = 0  # of orders with a promised dispatch date
+    late: int = 0
 
 
 def kpi_values(f: ChannelFigures, inventory_value: int) -> dict[str, float | int | None]:
@@ -312,10 +310,10 @@ def kpi_values(f: ChannelFigures, inventory_value: int) -> dict[str, float | int
         "cac": per(f.spend, f.new_customers) if f.spend is not None else None,
         "turnover": ratio(f.cogs, inventory_value),
         "clv": per(f.new_customer_revenue, f.new_customers),
-        "fulfilment_hours": hours(f.fulfilment_seconds / f.shipped_orders) if f.shipped_orders else None,
+        "fulfilment_hours": hours(f.fulfilment_seconds / f.parcels) if f.parcels else None,
         "return_rate": rate(f.returned_orders, f.orders),
         "cancel_rate": rate(f.cancelled, f.orders),
-        "late_rate": rate(f.late, f.promised_shipped),
+        "late_rate": rate(f.late, f.promised_parcels),
         "tracking_rate": rate(f.tracked_parcels, f.parcels),
     }
 
