@@ -5,10 +5,25 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import login_user, logout_user
 
 from agent_console.auth import current_actor, require_staff, role_required
+from core.analytics import export as analytics_export
+from core.analytics import queries as analytics_queries
+from core.analytics import rules as analytics_rules
 from core.customers import queries as customer_queries
 from core.customers import services as customer_services
 from core.db import begin_write, utcnow
@@ -226,8 +241,52 @@ def outbox_retry(message_id: int) -> Any:
     return redirect(url_for("console.sent_mail"), code=303)
 
 
+def _analytics_filters() -> tuple[analytics_queries.Filters, str | None]:
+    """The dashboard's filters from the query string, or the default period with the reason it was refused."""
+    today = utcnow().date()
+    error = None
+    try:
+        period = analytics_rules.parse_period(request.args.get("start"), request.args.get("end"), today=today)
+    except analytics_rules.BadPeriod as exc:
+        period, error = analytics_rules.default_period(today), str(exc)
+    return analytics_queries.resolve_filters(g.db, period, request.args.get("channel", "")), error
+
+
 @bp.get("/analytics")
 @role_required(Role.MANAGER)
 def analytics() -> Any:
-    """Manager dashboard: orders and tickets per channel."""
-    return render_template("console/analytics.html", kpis=order_queries.channel_kpis(g.db, now=utcnow()))
+    """Manager dashboard: issue trends and alerts, service, returns and channel KPIs for a period and
+    channel."""
+    filters, error = _analytics_filters()
+    board = analytics_queries.dashboard(g.db, filters, now=utcnow())
+    context = {
+        "board": board,
+        "error": error,
+        "kpi_definitions": analytics_rules.KPI_DEFINITIONS,
+        "alert_rule": analytics_rules.ALERT_RULE,
+    }
+    response = make_response(
+        _render("console/analytics.html", "console/_analytics.html", **context), 400 if error else 200
+    )
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.get("/analytics/<key>.csv")
+@role_required(Role.MANAGER)
+def analytics_csv(key: str) -> Any:
+    """One dashboard table as CSV, for the same filters."""
+    filters, error = _analytics_filters()
+    if error:
+        abort(400, error)
+    table = analytics_queries.export_table(g.db, filters, key, now=utcnow())
+    if table is None:
+        abort(404)
+    period = filters.period
+    channel = f"-{filters.channel_code}" if filters.channel_code else ""
+    filename = f"{key}-{period.start}-{period.end}{channel}.csv"
+    return Response(
+        analytics_export.table_csv(table),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

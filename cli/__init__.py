@@ -7,6 +7,7 @@ import click
 from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo
 
+from cli.analytics import analytics
 from cli.assistant import eval_intents, intents_group
 from cli.bench import bench
 from cli.channels import channels
@@ -41,6 +42,7 @@ COMMANDS: tuple[click.Command, ...] = (
     bench,
     eval_identity,
     customers,
+    analytics,
 )
 
 crossdock = FlaskGroup(

@@ -144,3 +144,8 @@ JOBS += [JobSpec("identity_resolution_job", identity_resolution_job, "interval",
 from core.support.sla_services import sla_breach_job  # noqa: E402
 
 JOBS += [JobSpec("sla_breach_job", sla_breach_job, "interval", {"minutes": 5})]
+
+# Managers' analytics: the daily digest of ticket trend alerts.
+from core.analytics.digest import analytics_digest_job  # noqa: E402
+
+JOBS += [JobSpec("analytics_digest_job", analytics_digest_job, "cron", {"hour": 7, "minute": 5})]

@@ -1,5 +1,6 @@
 """Every area's models in one import, so the metadata (and Alembic) see the whole schema."""
 
+from core.analytics.models import ChannelTraffic
 from core.audit.models import AuditEntry
 from core.catalog.models import Listing, Product, Sku
 from core.channels.models import Channel, channel_locations
@@ -34,6 +35,7 @@ __all__ = [
     "Base",
     "BusinessHours",
     "Channel",
+    "ChannelTraffic",
     "Conversation",
     "ConversationTag",
     "CrmNote",

@@ -384,6 +384,7 @@ class OrderBuilder:
             )
         if spec.person is not None and (spec.ticket or rng.random() < 0.08):
             self.support.order_ticket(spec, order_id, number, lines, at=at, shipments=shipments)
+        self.support.note_delivery(spec, order_id, number, lines, at=at)
 
         for line in lines:
             self.add(

@@ -137,6 +137,7 @@ def seed_demo(
     level_updates = ledger.write_levels(ref.locations, ref.skus)
     people.write_crm_notes()
     support.general_questions(people.people, ref.skus)
+    support.damaged_wave()
     write_inbound_payloads(ctx, builder.recent, ref)
     write_outbox(ctx, builder.recent, existing, ref, ledger)
     write_admin_audit(ctx, staff, ref.channels, ref.locations)

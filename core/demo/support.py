@@ -19,6 +19,11 @@ from core.demo.data.support import (
 from core.demo.records import DELIVERED, Line, Person, Sku, Spec
 from core.support.sla import DEFAULT_CALENDAR, Policy, Target, default_policy, due_dates
 
+# The planted damaged-item wave: tickets this week about one SKU's orders delivered in the last WAVE_DAYS.
+WAVE_DAYS = 30
+WAVE_TICKETS = 9
+WAVE_MIN_ORDERS = 6
+
 
 class Support:
     """Tickets: a conversation of 2-6 messages, assigned to one of the agents."""
@@ -31,6 +36,7 @@ class Support:
         self.next_id = ctx.next_id
         self.agents = agents
         self.ticket_count = 0
+        self.delivered: dict[str, list[tuple[Spec, int, str, Sku, datetime]]] = {}
 
     def order_ticket(
         self,
@@ -87,6 +93,44 @@ class Support:
             texts="delivered_not_received" if missing else category,
             channel=spec.channel,
         )
+
+    def note_delivery(
+        self, spec: Spec, order_id: int, number: str, lines: list[Line], *, at: dict[str, datetime]
+    ) -> None:
+        """Remember an order delivered in the last WAVE_DAYS, for the damaged-item wave (damaged_wave)."""
+        delivered = max((v for k, v in at.items() if k.startswith("deliver")), default=None)
+        if spec.person is None or delivered is None or delivered < self.now - timedelta(days=WAVE_DAYS):
+            return
+        for sku in {line.sku.code: line.sku for line in lines}.values():
+            self.delivered.setdefault(sku.code, []).append((spec, order_id, number, sku, delivered))
+
+    def damaged_wave(self) -> None:
+        """A real trend for the analytics to find: this week, a run of customers write that the same product
+        (the one delivered most in the last WAVE_DAYS) arrived damaged. Only tickets are written; the trend
+        alert is computed from them by the live code (core.analytics)."""
+        candidates = sorted(self.delivered.items(), key=lambda item: (-len(item[1]), item[0]))
+        if not candidates or len(candidates[0][1]) < WAVE_MIN_ORDERS:
+            return
+        rng = self.rng
+        orders = candidates[0][1]
+        for spec, order_id, number, sku, delivered in rng.sample(orders, min(WAVE_TICKETS, len(orders))):
+            person = spec.person
+            assert person is not None
+            earliest = max(delivered, self.now - timedelta(days=6)) + timedelta(minutes=30)
+            latest = self.now - timedelta(hours=1)
+            if earliest >= latest:
+                earliest = latest - timedelta(hours=2)
+            start = (earliest + (latest - earliest) * rng.random()).replace(microsecond=0)
+            fill = {"first": person.first, "number": number, "carrier": "", "eta": "", "item": sku.product}
+            self._ticket(
+                spec.customer_id or person.customer_id,
+                order_id,
+                "damaged",
+                start,
+                fill,
+                texts="damaged",
+                channel=spec.channel,
+            )
 
     def general_questions(self, people: list[Person], skus: list[Sku]) -> None:
         """Product questions not about any order: one for every ten order tickets, at least two."""

@@ -19,7 +19,7 @@ from email.parser import BytesParser
 from email.utils import format_datetime, formataddr
 from functools import lru_cache
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
@@ -244,6 +244,8 @@ def email_context(
     if message.kind == "low_stock_digest":
         digest = low_stock_digest(session, now=datetime.now(UTC))
         return context | {"digest": digest, "console_link": base + "/console/alerts"}
+    if message.kind == "analytics_digest":
+        return context | _analytics_digest_view(payload, base)
     if message.kind == "csat_request":
         return context | _survey_view(session, payload, base, secret)
     order = _get(session, Order, payload.get("order_id")) if payload.get("order_id") else None
@@ -481,4 +483,22 @@ def _return_view(session: Session, rma: ReturnRequest) -> dict[str, Any]:
         "number": rma.rma_number,
         "resolution": rma.resolution,
         "contents": [{"title": t, "quantity": q, "received": r} for t, q, r in rows],
+    }
+
+
+def _analytics_digest_view(payload: dict[str, Any], base: str) -> dict[str, Any]:
+    """The trend alerts as queued, each with the link to its tickets in the console queue."""
+    alerts = [
+        alert
+        | {
+            "link": f"{base}/console/tickets?"
+            + urlencode({"view": "all", "sort": "newest", **alert["queue_params"]})
+        }
+        for alert in payload.get("alerts", [])
+    ]
+    return {
+        "alerts": alerts,
+        "total": payload.get("total", len(alerts)),
+        "digest_date": payload.get("date"),
+        "console_link": base + "/console/analytics",
     }

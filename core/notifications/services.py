@@ -56,6 +56,7 @@ EMAIL_KINDS = (
     "dropship_po",
     "guest_code",
     "low_stock_digest",
+    "analytics_digest",
 )
 OPTIONAL_KINDS = frozenset({"shipment_out_for_delivery", "shipment_delivered"})
 

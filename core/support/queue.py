@@ -12,11 +12,12 @@ from typing import Any
 from sqlalchemy import and_, case, func, literal, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
+from core.catalog.models import Sku
 from core.channels.models import Channel
 from core.customers.models import Customer
 from core.db import UTCDateTime
 from core.errors import DomainError
-from core.orders.models import Order
+from core.orders.models import Order, OrderLine
 from core.pagination import Page, clamp_page, contains_pattern
 from core.security.models import User
 from core.support.models import Conversation, ConversationTag
@@ -68,6 +69,7 @@ class QueueFilters:
     source: str = ""  # how the ticket came in: portal, chat, email, channel, phone
     priority: str = ""
     tag: str = ""
+    sku: str = ""  # one of our SKU codes on the ticket's order (the analytics trend alerts link with it)
     q: str = ""
     sort: str = "updated"
     page: int = 1
@@ -87,6 +89,7 @@ class QueueFilters:
             source=source if source in QUEUE_SOURCES else "",
             priority=priority if priority in QUEUE_PRIORITIES else "",
             tag=(args.get("tag") or "").strip().lower()[:40],
+            sku=(args.get("sku") or "").strip()[:64],
             q=" ".join((args.get("q") or "").split())[:100],
             sort=sort if sort in QUEUE_SORTS else "updated",
             page=clamp_page(args.get("page")),
@@ -95,7 +98,9 @@ class QueueFilters:
     @property
     def narrowed(self) -> bool:
         """True when anything beyond the view narrows the list (a filter or a search)."""
-        return bool(self.q or self.category or self.channel or self.source or self.priority or self.tag)
+        return bool(
+            self.q or self.category or self.channel or self.source or self.priority or self.tag or self.sku
+        )
 
     def params(self, **changes: str | int) -> dict[str, str | int]:
         """The query-string parameters that differ from the defaults (page left out unless changed)."""
@@ -180,6 +185,13 @@ def _queue_conditions(filters: QueueFilters, *, user_id: int, deadline: datetime
         where.append(
             select(ConversationTag.conversation_id)
             .where(ConversationTag.conversation_id == Conversation.id, ConversationTag.tag == filters.tag)
+            .exists()
+        )
+    if filters.sku:
+        where.append(
+            select(OrderLine.id)
+            .join(Sku, Sku.id == OrderLine.sku_id)
+            .where(OrderLine.order_id == Conversation.order_id, Sku.code == filters.sku)
             .exists()
         )
     if filters.q:

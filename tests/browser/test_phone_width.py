@@ -50,6 +50,7 @@ NOT_PAGES = {
     "console.attachment_download",
     "console.fulfilment_export_csv",
     "console.fulfilment_export_json",
+    "console.analytics_csv",
     "console.customer_suggestions_count",
 }
 # Pages that only a signed-out visitor sees (a signed-in one is sent on).

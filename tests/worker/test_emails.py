@@ -250,6 +250,7 @@ NOT_ABOUT_AN_ORDER = {
     "dropship_po",
     "low_stock_digest",
     "csat_request",  # tests/worker/test_csat_email.py
+    "analytics_digest",  # tests/worker/test_analytics_digest.py
 }  # tested one by one below
 
 
