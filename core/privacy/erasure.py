@@ -240,6 +240,75 @@ def erase_customer(
     return report
 
 
+def erase_channel_data(
+    session: Session, channel_id: int, *, actor: Actor, now: datetime, reason: str
+) -> dict[str, Any]:
+    """A channel's customers taken out (Shopify's shop/redact): a customer known only through this channel
+    is erased whole; one who also buys elsewhere keeps that, losing this channel's identities, the
+    personal data on this channel's orders and its raw payloads. Audited on the channel with counts."""
+    channel_customers = set(
+        session.scalars(select(Identity.customer_id).where(Identity.channel_id == channel_id))
+    ) | set(
+        session.scalars(
+            select(Order.customer_id).where(Order.channel_id == channel_id, Order.customer_id.is_not(None))
+        )
+    )
+    elsewhere = set(
+        session.scalars(
+            select(Identity.customer_id).where(
+                Identity.customer_id.in_(channel_customers), Identity.channel_id != channel_id
+            )
+        )
+    ) | set(
+        session.scalars(
+            select(Order.customer_id).where(
+                Order.customer_id.in_(channel_customers), Order.channel_id != channel_id
+            )
+        )
+    )
+    erased = 0
+    for customer_id in sorted(channel_customers - elsewhere):
+        customer = session.get(Customer, customer_id)
+        if customer is not None and customer.merged_into_id is None:
+            erase_customer(session, customer_id, actor=actor, now=now, reason=reason)
+            erased += 1
+    identities = list(session.scalars(select(Identity).where(Identity.channel_id == channel_id)))
+    orders = list(session.scalars(select(Order).where(Order.channel_id == channel_id)))
+    found = pii.needles(
+        [v for i in identities for v in (i.name, i.email, *pii.phone_variants(i.phone))]
+        + [part for i in identities for part in pii.address_needles(i.address)]
+        + [v for o in orders for v in (o.buyer_name, o.email, *pii.phone_variants(o.phone))]
+        + [p for o in orders for a in (o.shipping_address, o.billing_address) for p in pii.address_needles(a)]
+    )
+    report = ErasureReport(customer_id=0, customer_ids=[])
+    for identity in identities:
+        identity.name, identity.email, identity.phone, identity.external_id = "", None, None, None
+        identity.address = pii.anonymised_address(identity.address) or {}
+    session.execute(
+        delete(IdentityMatchKey).where(IdentityMatchKey.identity_id.in_([i.id for i in identities])),
+        execution_options={"synchronize_session": False},
+    )
+    order_ids = [o.id for o in orders]
+    conversations = list(session.scalars(select(Conversation.id).where(Conversation.order_id.in_(order_ids))))
+    scope = _Scope([], order_ids, conversations, [], found, [])
+    _erase_orders(session, scope, report)
+    _erase_conversations(session, scope, report)
+    for payload in session.scalars(select(InboundPayload).where(InboundPayload.channel_id == channel_id)):
+        _set(report.changed, "inbound_payloads", payload, "body", pii.scrub_document(payload.body, found))
+        payload.headers = pii.scrub_json(payload.headers, found)
+    outcome = {
+        "reason": reason,
+        "customers_erased": erased,
+        "identities": len(identities),
+        "orders": len(order_ids),
+        "changed": dict(sorted(report.changed.items())),
+    }
+    record_audit(
+        session, actor, "channel.customer_data_erased", "channel", channel_id, now=now, after=outcome
+    )
+    return outcome
+
+
 def _count(session: Session, statement: Any) -> int:
     return session.execute(statement, execution_options={"synchronize_session": False}).rowcount or 0
 
