@@ -18,6 +18,7 @@ from cli.locations import locations
 from cli.mail import mail
 from cli.orders import orders
 from cli.outbox import outbox
+from cli.privacy import backup, privacy, restore
 from cli.run import demo, seed, serve, worker
 from cli.stock import stock
 from cli.tracking import tracking
@@ -41,6 +42,9 @@ COMMANDS: tuple[click.Command, ...] = (
     bench,
     eval_identity,
     customers,
+    privacy,
+    backup,
+    restore,
 )
 
 crossdock = FlaskGroup(

@@ -144,3 +144,8 @@ JOBS += [JobSpec("identity_resolution_job", identity_resolution_job, "interval",
 from core.support.sla_services import sla_breach_job  # noqa: E402
 
 JOBS += [JobSpec("sla_breach_job", sla_breach_job, "interval", {"minutes": 5})]
+
+# Privacy: closed conversations and inactive customers anonymised after their retention periods.
+from core.privacy.retention import retention_job  # noqa: E402
+
+JOBS += [JobSpec("retention_job", retention_job, "cron", {"hour": 3, "minute": 55})]
