@@ -40,14 +40,18 @@ def upgrade() -> None:
             ["channel_id"], ["channels.id"], name=op.f("fk_privacy_requests_channel_id_channels")
         ),
         sa.ForeignKeyConstraint(
-            ["payload_id"], ["inbound_payloads.id"], name=op.f("fk_privacy_requests_payload_id_inbound_payloads")
+            ["payload_id"],
+            ["inbound_payloads.id"],
+            name=op.f("fk_privacy_requests_payload_id_inbound_payloads"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_privacy_requests")),
     )
     op.create_index(
         "ix_privacy_requests_status_requested", "privacy_requests", ["status", "requested_at"], unique=False
     )
-    op.create_index(op.f("ix_privacy_requests_customer_id"), "privacy_requests", ["customer_id"], unique=False)
+    op.create_index(
+        op.f("ix_privacy_requests_customer_id"), "privacy_requests", ["customer_id"], unique=False
+    )
 
 
 def downgrade() -> None:
