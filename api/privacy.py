@@ -15,7 +15,9 @@ from core.channels.signatures import verify_signature, webhook_scheme
 from core.db import begin_write, utcnow
 from core.errors import DomainError, NotFound
 from core.orders import intake
+from core.privacy.erasure import delete_return_photos
 from core.privacy.shopify import COMPLIANCE_TOPICS, process_compliance_webhook
+from core.returns.photos import UPLOADS_DIR
 
 
 def _error(status: int, message: str) -> Any:
@@ -64,7 +66,7 @@ def privacy_webhook(channel_code: str) -> Any:
         return jsonify(status="duplicate", payload_id=payload.id), 200
     begin_write(g.db)
     try:
-        outcome = process_compliance_webhook(g.db, channel, payload, now=now)
+        outcome, photo_paths = process_compliance_webhook(g.db, channel, payload, now=now)
     except DomainError as exc:
         g.db.rollback()
         begin_write(g.db)
@@ -73,4 +75,5 @@ def privacy_webhook(channel_code: str) -> Any:
         g.db.commit()
         return _error(400, str(exc))
     g.db.commit()
+    delete_return_photos(photo_paths, UPLOADS_DIR)
     return jsonify(status="processed", payload_id=payload.id, **outcome), 200

@@ -49,6 +49,7 @@ def privacy_retention(dry_run: bool) -> None:
             return
         apply_retention(session, plan, now=now)
         session.commit()
+    delete_return_photos(plan.photo_paths, UPLOADS_DIR)
     click.echo(
         f"anonymised {len(plan.conversation_ids)} conversations, erased {len(plan.customer_ids)} customers"
     )

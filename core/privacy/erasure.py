@@ -242,10 +242,11 @@ def erase_customer(
 
 def erase_channel_data(
     session: Session, channel_id: int, *, actor: Actor, now: datetime, reason: str
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[str]]:
     """A channel's customers taken out (Shopify's shop/redact): a customer known only through this channel
     is erased whole; one who also buys elsewhere keeps that, losing this channel's identities, the
-    personal data on this channel's orders and its raw payloads. Audited on the channel with counts."""
+    personal data on this channel's orders and its raw payloads. Audited on the channel with counts.
+    Returns the outcome and the return photos to delete after commit."""
     channel_customers = set(
         session.scalars(select(Identity.customer_id).where(Identity.channel_id == channel_id))
     ) | set(
@@ -266,11 +267,12 @@ def erase_channel_data(
             )
         )
     )
-    erased = 0
+    erased, photo_paths = 0, []
     for customer_id in sorted(channel_customers - elsewhere):
         customer = session.get(Customer, customer_id)
         if customer is not None and customer.merged_into_id is None:
-            erase_customer(session, customer_id, actor=actor, now=now, reason=reason)
+            report = erase_customer(session, customer_id, actor=actor, now=now, reason=reason)
+            photo_paths += report.photo_paths
             erased += 1
     identities = list(session.scalars(select(Identity).where(Identity.channel_id == channel_id)))
     orders = list(session.scalars(select(Order).where(Order.channel_id == channel_id)))
@@ -306,7 +308,7 @@ def erase_channel_data(
     record_audit(
         session, actor, "channel.customer_data_erased", "channel", channel_id, now=now, after=outcome
     )
-    return outcome
+    return outcome, photo_paths + report.photo_paths
 
 
 def _count(session: Session, statement: Any) -> int:

@@ -25,7 +25,8 @@ from core.customers.models import Customer
 from core.errors import DomainError
 from core.orders.models import Order
 from core.privacy import pii
-from core.privacy.erasure import erase_customer
+from core.privacy.erasure import delete_return_photos, erase_customer
+from core.returns.photos import UPLOADS_DIR
 from core.security.models import User
 from core.security.roles import Actor
 from core.support.models import Conversation, Message, MessageAttachment, SatisfactionRating
@@ -66,6 +67,7 @@ class RetentionPlan:
     settings: RetentionSettings
     conversation_ids: list[int] = field(default_factory=list)
     customer_ids: list[int] = field(default_factory=list)
+    photo_paths: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -158,10 +160,12 @@ def anonymise_conversations(session: Session, conversation_ids: list[int]) -> in
 
 
 def apply_retention(session: Session, plan: RetentionPlan, *, now: datetime) -> dict[str, Any]:
-    """Carry out a plan: anonymise its conversations, erase its customers; one audit entry for the run."""
+    """Carry out a plan: anonymise its conversations, erase its customers; one audit entry for the run.
+    The erased customers' return photos are listed in `plan.photo_paths`, to delete once committed."""
     anonymise_conversations(session, plan.conversation_ids)
     for customer_id in plan.customer_ids:
-        erase_customer(session, customer_id, actor=RETENTION_ACTOR, now=now, reason="retention")
+        report = erase_customer(session, customer_id, actor=RETENTION_ACTOR, now=now, reason="retention")
+        plan.photo_paths += report.photo_paths
     outcome = plan.as_dict()
     if plan.conversation_ids or plan.customer_ids:
         record_audit(
@@ -173,4 +177,8 @@ def apply_retention(session: Session, plan: RetentionPlan, *, now: datetime) -> 
 def retention_job(session: Session, now: datetime) -> dict[str, Any]:
     """The nightly retention run with the environment's settings."""
     plan = plan_retention(session, RetentionSettings.from_env(), now=now)
-    return apply_retention(session, plan, now=now)
+    outcome = apply_retention(session, plan, now=now)
+    # The job's unit of work commits after it returns, so the photos go first: should that commit fail, the
+    # next night's run erases those customers again and their returns end with no photo either way.
+    outcome["photos_deleted"] = delete_return_photos(plan.photo_paths, UPLOADS_DIR)
+    return outcome

@@ -90,9 +90,10 @@ def matching_customers(
 
 def process_compliance_webhook(
     session: Session, channel: Channel, payload: InboundPayload, *, now: datetime
-) -> dict[str, Any]:
-    """Act on a stored compliance webhook and record the outcome on the payload; DomainError for a body
-    that is not the topic's shape (the payload is marked rejected by the caller)."""
+) -> tuple[dict[str, Any], list[str]]:
+    """Act on a stored compliance webhook and record the outcome on the payload; returns the outcome and the
+    return photos to delete once committed. DomainError for a body that is not the topic's shape (the
+    caller marks the payload rejected)."""
     topic = payload.topic or ""
     if topic not in COMPLIANCE_TOPICS:
         expected = ", ".join(COMPLIANCE_TOPICS)
@@ -105,8 +106,9 @@ def process_compliance_webhook(
         raise DomainError("the body is not a JSON object")
     actor = Actor(label=f"channel:{channel.code}")
     reference: dict[str, Any] = {"topic": topic, "shop_domain": document.get("shop_domain")}
+    photo_paths: list[str] = []
     if topic == "shop/redact":
-        outcome = erase_channel_data(session, channel.id, actor=actor, now=now, reason=topic)
+        outcome, photo_paths = erase_channel_data(session, channel.id, actor=actor, now=now, reason=topic)
     elif topic == "customers/redact":
         customer = _customer_part(document)
         order_ids = _ids(document.get("orders_to_redact"), "orders_to_redact")
@@ -123,7 +125,10 @@ def process_compliance_webhook(
                 payload_id=payload.id,
                 reference=reference,
             )
-            erase_customer(session, customer_id, actor=actor, now=now, reason=topic, request_id=request.id)
+            report = erase_customer(
+                session, customer_id, actor=actor, now=now, reason=topic, request_id=request.id
+            )
+            photo_paths += report.photo_paths
         outcome = {"customers_erased": len(customers)}
     else:
         customer = _customer_part(document)
@@ -150,4 +155,4 @@ def process_compliance_webhook(
         ]
         outcome = {"requests": [r.id for r in requests], "customers": customers}
     payload.status, payload.processed_at = "processed", now
-    return {"topic": topic, **outcome}
+    return {"topic": topic, **outcome}, photo_paths

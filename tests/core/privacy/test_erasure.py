@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.audit.models import AuditEntry
 from core.customers.models import Customer, Identity
 from core.notifications.models import OutboxMessage
-from core.orders.models import Order, OrderLine
-from core.privacy.erasure import erase_customer, is_erased
+from core.orders.models import InboundPayload, Order, OrderLine
+from core.privacy.erasure import delete_return_photos, erase_customer, is_erased
 from core.privacy.models import PrivacyRequest
 from core.returns.models import Refund
 from core.security.roles import Actor
@@ -128,3 +131,31 @@ def test_erase_customer_completes_their_open_erasure_request(db: Session) -> Non
     db.flush()
     erase_customer(db, person.customer.id, actor=STAFF, now=NOW)
     assert (request.status, request.completed_by) == ("done", STAFF.label)
+
+
+def test_erase_customer_keeps_the_stored_payload_readable_with_its_amounts(db: Session) -> None:
+    person = make_person(db)
+    erase_customer(db, person.customer.id, actor=STAFF, now=NOW)
+    payload = db.scalar(select(InboundPayload).where(InboundPayload.order_id == person.orders[0].id))
+    document = json.loads(payload.body)
+    assert document["total_price"] == "25.99" and document["shipping_address"]["country_code"] == "GB"
+    assert document["email"] == "[erased]" and document["customer"]["id"] == 7011122233
+    inbound_email = db.scalar(select(InboundPayload).where(InboundPayload.channel_code == "email"))
+    assert inbound_email.body == "[erased]"
+
+
+def test_delete_return_photos_removes_only_files_inside_the_uploads_folder(tmp_path: Path) -> None:
+    uploads = tmp_path / "uploads"
+    (uploads / "returns").mkdir(parents=True)
+    (uploads / "returns" / "abc.jpg").write_bytes(b"jpg")
+    outside = tmp_path / "keep.txt"
+    outside.write_text("x")
+    removed = delete_return_photos(["returns/abc.jpg", "../keep.txt", "returns/missing.jpg"], uploads)
+    assert removed == 1
+    assert not (uploads / "returns" / "abc.jpg").exists() and outside.exists()
+
+
+def test_erase_customer_lists_the_return_photo_to_delete_after_commit(db: Session) -> None:
+    person = make_person(db)
+    report = erase_customer(db, person.customer.id, actor=STAFF, now=NOW)
+    assert report.photo_paths == ["returns/abc.jpg"]
