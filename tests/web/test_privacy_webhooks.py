@@ -151,3 +151,8 @@ def test_compliance_webhook_with_a_body_of_the_wrong_shape_is_kept_rejected(
     assert "customer object" in response.get_json()["error"]
     payload = db.scalar(select(InboundPayload).where(InboundPayload.topic == "customers/redact"))
     assert payload.status == "rejected"
+
+
+def test_openapi_documents_the_privacy_webhook(client: FlaskClient) -> None:
+    paths = client.get("/api/openapi.json").get_json()["paths"]
+    assert "customers/redact" in paths["/api/channels/{channel}/webhooks/privacy"]["post"]["description"]
