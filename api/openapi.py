@@ -107,10 +107,10 @@ def build_openapi() -> dict[str, Any]:
                     "description": (
                         "X-Shopify-Topic `customers/data_request` (records an export request for staff), "
                         "`customers/redact` (erases the matching customers: Shopify customer id, email or "
-                        "`orders_to_redact`) or `shop/redact` (erases the channel's customer data). Signed "
-                        "like the channel's order webhooks (X-Shopify-Hmac-Sha256); the raw body is stored "
-                        "before it is acted on; a repeated X-Shopify-Webhook-Id is `duplicate`. The orders "
-                        "address accepts these topics too."
+                        "`orders_to_redact`) or `shop/redact` (recorded; the worker erases the channel's "
+                        "customer data). Signed like the channel's order webhooks (X-Shopify-Hmac-Sha256); "
+                        "the raw body is stored before it is acted on; a repeated X-Shopify-Webhook-Id is "
+                        "`duplicate`. The orders address accepts these topics too."
                     ),
                     "parameters": [
                         {"name": "channel", "in": "path", "required": True, "schema": {"type": "string"}}

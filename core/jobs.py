@@ -145,7 +145,12 @@ from core.support.sla_services import sla_breach_job  # noqa: E402
 
 JOBS += [JobSpec("sla_breach_job", sla_breach_job, "interval", {"minutes": 5})]
 
-# Privacy: closed conversations and inactive customers anonymised after their retention periods.
+# Privacy: closed conversations and inactive customers anonymised after their retention periods; a sales
+# channel's request to erase its customers' data (Shopify's shop/redact) carried out.
 from core.privacy.retention import retention_job  # noqa: E402
+from core.privacy.shopify import channel_erasure_job  # noqa: E402
 
-JOBS += [JobSpec("retention_job", retention_job, "cron", {"hour": 3, "minute": 55})]
+JOBS += [
+    JobSpec("retention_job", retention_job, "cron", {"hour": 3, "minute": 55}),
+    JobSpec("channel_erasure_job", channel_erasure_job, "interval", {"minutes": 5}),
+]

@@ -8,7 +8,7 @@ Their bodies (Shopify's documented shapes):
   [order ids]} -> the matching customers erased at once (Shopify sends it only once the merchant's own
   checks are over, 10 days after the request unless there are recent orders);
 - shop/redact: {"shop_id", "shop_domain"} (48 hours after the app is uninstalled) -> every customer's data of
-  that channel erased.
+  that channel erased, by the worker (`channel_erasure_job`: a whole shop takes longer than Shopify waits).
 A customer is matched on this channel by Shopify's customer id, by email, and through the listed orders."""
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ from core.channels.models import Channel
 from core.customers.models import Customer, Identity
 from core.errors import DomainError
 from core.orders.models import InboundPayload, Order
-from core.privacy.erasure import erase_channel_data, erase_customer
+from core.privacy.erasure import delete_return_photos, erase_channel_data, erase_customer
+from core.privacy.models import PrivacyRequest
 from core.privacy.services import record_privacy_request
+from core.returns.photos import UPLOADS_DIR
 from core.security.roles import Actor
 
 COMPLIANCE_TOPICS = ("customers/data_request", "customers/redact", "shop/redact")
@@ -108,7 +110,17 @@ def process_compliance_webhook(
     reference: dict[str, Any] = {"topic": topic, "shop_domain": document.get("shop_domain")}
     photo_paths: list[str] = []
     if topic == "shop/redact":
-        outcome, photo_paths = erase_channel_data(session, channel.id, actor=actor, now=now, reason=topic)
+        # A whole shop can take longer than the 5 seconds Shopify waits: recorded here, erased by the worker.
+        request = record_privacy_request(
+            session,
+            "erasure",
+            source="shopify",
+            now=now,
+            channel_id=channel.id,
+            payload_id=payload.id,
+            reference=reference | {"scope": "channel"},
+        )
+        outcome = {"queued": request.id}
     elif topic == "customers/redact":
         customer = _customer_part(document)
         order_ids = _ids(document.get("orders_to_redact"), "orders_to_redact")
@@ -156,3 +168,33 @@ def process_compliance_webhook(
         outcome = {"requests": [r.id for r in requests], "customers": customers}
     payload.status, payload.processed_at = "processed", now
     return {"topic": topic, **outcome}, photo_paths
+
+
+def channel_erasure_job(session: Session, now: datetime) -> dict[str, Any]:
+    """Carry out the recorded shop/redact requests: each channel's customer data erased, the request done."""
+    requests = session.scalars(
+        select(PrivacyRequest)
+        .where(
+            PrivacyRequest.status == "open",
+            PrivacyRequest.kind == "erasure",
+            PrivacyRequest.customer_id.is_(None),
+            PrivacyRequest.channel_id.is_not(None),
+        )
+        .order_by(PrivacyRequest.id)
+    ).all()
+    done = []
+    for request in requests:
+        channel = session.get(Channel, request.channel_id)
+        if channel is None or (request.reference or {}).get("scope") != "channel":
+            continue
+        actor = Actor(label=f"channel:{channel.code}")
+        outcome, photo_paths = erase_channel_data(
+            session, channel.id, actor=actor, now=now, reason="shop/redact"
+        )
+        request.status, request.completed_at, request.completed_by = "done", now, actor.label
+        request.outcome = outcome
+        # Deleted before the job's unit of work commits: a failed commit leaves the request open, and the
+        # next run erases again; the returns then name no photo either way.
+        delete_return_photos(photo_paths, UPLOADS_DIR)
+        done.append(request.id)
+    return {"requests": done}

@@ -10,9 +10,11 @@ from sqlalchemy.orm import Session
 
 from core.channels.signatures import sign
 from core.customers.models import Customer
+from core.db import utcnow
 from core.orders.models import InboundPayload
 from core.privacy.erasure import is_erased
 from core.privacy.models import PrivacyRequest
+from core.privacy.shopify import channel_erasure_job
 from tests.factories import make_channel, make_customer, make_order
 from tests.privacy_factories import EMAIL, NEEDLES, PHONE, make_person, places_holding
 
@@ -125,7 +127,14 @@ def test_shop_redact_erases_that_channels_customers_only(client: FlaskClient, db
         client, db, "shop/redact", {"shop_id": 954889, "shop_domain": "privacy-test.myshopify.com"}
     )
     assert response.status_code == 200, response.get_json()
+    request = db.get(PrivacyRequest, response.get_json()["queued"])
+    assert request.status == "open" and not is_erased(db.get(Customer, person.customer.id))
+    assert channel_erasure_job(db, utcnow()) == {"requests": [request.id]}
+    # The person and Bartholomew buy only on this channel; Cordelia buys elsewhere too.
+    assert request.status == "done" and request.outcome["customers_erased"] == 2
+    assert channel_erasure_job(db, utcnow()) == {"requests": []}
     assert is_erased(db.get(Customer, person.customer.id))
+    assert is_erased(db.get(Customer, person.other_customer.id))
     kept = db.get(Customer, both.id)
     assert (kept.name, kept.email) == ("Cordelia Fairweather", "cf@example.com")
     assert (shopify_order.buyer_name, shopify_order.shipping_address) == ("", {"country": "FR"})
