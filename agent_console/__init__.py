@@ -9,6 +9,7 @@ from agent_console import (
     operations,  # noqa: F401  (registers the operations routes on bp)
     order_actions,  # noqa: F401  (registers the order page and its actions on bp)
     presence,  # noqa: F401  (registers the ticket presence heartbeat on bp)
+    privacy,  # noqa: F401  (registers the data-rights pages on bp)
     search,  # noqa: F401  (registers the console search on bp)
     sla,  # noqa: F401  (registers the SLA settings pages on bp)
     tickets,  # noqa: F401  (registers the ticket and canned-reply routes on bp)

@@ -35,6 +35,7 @@ from core.orders import intake
 from core.orders import queries as order_queries
 from core.orders.models import InboundPayload
 from core.pagination import clamp_page, id_from_text
+from core.privacy import queries as privacy_queries
 from core.security.roles import Role, is_staff
 from core.security.services import authenticate, record_sign_in
 from core.support import queries as support_queries
@@ -108,8 +109,13 @@ def customer_detail(customer_id: int) -> Any:
     except NotFound:
         abort(404)
     merges = customer_queries.customer_merges(g.db, customer_id)
+    privacy_requests = privacy_queries.customer_privacy_requests(g.db, customer_id)
     return render_template(
-        "console/customers/detail.html", profile=profile, merges=merges, timeline_step=step
+        "console/customers/detail.html",
+        profile=profile,
+        merges=merges,
+        timeline_step=step,
+        privacy_requests=privacy_requests,
     )
 
 

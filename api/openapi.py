@@ -101,6 +101,57 @@ def build_openapi() -> dict[str, Any]:
                     },
                 }
             },
+            "/api/channels/{channel}/webhooks/privacy": {
+                "post": {
+                    "summary": "Shopify's mandatory privacy (compliance) webhooks",
+                    "description": (
+                        "X-Shopify-Topic `customers/data_request` (records an export request for staff), "
+                        "`customers/redact` (erases the matching customers: Shopify customer id, email or "
+                        "`orders_to_redact`) or `shop/redact` (recorded; the worker erases the channel's "
+                        "customer data). Signed like the channel's order webhooks (X-Shopify-Hmac-Sha256); "
+                        "the raw body is stored before it is acted on; a repeated X-Shopify-Webhook-Id is "
+                        "`duplicate`. The orders address accepts these topics too."
+                    ),
+                    "parameters": [
+                        {"name": "channel", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "shop_id": {"type": "integer"},
+                                        "shop_domain": {"type": "string"},
+                                        "customer": {
+                                            "type": "object",
+                                            "properties": {
+                                                "id": {"type": "integer"},
+                                                "email": {"type": "string"},
+                                                "phone": {"type": "string"},
+                                            },
+                                        },
+                                        "orders_requested": {"type": "array", "items": {"type": "integer"}},
+                                        "orders_to_redact": {"type": "array", "items": {"type": "integer"}},
+                                        "data_request": {
+                                            "type": "object",
+                                            "properties": {"id": {"type": "integer"}},
+                                        },
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "Stored and acted on, or a duplicate delivery"},
+                        "400": {"description": "Unknown topic, or a body not of its shape", **error_response},
+                        "401": {"description": "Missing or bad signature", **error_response},
+                        "404": {"description": "Unknown channel, or not a Shopify one", **error_response},
+                        "413": {"description": "Body too large", **error_response},
+                    },
+                }
+            },
             "/api/support/inbound-email": {
                 "post": {
                     "summary": "Receive an email for the helpdesk",

@@ -17,6 +17,7 @@ from core.fulfillment.inbound import (
     verify_tracking_signature,
 )
 from core.orders import intake
+from core.privacy.shopify import COMPLIANCE_TOPICS
 
 bp = Blueprint("webhooks", __name__)
 
@@ -46,6 +47,8 @@ def order_webhook(channel_code: str) -> Any:
     problem = verify_signature(channel.kind, channel.webhook_secret, body, request.headers, url=url)
     if problem:
         return _error(401, problem)
+    if scheme.topic_header and request.headers.get(scheme.topic_header) in COMPLIANCE_TOPICS:
+        return current_app.view_functions["webhooks.privacy_webhook"](channel_code=channel_code)
     try:
         text = body.decode("utf-8-sig")
         json.loads(text)

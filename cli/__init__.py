@@ -19,6 +19,7 @@ from cli.locations import locations
 from cli.mail import mail
 from cli.orders import orders
 from cli.outbox import outbox
+from cli.privacy import backup, privacy, restore
 from cli.run import demo, seed, serve, worker
 from cli.stock import stock
 from cli.tracking import tracking
@@ -43,6 +44,9 @@ COMMANDS: tuple[click.Command, ...] = (
     eval_identity,
     customers,
     analytics,
+    privacy,
+    backup,
+    restore,
 )
 
 crossdock = FlaskGroup(

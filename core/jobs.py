@@ -149,3 +149,12 @@ JOBS += [JobSpec("sla_breach_job", sla_breach_job, "interval", {"minutes": 5})]
 from core.analytics.digest import analytics_digest_job  # noqa: E402
 
 JOBS += [JobSpec("analytics_digest_job", analytics_digest_job, "cron", {"hour": 7, "minute": 5})]
+# Privacy: closed conversations and inactive customers anonymised after their retention periods; a sales
+# channel's request to erase its customers' data (Shopify's shop/redact) carried out.
+from core.privacy.retention import retention_job  # noqa: E402
+from core.privacy.shopify import channel_erasure_job  # noqa: E402
+
+JOBS += [
+    JobSpec("retention_job", retention_job, "cron", {"hour": 3, "minute": 55}),
+    JobSpec("channel_erasure_job", channel_erasure_job, "interval", {"minutes": 5}),
+]

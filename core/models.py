@@ -10,6 +10,7 @@ from core.fulfillment.models import Shipment, ShipmentLine, ShippingOption, Trac
 from core.inventory.models import Location, LowStockAlert, StockLevel, StockMovement
 from core.notifications.models import OutboxMessage
 from core.orders.models import Allocation, InboundPayload, Order, OrderEvent, OrderLine
+from core.privacy.models import PrivacyRequest
 from core.returns.models import Refund, ReturnLine, ReturnRequest
 from core.security.models import RateLimitBucket, User
 from core.support.models import (
@@ -55,6 +56,7 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "OutboxMessage",
+    "PrivacyRequest",
     "Product",
     "RateLimitBucket",
     "Refund",

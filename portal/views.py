@@ -37,6 +37,8 @@ from core.orders import actions as order_actions
 from core.orders import queries as order_queries
 from core.orders.models import Order
 from core.pagination import clamp_page, id_from_text
+from core.privacy import export as privacy_export
+from core.privacy import services as privacy_services
 from core.returns import queries as return_queries
 from core.returns import services as return_services
 from core.returns.photos import save_return_photo
@@ -650,23 +652,25 @@ def account() -> Any:
 @bp.get("/account/data.json")
 @customer_required
 def account_export() -> Any:
-    """Download everything we hold about me, as JSON."""
-    data = customer_queries.customer_data_export(g.db, current_user.customer_id)
+    """Download everything we hold about me, as JSON (never cached: it is personal)."""
+    data = privacy_export.customer_export(g.db, current_user.customer_id, now=utcnow())
     response = current_app.response_class(
         json.dumps(data, indent=2, ensure_ascii=False), mimetype="application/json"
     )
     response.headers["Content-Disposition"] = 'attachment; filename="my-crossdock-data.json"'
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 
 @bp.post("/account/delete")
 @customer_required
 def account_delete() -> Any:
-    """Ask for the account to be deleted; the request is recorded and confirmed."""
+    """Ask for the account and personal data to be erased: recorded for staff, who check nothing is still
+    in progress (core.privacy.services says why it is not immediate)."""
     if request.form.get("confirm") != "yes":
         flash("Tick the box to confirm you want your account deleted.", "error")
         return redirect(url_for("portal.account"), code=303)
-    customer_services.request_account_deletion(g.db, current_user.customer_id, now=utcnow())
+    privacy_services.request_erasure_by_customer(g.db, current_user.customer_id, now=utcnow())
     g.db.commit()
     flash("We've received your request to delete your account. We'll email you when it's done.")
     return redirect(url_for("portal.account"), code=303)

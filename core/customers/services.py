@@ -324,13 +324,3 @@ def set_email_opt_outs(
     prefs.pop("email", None)
     customer.notification_prefs = prefs
     return customer
-
-
-def request_account_deletion(session: Session, customer_id: int, *, now: datetime) -> Customer:
-    """Record the customer's request to delete their account (carried out by the compliance process)."""
-    customer = session.get(Customer, customer_id)
-    if customer is None:
-        raise NotFound(f"customer {customer_id} not found")
-    if customer.deletion_requested_at is None:
-        customer.deletion_requested_at = now
-    return customer

@@ -46,6 +46,7 @@ from core.orders.upsert import (
     ingest_order,
     reprocess_held_orders,
 )
+from core.privacy.pii import mask_card_numbers
 from core.security.roles import Actor
 
 log = logging.getLogger("crossdock.intake")
@@ -74,7 +75,9 @@ def store_payload(
     filename: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> tuple[InboundPayload, bool]:
-    """Store the raw body; returns (payload, is_new). A delivery id seen before returns the first payload."""
+    """Store the raw body; returns (payload, is_new). A delivery id seen before returns the first payload.
+    A full card number in a payment field is kept as its last four digits only (PCI DSS: no stored PAN)."""
+    body = mask_card_numbers(body)
     values = {
         "channel_id": channel.id,
         "channel_code": channel.code,
