@@ -256,12 +256,16 @@ CACHEABLE_ENDPOINTS = frozenset({"static", "api.openapi", "healthz"})
 
 
 def add_security_headers(response: Response) -> None:
-    """The headers every answer carries (HTML, JSON, files, errors); a view's own stricter CSP stays."""
+    """The headers every answer carries (HTML, JSON, files, errors); a directive a view adds (sandbox)
+    is kept beside ours."""
     headers = response.headers
     policy = CONTENT_SECURITY_POLICY
     if request.endpoint in INLINE_STYLE_ENDPOINTS:
         policy = policy.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
-    headers.setdefault("Content-Security-Policy", policy)
+    own = headers.get("Content-Security-Policy")  # e.g. "sandbox" on a customer's file
+    headers["Content-Security-Policy"] = (
+        f"{policy}; {own}" if own and "default-src" not in own else own or policy
+    )
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "same-origin")
