@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.channels.models import Channel
+from core.customers.models import Customer
 from core.inventory.models import Location
 from core.orders.models import Order
 from core.returns.models import ReturnRequest
@@ -71,6 +72,7 @@ def make_owner(
     channel, location = shop
     overrides = {"email": email} if email else {}
     user = make_user(session, "customer", name=f"Ada {text}".strip(), **overrides)
+    session.get(Customer, user.customer_id).name = f"Ada {text}".strip()
     sku = make_sku(session, title=f"Blue shirt {text}".strip(), code=f"SHIRT-{user.id}")
     order = make_delivered_order(
         session,
