@@ -121,6 +121,6 @@ def tracking_webhook(source: str) -> Any:
         outcome = process_tracking_payload(g.db, payload, now=now)
     except DomainError as exc:
         g.db.commit()  # keeps the payload's rejected status and reason
-        return _error(400, str(exc))
+        return jsonify(error=str(exc), payload_id=payload.id), 400
     g.db.commit()
     return jsonify(status=payload.status, payload_id=payload.id, **outcome), 200

@@ -139,4 +139,8 @@ def parse_tracking_payload(
             if source
             else "not a tracking payload from AfterShip, EasyPost, Shippo, UPS, FedEx, DHL or USPS"
         )
-    return PARSERS[source](payload)
+    try:
+        return PARSERS[source](payload)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        # A value of the wrong type or shape where the service documents another.
+        raise PayloadError(f"cannot read {source} tracking payload: {type(exc).__name__}: {exc}") from exc
