@@ -6,11 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from core import csv_cells
+from core.channels.registry import get_adapter
+from core.errors import PayloadError
 from core.fulfillment.three_pl import export_fulfillment_requests
+from core.orders.checks import check_ranges, totals_warning
 from core.orders.models import Order
 from core.support.assistant import merchant
 from tests.factories import make_channel, make_sku
@@ -72,8 +77,6 @@ def test_three_pl_export_neutralises_customer_text(db) -> None:
 
 
 def test_every_csv_writer_in_the_product_goes_through_csv_cells() -> None:
-    from pathlib import Path
-
     root = Path(__file__).resolve().parents[2]
     offenders = [
         str(path.relative_to(root))
@@ -131,10 +134,6 @@ def test_order_total_within_a_cent_or_one_percent_is_not_held_for_it(client, db,
 
 
 def _canonical(**changes):
-    from dataclasses import replace
-
-    from core.channels.registry import get_adapter
-
     channel = next(c for c in WEBHOOK_CHANNELS if c.kind == "webshop")
     [item] = get_adapter("webshop").extract([json.dumps(channel.sample)])
     return replace(item.order, **changes)
@@ -168,15 +167,10 @@ def _canonical(**changes):
     ids=["exact", "tax-included", "within-1-percent", "off-by-2", "under-one-unit", "discount-ignored"],
 )
 def test_totals_warning_table(totals, held) -> None:
-    from core.orders.checks import totals_warning
-
     assert (totals_warning(_canonical(currency="USD", **totals)) is not None) is held
 
 
 def test_check_ranges_names_the_amount() -> None:
-    from core.errors import PayloadError
-    from core.orders.checks import check_ranges
-
     with pytest.raises(PayloadError, match="total"):
         check_ranges(_canonical(total=10**15))
     check_ranges(_canonical())

@@ -10,6 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi import checks
 
 from api.openapi import build_openapi
 from tests.security.channels import WEBHOOK_CHANNELS
@@ -95,6 +96,4 @@ def test_openapi_fuzz_inbound_email(fuzz_app) -> None:
 def _positive_checks():
     """Checks that need every schema-valid body accepted: a schema-valid order can still be refused for
     what JSON Schema can't say (a total far from its lines is held, not refused; an unknown SKU is held)."""
-    from schemathesis.specs.openapi import checks
-
     return [checks.positive_data_acceptance]

@@ -12,6 +12,7 @@ from core.support.models import Message, MessageAttachment
 from core.uploads import MAX_CSV_BYTES, UploadRefused, content_matches_type, read_csv_upload
 from tests.factories import PASSWORD, make_user
 from tests.helpers import csrf_token, sign_in
+from tests.security.world import make_owner, make_shop_for_people
 from tests.support_factories import make_email
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
@@ -119,8 +120,6 @@ def test_inbound_email_attachment_disguised_as_an_image_is_refused(app, db) -> N
 
 
 def test_attachments_are_served_by_id_as_downloads_never_by_path(app, db) -> None:
-    from tests.security.world import make_owner, make_shop_for_people
-
     owner = make_owner(db, make_shop_for_people(db))
     db.commit()
     client = app.test_client()
