@@ -5,6 +5,7 @@ every answer must be documented, JSON where it says so, never a 500."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 import schemathesis
@@ -18,11 +19,11 @@ from tests.security.channels import WEBHOOK_CHANNELS
 SCHEMA = schemathesis.openapi.from_dict(build_openapi())
 WEBSHOP = next(c for c in WEBHOOK_CHANNELS if c.kind == "webshop")
 INBOUND_SECRET = "inbound-fuzz"
-FUZZ = settings(
-    max_examples=30,
+FUZZ = settings(  # FUZZ_EXAMPLES=500 FUZZ_RANDOM=1 for a longer exploratory run
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "30")),
     deadline=None,
     database=None,
-    derandomize=True,
+    derandomize=os.environ.get("FUZZ_RANDOM") != "1",
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
         HealthCheck.too_slow,
