@@ -15,7 +15,7 @@ from flask_login import AnonymousUserMixin, LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from cli import register_commands
 from core.db import (
@@ -106,6 +106,7 @@ ERROR_TEXT = {
     404: ("Not found", "There is nothing here. The link may be old or mistyped."),
     413: ("Too large", "That upload is larger than we accept."),
     429: ("Slow down", "Too many attempts. Please wait a minute and try again."),
+    500: ("Something went wrong", "Something failed on our side and nothing was changed. Please try again."),
     503: (
         "Busy right now",
         "We are handling a lot at the moment. Nothing was changed: please try again in a few seconds.",
@@ -133,11 +134,10 @@ def _init_errors(app: Flask) -> None:
         what = "unavailable" if unavailable else "busy"
         app.logger.warning("database %s: answered 503 to %s %s", what, request.method, request.path)
         headers = {"Retry-After": str(BUSY_RETRY_AFTER_SECONDS)}
-        if request.path.startswith("/api/"):
+        if is_api_request():
             return {"error": f"the database is {what}; retry shortly"}, 503, headers
-        g._login_user = (
-            AnonymousUserMixin()
-        )  # the error page must not load the signed-in user from the database
+        # The error page must not read the signed-in user from the database.
+        g._login_user = AnonymousUserMixin()
         title, message = ERROR_TEXT[503]
         return render_template("errors.html", code=503, title=title, message=message), 503, headers
 
@@ -146,19 +146,45 @@ def _init_errors(app: Flask) -> None:
     app.register_error_handler(sqlite3.OperationalError, busy)  # from the BEGIN core.db sends itself
 
     def handle(exc: HTTPException) -> Any:
-        if request.path.startswith("/api/"):
-            return {"error": exc.description or exc.name}, exc.code
-        title, message = ERROR_TEXT.get(exc.code or 500, (exc.name, exc.description))
+        if exc.code is None:
+            return exc
+        if is_api_request():
+            return {"error": exc.description or exc.name}, exc.code, _allow_header(exc)
+        title, message = ERROR_TEXT.get(exc.code, (exc.name, exc.description))
         if exc.code == 400 and exc.description != type(exc).description:
             message = exc.description  # a 400 we raised says exactly what was wrong
         if isinstance(exc, CSRFError):
             message = (
                 "This form has expired or was not sent from our site. Go back, reload the page and try again."
             )
-        return render_template("errors.html", code=exc.code, title=title, message=message), exc.code
+        return (
+            render_template("errors.html", code=exc.code, title=title, message=message),
+            exc.code,
+            (_allow_header(exc)),
+        )
 
-    for code in ERROR_TEXT:
-        app.register_error_handler(code, handle)
+    app.register_error_handler(HTTPException, handle)
+
+    def internal_error(exc: InternalServerError) -> Any:
+        # Reached when an exception escapes a view (outside tests, which let it propagate): no traceback
+        # to the client, JSON under /api, our error page elsewhere; the log has the traceback.
+        if is_api_request():
+            return {"error": "internal error; nothing was changed"}, 500
+        title, message = ERROR_TEXT[500]
+        return render_template("errors.html", code=500, title=title, message=message), 500
+
+    app.register_error_handler(InternalServerError, internal_error)
+
+
+def is_api_request() -> bool:
+    """Whether this request is for the machine API (its errors are JSON, whatever went wrong)."""
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def _allow_header(exc: HTTPException) -> dict[str, str]:
+    """The Allow header a 405 carries (kept when the answer is our own page or JSON)."""
+    allow = getattr(exc, "valid_methods", None)
+    return {"Allow": ", ".join(allow)} if allow else {}
 
 
 def healthz() -> tuple[dict[str, Any], int]:
@@ -225,10 +251,43 @@ def _init_request_session(app: Flask) -> None:
     def security_headers(response: Response) -> Response:
         if response.mimetype == "text/html":
             response.vary.add("HX-Request")
-            response.headers.setdefault("X-Content-Type-Options", "nosniff")
-            response.headers.setdefault("X-Frame-Options", "DENY")
-            response.headers.setdefault("Referrer-Policy", "same-origin")
+        add_security_headers(response)
         return response
+
+
+# No inline script, no plug-ins, no framing, forms post only here. Styles come from our stylesheet only;
+# the one exception is the console's view of a caught email, whose HTML part (with the style attributes
+# every email client needs) is shown in a sandboxed frame that runs no script.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none';"
+    " base-uri 'self'; frame-ancestors 'none'; form-action 'self'"
+)
+INLINE_STYLE_ENDPOINTS = frozenset({"console.sent_mail_message"})
+HSTS = "max-age=31536000; includeSubDomains"
+# Pages anyone may cache: the stylesheet, scripts and the API description. Every other answer may carry a
+# signed-in person's data (or a guest's order, or a form's CSRF token) and is not stored by any cache.
+CACHEABLE_ENDPOINTS = frozenset({"static", "api.openapi", "healthz"})
+
+
+def add_security_headers(response: Response) -> None:
+    """The headers every answer carries (HTML, JSON, files, errors); a directive a view adds (sandbox)
+    is kept beside ours."""
+    headers = response.headers
+    policy = CONTENT_SECURITY_POLICY
+    if request.endpoint in INLINE_STYLE_ENDPOINTS:
+        policy = policy.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+    own = headers.get("Content-Security-Policy")  # e.g. "sandbox" on a customer's file
+    headers["Content-Security-Policy"] = (
+        f"{policy}; {own}" if own and "default-src" not in own else own or policy
+    )
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "same-origin")
+    if request.is_secure:
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    if request.endpoint not in CACHEABLE_ENDPOINTS:
+        headers["Cache-Control"] = "no-store"
+        headers.pop("Expires", None)
 
 
 def _init_templates(app: Flask) -> None:

@@ -30,6 +30,7 @@ from core.returns import refunds as return_refunds
 from core.returns import services as return_services
 from core.returns.status import can_transition
 from core.security.roles import Actor, Role
+from core.uploads import UploadRefused, read_csv_upload
 
 COUNT_ROWS_SALT = "console.stock-count"
 RETURN_TARGETS = ("approved", "rejected", "received", "refunded")
@@ -293,15 +294,15 @@ def fulfilment_export_json(location_code: str) -> Response:
     return _export(location_code, "json")
 
 
-def _uploaded_text(field: str = "file") -> str | None:
-    """The uploaded file's text (UTF-8, with or without BOM); None when nothing usable was sent."""
+def _uploaded_text(field: str = "file") -> tuple[str | None, str | None]:
+    """The uploaded CSV's text, or None and why not (None, None: no file was chosen)."""
     upload = request.files.get(field)
     if upload is None or not upload.filename:
-        return None
+        return None, None
     try:
-        return upload.read().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return None
+        return read_csv_upload(upload.filename, upload.stream), None
+    except UploadRefused as exc:
+        return None, str(exc)
 
 
 @bp.post("/fulfilment/<location_code>/confirmations")
@@ -313,9 +314,11 @@ def fulfilment_confirmations(location_code: str) -> Any:
         location = fulfillment_queries.location_by_code(g.db, location_code)
     except NotFound:
         abort(404)
-    text = _uploaded_text()
+    text, problem = _uploaded_text()
     if text is None:
-        return _confirmation_errors(location, ["Choose the 3PL's confirmation file (a UTF-8 CSV) to upload."])
+        return _confirmation_errors(
+            location, [problem or "Choose the 3PL's confirmation file (a UTF-8 CSV) to upload."]
+        )
     try:
         result = three_pl.import_shipment_confirmations(
             g.db, location.id, text, actor=actor, now=now, holidays=holidays_from_env()
@@ -555,13 +558,13 @@ def stock_counts() -> Any:
 @bp.post("/stock/counts")
 def stock_counts_upload() -> Any:
     """Read an uploaded count and show its discrepancies (or every malformed line); nothing changes."""
-    text = _uploaded_text()
+    text, problem = _uploaded_text()
     if text is None:
         return render_template(
             "console/ops/stock_counts.html",
             report=None,
             token=None,
-            upload_error="Choose a CSV file (UTF-8) to upload.",
+            upload_error=problem or "Choose a CSV file (UTF-8) to upload.",
         ), 422
     report = reconciliation.discrepancy_report(g.db, reconciliation.parse_stock_count(text))
     token = (

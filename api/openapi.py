@@ -94,7 +94,15 @@ def build_openapi() -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": {"description": "Body is not valid JSON", **error_response},
+                        "400": {
+                            "description": (
+                                "Body is not valid JSON (bad syntax or encoding, nested deeper than 64 "
+                                "levels, a number too long), or no order in it could be taken (a value of "
+                                "the wrong type or out of range): `error` says which; a stored body stays, "
+                                "rejected"
+                            ),
+                            **error_response,
+                        },
                         "401": {"description": "Missing or bad signature", **error_response},
                         "404": {"description": "Unknown channel, or one that is polled", **error_response},
                         "413": {"description": "Body too large", **error_response},

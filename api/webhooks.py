@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
 
+from core import safe_json
 from core.channels.signatures import verify_signature, webhook_scheme
 from core.db import begin_write, utcnow
 from core.errors import DomainError, NotFound
@@ -17,7 +17,9 @@ from core.fulfillment.inbound import (
     verify_tracking_signature,
 )
 from core.orders import intake
+from core.orders.upsert import REJECTED
 from core.privacy.shopify import COMPLIANCE_TOPICS
+from core.safe_json import JsonTextError
 
 bp = Blueprint("webhooks", __name__)
 
@@ -50,14 +52,14 @@ def order_webhook(channel_code: str) -> Any:
     if scheme.topic_header and request.headers.get(scheme.topic_header) in COMPLIANCE_TOPICS:
         return current_app.view_functions["webhooks.privacy_webhook"](channel_code=channel_code)
     try:
-        text = body.decode("utf-8-sig")
-        json.loads(text)
-    except UnicodeDecodeError:
-        return _error(400, "body is not UTF-8 text")
-    except json.JSONDecodeError as exc:
+        safe_json.loads(body)
+    except JsonTextError as exc:
+        if exc.encoding:
+            return _error(400, "body is not UTF-8 text")
         if channel.kind == "woocommerce" and body.startswith(b"webhook_id="):
             return jsonify(status="ping"), 200  # WooCommerce's form-encoded ping when a webhook is created
-        return _error(400, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        return _error(400, f"invalid JSON: {exc.reason}")
+    text = body.decode("utf-8-sig")
 
     now = utcnow()
     delivery_id = request.headers.get(scheme.delivery_header) if scheme.delivery_header else None
@@ -81,11 +83,17 @@ def order_webhook(channel_code: str) -> Any:
         return jsonify(
             status="rejected", payload_id=payload.id, error="internal error; payload kept for retry"
         ), 500
-    return jsonify(
-        status=payload.status,
-        payload_id=payload.id,
-        results=[r.__dict__ for r in received.results],
-    ), 200
+    # Nothing in the body could be taken (each order unreadable or out of range): the channel is told why,
+    # and the payload stays stored, rejected with that reason.
+    code = 400 if payload.status == REJECTED else 200
+    answer = {
+        "status": payload.status,
+        "payload_id": payload.id,
+        "results": [r.__dict__ for r in received.results],
+    }
+    if code == 400:
+        answer["error"] = payload.error or "no order found in payload"
+    return jsonify(answer), code
 
 
 @bp.post("/tracking/webhooks/<source>")
@@ -103,10 +111,10 @@ def tracking_webhook(source: str) -> Any:
     if problem:
         return _error(401, problem)
     try:
-        text = body.decode("utf-8-sig")
-        json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return _error(400, f"invalid JSON: {exc}")
+        safe_json.loads(body)
+    except JsonTextError as exc:
+        return _error(400, f"invalid JSON: {exc.reason}")
+    text = body.decode("utf-8-sig")
     now = utcnow()
     begin_write(g.db)
     payload = store_tracking_payload(g.db, source, text, now=now)
@@ -116,6 +124,6 @@ def tracking_webhook(source: str) -> Any:
         outcome = process_tracking_payload(g.db, payload, now=now)
     except DomainError as exc:
         g.db.commit()  # keeps the payload's rejected status and reason
-        return _error(400, str(exc))
+        return jsonify(error=str(exc), payload_id=payload.id), 400
     g.db.commit()
     return jsonify(status=payload.status, payload_id=payload.id, **outcome), 200

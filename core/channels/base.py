@@ -15,7 +15,6 @@ Every adapter module exposes `KIND`, `extract(documents)` and `adapt(native)`. C
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol, TypeVar
 
+from core import safe_json
 from core.channels.canonical import (
     CanonicalAddress,
     CanonicalBuyer,
@@ -116,16 +116,8 @@ def reads_payload(adapt: _F) -> _F:
 
 def load_document(document: Any) -> Any:
     """A document as parsed JSON: JSON text (str or bytes) is parsed, anything else is returned as it is."""
-    if isinstance(document, bytes):
-        try:
-            document = document.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise PayloadError(f"not UTF-8 text: {exc}") from exc
-    if isinstance(document, str):
-        try:
-            return json.loads(document)
-        except json.JSONDecodeError as exc:
-            raise PayloadError(f"not JSON: {exc}") from exc
+    if isinstance(document, str | bytes):
+        return safe_json.loads(document)
     return document
 
 

@@ -5,7 +5,6 @@ core.fulfillment.services.mark_shipped.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Collection
@@ -16,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from core import csv_cells
 from core.catalog.models import Sku
 from core.errors import DomainError
 from core.fulfillment.carriers import (
@@ -77,7 +77,7 @@ def export_fulfillment_requests(session: Session, location_id: int, *, fmt: str 
             indent=2,
         )
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_cells.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for r in requests:
         address = [r.ship_to[key] for key in ("name", "company", "line1", "line2", "city", "region")]

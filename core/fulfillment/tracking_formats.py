@@ -3,10 +3,10 @@ carrier API, its source named or detected from its shape."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from core import safe_json
 from core.errors import PayloadError
 from core.fulfillment.carriers import carrier_key, normalize_carrier, normalize_tracking_number
 from core.fulfillment.csv_import import InvalidImport, RowError, csv_rows
@@ -14,6 +14,7 @@ from core.fulfillment.status import TRACKING_STATUSES, ShipmentStatus
 from core.fulfillment.tracking_aggregators import parse_aftership, parse_easypost, parse_shippo
 from core.fulfillment.tracking_base import TrackingUpdate, as_dict, parse_time
 from core.fulfillment.tracking_carrier_apis import parse_dhl, parse_fedex, parse_ups, parse_usps
+from core.safe_json import JsonTextError
 
 SS = ShipmentStatus
 
@@ -127,9 +128,9 @@ def parse_tracking_payload(
     """
     if isinstance(payload, str | bytes):
         try:
-            payload = json.loads(payload)
-        except ValueError as exc:
-            raise PayloadError(f"tracking payload is not JSON: {exc}") from exc
+            payload = safe_json.loads(payload)
+        except JsonTextError as exc:
+            raise PayloadError(f"tracking payload is not JSON: {exc.reason}") from exc
     if not isinstance(payload, dict):
         raise PayloadError("tracking payload must be a JSON object")
     source = source or detect_source(payload)
@@ -139,4 +140,8 @@ def parse_tracking_payload(
             if source
             else "not a tracking payload from AfterShip, EasyPost, Shippo, UPS, FedEx, DHL or USPS"
         )
-    return PARSERS[source](payload)
+    try:
+        return PARSERS[source](payload)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        # A value of the wrong type or shape where the service documents another.
+        raise PayloadError(f"cannot read {source} tracking payload: {type(exc).__name__}: {exc}") from exc

@@ -26,9 +26,12 @@ def _read(path: Path) -> tuple[str | None, str | None]:
     if len(data) > intake.MAX_PAYLOAD_BYTES:
         return None, f"file larger than {intake.MAX_PAYLOAD_BYTES} bytes"
     try:
-        return data.decode("utf-8-sig"), None
-    except UnicodeDecodeError:
-        return None, "file is not UTF-8 text"
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return None, f"file is not UTF-8 text (byte {exc.start} is invalid)"
+    if "\x00" in text:
+        return None, "file holds a NUL character: not a channel payload"
+    return text, None
 
 
 def import_files(
@@ -82,7 +85,10 @@ def import_files(
             for payload in payloads:
                 intake.mark_payload_failed(session, payload.id, f"{type(exc).__name__}: {exc}", now=utcnow())
             session.commit()
-            raise
+            raise SystemExit(
+                f"error: processing failed ({type(exc).__name__}: {str(exc)[:300]}); "
+                "the files are stored, marked rejected, and nothing else was written"
+            ) from exc
         for (path, _text), (payload, results) in zip(readable, outcome, strict=True):
             if not results:
                 lines.append(

@@ -13,7 +13,7 @@ with the reason; `recheck_hold` releases it once the cause is fixed.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from core.inventory.allocations import (
     release_order,
 )
 from core.orders import events, statements
+from core.orders.checks import check_ranges, totals_warning
 from core.orders.columns import line_columns, lines_differ, order_columns
 from core.orders.models import Order, OrderLine
 from core.orders.services import change_order_status, format_order_number, record_status_change
@@ -73,7 +74,12 @@ def ingest_order(
 
     The order is inserted by its unique key (channel, external id) before anything else is written for it;
     when it exists already (a replay, an update, or a concurrent delivery that got there first) no row is
-    inserted and ours is applied as an update."""
+    inserted and ours is applied as an update. Amounts out of range are a PayloadError before anything is
+    written; totals that disagree with the order's figures hold it with a warning that states them."""
+    check_ranges(canonical)
+    warning = totals_warning(canonical)
+    if warning is not None and warning not in canonical.warnings:
+        canonical = replace(canonical, warnings=(*canonical.warnings, warning))
     new = _create_order(session, channel, canonical, now=now, actor=actor)
     if new is not None:
         _after_create(session, channel, new, canonical, now=now)

@@ -44,6 +44,7 @@ from core.support import services
 from core.support.models import Conversation, Message
 from core.support.status import accepts_customer_messages
 from core.support.tokens import conversation_from_addresses
+from core.uploads import content_matches_type
 
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 MAX_ATTACHMENTS = 10
@@ -304,6 +305,8 @@ def _attachments(message: EmailMessage) -> tuple[list[services.NewAttachment], l
             reason = f"{content_type} files are not accepted"
         elif len(content) > MAX_ATTACHMENT_BYTES:
             reason = f"larger than {MAX_ATTACHMENT_BYTES // (1024 * 1024)} MB"
+        elif not content_matches_type(content_type, content):
+            reason = f"the content is not {content_type}"
         elif len(kept) >= MAX_ATTACHMENTS:
             reason = f"more than {MAX_ATTACHMENTS} attachments"
         if reason:

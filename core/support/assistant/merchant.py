@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
+from core import csv_cells
 from core.db import INSTANCE_DIR
 from core.support.assistant.intents import IntentClassifier, default_classifier, train
 
@@ -27,7 +28,10 @@ def read_rows(path: Path | None = None) -> list[dict[str, str]]:
     if not path.exists():
         return []
     with open(path, encoding="utf-8", newline="") as handle:
-        return [{f: (row.get(f) or "").strip() for f in FIELDS} for row in csv.DictReader(handle)]
+        return [
+            {f: csv_cells.restore((row.get(f) or "").strip()) for f in FIELDS}
+            for row in csv.DictReader(handle)
+        ]
 
 
 def parse_import(path: Path) -> list[dict[str, str]]:
@@ -72,7 +76,7 @@ def import_rows(rows: Iterable[dict[str, str]], path: Path | None = None) -> tup
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
     with open(temporary, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=FIELDS)
+        writer = csv_cells.dict_writer(handle, fieldnames=FIELDS)
         writer.writeheader()
         writer.writerows([*stored, *new])
     temporary.replace(path)  # whole file or nothing

@@ -66,7 +66,7 @@ ORDER_CHANGES: dict[str, Callable[[CanonicalOrder], CanonicalOrder]] = {
     "currency": lambda c: replace(c, currency="EUR"),
     "subtotal": lambda c: replace(c, subtotal=10200),
     "discount_total": lambda c: replace(c, discount_total=400),
-    "shipping_total": lambda c: replace(c, shipping_total=0),
+    "shipping_total": lambda c: replace(c, shipping_total=250),
     "tax_total": lambda c: replace(c, tax_total=150),
     "total": lambda c: replace(c, total=9900),
     "billing_address": lambda c: replace(c, billing_address=replace(ADDRESS, postal_code="SW1Y 4LE")),
