@@ -28,8 +28,6 @@ ALERT_RULE = (
     f"(this week >= max({ALERT_MIN_TICKETS}, {ALERT_FACTOR:g} x baseline mean))."
 )
 
-CSV_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
 
 class BadPeriod(ValueError):
     """A date range the dashboard cannot show (unreadable date, end before start, too long)."""
@@ -327,14 +325,3 @@ def direction(key: str, delta: float | None) -> str:
 
 
 # --- CSV ----------------------------------------------------------------------------------------------------
-
-
-def csv_cell(value: Any) -> Any:
-    """A value as a CSV cell a spreadsheet will not run as a formula: text starting with = + - @ tab or CR
-    gets a leading '; numbers stay numbers (a negative amount is not a formula)."""
-    if value is None:
-        return ""
-    if isinstance(value, int | float):
-        return value
-    text = str(value)
-    return "'" + text if text.startswith(CSV_TRIGGERS) else text

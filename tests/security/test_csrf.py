@@ -18,6 +18,7 @@ from tests.security.world import make_owner, make_shop_for_people
 CSRF_EXEMPT = {
     "webhooks.order_webhook": "HMAC signature of the body with the channel's webhook secret",
     "webhooks.tracking_webhook": "HMAC signature with TRACKING_WEBHOOK_SECRET",
+    "webhooks.privacy_webhook": "HMAC signature of the body with the channel's secret (privacy topics)",
     "webhooks.inbound_email": "the shared inbound-email secret (header or HTTP Basic password)",
     "portal.unsubscribe": "one-click unsubscribe (RFC 8058): the signed token in the URL",
 }

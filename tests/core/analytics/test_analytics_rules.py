@@ -106,24 +106,6 @@ def test_kpi_values_follow_their_definitions() -> None:
     assert rules.kpi_values(ChannelFigures(), 0)["cac"] is None  # no spend imported
 
 
-@pytest.mark.parametrize(
-    ("value", "cell"),
-    [
-        ("=SUM(A1)", "'=SUM(A1)"),
-        ("+1", "'+1"),
-        ("-2", "'-2"),
-        ("@cmd", "'@cmd"),
-        ("\tx", "'\tx"),
-        ("\rx", "'\rx"),
-        ("plain", "plain"),
-        (-5, -5),
-        (None, ""),
-    ],
-)
-def test_csv_cell_neutralises_formulas(value, cell) -> None:
-    assert rules.csv_cell(value) == cell
-
-
 def test_table_csv_writes_money_and_safe_text() -> None:
     table = Table(
         "t",
