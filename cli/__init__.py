@@ -14,6 +14,7 @@ from cli.context import PROJECT_ROOT
 from cli.db import db
 from cli.identity import customers, eval_identity
 from cli.intake import import_cmd
+from cli.keys import keys
 from cli.locations import locations
 from cli.mail import mail
 from cli.orders import orders
@@ -29,6 +30,7 @@ COMMANDS: tuple[click.Command, ...] = (
     serve,
     worker,
     channels,
+    keys,
     import_cmd,
     orders,
     locations,

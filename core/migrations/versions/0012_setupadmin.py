@@ -1,0 +1,60 @@
+"""Channel secrets encrypted at rest: the webhook secret column becomes text (an encrypted value is longer than
+the secret), and every credential set and webhook secret stored in plain text is encrypted under the first key
+of CROSSDOCK_ENCRYPTION_KEYS (core.security.encryption). A database with no secret stored needs no key for this.
+
+Revision ID: 0012_setupadmin
+Revises: 0011_identity_keys_again
+Create Date: 2026-12-05
+"""
+
+import json
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from core.security.encryption import is_sealed, seal, unseal
+
+revision: str = "0012_setupadmin"
+down_revision: str | None = "0011_identity_keys_again"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+channels = sa.table(
+    "channels",
+    sa.column("id", sa.Integer),
+    sa.column("credentials", sa.JSON),
+    sa.column("webhook_secret", sa.Text),
+)
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("channels") as batch:
+        batch.alter_column(
+            "webhook_secret", type_=sa.Text(), existing_type=sa.String(200), existing_nullable=True
+        )
+    bind = op.get_bind()
+    for row in bind.execute(sa.select(channels.c.id, channels.c.credentials, channels.c.webhook_secret)):
+        changes = {}
+        if isinstance(row.credentials, dict) and row.credentials:
+            changes["credentials"] = seal(json.dumps(row.credentials, sort_keys=True))
+        if row.webhook_secret and not is_sealed(row.webhook_secret):
+            changes["webhook_secret"] = seal(row.webhook_secret)
+        if changes:
+            bind.execute(sa.update(channels).where(channels.c.id == row.id).values(**changes))
+
+
+def downgrade() -> None:
+    bind = op.get_bind()
+    for row in bind.execute(sa.select(channels.c.id, channels.c.credentials, channels.c.webhook_secret)):
+        changes = {}
+        if isinstance(row.credentials, str):
+            changes["credentials"] = json.loads(unseal(row.credentials))
+        if row.webhook_secret and is_sealed(row.webhook_secret):
+            changes["webhook_secret"] = unseal(row.webhook_secret)
+        if changes:
+            bind.execute(sa.update(channels).where(channels.c.id == row.id).values(**changes))
+    with op.batch_alter_table("channels") as batch:
+        batch.alter_column(
+            "webhook_secret", type_=sa.String(200), existing_type=sa.Text(), existing_nullable=True
+        )
