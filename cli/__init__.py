@@ -22,6 +22,7 @@ from cli.outbox import outbox
 from cli.run import demo, seed, serve, worker
 from cli.stock import stock
 from cli.tracking import tracking
+from cli.users import users
 
 COMMANDS: tuple[click.Command, ...] = (
     db,
@@ -29,6 +30,7 @@ COMMANDS: tuple[click.Command, ...] = (
     demo,
     serve,
     worker,
+    users,
     channels,
     keys,
     import_cmd,

@@ -21,6 +21,7 @@ from core.channels.models import Channel
 from core.channels.registry import ADAPTERS, hook
 from core.errors import DomainError, NotFound
 from core.inventory.models import Location
+from core.security.encryption import require_key
 from core.security.roles import Actor
 
 CODE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -87,6 +88,8 @@ def add_channel(
         raise DomainError(f"a channel with code {code!r} already exists")
     if webhook_secret is None and hook(kind, "WEBHOOK") is not None:
         webhook_secret = secrets.token_urlsafe(32)
+    if webhook_secret:
+        require_key()
     channel = Channel(
         code=code,
         name=_name(name),
@@ -119,6 +122,8 @@ def change_channel(
     unknown = sorted(set(changes) - set(CHANGEABLE))
     if unknown:
         raise DomainError(f"cannot set {', '.join(unknown)} on a channel")
+    if changes.get("webhook_secret"):
+        require_key()
     before = _audited(channel)
     for field, value in changes.items():
         setattr(channel, field, _checked(field, value))

@@ -16,7 +16,7 @@ from core.audit.services import record_audit
 from core.channels.models import Channel
 from core.configuration.channels import channel_settings
 from core.errors import DomainError
-from core.security.encryption import reseal, seal
+from core.security.encryption import require_key, reseal, seal
 from core.security.roles import Actor
 
 # The credentials each kind's adapter reads (core/channels/<kind>.py says what each is for); the secret ones
@@ -52,6 +52,7 @@ def set_channel_credentials(
 
     A value that is a JSON object or list (Shopify's inventory item ids, Amazon's marketplace ids) is stored
     as that structure. The audit entry names the credentials changed, not their values."""
+    require_key()
     channel = channel_settings(session, code)
     allowed = set(credential_fields(channel.kind))
     unknown = sorted((set(values) | clear) - allowed)

@@ -101,6 +101,12 @@ def keyring(environ: Mapping[str, str] | None = None) -> MultiFernet:
     return _multi_fernet(configured_keys(environ))
 
 
+def require_key() -> None:
+    """EncryptionKeyMissing unless a usable key is configured: services call it before taking a secret, so the
+    error is theirs, not a failed statement (whose message would carry the secret)."""
+    keyring()
+
+
 def is_sealed(value: str) -> bool:
     """True for a value stored encrypted."""
     return value.startswith(PREFIX)
