@@ -55,6 +55,24 @@ def test_set_up_from_the_shell_without_the_demo(cli_db: str, monkeypatch) -> Non
     assert "admin owner@shop.example added" in added.output
     located = invoke(cli_db, "locations", "add", "EAST", "--name", "East warehouse", "--kind", "warehouse")
     assert located.exit_code == 0, located.output
+    changed = invoke(
+        cli_db,
+        "locations",
+        "set",
+        "EAST",
+        "--city",
+        "Newark",
+        "--country",
+        "us",
+        "--hours",
+        "mon=09:00-17:00",
+    )
+    assert changed.exit_code == 0, changed.output
+    bad_hours = invoke(cli_db, "locations", "set", "EAST", "--hours", "mon=17:00-09:00")
+    assert bad_hours.exit_code == 1 and "closing time 09:00 must be after" in bad_hours.output
+    [east] = json.loads(invoke(cli_db, "locations", "list", "--json").output)
+    assert (east["address"]["city"], east["address"]["country"]) == ("Newark", "US")
+    assert east["hours"] == {"mon": ["09:00", "17:00"]}
 
     created = invoke(
         cli_db, "channels", "add", "lamps", "--kind", "shopify", "--name", "Lamps", "--locations", "EAST"

@@ -1,6 +1,7 @@
-"""Channel secrets encrypted at rest: the webhook secret column becomes text (an encrypted value is longer than
-the secret), and every credential set and webhook secret stored in plain text is encrypted under the first key
-of CROSSDOCK_ENCRYPTION_KEYS (core.security.encryption). A database with no secret stored needs no key for this.
+"""Locations get business hours (weekday -> opening and closing time). Channel secrets are encrypted at rest:
+the webhook secret column becomes text (an encrypted value is longer than the secret), and every credential
+set and webhook secret stored in plain text is encrypted under the first key of CROSSDOCK_ENCRYPTION_KEYS
+(core.security.encryption). A database with no secret stored needs no key for this.
 
 Revision ID: 0012_setupadmin
 Revises: 0011_identity_keys_again
@@ -29,6 +30,8 @@ channels = sa.table(
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("locations") as batch:
+        batch.add_column(sa.Column("hours", sa.JSON(), nullable=True))
     with op.batch_alter_table("channels") as batch:
         batch.alter_column(
             "webhook_secret", type_=sa.Text(), existing_type=sa.String(200), existing_nullable=True

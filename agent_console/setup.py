@@ -1,0 +1,133 @@
+"""Admin set-up pages beside channels and staff: the stock locations (add one; its kind, fulfilment method,
+regions, priority, address and business hours)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from agent_console.auth import current_actor, role_required
+from agent_console.views import bp
+from core.configuration import locations as location_setup
+from core.db import utcnow
+from core.errors import DomainError, NotFound
+from core.inventory.locations import LOCATION_KINDS
+from core.security.roles import Role
+
+DAY_NAMES = dict(
+    zip(
+        location_setup.WEEKDAYS,
+        ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+        strict=True,
+    )
+)
+
+
+def _regions(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _whole(form: Any, field: str, label: str) -> int:
+    value = form.get(field, "").strip()
+    if not value.isdigit():
+        raise DomainError(f"{label} must be a whole number")
+    return int(value)
+
+
+@bp.get("/admin/locations")
+@role_required(Role.ADMIN)
+def admin_locations() -> Any:
+    """Every location, and the form to add one."""
+    return _locations_page({}, None)
+
+
+def _locations_page(form: dict[str, Any], error: str | None, status: int = 200) -> Any:
+    return render_template(
+        "console/admin/locations.html",
+        locations=location_setup.locations_list(g.db),
+        kinds=list(LOCATION_KINDS),
+        form=form,
+        error=error,
+    ), status
+
+
+@bp.post("/admin/locations")
+@role_required(Role.ADMIN)
+def admin_location_add() -> Any:
+    """Add a location (audited); its page then takes the address and business hours."""
+    form = request.form
+    try:
+        location = location_setup.create_location(
+            g.db,
+            form.get("code", ""),
+            name=form.get("name", ""),
+            kind=form.get("kind", ""),
+            regions=_regions(form.get("regions", "")),
+            priority=_whole(form, "priority", "priority"),
+            email=form.get("email", "").strip() or None,
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    except DomainError as exc:
+        g.db.rollback()
+        return _locations_page(form.to_dict(), str(exc), 422)
+    g.db.commit()
+    flash(f"Location {location.code} added.")
+    return redirect(url_for("console.admin_location", code=location.code), code=303)
+
+
+@bp.get("/admin/locations/<code>")
+@role_required(Role.ADMIN)
+def admin_location(code: str) -> Any:
+    """One location's settings."""
+    return _location_page(code, None, None)
+
+
+def _location_page(code: str, form: dict[str, Any] | None, error: str | None, status: int = 200) -> Any:
+    try:
+        location = location_setup.location_settings(g.db, code)
+    except NotFound:
+        abort(404)
+    return render_template(
+        "console/admin/location.html",
+        location=location,
+        hours=location_setup.location_hours(location),
+        kinds=list(LOCATION_KINDS),
+        methods=location_setup.FULFILLMENT_METHODS,
+        days=DAY_NAMES,
+        form=form,
+        error=error,
+    ), status
+
+
+@bp.post("/admin/locations/<code>")
+@role_required(Role.ADMIN)
+def admin_location_change(code: str) -> Any:
+    """Save a location's settings, address and business hours (audited; only what changed is recorded)."""
+    form = request.form
+    try:
+        changes = {
+            "name": form.get("name", ""),
+            "kind": form.get("kind", ""),
+            "fulfillment_method": form.get("fulfillment_method", ""),
+            "regions": _regions(form.get("regions", "")),
+            "priority": _whole(form, "priority", "priority"),
+            "email": form.get("email", ""),
+            "active": form.get("active") == "on",
+            "address": {key: form.get(f"address_{key}", "") for key in location_setup.ADDRESS_FIELDS},
+            "hours": {
+                day: (form.get(f"{day}_opens", ""), form.get(f"{day}_closes", ""))
+                for day in location_setup.WEEKDAYS
+                if form.get(f"{day}_open") == "on"
+            },
+        }
+        location = location_setup.change_location(g.db, code, changes, actor=current_actor(), now=utcnow())
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _location_page(code, form.to_dict(), str(exc), 422)
+    g.db.commit()
+    flash("Location saved.")
+    return redirect(url_for("console.admin_location", code=location.code), code=303)
