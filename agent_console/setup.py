@@ -1,15 +1,19 @@
-"""Admin set-up pages beside channels and staff: the stock locations (add one; its kind, fulfilment method,
-regions, priority, address and business hours)."""
+"""Set-up pages beside channels and staff: the stock locations (admins: add one; its kind, fulfilment method,
+regions, priority, address and business hours) and the customer emails' texts (managers: subject, intro and
+outro per kind, previewed from a sample order)."""
 
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from flask import abort, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from agent_console.auth import current_actor, role_required
 from agent_console.views import bp
+from core.configuration import email_texts as texts_setup
 from core.configuration import locations as location_setup
+from core.configuration.email_preview import preview_email
 from core.db import utcnow
 from core.errors import DomainError, NotFound
 from core.inventory.locations import LOCATION_KINDS
@@ -131,3 +135,72 @@ def admin_location_change(code: str) -> Any:
     g.db.commit()
     flash("Location saved.")
     return redirect(url_for("console.admin_location", code=location.code), code=303)
+
+
+# --- email texts --------------------------------------------------------------------------------------
+
+
+@bp.get("/admin/emails")
+@role_required(Role.MANAGER)
+def admin_emails() -> Any:
+    """The customer emails whose texts can be changed, and which are changed."""
+    return render_template("console/admin/emails.html", kinds=texts_setup.email_text_list(g.db))
+
+
+def _email_page(kind: str, form: dict[str, Any] | None, error: str | None, status: int = 200) -> Any:
+    try:
+        texts = texts_setup.email_texts(g.db, kind)
+    except DomainError:
+        abort(404)
+    preview = preview_email(
+        g.db,
+        kind,
+        portal_base_url=current_app.config["PORTAL_BASE_URL"],
+        secret=current_app.config["SECRET_KEY"],
+        now=utcnow(),
+        tz=ZoneInfo(current_app.config["DISPLAY_TZ"]),
+    )
+    return render_template(
+        "console/admin/email.html",
+        texts=texts,
+        form=form,
+        error=error,
+        preview=preview,
+        previewing=bool(form),
+    ), status
+
+
+@bp.get("/admin/emails/<kind>")
+@role_required(Role.MANAGER)
+def admin_email(kind: str) -> Any:
+    """One email's texts beside a preview rendered from a sample order."""
+    return _email_page(kind, None, None)
+
+
+@bp.post("/admin/emails/<kind>")
+@role_required(Role.MANAGER)
+def admin_email_change(kind: str) -> Any:
+    """Save the texts (audited), or preview them unsaved: applied, rendered, then rolled back."""
+    form = request.form
+    try:
+        texts_setup.set_email_texts(
+            g.db,
+            kind,
+            subject=form.get("subject", ""),
+            intro=form.get("intro", ""),
+            outro=form.get("outro", ""),
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    except DomainError as exc:
+        g.db.rollback()
+        if kind not in texts_setup.DEFAULT_SUBJECTS:
+            abort(404)
+        return _email_page(kind, form.to_dict(), str(exc), 422)
+    if form.get("action") == "preview":
+        page = _email_page(kind, form.to_dict(), None)
+        g.db.rollback()
+        return page
+    g.db.commit()
+    flash("Email texts saved.")
+    return redirect(url_for("console.admin_email", kind=kind), code=303)

@@ -3,6 +3,7 @@
 from core.audit.models import AuditEntry
 from core.catalog.models import Listing, Product, Sku
 from core.channels.models import Channel, channel_locations
+from core.configuration.models import EmailText
 from core.customers.models import CrmNote, CrmNoteVersion, Customer, CustomerMerge, Identity
 from core.db import Base
 from core.fulfillment.models import Shipment, ShipmentLine, ShippingOption, TrackingEvent
@@ -40,6 +41,7 @@ __all__ = [
     "CrmNoteVersion",
     "Customer",
     "CustomerMerge",
+    "EmailText",
     "HelpArticle",
     "Identity",
     "InboundPayload",

@@ -1,7 +1,7 @@
-"""Locations get business hours (weekday -> opening and closing time). Channel secrets are encrypted at rest:
-the webhook secret column becomes text (an encrypted value is longer than the secret), and every credential
-set and webhook secret stored in plain text is encrypted under the first key of CROSSDOCK_ENCRYPTION_KEYS
-(core.security.encryption). A database with no secret stored needs no key for this.
+"""Merchant set-up: the merchant's email texts (subject, intro, outro per kind); business hours of locations;
+channel secrets encrypted at rest: the webhook secret column becomes text (an encrypted value is longer than
+the secret), and every credential set and webhook secret stored in plain text is encrypted under the first key
+of CROSSDOCK_ENCRYPTION_KEYS (core.security.encryption). A database with no secret stored needs no key for this.
 
 Revision ID: 0012_setupadmin
 Revises: 0011_identity_keys_again
@@ -30,6 +30,15 @@ channels = sa.table(
 
 
 def upgrade() -> None:
+    op.create_table(
+        "email_texts",
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("subject", sa.String(length=300), nullable=False),
+        sa.Column("intro", sa.Text(), nullable=False),
+        sa.Column("outro", sa.Text(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("kind", name=op.f("pk_email_texts")),
+    )
     with op.batch_alter_table("locations") as batch:
         batch.add_column(sa.Column("hours", sa.JSON(), nullable=True))
     with op.batch_alter_table("channels") as batch:
