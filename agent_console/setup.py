@@ -1,6 +1,6 @@
 """Set-up pages beside channels and staff: the stock locations (admins: add one; its kind, fulfilment method,
-regions, priority, address and business hours) and the customer emails' texts (managers: subject, intro and
-outro per kind, previewed from a sample order)."""
+regions, priority, address and business hours), return reasons and each channel's return policy, and the
+customer emails' texts (managers: subject, intro and outro per kind, previewed from a sample order)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 
 from agent_console.auth import current_actor, role_required
 from agent_console.views import bp
+from core.configuration import channels as channel_setup
 from core.configuration import email_texts as texts_setup
 from core.configuration import locations as location_setup
+from core.configuration import return_reasons as reason_setup
 from core.configuration.email_preview import preview_email
 from core.db import utcnow
 from core.errors import DomainError, NotFound
@@ -204,3 +206,67 @@ def admin_email_change(kind: str) -> Any:
     g.db.commit()
     flash("Email texts saved.")
     return redirect(url_for("console.admin_email", kind=kind), code=303)
+
+
+# --- returns ------------------------------------------------------------------------------------------
+
+
+def _returns_page(
+    add_form: dict[str, Any], error: str | None, status: int = 200, *, typed: dict[str, Any] | None = None
+) -> Any:
+    return render_template(
+        "console/admin/returns.html",
+        reasons=reason_setup.return_reason_rows(g.db),
+        channels=channel_setup.channel_summaries(g.db),
+        add_form=add_form,
+        typed=typed or {},
+        error=error,
+    ), status
+
+
+@bp.get("/admin/returns")
+@role_required(Role.MANAGER)
+def admin_returns() -> Any:
+    """Return reasons (add, reword, reorder, retire) and each channel's return policy."""
+    return _returns_page({}, None)
+
+
+@bp.post("/admin/returns/reasons")
+@role_required(Role.MANAGER)
+def admin_return_reason_add() -> Any:
+    """Add a return reason at the end of the list (audited)."""
+    try:
+        reason = reason_setup.add_return_reason(
+            g.db, request.form.get("label", ""), actor=current_actor(), now=utcnow()
+        )
+    except DomainError as exc:
+        g.db.rollback()
+        return _returns_page(request.form.to_dict(), str(exc), 422)
+    g.db.commit()
+    flash(f"Return reason “{reason.label}” added.")
+    return redirect(url_for("console.admin_returns"), code=303)
+
+
+@bp.post("/admin/returns/reasons/<code>")
+@role_required(Role.MANAGER)
+def admin_return_reason_change(code: str) -> Any:
+    """Reword, reorder, retire or offer again one return reason (audited)."""
+    form = request.form
+    try:
+        reason_setup.change_return_reason(
+            g.db,
+            code,
+            label=form.get("label", ""),
+            active=form.get("active") == "on",
+            position=_whole(form, "position", "the position"),
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _returns_page({}, str(exc), 422, typed={code: form.to_dict()})
+    g.db.commit()
+    flash("Return reason saved.")
+    return redirect(url_for("console.admin_returns"), code=303)

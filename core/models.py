@@ -10,7 +10,7 @@ from core.fulfillment.models import Shipment, ShipmentLine, ShippingOption, Trac
 from core.inventory.models import Location, LowStockAlert, StockLevel, StockMovement
 from core.notifications.models import OutboxMessage
 from core.orders.models import Allocation, InboundPayload, Order, OrderEvent, OrderLine
-from core.returns.models import Refund, ReturnLine, ReturnRequest
+from core.returns.models import Refund, ReturnLine, ReturnReason, ReturnRequest
 from core.security.models import RateLimitBucket, User
 from core.support.models import (
     BusinessHours,
@@ -59,6 +59,7 @@ __all__ = [
     "RateLimitBucket",
     "Refund",
     "ReturnLine",
+    "ReturnReason",
     "ReturnRequest",
     "SatisfactionRating",
     "Shipment",

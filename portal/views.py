@@ -41,6 +41,7 @@ from core.returns import queries as return_queries
 from core.returns import services as return_services
 from core.returns.photos import save_return_photo
 from core.returns.queries import ReturnDetail
+from core.returns.reasons import offered_reasons
 from core.security import accounts, ratelimit
 from core.security.guest import check_guest_code, guest_token_order, make_guest_token
 from core.security.models import User
@@ -367,7 +368,7 @@ def request_return(number: str) -> Any:
         order=order,
         eligibility=eligibility,
         error=error,
-        reasons=return_services.REASONS,
+        reasons=offered_reasons(g.db),
         resolutions=return_services.RESOLUTIONS,
         exchange_options=return_queries.exchange_options(g.db, order),
     ), status

@@ -55,6 +55,7 @@ class ChannelSummary:
     polled: bool
     locations: tuple[str, ...]
     return_window_days: int
+    returns_handled_by_channel: bool
     stock_buffer_units: int
     stock_buffer_percent: int
     stock_floor: int
@@ -153,6 +154,7 @@ def channel_summaries(session: Session) -> list[ChannelSummary]:
             polled=hook(c.kind, "poll_pages") is not None,
             locations=tuple(sorted(loc.code for loc in c.locations)),
             return_window_days=c.return_window_days,
+            returns_handled_by_channel=c.returns_handled_by_channel,
             stock_buffer_units=c.stock_buffer_units,
             stock_buffer_percent=c.stock_buffer_percent,
             stock_floor=c.stock_floor,

@@ -1,4 +1,5 @@
-"""Merchant set-up: the merchant's email texts (subject, intro, outro per kind); business hours of locations;
+"""Merchant set-up: the merchant's return reasons (seeded with the shipped ones) and email texts (subject,
+intro, outro per kind); business hours of locations;
 channel secrets encrypted at rest: the webhook secret column becomes text (an encrypted value is longer than
 the secret), and every credential set and webhook secret stored in plain text is encrypted under the first key
 of CROSSDOCK_ENCRYPTION_KEYS (core.security.encryption). A database with no secret stored needs no key for this.
@@ -29,7 +30,33 @@ channels = sa.table(
 )
 
 
+# The shipped return reasons (core.returns.reasons.DEFAULT_REASONS as of this revision), in their order.
+SHIPPED_REASONS = (
+    ("wrong_size", "wrong size"),
+    ("damaged", "arrived damaged"),
+    ("not_as_described", "not as described"),
+    ("changed_mind", "changed my mind"),
+    ("late", "arrived late"),
+    ("other", "other"),
+)
+
+
 def upgrade() -> None:
+    reasons = op.create_table(
+        "return_reasons",
+        sa.Column("code", sa.String(length=32), nullable=False),
+        sa.Column("label", sa.String(length=100), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("position", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("code", name=op.f("pk_return_reasons")),
+    )
+    op.bulk_insert(
+        reasons,
+        [
+            {"code": code, "label": label, "active": True, "position": (n + 1) * 10}
+            for n, (code, label) in enumerate(SHIPPED_REASONS)
+        ],
+    )
     op.create_table(
         "email_texts",
         sa.Column("kind", sa.String(length=40), nullable=False),
@@ -70,3 +97,7 @@ def downgrade() -> None:
         batch.alter_column(
             "webhook_secret", type_=sa.String(200), existing_type=sa.Text(), existing_nullable=True
         )
+    with op.batch_alter_table("locations") as batch:
+        batch.drop_column("hours")
+    op.drop_table("email_texts")
+    op.drop_table("return_reasons")
