@@ -89,6 +89,8 @@ def _channel_page(
     form: dict[str, Any] | None = None,
     credentials_error: str | None = None,
     connection: ConnectionResult | None = None,
+    secret_error: str | None = None,
+    typed_secret: str = "",
 ) -> Any:
     try:
         channel = channel_setup.channel_settings(g.db, code)
@@ -111,6 +113,8 @@ def _channel_page(
         credentials_error=credentials_error,
         can_test=channel.kind in channel_secrets.CREDENTIAL_FIELDS,
         connection=connection,
+        secret_error=secret_error,
+        typed_secret=typed_secret,
         sync=channel_sync_log(g.db, channel),
     ), status
 
@@ -167,6 +171,26 @@ def admin_channel_credentials(code: str) -> Any:
     g.db.commit()
     flash("Credentials saved.")
     return redirect(url_for("console.admin_channel", code=channel.code, _anchor="credentials"), code=303)
+
+
+@bp.post("/admin/channels/<code>/webhook-secret")
+@role_required(Role.ADMIN)
+def admin_channel_webhook_secret(code: str) -> Any:
+    """Replace the webhook signing secret: the channel's own (pasted) or a new random one (audited)."""
+    given = request.form.get("webhook_secret", "").strip()
+    secret = given if request.form.get("action") != "generate" else channel_setup.new_webhook_secret()
+    try:
+        channel_setup.change_channel(
+            g.db, code, {"webhook_secret": secret}, actor=current_actor(), now=utcnow()
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _channel_page(code, None, 422, secret_error=str(exc), typed_secret=given)
+    g.db.commit()
+    flash("Webhook secret replaced: give the channel the new one.")
+    return redirect(url_for("console.admin_channel", code=code.strip().lower(), _anchor="webhook"), code=303)
 
 
 @bp.post("/admin/channels/<code>/test")

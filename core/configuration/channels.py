@@ -88,7 +88,7 @@ def add_channel(
     if session.scalar(select(Channel.id).where(Channel.code == code)) is not None:
         raise DomainError(f"a channel with code {code!r} already exists")
     if webhook_secret is None and hook(kind, "WEBHOOK") is not None:
-        webhook_secret = secrets.token_urlsafe(32)
+        webhook_secret = new_webhook_secret()
     if webhook_secret:
         require_key()
     channel = Channel(
@@ -109,6 +109,11 @@ def add_channel(
     return channel
 
 
+def new_webhook_secret() -> str:
+    """A random signing secret for a channel's webhooks."""
+    return secrets.token_urlsafe(32)
+
+
 def change_channel(
     session: Session,
     code: str,
@@ -126,11 +131,14 @@ def change_channel(
     if changes.get("webhook_secret"):
         require_key()
     before = _audited(channel)
+    old_secret = channel.webhook_secret
     for field, value in changes.items():
         setattr(channel, field, _checked(field, value))
     if location_codes is not None:
         channel.locations = _locations(session, location_codes)
     after = _audited(channel)
+    if channel.webhook_secret != old_secret:
+        after["webhook_secret_replaced"] = True  # that it changed, never what it is
     if after != before:
         record_audit(
             session, actor, "channel.change", "channel", channel.id, now=now, before=before, after=after

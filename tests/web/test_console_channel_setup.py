@@ -234,3 +234,28 @@ def test_set_up_on_an_empty_database_through_the_console(client, db, admin) -> N
         headers={"X-Shopify-Hmac-Sha256": sign("wrong", body)},
     )
     assert forged.status_code == 401
+
+
+def test_the_webhook_secret_is_replaced_by_the_channels_own_or_a_new_one(client, db, admin) -> None:
+    _add(client, "lamps", "shopify")
+    path = "/console/admin/channels/lamps"
+    token = _token(client, path)
+    short = client.post(f"{path}/webhook-secret", data={"csrf_token": token, "webhook_secret": "too-short"})
+    assert short.status_code == 422
+    assert "at least 16 characters" in short.get_data(as_text=True) and 'value="too-short"' in short.get_data(
+        as_text=True
+    )
+
+    own = "shopify-app-secret-0123456789abcdef"
+    pasted = client.post(f"{path}/webhook-secret", data={"csrf_token": token, "webhook_secret": own})
+    assert pasted.status_code == 303
+    channel = db.scalar(select(Channel).where(Channel.code == "lamps"))
+    assert channel.webhook_secret == own and own in client.get(path).get_data(as_text=True)
+    stored = db.execute(text("SELECT webhook_secret FROM channels WHERE code = 'lamps'")).scalar()
+    assert own not in stored
+
+    client.post(f"{path}/webhook-secret", data={"csrf_token": token, "action": "generate"})
+    db.expire_all()
+    assert channel.webhook_secret != own and len(channel.webhook_secret) >= 32
+    audited = db.scalars(select(AuditEntry.after).where(AuditEntry.action == "channel.change")).all()
+    assert len(audited) == 2 and own not in json.dumps(audited)
