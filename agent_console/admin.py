@@ -68,7 +68,7 @@ def admin_channel_add() -> Any:
         )
     except DomainError as exc:
         g.db.rollback()
-        return _list_page(form.to_dict(), str(exc), 422)
+        return _list_page({**form.to_dict(), "locations": form.getlist("locations")}, str(exc), 422)
     g.db.commit()
     flash(f"Channel {channel.code} added.")
     return redirect(url_for("console.admin_channel", code=channel.code), code=303)

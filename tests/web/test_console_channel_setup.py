@@ -259,3 +259,11 @@ def test_the_webhook_secret_is_replaced_by_the_channels_own_or_a_new_one(client,
     assert channel.webhook_secret != own and len(channel.webhook_secret) >= 32
     audited = db.scalars(select(AuditEntry.after).where(AuditEntry.action == "channel.change")).all()
     assert len(audited) == 2 and own not in json.dumps(audited)
+
+
+def test_a_refused_new_channel_keeps_the_locations_ticked(client, db, admin) -> None:
+    make_location(db, code="EAST", name="East")
+    token = csrf_token(client, "/console/admin/channels")
+    form = {"csrf_token": token, "code": "Bad Code", "kind": "shopify", "name": "Lamps", "locations": "EAST"}
+    page = client.post("/console/admin/channels", data=form).get_data(as_text=True)
+    assert re.search(r'value="EAST"\s+checked', page)
