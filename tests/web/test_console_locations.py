@@ -107,3 +107,21 @@ def test_add_a_location_refused_keeps_the_form(client, db, admin) -> None:
     bad = _add(client, code="west", priority="soon")
     assert bad.status_code == 422 and "priority must be a whole number" in bad.get_data(as_text=True)
     assert client.get("/console/admin/locations/NOPE").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/admin/locations",
+        "/console/admin/locations/EAST",
+        "/console/admin/channels/lamps/credentials",
+        "/console/admin/channels/lamps/webhook-secret",
+        "/console/admin/channels/lamps/test",
+        "/console/admin/returns/reasons",
+        "/console/admin/returns/reasons/late",
+        "/console/admin/emails/order_confirmed",
+    ],
+)
+def test_every_set_up_form_needs_its_csrf_token(client, db, admin, path) -> None:
+    response = client.post(path, data={"name": "x", "label": "x"})
+    assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True)
