@@ -1,7 +1,8 @@
-"""Channel set-up in a real browser, on a database with no seed: an admin on a phone adds a Shopify channel
-from the navigation, enters its access token, tests the connection against the channel's API (a local HTTP
-server) and reads the answer in place, pastes the webhook address and secret into "the channel" (a signed post
-here), and sees the order arrive in the channel's sync log. Every form is used from the keyboard."""
+"""Set-up in a real browser, on a database with no seed: an admin on a phone adds a location (its address and
+business hours) and a Shopify channel from the navigation, enters the channel's access token, tests the
+connection against the channel's API (a local HTTP server) and reads the answer in place, pastes the webhook
+address and secret into "the channel" (a signed post here), and sees the order arrive in the channel's sync
+log. Every form is submitted from the keyboard."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from tests.browser.conftest import OUTPUT
 from tests.factories import PASSWORD, make_user
 from tests.fixtures import CHANNELS
 from tests.httpserver import RecordingServer, Reply
-from tests.inventory_factories import make_location
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,6 @@ def test_an_admin_sets_up_a_shopify_channel_on_a_phone(
     browser: Browser, live_server: str, live_session
 ) -> None:
     admin = make_user(live_session, "admin", email="setup-admin@example.com")
-    make_location(live_session, code="EAST", name="East warehouse")
     live_session.commit()
 
     with RecordingServer() as shopify:
@@ -36,6 +35,24 @@ def test_an_admin_sets_up_a_shopify_channel_on_a_phone(
         page.get_by_label("Email").fill(admin.email)
         page.get_by_label("Password").fill(PASSWORD)
         page.keyboard.press("Enter")
+        page.get_by_role("link", name="Locations", exact=True).click()
+        expect(page.get_by_text("No locations yet")).to_be_visible()
+        page.get_by_label("Code").fill("EAST")
+        page.get_by_label("Name", exact=True).fill("East warehouse")
+        page.get_by_label("Kind").select_option("warehouse")
+        page.get_by_label("Name", exact=True).press("Enter")
+        expect(page.get_by_role("heading", name="East warehouse")).to_be_visible()
+        page.get_by_label("Address line 1").fill("1 Dock Road")
+        page.get_by_label("City").fill("Newark")
+        page.get_by_label("Country (two letters)").fill("US")
+        page.get_by_label("Saturday", exact=True).check()
+        page.get_by_label("Saturday closes").fill("14:00")
+        page.get_by_label("City").press("Enter")
+        expect(page.get_by_text("Location saved.")).to_be_visible()
+        expect(page.get_by_label("Saturday closes")).to_have_value("14:00")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, f"the location page is {width} px wide on a phone"
+
         page.get_by_role("link", name="Channels", exact=True).click()
         expect(page.get_by_text("No channels yet")).to_be_visible()
 
