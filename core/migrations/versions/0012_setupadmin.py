@@ -41,6 +41,19 @@ SHIPPED_REASONS = (
 )
 
 
+def _webhook_secret_type(new: sa.types.TypeEngine, old: sa.types.TypeEngine) -> None:
+    """Change the type of channels.webhook_secret. SQLite can't alter a column, and rebuilding `channels` (batch
+    mode) would drop a table that orders and payloads point at: there the column is added anew, filled, and the
+    old one dropped (SQLite 3.35+), which touches no other table."""
+    if op.get_bind().dialect.name != "sqlite":
+        op.alter_column("channels", "webhook_secret", type_=new, existing_type=old, existing_nullable=True)
+        return
+    op.add_column("channels", sa.Column("webhook_secret_new", new, nullable=True))
+    op.execute("UPDATE channels SET webhook_secret_new = webhook_secret")
+    op.execute("ALTER TABLE channels DROP COLUMN webhook_secret")
+    op.execute("ALTER TABLE channels RENAME COLUMN webhook_secret_new TO webhook_secret")
+
+
 def upgrade() -> None:
     reasons = op.create_table(
         "return_reasons",
@@ -66,12 +79,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("kind", name=op.f("pk_email_texts")),
     )
-    with op.batch_alter_table("locations") as batch:
-        batch.add_column(sa.Column("hours", sa.JSON(), nullable=True))
-    with op.batch_alter_table("channels") as batch:
-        batch.alter_column(
-            "webhook_secret", type_=sa.Text(), existing_type=sa.String(200), existing_nullable=True
-        )
+    op.add_column("locations", sa.Column("hours", sa.JSON(), nullable=True))
+    _webhook_secret_type(sa.Text(), sa.String(200))
     bind = op.get_bind()
     for row in bind.execute(sa.select(channels.c.id, channels.c.credentials, channels.c.webhook_secret)):
         changes = {}
@@ -93,11 +102,8 @@ def downgrade() -> None:
             changes["webhook_secret"] = unseal(row.webhook_secret)
         if changes:
             bind.execute(sa.update(channels).where(channels.c.id == row.id).values(**changes))
-    with op.batch_alter_table("channels") as batch:
-        batch.alter_column(
-            "webhook_secret", type_=sa.String(200), existing_type=sa.Text(), existing_nullable=True
-        )
-    with op.batch_alter_table("locations") as batch:
-        batch.drop_column("hours")
+    _webhook_secret_type(sa.String(200), sa.Text())
+    # Not batch mode: rebuilding `locations` on SQLite would drop a table that stock levels point at.
+    op.drop_column("locations", "hours")
     op.drop_table("email_texts")
     op.drop_table("return_reasons")

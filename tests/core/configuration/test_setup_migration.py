@@ -34,6 +34,21 @@ def engine_at_0011(tmp_path: Path):
             ),
             {"credentials": json.dumps({"access_token": "shpat_plain"}), "now": "2026-12-01 00:00:00"},
         )
+        # Rows that point at channels and locations: the migration must not rebuild either table.
+        conn.execute(
+            text(
+                "INSERT INTO locations (code, name, kind, fulfillment_method, regions, priority, address,"
+                " active, created_at)"
+                " VALUES ('EAST', 'East', 'warehouse', 'in_house', '[]', 1, '{}', true, :now)"
+            ),
+            {"now": "2026-12-01 00:00:00"},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO channel_locations (channel_id, location_id)"
+                " SELECT channels.id, locations.id FROM channels, locations"
+            )
+        )
     yield engine
     engine.dispose()
     drop_database(url, needs_drop)
@@ -63,13 +78,15 @@ def test_upgrade_encrypts_plain_secrets_and_downgrade_restores_them(engine_at_00
         reasons = conn.execute(text("SELECT code, label FROM return_reasons ORDER BY position")).all()
         assert dict(reasons) == DEFAULT_REASONS
         assert conn.execute(text("SELECT count(*) FROM email_texts")).scalar() == 0
-        assert conn.execute(text("SELECT hours FROM locations")).all() == []
+        assert conn.execute(text("SELECT hours FROM locations")).all() == [(None,)]  # none set yet
 
     _downgrade(engine, "0011_identity_keys_again")
     credentials, secret = _stored(engine)
     assert json.loads(credentials) == {"access_token": "shpat_plain"} and secret == "plain-secret-0123456789"
     migrate.upgrade(engine)
     assert _stored(engine)[1].startswith("fernet:")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM channel_locations")).scalar() == 1
 
 
 def test_upgrade_with_a_plain_secret_and_no_key_stops_with_what_to_set(
