@@ -17,6 +17,7 @@ from core.channels.signatures import sign
 from core.db import utcnow
 from core.notifications.models import OutboxMessage
 from core.orders.models import Order
+from core.security.encryption import KEYS_VARIABLE, generate_key
 from tests.factories import PASSWORD, make_user
 from tests.fixtures import CHANNELS
 from tests.helpers import CSRF_RE, csrf_token, sign_in
@@ -267,3 +268,46 @@ def test_a_refused_new_channel_keeps_the_locations_ticked(client, db, admin) -> 
     form = {"csrf_token": token, "code": "Bad Code", "kind": "shopify", "name": "Lamps", "locations": "EAST"}
     page = client.post("/console/admin/channels", data=form).get_data(as_text=True)
     assert re.search(r'value="EAST"\s+checked', page)
+
+
+def test_without_the_encryption_key_staff_are_told_what_to_set_and_webhooks_get_a_503(
+    client, db, admin, monkeypatch, tmp_path
+) -> None:
+    _add(client, "lamps", "shopify")
+    token = _token(client, "/console/admin/channels")
+    db.expire_all()
+    monkeypatch.setenv(KEYS_VARIABLE, generate_key())  # not the key the secret was stored with
+    page = client.get("/console/admin/channels/lamps")
+    assert page.status_code == 503 and "can&#39;t be decrypted with the keys in" in page.get_data(
+        as_text=True
+    )
+    body = (CHANNELS / "shopify" / "order.json").read_bytes()
+    posted = client.post(
+        "/api/channels/lamps/webhooks/orders", data=body, headers={"X-Shopify-Hmac-Sha256": "x"}
+    )
+    assert posted.status_code == 503 and "retry later" in posted.get_json()["error"]
+
+    monkeypatch.delenv(KEYS_VARIABLE)
+    monkeypatch.setattr("core.db.INSTANCE_DIR", tmp_path)
+    added = client.post(
+        "/console/admin/channels", data={"csrf_token": token, "code": "web", "kind": "webshop", "name": "Web"}
+    )
+    # The list of channels beside the refused form can't be read either: the same sentence, as a 503.
+    assert added.status_code == 503 and "CROSSDOCK_ENCRYPTION_KEYS is not set" in added.get_data(as_text=True)
+
+
+def test_without_any_key_a_first_channel_is_refused_with_what_to_set(
+    client, db, admin, monkeypatch, tmp_path
+) -> None:
+    token = _token(client, "/console/admin/channels")
+    monkeypatch.delenv(KEYS_VARIABLE)
+    monkeypatch.setattr("core.db.INSTANCE_DIR", tmp_path)
+    form = {"csrf_token": token, "code": "lamps", "kind": "shopify", "name": "Lamps"}
+    added = client.post("/console/admin/channels", data=form)
+    page = added.get_data(as_text=True)
+    assert (
+        added.status_code == 422
+        and "CROSSDOCK_ENCRYPTION_KEYS is not set" in page
+        and 'value="Lamps"' in page
+    )
+    assert db.scalar(select(Channel.id)) is None
