@@ -28,6 +28,7 @@ from core.db import (
 )
 from core.money import format_money
 from core.notifications.catcher import mail_dir_for
+from core.security.encryption import EncryptionKeyMissing, UndecryptableSecret
 from core.security.models import User
 from core.security.tokens import load_secret_key
 from core.system.queries import health_report
@@ -144,6 +145,20 @@ def _init_errors(app: Flask) -> None:
     app.register_error_handler(DBAPIError, busy)
     app.register_error_handler(DisconnectionError, busy)
     app.register_error_handler(sqlite3.OperationalError, busy)  # from the BEGIN core.db sends itself
+
+    def secrets_unreadable(exc: EncryptionKeyMissing | UndecryptableSecret) -> Any:
+        # Channel secrets can't be read or stored without the right key: an operator's fix, said in the log
+        # and to staff; a channel's webhook gets a 503 and sends again later.
+        app.logger.error("channel secrets: %s", exc)
+        if request.path.startswith("/api/"):
+            return {"error": "channel secrets can't be read on this server now; retry later"}, 503
+        title, message = ERROR_TEXT[503]
+        if request.blueprint == "console":
+            message = str(exc)
+        return render_template("errors.html", code=503, title=title, message=message), 503
+
+    app.register_error_handler(EncryptionKeyMissing, secrets_unreadable)
+    app.register_error_handler(UndecryptableSecret, secrets_unreadable)
 
     def handle(exc: HTTPException) -> Any:
         if exc.code is None:

@@ -11,6 +11,7 @@ from agent_console import (
     presence,  # noqa: F401  (registers the ticket presence heartbeat on bp)
     privacy,  # noqa: F401  (registers the data-rights pages on bp)
     search,  # noqa: F401  (registers the console search on bp)
+    setup,  # noqa: F401  (registers the locations set-up pages on bp)
     sla,  # noqa: F401  (registers the SLA settings pages on bp)
     tickets,  # noqa: F401  (registers the ticket and canned-reply routes on bp)
 )

@@ -8,9 +8,12 @@ from typing import Any
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from agent_console.auth import current_actor, role_required
-from agent_console.views import bp
+from agent_console.views import bp, wants_fragment
 from core.channels.registry import ADAPTERS
 from core.configuration import channels as channel_setup
+from core.configuration import secrets as channel_secrets
+from core.configuration.connection import ConnectionResult, check_connection
+from core.configuration.sync_log import channel_sync_log
 from core.db import utcnow
 from core.errors import DomainError, NotFound
 from core.security import queries as security_queries
@@ -65,7 +68,7 @@ def admin_channel_add() -> Any:
         )
     except DomainError as exc:
         g.db.rollback()
-        return _list_page(form.to_dict(), str(exc), 422)
+        return _list_page({**form.to_dict(), "locations": form.getlist("locations")}, str(exc), 422)
     g.db.commit()
     flash(f"Channel {channel.code} added.")
     return redirect(url_for("console.admin_channel", code=channel.code), code=303)
@@ -78,19 +81,41 @@ def admin_channel(code: str) -> Any:
     return _channel_page(code, None)
 
 
-def _channel_page(code: str, error: str | None, status: int = 200) -> Any:
+def _channel_page(
+    code: str,
+    error: str | None,
+    status: int = 200,
+    *,
+    form: dict[str, Any] | None = None,
+    credentials_error: str | None = None,
+    connection: ConnectionResult | None = None,
+    secret_error: str | None = None,
+    typed_secret: str = "",
+) -> Any:
     try:
         channel = channel_setup.channel_settings(g.db, code)
     except NotFound:
         abort(404)
     takes_webhooks = getattr(ADAPTERS.get(channel.kind), "WEBHOOK", None) is not None
+    stored = channel.credentials or {}
     return render_template(
         "console/admin/channel.html",
         channel=channel,
-        served={loc.code for loc in channel.locations},
+        served=set(form.get("locations", [])) if form else {loc.code for loc in channel.locations},
         locations=channel_setup.location_choices(g.db),
         webhook_url=_webhook_url(channel.code) if takes_webhooks else None,
         error=error,
+        form=form,
+        credentials=[
+            (name, name in channel_secrets.SECRET_FIELDS, stored.get(name))
+            for name in channel_secrets.credential_fields(channel.kind)
+        ],
+        credentials_error=credentials_error,
+        can_test=channel.kind in channel_secrets.CREDENTIAL_FIELDS,
+        connection=connection,
+        secret_error=secret_error,
+        typed_secret=typed_secret,
+        sync=channel_sync_log(g.db, channel),
     ), status
 
 
@@ -114,10 +139,72 @@ def admin_channel_change(code: str) -> Any:
         abort(404)
     except DomainError as exc:
         g.db.rollback()
-        return _channel_page(code, str(exc), 422)
+        typed = {**form.to_dict(), "locations": form.getlist("locations")}
+        typed |= {field: form.get(field) == "on" for field in FLAGS}
+        return _channel_page(code, str(exc), 422, form=typed)
     g.db.commit()
     flash("Channel settings saved.")
     return redirect(url_for("console.admin_channel", code=code.strip().lower()), code=303)
+
+
+@bp.post("/admin/channels/<code>/credentials")
+@role_required(Role.ADMIN)
+def admin_channel_credentials(code: str) -> Any:
+    """Enter or clear a channel's credentials (stored encrypted; audited by name, never by value)."""
+    form = request.form
+    try:
+        channel = channel_setup.channel_settings(g.db, code)
+        names = channel_secrets.credential_fields(channel.kind)
+        channel_secrets.set_channel_credentials(
+            g.db,
+            code,
+            {name: form.get(f"credential_{name}", "") for name in names},
+            clear=frozenset(form.getlist("clear")),
+            actor=current_actor(),
+            now=utcnow(),
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _channel_page(code, None, 422, credentials_error=str(exc))
+    g.db.commit()
+    flash("Credentials saved.")
+    return redirect(url_for("console.admin_channel", code=channel.code, _anchor="credentials"), code=303)
+
+
+@bp.post("/admin/channels/<code>/webhook-secret")
+@role_required(Role.ADMIN)
+def admin_channel_webhook_secret(code: str) -> Any:
+    """Replace the webhook signing secret: the channel's own (pasted) or a new random one (audited)."""
+    given = request.form.get("webhook_secret", "").strip()
+    secret = given if request.form.get("action") != "generate" else channel_setup.new_webhook_secret()
+    try:
+        channel_setup.change_channel(
+            g.db, code, {"webhook_secret": secret}, actor=current_actor(), now=utcnow()
+        )
+    except NotFound:
+        abort(404)
+    except DomainError as exc:
+        g.db.rollback()
+        return _channel_page(code, None, 422, secret_error=str(exc), typed_secret=given)
+    g.db.commit()
+    flash("Webhook secret replaced: give the channel the new one.")
+    return redirect(url_for("console.admin_channel", code=code.strip().lower(), _anchor="webhook"), code=303)
+
+
+@bp.post("/admin/channels/<code>/test")
+@role_required(Role.ADMIN)
+def admin_channel_test(code: str) -> Any:
+    """Test the connection: one real request to the channel's API with its credentials, and its answer."""
+    try:
+        channel = channel_setup.channel_settings(g.db, code)
+    except NotFound:
+        abort(404)
+    result = check_connection(channel.kind, channel.base_url, dict(channel.credentials or {}))
+    if wants_fragment():
+        return render_template("console/admin/_connection.html", connection=result, channel=channel)
+    return _channel_page(code, None, connection=result)
 
 
 # --- staff --------------------------------------------------------------------------------------------

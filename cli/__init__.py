@@ -15,6 +15,7 @@ from cli.context import PROJECT_ROOT
 from cli.db import db
 from cli.identity import customers, eval_identity
 from cli.intake import import_cmd
+from cli.keys import keys
 from cli.locations import locations
 from cli.mail import mail
 from cli.orders import orders
@@ -23,6 +24,7 @@ from cli.privacy import backup, privacy, restore
 from cli.run import demo, seed, serve, worker
 from cli.stock import stock
 from cli.tracking import tracking
+from cli.users import users
 
 COMMANDS: tuple[click.Command, ...] = (
     db,
@@ -30,7 +32,9 @@ COMMANDS: tuple[click.Command, ...] = (
     demo,
     serve,
     worker,
+    users,
     channels,
+    keys,
     import_cmd,
     orders,
     locations,

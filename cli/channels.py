@@ -13,6 +13,7 @@ from cli import context
 from core.channels.registry import ADAPTERS
 from core.configuration import channels as channel_setup
 from core.db import utcnow
+from core.errors import DomainError
 from core.security.roles import Actor
 
 channels = AppGroup("channels", help="Sales channels: add, change, list.")
@@ -87,7 +88,10 @@ def channels_set(code: str, location_codes: str | None, **settings: Any) -> None
 def channels_list(as_json: bool) -> None:
     """Every channel: kind, state, locations, how orders arrive."""
     with context.session_factory()() as session:
-        summaries = channel_setup.channel_summaries(session)
+        try:
+            summaries = channel_setup.channel_summaries(session)
+        except DomainError as exc:  # a secret the configured keys can't open
+            raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps([s.as_json() for s in summaries], indent=2))
         return

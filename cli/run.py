@@ -23,6 +23,7 @@ from core import migrate
 from core.demo import seed as demo_seed
 from core.jobs import Worker
 from core.notifications.catcher import start_catcher
+from core.security.encryption import ensure_demo_key_file
 
 DEMO_SMTP_PORT = 8025
 WORKER_STOP_SECONDS = 10
@@ -52,6 +53,13 @@ def _seed_with_progress(engine: Engine, *, orders: int, seed_value: int, label: 
     return stats
 
 
+def _demo_key() -> None:
+    """Demo data has channel secrets, stored encrypted: without a configured key the demo makes its own."""
+    written = ensure_demo_key_file()
+    if written is not None:
+        click.echo(f"CROSSDOCK_ENCRYPTION_KEYS is not set: the demo encrypts channel secrets with {written}")
+
+
 @click.command("seed")
 @click.option("--orders", "orders", type=click.IntRange(min=0), default=20000, show_default=True)
 @click.option("--seed", "seed_value", type=int, default=42, show_default=True, help="Random seed.")
@@ -59,6 +67,7 @@ def _seed_with_progress(engine: Engine, *, orders: int, seed_value: int, label: 
 @with_appcontext
 def seed(orders: int, seed_value: int, force: bool) -> None:
     """Generate a realistic, deterministic demo data set of about N orders."""
+    _demo_key()
     engine = context.engine()
     migrate.upgrade(engine)
     if not force and not demo_seed.database_is_empty(engine):
@@ -141,6 +150,7 @@ def _stop_worker(process: subprocess.Popen[bytes]) -> None:
 @with_appcontext
 def demo(port: int, orders: int) -> None:
     """Migrate, seed demo data if the database is empty, run the worker and serve on 127.0.0.1."""
+    _demo_key()
     engine = context.engine()
     migrate.upgrade(engine)
     if demo_seed.database_is_empty(engine):

@@ -4,6 +4,7 @@ from core.analytics.models import ChannelTraffic
 from core.audit.models import AuditEntry
 from core.catalog.models import Listing, Product, Sku
 from core.channels.models import Channel, channel_locations
+from core.configuration.models import EmailText
 from core.customers.models import CrmNote, CrmNoteVersion, Customer, CustomerMerge, Identity
 from core.db import Base
 from core.fulfillment.models import Shipment, ShipmentLine, ShippingOption, TrackingEvent
@@ -11,7 +12,7 @@ from core.inventory.models import Location, LowStockAlert, StockLevel, StockMove
 from core.notifications.models import OutboxMessage
 from core.orders.models import Allocation, InboundPayload, Order, OrderEvent, OrderLine
 from core.privacy.models import PrivacyRequest
-from core.returns.models import Refund, ReturnLine, ReturnRequest
+from core.returns.models import Refund, ReturnLine, ReturnReason, ReturnRequest
 from core.security.models import RateLimitBucket, User
 from core.support.models import (
     BusinessHours,
@@ -43,6 +44,7 @@ __all__ = [
     "CrmNoteVersion",
     "Customer",
     "CustomerMerge",
+    "EmailText",
     "HelpArticle",
     "Identity",
     "InboundPayload",
@@ -61,6 +63,7 @@ __all__ = [
     "RateLimitBucket",
     "Refund",
     "ReturnLine",
+    "ReturnReason",
     "ReturnRequest",
     "SatisfactionRating",
     "Shipment",

@@ -43,6 +43,7 @@ from core.returns import queries as return_queries
 from core.returns import services as return_services
 from core.returns.photos import save_return_photo
 from core.returns.queries import ReturnDetail
+from core.returns.reasons import offered_reasons
 from core.security import accounts, ratelimit
 from core.security.guest import guest_token_order, make_guest_token, redeem_guest_code
 from core.security.models import User
@@ -369,7 +370,7 @@ def request_return(number: str) -> Any:
         order=order,
         eligibility=eligibility,
         error=error,
-        reasons=return_services.REASONS,
+        reasons=offered_reasons(g.db),
         resolutions=return_services.RESOLUTIONS,
         exchange_options=return_queries.exchange_options(g.db, order),
     ), status

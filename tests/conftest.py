@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app import create_app
 from core import migrate
 from core.db import make_engine
+from core.security.encryption import KEYS_VARIABLE, generate_key
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -25,6 +26,8 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 # A merchant's own chat examples (`crossdock intents import`) in this checkout's instance folder must not
 # change what the assistant answers in tests: the suite reads none unless a test points elsewhere.
 os.environ.setdefault("CROSSDOCK_INTENTS_FILE", str(REPO / "tests" / "fixtures" / "no-merchant-intents.csv"))
+# Channel secrets are stored encrypted: the suite, and the servers and commands it starts, use its own key.
+os.environ.setdefault(KEYS_VARIABLE, generate_key())
 
 
 def _create_postgres_database(base_url: str, name: str) -> str:

@@ -129,6 +129,8 @@ CHANNEL_LEAF_SHARED: dict[str, set[str] | None] = {
     "core.money": None,
     "core.safe_json": None,
     "core.db": {"Base", "utcnow", "UTCDateTime"},
+    # The column types that keep the channel's credentials and webhook secret encrypted at rest.
+    "core.security.encryption": {"EncryptedJSON", "EncryptedText"},
 }
 SESSION_NAMES = {"Session", "sessionmaker", "scoped_session", "create_engine", "Engine", "Connection"}
 

@@ -9,6 +9,7 @@ from sqlalchemy import Column, ForeignKey, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
+from core.security.encryption import EncryptedJSON, EncryptedText
 
 channel_locations = Table(
     "channel_locations",
@@ -30,8 +31,9 @@ class Channel(Base):
         String(32)
     )  # shopify, amazon, ebay, woocommerce, square, pos_csv, webshop
     sender_name: Mapped[str] = mapped_column(String(100), default="")
-    credentials: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    webhook_secret: Mapped[str | None] = mapped_column(String(200))
+    # Both stored encrypted (core.security.encryption): readers and writers see the plain values.
+    credentials: Mapped[dict[str, Any]] = mapped_column(EncryptedJSON(), default=dict)
+    webhook_secret: Mapped[str | None] = mapped_column(EncryptedText())
     base_url: Mapped[str | None] = mapped_column(String(300))
     poll_cursor: Mapped[datetime | None]
     is_marketplace: Mapped[bool] = mapped_column(default=False)

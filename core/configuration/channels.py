@@ -21,6 +21,7 @@ from core.channels.models import Channel
 from core.channels.registry import ADAPTERS, hook
 from core.errors import DomainError, NotFound
 from core.inventory.models import Location
+from core.security.encryption import require_key
 from core.security.roles import Actor
 
 CODE_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
@@ -54,6 +55,7 @@ class ChannelSummary:
     polled: bool
     locations: tuple[str, ...]
     return_window_days: int
+    returns_handled_by_channel: bool
     stock_buffer_units: int
     stock_buffer_percent: int
     stock_floor: int
@@ -86,7 +88,9 @@ def add_channel(
     if session.scalar(select(Channel.id).where(Channel.code == code)) is not None:
         raise DomainError(f"a channel with code {code!r} already exists")
     if webhook_secret is None and hook(kind, "WEBHOOK") is not None:
-        webhook_secret = secrets.token_urlsafe(32)
+        webhook_secret = new_webhook_secret()
+    if webhook_secret:
+        require_key()
     channel = Channel(
         code=code,
         name=_name(name),
@@ -105,6 +109,11 @@ def add_channel(
     return channel
 
 
+def new_webhook_secret() -> str:
+    """A random signing secret for a channel's webhooks."""
+    return secrets.token_urlsafe(32)
+
+
 def change_channel(
     session: Session,
     code: str,
@@ -119,12 +128,17 @@ def change_channel(
     unknown = sorted(set(changes) - set(CHANGEABLE))
     if unknown:
         raise DomainError(f"cannot set {', '.join(unknown)} on a channel")
+    if changes.get("webhook_secret"):
+        require_key()
     before = _audited(channel)
+    old_secret = channel.webhook_secret
     for field, value in changes.items():
         setattr(channel, field, _checked(field, value))
     if location_codes is not None:
         channel.locations = _locations(session, location_codes)
     after = _audited(channel)
+    if channel.webhook_secret != old_secret:
+        after["webhook_secret_replaced"] = True  # that it changed, never what it is
     if after != before:
         record_audit(
             session, actor, "channel.change", "channel", channel.id, now=now, before=before, after=after
@@ -148,6 +162,7 @@ def channel_summaries(session: Session) -> list[ChannelSummary]:
             polled=hook(c.kind, "poll_pages") is not None,
             locations=tuple(sorted(loc.code for loc in c.locations)),
             return_window_days=c.return_window_days,
+            returns_handled_by_channel=c.returns_handled_by_channel,
             stock_buffer_units=c.stock_buffer_units,
             stock_buffer_percent=c.stock_buffer_percent,
             stock_floor=c.stock_floor,

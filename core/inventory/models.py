@@ -27,6 +27,8 @@ class Location(Base):
     priority: Mapped[int] = mapped_column(default=100)  # lower ships first
     email: Mapped[str | None] = mapped_column(String(254))  # purchase orders / 3PL requests go here
     address: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Business hours: weekday ("mon".."sun") -> ["09:00", "17:00"]; a day left out is closed.
+    hours: Mapped[dict[str, Any] | None]
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from core.channels.models import Channel
+from core.configuration.email_texts import merchant_texts
 from core.customers.models import Customer
 from core.db import PROJECT_ROOT
 from core.errors import NotFound
@@ -119,11 +120,12 @@ def render_email_bytes(
     line ends; NotFound when what it is about no longer exists, ValueError for a recipient that is not one
     plain address."""
     context = email_context(session, message, portal_base_url=portal_base_url, secret=secret, tz=tz)
+    context |= merchant_texts(session, message.kind, context)
     env = email_environment()
     text = env.get_template(f"emails/{message.kind}.txt").render(context)
     html = env.get_template(f"emails/{message.kind}.html").render(context)
     headers = [
-        ("Subject", " ".join((message.subject or context["subject"]).split())),
+        ("Subject", " ".join((context["custom_subject"] or message.subject or context["subject"]).split())),
         ("From", formataddr((" ".join(context["sender_name"].split()), mail_from), charset="utf-8")),
         ("To", _address(message.recipient)),
         ("Date", format_datetime(now.astimezone(UTC))),

@@ -26,8 +26,9 @@ from core.orders.seller_steps import cancel_steps, refund_steps
 from core.orders.status import OrderStatus
 from core.returns.eligibility import ReturnEligibility
 from core.returns.models import Refund
+from core.returns.reasons import DEFAULT_REASONS, offered_reasons
 from core.returns.refunds import RefundableLine, refund_limit, refundable_lines
-from core.returns.services import REASONS, RESOLUTIONS, return_eligibility
+from core.returns.services import RESOLUTIONS, return_eligibility
 from core.security.roles import Actor
 from core.support.models import Conversation
 
@@ -64,7 +65,7 @@ class OrderPanel:
     returnable: ReturnEligibility | None
     tickets: list[Conversation]
     cancel_request: Conversation | None
-    reasons: dict[str, str] = field(default_factory=lambda: dict(REASONS))
+    reasons: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_REASONS))
     resolutions: dict[str, str] = field(default_factory=lambda: dict(RESOLUTIONS))
 
     @property
@@ -149,4 +150,5 @@ def order_panel(
         returnable=return_eligibility(session, order, now=now) if order.status in RETURN_STATUSES else None,
         tickets=tickets,
         cancel_request=cancel_request,
+        reasons=offered_reasons(session),
     )

@@ -66,3 +66,14 @@ class Refund(Base):
     external_ref: Mapped[str | None] = mapped_column(String(128))
     actor: Mapped[str] = mapped_column(String(100), default="system")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReturnReason(Base):
+    """A reason customers and staff choose from when opening a return; the merchant's list, in order."""
+
+    __tablename__ = "return_reasons"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    label: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(default=True)
+    position: Mapped[int] = mapped_column(default=0)

@@ -15,8 +15,9 @@ from core.errors import NotFound
 from core.inventory.models import Location
 from core.orders.models import Order, OrderLine
 from core.returns.models import Refund, ReturnLine, ReturnRequest
+from core.returns.reasons import reason_labels
 from core.returns.refunds import line_paid_amounts
-from core.returns.services import REASONS, RESOLUTIONS
+from core.returns.services import RESOLUTIONS
 from core.returns.status import ReturnStatus, can_transition
 
 # What staff do next with a return in each waiting status.
@@ -174,6 +175,7 @@ def _summaries(
             .order_by(ReturnLine.return_id, ReturnLine.id)
         ):
             items.setdefault(return_id, []).append((quantity, title))
+    labels = reason_labels(session) if rows else {}
     return [
         ReturnSummary(
             id=row.id,
@@ -184,7 +186,7 @@ def _summaries(
             customer_id=row.customer_id,
             status=row.status,
             reason=row.reason,
-            reason_label=REASONS.get(row.reason, row.reason),
+            reason_label=labels.get(row.reason, row.reason),
             resolution=row.resolution,
             requested_at=row.requested_at,
             units=sum(qty for qty, _title in items.get(row.id, [])),
@@ -275,7 +277,7 @@ def _detail(session: Session, *where) -> ReturnDetail:
         channel_name=channel_name,
         return_instructions=instructions,
         reason=rma.reason,
-        reason_label=REASONS.get(rma.reason, rma.reason),
+        reason_label=reason_labels(session).get(rma.reason, rma.reason),
         reason_text=rma.reason_text,
         resolution=rma.resolution,
         resolution_label=RESOLUTIONS.get(rma.resolution, rma.resolution),

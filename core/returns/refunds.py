@@ -21,7 +21,8 @@ from core.notifications.services import queue_order_refunded, queue_return_refun
 from core.orders import events
 from core.orders.models import Order, OrderLine
 from core.returns.models import Refund
-from core.returns.services import REASONS, lock_order, lock_return, record_return_event, require_staff
+from core.returns.reasons import reason_labels
+from core.returns.services import lock_order, lock_return, record_return_event, require_staff
 from core.returns.status import ReturnStatus, check_transition
 from core.security.roles import Actor, Role, role_at_least
 
@@ -156,7 +157,7 @@ def refund_return(
         currency=order.currency,
         method=method,
         line_amounts={str(line_id): amount for line_id, amount in sorted(amounts.items())},
-        reason=f"Return {rma.rma_number} ({REASONS.get(rma.reason, rma.reason)})",
+        reason=f"Return {rma.rma_number} ({reason_labels(session).get(rma.reason, rma.reason)})",
         actor=actor.label,
         created_at=now,
     )

@@ -39,18 +39,12 @@ from core.returns.eligibility import (
     order_eligibility,
 )
 from core.returns.models import ReturnLine, ReturnRequest
+from core.returns.reasons import DEFAULT_REASONS, NEEDS_TEXT, offered_reasons
 from core.returns.status import OPEN_STATUSES, ReturnStatus, check_transition
 from core.security.roles import Actor, is_staff
 
-# Reasons a customer picks from, with the words shown back to them.
-REASONS = {
-    "wrong_size": "wrong size",
-    "damaged": "arrived damaged",
-    "not_as_described": "not as described",
-    "changed_mind": "changed my mind",
-    "late": "arrived late",
-    "other": "other",
-}
+# The shipped reasons a customer picks from (the merchant's own list: core.returns.reasons).
+REASONS = DEFAULT_REASONS
 RESOLUTIONS = {
     "refund": "refund to the original payment",
     "store_credit": "store credit",
@@ -244,16 +238,17 @@ def request_return(
 ) -> ReturnRequest:
     """Open an RMA for (order_line_id, quantity) pairs after checking every rule (DomainError says which).
 
-    Checks: the reason is one of REASONS ("other" needs a text); the resolution is one of RESOLUTIONS and an
-    exchange names an active variant of the same product as a returned item; the photo is a stored relative
-    path (its type and size are checked where it is uploaded); each quantity is within what
-    return_eligibility allows now, counting earlier open returns. The order and its lines are locked first,
-    so two requests at once cannot both return the same units.
+    Checks: the reason is one offered now (core.returns.reasons; "other" needs a text); the resolution is one
+    of RESOLUTIONS and an exchange names an active variant of the same product as a returned item; the photo
+    is a stored relative path (its type and size are checked where it is uploaded); each quantity is within
+    what return_eligibility allows now, counting earlier open returns. The order and its lines are locked
+    first, so two requests at once cannot both return the same units.
     """
-    if reason not in REASONS:
-        raise DomainError(f"choose a reason for the return: one of {', '.join(REASONS)}")
+    offered = offered_reasons(session)
+    if reason not in offered:
+        raise DomainError(f"choose a reason for the return: one of {', '.join(offered)}")
     reason_text = (reason_text or "").strip()
-    if reason == "other" and not reason_text:
+    if reason == NEEDS_TEXT and not reason_text:
         raise DomainError("tell us a little about the reason for the return")
     if len(reason_text) > REASON_TEXT_MAX:
         raise DomainError(f"the reason text is too long (at most {REASON_TEXT_MAX} characters)")
@@ -313,7 +308,7 @@ def request_return(
         session,
         order,
         rma,
-        f"Return {rma.rma_number} requested: {items} ({REASONS[reason]})",
+        f"Return {rma.rma_number} requested: {items} ({offered[reason]})",
         actor=actor,
         now=now,
     )

@@ -44,6 +44,21 @@ def invite_staff(session: Session, email: str, name: str, role: str, *, actor: A
     return user
 
 
+def add_staff(
+    session: Session, email: str, name: str, role: str, password: str, *, actor: Actor, now: datetime
+) -> User:
+    """A staff account with a password chosen now (the first admin of a new installation, from the CLI)."""
+    if role not in STAFF_ROLES:
+        raise DomainError(f"unknown staff role {role!r}: use agent, manager or admin")
+    if not name.strip():
+        raise DomainError("enter the person's name")
+    user = create_user(session, email, password, role=role, name=name.strip()[:200], now=now)
+    user.email_verified_at = now
+    after = {"email": user.email, "role": user.role}
+    record_audit(session, actor, "user.add", "user", user.id, now=now, after=after)
+    return user
+
+
 def resend_invite(session: Session, user_id: int, *, actor: Actor, now: datetime) -> User:
     """Send the invitation again to someone who has not accepted it yet."""
     user = _staff(session, user_id)

@@ -147,7 +147,9 @@ def _samples(session: Session, mail_name: str) -> tuple[dict[str, Any], dict[str
         "code": _one(session, "SELECT code FROM channels ORDER BY id"),
         "sku_code": _one(session, "SELECT code FROM skus ORDER BY id"),
         "location_code": _one(session, "SELECT code FROM locations ORDER BY id"),
+        "console.admin_location": _one(session, "SELECT code FROM locations ORDER BY id"),
         "name": mail_name,
+        "kind": "order_confirmed",  # an email whose texts can be changed
         "token": "not-a-valid-token",  # the invitation page's refusal
     }
     order_id = _one(session, "SELECT id FROM orders WHERE customer_id = :c ORDER BY placed_at DESC", c=cid)
