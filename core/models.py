@@ -10,7 +10,15 @@ from core.inventory.models import Location, LowStockAlert, StockLevel, StockMove
 from core.notifications.models import OutboxMessage
 from core.orders.models import Allocation, InboundPayload, Order, OrderEvent, OrderLine
 from core.returns.models import Refund, ReturnLine, ReturnRequest
-from core.security.models import RateLimitBucket, User
+from core.security.models import (
+    AuthSession,
+    AuthThrottle,
+    RateLimitBucket,
+    RecoveryCode,
+    SecuritySettings,
+    TwoFactorCredential,
+    User,
+)
 from core.support.models import (
     BusinessHours,
     Conversation,
@@ -31,6 +39,8 @@ from core.system.models import WorkerLease
 __all__ = [
     "Allocation",
     "AuditEntry",
+    "AuthSession",
+    "AuthThrottle",
     "Base",
     "BusinessHours",
     "Channel",
@@ -55,10 +65,12 @@ __all__ = [
     "OutboxMessage",
     "Product",
     "RateLimitBucket",
+    "RecoveryCode",
     "Refund",
     "ReturnLine",
     "ReturnRequest",
     "SatisfactionRating",
+    "SecuritySettings",
     "Shipment",
     "ShipmentLine",
     "ShippingOption",
@@ -71,6 +83,7 @@ __all__ = [
     "SupportHoliday",
     "TicketPresence",
     "TrackingEvent",
+    "TwoFactorCredential",
     "User",
     "WorkerLease",
     "channel_locations",
