@@ -79,7 +79,9 @@ def test_qr_code_is_an_svg_of_the_provisioning_address() -> None:
     svg = twofactor.qr_svg("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "ada@example.org")
     assert svg.startswith("<svg") and "<script" not in svg
     uri = twofactor.provisioning_uri("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP", "ada@example.org")
-    assert uri.startswith("otpauth://totp/Crossdock:ada%40example.org?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+    assert uri.startswith(
+        "otpauth://totp/Crossdock:ada%40example.org?secret=JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    )
 
 
 @pytest.mark.parametrize(
@@ -99,7 +101,14 @@ def test_a_session_keeps_only_the_hash_of_its_token_and_dies_when_idle(db) -> No
     user = make_user(db, "agent")
     policy = SessionPolicy()
     token = sessions.start_session(
-        db, user, remember=True, two_factor=False, ip_address="10.1.1.1", user_agent="UA", policy=policy, now=NOW
+        db,
+        user,
+        remember=True,
+        two_factor=False,
+        ip_address="10.1.1.1",
+        user_agent="UA",
+        policy=policy,
+        now=NOW,
     )
     record = db.scalars(select(AuthSession).where(AuthSession.user_id == user.id)).one()
     assert record.token_hash == sessions.token_hash(token) and token not in record.token_hash
