@@ -5,6 +5,7 @@ two-factor sign-in to set it up before any other console page."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, current_app, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user, logout_user
@@ -38,8 +39,10 @@ def require_two_factor_setup() -> Any:
     if not required or twofactor.has_two_factor(g.db, current_user.id):
         return None
     target = url_for("console.two_factor_setup")
-    if request.headers.get("HX-Request"):
-        return Response(status=204, headers={"HX-Redirect": target})
+    if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted"):
+        # A fragment (a poll, a count in the header): send the page to the set-up, unless it is there.
+        on_setup = urlsplit(request.headers.get("HX-Current-URL", "")).path == target
+        return Response(status=204, headers=None if on_setup else {"HX-Redirect": target})
     flash("Your account needs two-factor sign-in: set it up to continue.", "error")
     return redirect(target)
 
