@@ -15,7 +15,8 @@ from agent_console.auth import current_actor, role_required
 from agent_console.views import bp
 from core.db import begin_write, utcnow
 from core.errors import DomainError
-from core.security import sessions, signin, twofactor
+from core.security import accounts, sessions, signin, twofactor
+from core.security.passwords import WrongPassword
 from core.security.roles import Role, is_staff
 from core.security.signin import SignInLocked
 
@@ -144,7 +145,7 @@ def _reauthenticated(action: Any) -> Any:
         return page
     try:
         result = action(request.form.get("password", ""))
-    except twofactor.WrongPassword as exc:
+    except WrongPassword as exc:
         g.db.rollback()
         signin.note_failed_reauth(g.db, current_user.id, policy=current_app.config["SIGN_IN_POLICY"], now=now)
         g.db.commit()
@@ -153,6 +154,27 @@ def _reauthenticated(action: Any) -> Any:
         g.db.rollback()
         return _security_page(error=str(exc), status=422)
     return result
+
+
+@bp.post("/account/password")
+def account_change_password() -> Any:
+    """Change my password (the current one again); my other sessions end."""
+
+    def change(password: str) -> Any:
+        ended = accounts.change_password(
+            g.db,
+            current_user,
+            password,
+            request.form.get("new_password", ""),
+            keep_token=current_user.get_id(),
+            actor=current_actor(),
+            now=utcnow(),
+        )
+        g.db.commit()
+        flash(f"Your password is changed. {ended} other session{'s' if ended != 1 else ''} signed out.")
+        return redirect(url_for("console.account_security"), code=303)
+
+    return _reauthenticated(change)
 
 
 @bp.post("/account/two-factor/disable")

@@ -44,6 +44,7 @@ from core.returns.queries import ReturnDetail
 from core.security import accounts, ratelimit, signin
 from core.security import sessions as auth_sessions
 from core.security.guest import check_guest_code, guest_token_order, make_guest_token
+from core.security.passwords import WrongPassword
 from core.security.roles import Actor, Role
 from core.security.services import authenticate
 from core.security.signin import SignInLocked, wait_text
@@ -720,7 +721,11 @@ def _account_actor() -> Actor:
 @bp.get("/account/security")
 @customer_required
 def account_security() -> Any:
-    """Where I'm signed in, with sign out everywhere."""
+    """Where I'm signed in, with sign out everywhere; changing my password."""
+    return _security_page()
+
+
+def _security_page(error: str | None = None, status: int = 200) -> Any:
     record = g.get("auth_session")
     return render_template(
         "portal/account/security.html",
@@ -728,7 +733,41 @@ def account_security() -> Any:
             g.db, current_user, policy=current_app.config["SESSION_POLICY"], now=utcnow()
         ),
         current_session_id=record.id if record is not None else None,
-    )
+        error=error,
+    ), status
+
+
+@bp.post("/account/password")
+@customer_required
+def account_change_password() -> Any:
+    """Change my password (the current one again); my other sessions end. Wrong current passwords lock
+    the form out for a while, with back-off."""
+    now = utcnow()
+    try:
+        signin.admit_reauth(g.db, current_user.id, now=now)
+        ended = accounts.change_password(
+            g.db,
+            current_user,
+            request.form.get("password", ""),
+            request.form.get("new_password", ""),
+            keep_token=current_user.get_id(),
+            actor=_account_actor(),
+            now=now,
+        )
+    except SignInLocked as exc:
+        page, status = _security_page(str(exc), 429)
+        return page, status, {"Retry-After": str(exc.retry_after)}
+    except WrongPassword as exc:
+        g.db.rollback()
+        signin.note_failed_reauth(g.db, current_user.id, policy=current_app.config["SIGN_IN_POLICY"], now=now)
+        g.db.commit()
+        return _security_page(str(exc), 422)
+    except DomainError as exc:
+        g.db.rollback()
+        return _security_page(str(exc), 422)
+    g.db.commit()
+    flash(f"Your password is changed. {ended} other session{'s' if ended != 1 else ''} signed out.")
+    return redirect(url_for("portal.account_security"), code=303)
 
 
 @bp.post("/account/sessions/sign-out-everywhere")

@@ -18,7 +18,7 @@ from core.errors import DomainError
 from core.notifications.models import OutboxMessage
 from core.orders.models import Order
 from core.security.models import User
-from core.security.passwords import MIN_PASSWORD_LENGTH, hash_password
+from core.security.passwords import MIN_PASSWORD_LENGTH, WrongPassword, hash_password, verify_password
 from core.security.roles import Actor, Role
 from core.security.services import create_user
 from core.security.sessions import end_all_sessions
@@ -191,3 +191,29 @@ def reset_password(
         session, actor, "auth.password_reset", "user", user.id, now=now, after={"sessions_ended": ended}
     )
     return user
+
+
+def change_password(
+    session: Session,
+    user: User,
+    current: str,
+    new_password: str,
+    *,
+    keep_token: str | None,
+    actor: Actor,
+    now: datetime,
+) -> int:
+    """Change a signed-in user's password (the current one re-entered); every other session of theirs ends,
+    and links made for the old password (reset, confirmation) stop working. Returns the sessions ended."""
+    if not verify_password(user.password_hash, current):
+        raise WrongPassword("that is not your current password")
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(f"the new password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if new_password == current:
+        raise DomainError("choose a new password different from the current one")
+    user.password_hash = hash_password(new_password)
+    ended = end_all_sessions(session, user.id, keep_token=keep_token)
+    record_audit(
+        session, actor, "auth.password_changed", "user", user.id, now=now, after={"sessions_ended": ended}
+    )
+    return ended

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from core.audit.services import record_audit
 from core.errors import DomainError
 from core.security.models import RecoveryCode, SecuritySettings, TwoFactorCredential, User
-from core.security.passwords import verify_password
+from core.security.passwords import WrongPassword, verify_password
 from core.security.roles import Actor, is_staff
 
 ISSUER = "Crossdock"
@@ -30,10 +30,6 @@ _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misre
 
 class InvalidCode(DomainError):
     """A two-factor code that is wrong, expired or already used."""
-
-
-class WrongPassword(DomainError):
-    """The password re-entered to confirm a change is not the account's."""
 
 
 # --- pure rules -----------------------------------------------------------------------------------------

@@ -492,3 +492,30 @@ def test_the_admin_security_page_is_for_admins_only(app, db) -> None:
     client = app.test_client()
     sign_in(client, manager.email, PASSWORD, console=True)
     assert client.get("/console/admin/security").status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("role", "page"), [("agent", "/console/account/security"), ("customer", "/account/security")]
+)
+def test_changing_the_password_ends_the_other_sessions_and_keeps_this_one(
+    app, db, role: str, page: str
+) -> None:
+    user = make_user(db, role)
+    console = role != "customer"
+    here, elsewhere = app.test_client(), app.test_client()
+    for device in (here, elsewhere):
+        assert post_login(device, user.email, PASSWORD, console=console).status_code == 303
+    action = page.replace("security", "password")
+    token = csrf_token(here, page)
+    wrong = here.post(
+        action, data={"csrf_token": token, "password": "not-it", "new_password": "brand-new-pass"}
+    )
+    assert wrong.status_code == 422 and "not your current password" in wrong.get_data(as_text=True)
+    done = here.post(
+        action, data={"csrf_token": token, "password": PASSWORD, "new_password": "brand-new-pass"}
+    )
+    assert done.status_code == 303
+    assert "1 other session signed out" in here.get(page).get_data(as_text=True)
+    assert elsewhere.get(page).status_code == 302
+    assert post_login(app.test_client(), user.email, "brand-new-pass", console=console).status_code == 303
+    assert "auth.password_changed" in actions(db, user.id)
