@@ -14,11 +14,12 @@ from flask import Flask, Response, abort, g, redirect, render_template, request,
 from flask_login import AnonymousUserMixin, LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from htmx_flask import Htmx
-from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from cli import register_commands
 from core.db import (
+    begin_write,
     default_database_url,
     is_database_busy,
     is_database_unavailable,
@@ -28,8 +29,10 @@ from core.db import (
 )
 from core.money import format_money
 from core.notifications.catcher import mail_dir_for
+from core.security import sessions as auth_sessions
 from core.security.encryption import EncryptionKeyMissing, UndecryptableSecret
 from core.security.models import User
+from core.security.signin import SignInPolicy
 from core.security.tokens import load_secret_key
 from core.system.queries import health_report
 
@@ -51,6 +54,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_NAME="remember_token",
+        # Remember-me (customers only): the cookie's and the server-side session's lifetime.
+        REMEMBER_COOKIE_DURATION=timedelta(days=_env_int("REMEMBER_ME_DAYS", 14)),
+        # Server-side sessions end after this long without a request.
+        STAFF_SESSION_IDLE_MINUTES=_env_int("STAFF_SESSION_IDLE_MINUTES", 30),
+        CUSTOMER_SESSION_IDLE_MINUTES=_env_int("CUSTOMER_SESSION_IDLE_MINUTES", 120),
+        # Staff roles that must sign in with an authenticator code (an admin can require it of all staff).
+        TWO_FACTOR_ROLES=_env_list("TWO_FACTOR_ROLES", "manager,admin"),
+        SIGN_IN_POLICY=SignInPolicy(),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
         MAX_CONTENT_LENGTH=8 * 1024 * 1024,
         WTF_CSRF_TIME_LIMIT=None,
@@ -209,19 +221,53 @@ def healthz() -> tuple[dict[str, Any], int]:
     return report, (200 if report["ok"] else 503)
 
 
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
+def _env_list(name: str, default: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in os.environ.get(name, default).split(",") if part.strip())
+
+
 def _init_login(app: Flask) -> None:
+    """flask-login over server-side sessions: both cookies carry the session's random token (User.get_id),
+    the loader finds the live session row; signing out deletes the row, so a copied cookie stops working."""
+    if "REMEMBER_COOKIE_SECURE" not in app.config:
+        app.config["REMEMBER_COOKIE_SECURE"] = app.config["SESSION_COOKIE_SECURE"]
+    app.config["SESSION_POLICY"] = auth_sessions.SessionPolicy(
+        staff_idle=timedelta(minutes=app.config["STAFF_SESSION_IDLE_MINUTES"]),
+        customer_idle=timedelta(minutes=app.config["CUSTOMER_SESSION_IDLE_MINUTES"]),
+        remember=app.config["REMEMBER_COOKIE_DURATION"],
+    )
     login = LoginManager(app)
     login.session_protection = "strong"
 
     @login.user_loader
-    def load_user(alternative_id: str) -> User | None:
-        user_id, _, version = alternative_id.partition(":")
-        if not user_id.isdigit() or not version.isdigit():
+    def load_user(token: str) -> User | None:
+        resumed = auth_sessions.resume_session(g.db, token, policy=app.config["SESSION_POLICY"], now=utcnow())
+        if resumed is None:
             return None
-        user = g.db.get(User, int(user_id))
-        if user is None or not user.active or user.session_version != int(version):
-            return None
-        return user
+        g.auth_session = resumed.record
+        if resumed.needs_touch:
+            g.auth_session_touch = token
+        return resumed.user
+
+    @app.after_request
+    def touch_auth_session(response: Response) -> Response:
+        # last_seen_at, written at most once a minute in a short transaction of its own after the request's
+        # work (a GET holds no write lock for it; the request's own transaction has ended).
+        token = g.pop("auth_session_touch", None)
+        if token and "db" in g:
+            try:
+                g.db.rollback()
+                begin_write(g.db)
+                auth_sessions.touch_session(g.db, token, now=utcnow())
+                g.db.commit()
+            except OperationalError as exc:  # busy: the next request notes it instead
+                g.db.rollback()
+                app.logger.warning("session last-seen not updated: %s", exc)
+        return response
 
     @login.unauthorized_handler
     def unauthorized() -> Response:

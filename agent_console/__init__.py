@@ -4,6 +4,7 @@ from agent_console.views import bp
 
 __all__ = ["bp"]
 from agent_console import (
+    account,  # noqa: F401  (registers the security page, two-factor set-up and its gate on bp)
     admin,  # noqa: F401  (registers the admin routes on bp)
     customers,  # noqa: F401  (registers the customer identity pages on bp)
     operations,  # noqa: F401  (registers the operations routes on bp)

@@ -16,9 +16,10 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
-from flask_login import login_user, logout_user
+from flask_login import current_user, login_user, logout_user
 
 from agent_console.auth import current_actor, require_staff, role_required
 from core.analytics import export as analytics_export
@@ -36,8 +37,12 @@ from core.orders import queries as order_queries
 from core.orders.models import InboundPayload
 from core.pagination import clamp_page, id_from_text
 from core.privacy import queries as privacy_queries
+from core.security import signin, twofactor
+from core.security.models import User
 from core.security.roles import Role, is_staff
-from core.security.services import authenticate, record_sign_in
+from core.security.services import authenticate
+from core.security.signin import SignInLocked
+from core.security.twofactor import InvalidCode
 from core.support import queries as support_queries
 
 bp = Blueprint("console", __name__)
@@ -64,29 +69,142 @@ def _render(template: str, fragment: str, **context: Any) -> str:
     return render_template(fragment if wants_fragment() else template, **context)
 
 
+PENDING_SECOND_STEP = "console_second_step"
+SECOND_STEP_SECONDS = 300  # the password step is good for five minutes while the code is asked for
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """Staff sign-in."""
-    error = None
-    if request.method == "POST":
-        password = request.form.get("password", "")
-        user = authenticate(g.db, request.form.get("email", ""), password)
-        if user is not None and is_staff(user.role):
-            user_id = user.id
-            g.db.rollback()  # the check only read: the sign-in's write goes in its own short transaction
-            begin_write(g.db)
-            user = record_sign_in(g.db, user_id, password, now=utcnow())
-            g.db.commit()
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")), code=303)
-        error = "That email and password don't match a staff account."
-    return render_template("console/login.html", error=error), (401 if error else 200)
+    """Staff sign-in: email and password, then the authenticator's code when two-factor sign-in is on."""
+    pending = _pending_second_step()
+    if request.method == "GET":
+        if request.args.get("restart"):
+            session.pop(PENDING_SECOND_STEP, None)
+            pending = None
+        return _login_page(pending)
+    if pending is not None and "code" in request.form:
+        return _second_step(pending)
+    session.pop(PENDING_SECOND_STEP, None)
+    return _password_step()
+
+
+def _login_page(pending: dict[str, Any] | None, error: str | None = None, status: int = 200) -> Any:
+    return render_template("console/login.html", error=error, second_step=pending is not None), status
+
+
+def _locked(exc: SignInLocked, pending: dict[str, Any] | None = None) -> Any:
+    page, status = _login_page(pending, str(exc), 429)
+    return page, status, {"Retry-After": str(exc.retry_after)}
+
+
+def _write() -> None:
+    """End the read-only transaction and start a writing one (the sign-in's short writes)."""
+    g.db.rollback()
+    begin_write(g.db)
+
+
+def _password_step() -> Any:
+    email, password = request.form.get("email", "")[:254], request.form.get("password", "")
+    ip, now, policy = request.remote_addr, utcnow(), current_app.config["SIGN_IN_POLICY"]
+    _write()
+    try:
+        signin.admit_sign_in(g.db, email, ip, face="console", policy=policy, now=now)
+    except SignInLocked as exc:
+        g.db.commit()
+        return _locked(exc)
+    g.db.commit()
+    user = authenticate(g.db, email, password)  # argon2, slow on purpose: no write lock held meanwhile
+    _write()
+    if user is None or not is_staff(user.role):
+        reason = "not staff" if user is not None else "wrong email or password"
+        signin.note_failed_sign_in(
+            g.db, email, ip, user, face="console", reason=reason, policy=policy, now=now
+        )
+        g.db.commit()
+        return _login_page(None, "That email and password don't match a staff account.", 401)
+    signin.password_accepted(g.db, email, user, password)
+    if twofactor.has_two_factor(g.db, user.id):
+        g.db.commit()
+        session[PENDING_SECOND_STEP] = {
+            "user": user.id,
+            "version": user.session_version,
+            "at": int(now.timestamp()),
+            "next": request.args.get("next", "")[:500],
+        }
+        return redirect(url_for("console.login"), code=303)
+    return _signed_in(user, None, request.args.get("next"))
+
+
+def _pending_second_step() -> dict[str, Any] | None:
+    """The password step passed in this browser less than five minutes ago, waiting for the code."""
+    pending = session.get(PENDING_SECOND_STEP)
+    if not isinstance(pending, dict) or not isinstance(pending.get("at"), int):
+        return None
+    if utcnow().timestamp() - pending["at"] > SECOND_STEP_SECONDS:
+        session.pop(PENDING_SECOND_STEP, None)
+        return None
+    return pending
+
+
+def _second_step(pending: dict[str, Any]) -> Any:
+    ip, now, policy = request.remote_addr, utcnow(), current_app.config["SIGN_IN_POLICY"]
+    _write()
+    user = g.db.get(User, pending.get("user"))
+    if user is None or not user.active or user.session_version != pending.get("version"):
+        session.pop(PENDING_SECOND_STEP, None)
+        return _login_page(None, "Please sign in again.", 401)
+    try:
+        signin.admit_second_step(g.db, user.id, ip, policy=policy, now=now)
+    except SignInLocked as exc:
+        g.db.commit()
+        return _locked(exc, pending)
+    code = request.form.get("code", "")[:40]
+    try:
+        method = twofactor.verify_second_factor(
+            g.db, user, code, actor=signin.visitor(user.email, ip, user), now=now
+        )
+    except InvalidCode as exc:  # nothing was written by the check: count the failure
+        locked = signin.note_failed_second_step(g.db, user, ip, reason=str(exc), policy=policy, now=now)
+        g.db.commit()
+        if locked:
+            return _locked(SignInLocked(locked), pending)
+        return _login_page(pending, str(exc)[:1].upper() + str(exc)[1:] + ".", 401)
+    signin.second_step_accepted(g.db, user.id)
+    session.pop(PENDING_SECOND_STEP, None)
+    if method == "recovery":
+        flash(
+            f"You signed in with a recovery code: {twofactor.unused_recovery_codes(g.db, user.id)} left. "
+            "Make new ones on your security page if you are running low."
+        )
+    return _signed_in(user, method, pending.get("next"))
+
+
+def _signed_in(user: User, two_factor: str | None, next_path: str | None) -> Any:
+    """Start the server-side session (in the open write transaction), commit, set the cookie, go on."""
+    signin.complete_sign_in(
+        g.db,
+        user,
+        remember=False,  # staff sessions end when idle; the console offers no remember-me
+        two_factor=two_factor,
+        ip_address=request.remote_addr,
+        user_agent=request.headers.get("User-Agent", ""),
+        face="console",
+        policy=current_app.config["SESSION_POLICY"],
+        now=utcnow(),
+    )
+    g.db.commit()
+    login_user(user, remember=False)
+    return redirect(_safe_next(next_path), code=303)
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    """Sign out."""
+    """Sign out: this browser's server-side session ends, so a copy of its cookie no longer works."""
+    if current_user.is_authenticated:
+        signin.sign_out(g.db, current_user.get_id(), actor=current_actor(), now=utcnow())
+        g.db.commit()
     logout_user()
+    session.clear()
     return redirect(url_for("console.login"), code=303)
 
 

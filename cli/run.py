@@ -190,6 +190,7 @@ def demo(port: int, orders: int) -> None:
         f"  Sent mail:       {base}/console/mail  ({mail})\n"
         f"Demo sign-ins (password {demo_seed.DEMO_PASSWORD}):\n"
         + "".join(f"  {email:<24} {role}\n" for email, role in demo_seed.DEMO_ACCOUNTS)
+        + "Managers and admins set up two-factor sign-in (an authenticator app) at their first sign-in.\n"
         + "The worker runs beside the server and prints only warnings and errors.\n"
         + "Press Ctrl+C to stop.\n"
     )

@@ -13,7 +13,15 @@ from core.notifications.models import OutboxMessage
 from core.orders.models import Allocation, InboundPayload, Order, OrderEvent, OrderLine
 from core.privacy.models import PrivacyRequest
 from core.returns.models import Refund, ReturnLine, ReturnReason, ReturnRequest
-from core.security.models import RateLimitBucket, User
+from core.security.models import (
+    AuthSession,
+    AuthThrottle,
+    RateLimitBucket,
+    RecoveryCode,
+    SecuritySettings,
+    TwoFactorCredential,
+    User,
+)
 from core.support.models import (
     BusinessHours,
     Conversation,
@@ -34,6 +42,8 @@ from core.system.models import WorkerLease
 __all__ = [
     "Allocation",
     "AuditEntry",
+    "AuthSession",
+    "AuthThrottle",
     "Base",
     "BusinessHours",
     "Channel",
@@ -61,11 +71,13 @@ __all__ = [
     "PrivacyRequest",
     "Product",
     "RateLimitBucket",
+    "RecoveryCode",
     "Refund",
     "ReturnLine",
     "ReturnReason",
     "ReturnRequest",
     "SatisfactionRating",
+    "SecuritySettings",
     "Shipment",
     "ShipmentLine",
     "ShippingOption",
@@ -78,6 +90,7 @@ __all__ = [
     "SupportHoliday",
     "TicketPresence",
     "TrackingEvent",
+    "TwoFactorCredential",
     "User",
     "WorkerLease",
     "channel_locations",

@@ -44,11 +44,13 @@ from core.returns import services as return_services
 from core.returns.photos import save_return_photo
 from core.returns.queries import ReturnDetail
 from core.returns.reasons import offered_reasons
-from core.security import accounts, ratelimit
+from core.security import accounts, ratelimit, signin
+from core.security import sessions as auth_sessions
 from core.security.guest import guest_token_order, make_guest_token, redeem_guest_code
-from core.security.models import User
+from core.security.passwords import WrongPassword
 from core.security.roles import Actor, Role
-from core.security.services import authenticate, record_sign_in
+from core.security.services import authenticate
+from core.security.signin import SignInLocked, wait_text
 from core.security.tokens import InvalidToken, read_tracking_token, read_unsubscribe_token
 from core.support import queries as support_queries
 from core.support import services as support_services
@@ -106,37 +108,70 @@ def home() -> Any:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    """Customer sign-in."""
-    error = None
-    if request.method == "POST":
-        password = request.form.get("password", "")
-        user = authenticate(g.db, request.form.get("email", ""), password)
-        if user is not None and user.role == Role.CUSTOMER and user.email_verified_at is None:
-            return render_template("portal/account/check_email.html", email=user.email, unverified=True), 403
-        if user is not None and user.role == Role.CUSTOMER:
-            user = _record_sign_in(user.id, password)
-            login_user(user, remember=bool(request.form.get("remember")))
-            return redirect(safe_next(request.args.get("next"), url_for("portal.orders")), code=303)
-        error = "That email and password don't match an account."
-    return render_template("portal/login.html", error=error), (401 if error else 200)
-
-
-def _record_sign_in(user_id: int, password: str) -> User:
-    """The sign-in's one small write in its own short transaction, the password check having held no lock."""
-    g.db.rollback()  # the read-only transaction the check ran in
-    begin_write(g.db)
-    user = record_sign_in(g.db, user_id, password, now=utcnow())
+    """Customer sign-in (locked out for a while after repeated failures, per account and per IP)."""
+    if request.method == "GET":
+        return render_template("portal/login.html", error=None)
+    email, password = request.form.get("email", "")[:254], request.form.get("password", "")
+    ip, now, policy = request.remote_addr, utcnow(), current_app.config["SIGN_IN_POLICY"]
+    _write()
+    try:
+        signin.admit_sign_in(g.db, email, ip, face="portal", policy=policy, now=now)
+    except SignInLocked as exc:
+        g.db.commit()
+        return _too_many("portal/login.html", exc.retry_after, str(exc))
     g.db.commit()
-    return user
+    user = authenticate(g.db, email, password)  # argon2, slow on purpose: no write lock held meanwhile
+    _write()
+    if user is None or user.role != Role.CUSTOMER:
+        reason = "not a customer account" if user is not None else "wrong email or password"
+        signin.note_failed_sign_in(
+            g.db, email, ip, user, face="portal", reason=reason, policy=policy, now=now
+        )
+        g.db.commit()
+        return render_template(
+            "portal/login.html", error="That email and password don't match an account."
+        ), 401
+    signin.password_accepted(g.db, email, user, password)
+    if user.email_verified_at is None:
+        g.db.commit()
+        return render_template("portal/account/check_email.html", email=user.email, unverified=True), 403
+    remember = bool(request.form.get("remember"))
+    signin.complete_sign_in(
+        g.db,
+        user,
+        remember=remember,
+        two_factor=None,
+        ip_address=ip,
+        user_agent=request.headers.get("User-Agent", ""),
+        face="portal",
+        policy=current_app.config["SESSION_POLICY"],
+        now=now,
+    )
+    g.db.commit()
+    login_user(user, remember=remember)
+    return redirect(safe_next(request.args.get("next"), url_for("portal.orders")), code=303)
 
 
-def _limited(action: str, limit: int = 10) -> bool:
-    """Count one attempt of `action` from this IP; True when over the limit (15-minute window)."""
-    allowed = ratelimit.hit(
+def _write() -> None:
+    """End the request's read-only transaction and start a writing one (the sign-in's short writes)."""
+    g.db.rollback()
+    begin_write(g.db)
+
+
+def _too_many(template: str, retry_after: int, message: str | None = None, **context: Any) -> Any:
+    """The form again with the refusal: 429 and a Retry-After header."""
+    message = message or f"Too many attempts. Please wait {wait_text(retry_after)} and try again."
+    return render_template(template, error=message, **context), 429, {"Retry-After": str(retry_after)}
+
+
+def _limited(action: str, limit: int = 10) -> int:
+    """Count one attempt of `action` from this IP; the seconds to wait when over the limit (15-minute
+    window), else 0."""
+    wait = ratelimit.hit_retry_after(
         g.db, f"{action}:ip:{request.remote_addr}", limit=limit, window=GUEST_LOOKUP_WINDOW, now=utcnow()
     )
     g.db.commit()
-    return not allowed
+    return wait
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -144,8 +179,8 @@ def signup() -> Any:
     """Create a customer account; orders with the same email are linked once the address is confirmed."""
     error, status = None, 200
     if request.method == "POST":
-        if _limited("signup"):
-            error, status = "Too many attempts. Please wait 15 minutes and try again.", 429
+        if wait := _limited("signup"):
+            return _too_many("portal/account/signup.html", wait)
         else:
             try:
                 accounts.sign_up_customer(
@@ -164,26 +199,44 @@ def signup() -> Any:
     return render_template("portal/account/signup.html", error=error), status
 
 
-@bp.get("/verify/<token>")
+@bp.route("/verify/<token>", methods=["GET", "POST"])
 def verify(token: str) -> Any:
-    """Follow the emailed link: confirm the address and link its orders from every channel."""
-    begin_write(g.db)  # a GET that writes: the write lock before the first read
+    """The emailed confirmation link: the page asks to confirm (a mail scanner opening the link changes
+    nothing); the button confirms the address once, links its orders from every channel and sends the
+    customer to sign in. It never signs anyone in."""
+    secret = current_app.config["SECRET_KEY"]
     try:
-        user, linked = accounts.verify_email(g.db, current_app.config["SECRET_KEY"], token, now=utcnow())
+        if request.method == "GET":
+            user = accounts.verification_account(g.db, secret, token)
+            return render_template("portal/account/confirm_email.html", email=user.email)
+        if wait := _limited("verify", limit=20):
+            message = f"Too many attempts. Please wait {wait_text(wait)} and try again."
+            return (
+                render_template("portal/account/link_problem.html", message=message),
+                429,
+                {"Retry-After": str(wait)},
+            )
+        _write()
+        _user, linked = accounts.verify_email(
+            g.db, secret, token, now=utcnow(), ip_address=request.remote_addr
+        )
     except InvalidToken as exc:
         return render_template("portal/account/link_problem.html", message=str(exc)), 400
     g.db.commit()
-    login_user(user)
-    flash(f"Your email is confirmed. {linked} order(s) from our shops are now in your account.")
-    return redirect(url_for("portal.orders"), code=303)
+    flash(
+        f"Your email is confirmed. {linked} order(s) from our shops are now in your account: "
+        "sign in to see them."
+    )
+    return redirect(url_for("portal.login"), code=303)
 
 
 @bp.post("/verify/resend")
 def verify_resend() -> Any:
     """Send the confirmation link again."""
-    if not _limited("verify-resend", limit=5):
-        accounts.resend_verification(g.db, request.form.get("email", ""), now=utcnow())
-        g.db.commit()
+    if wait := _limited("verify-resend", limit=5):
+        return _too_many("portal/account/check_email.html", wait, email=request.form.get("email", ""))
+    accounts.resend_verification(g.db, request.form.get("email", ""), now=utcnow())
+    g.db.commit()
     return render_template("portal/account/check_email.html", email=request.form.get("email", ""))
 
 
@@ -191,10 +244,8 @@ def verify_resend() -> Any:
 def password_forgot() -> Any:
     """Ask for a password-reset link (the answer is the same whether or not the account exists)."""
     if request.method == "POST":
-        if _limited("password-forgot", limit=5):
-            return render_template(
-                "portal/account/forgot.html", error="Too many attempts. Please wait 15 minutes."
-            ), 429
+        if wait := _limited("password-forgot", limit=5):
+            return _too_many("portal/account/forgot.html", wait)
         accounts.request_password_reset(g.db, request.form.get("email", ""), now=utcnow())
         g.db.commit()
         return render_template(
@@ -208,9 +259,16 @@ def password_reset(token: str) -> Any:
     """Choose a new password from an emailed link."""
     error, status = None, 200
     if request.method == "POST":
+        if wait := _limited("password-reset", limit=10):
+            return _too_many("portal/account/reset.html", wait)
         try:
             user = accounts.reset_password(
-                g.db, current_app.config["SECRET_KEY"], token, request.form.get("password", ""), now=utcnow()
+                g.db,
+                current_app.config["SECRET_KEY"],
+                token,
+                request.form.get("password", ""),
+                now=utcnow(),
+                ip_address=request.remote_addr,
             )
         except InvalidToken as exc:
             return render_template("portal/account/link_problem.html", message=str(exc)), 400
@@ -227,9 +285,12 @@ def password_reset(token: str) -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    """Sign out."""
+    """Sign out: this browser's server-side session ends, so a copy of its cookies no longer works."""
+    if current_user.is_authenticated:
+        signin.sign_out(g.db, current_user.get_id(), actor=_account_actor(), now=utcnow())
+        g.db.commit()
     logout_user()
-    session.pop("chats", None)  # the chat stays with the account, not this browser
+    session.clear()  # the chat stays with the account, not this browser
     flash("You are signed out.")
     return redirect(url_for("portal.home"), code=303)
 
@@ -479,16 +540,20 @@ def track_code() -> Any:
     error, status, sent = None, 200, False
     if request.method == "POST":
         now = utcnow()
-        if _limited("guest-code", limit=GUEST_LOOKUPS_PER_IP) or not ratelimit.hit(
-            g.db,
-            f"guest-code:ref:{reference.upper()}",
-            limit=GUEST_LOOKUPS_PER_ORDER,
-            window=GUEST_LOOKUP_WINDOW,
-            now=now,
-        ):
-            g.db.commit()
-            error, status = "Too many attempts. Please wait 15 minutes and try again.", 429
-        elif request.form.get("code"):
+        wait = max(
+            _limited("guest-code", limit=GUEST_LOOKUPS_PER_IP),
+            ratelimit.hit_retry_after(
+                g.db,
+                f"guest-code:ref:{reference.upper()}",
+                limit=GUEST_LOOKUPS_PER_ORDER,
+                window=GUEST_LOOKUP_WINDOW,
+                now=now,
+            ),
+        )
+        g.db.commit()
+        if wait:
+            return _too_many("portal/track_code.html", wait, reference=reference, sent=False)
+        if request.form.get("code"):
             order = order_queries.find_order_by_reference(g.db, reference)
             secret = current_app.config["SECRET_KEY"]
             redeemed = order is not None and redeem_guest_code(
@@ -556,26 +621,25 @@ def track() -> Any:
         reference = request.form.get("reference", "")[:100].strip()
         proof = request.form.get("proof", "")[:200]
         now = utcnow()
-        allowed = ratelimit.hit(
-            g.db,
-            f"guest-lookup:ip:{request.remote_addr}",
-            limit=GUEST_LOOKUPS_PER_IP,
-            window=GUEST_LOOKUP_WINDOW,
-            now=now,
-        )
-        allowed = (
-            ratelimit.hit(
+        wait = max(
+            ratelimit.hit_retry_after(
+                g.db,
+                f"guest-lookup:ip:{request.remote_addr}",
+                limit=GUEST_LOOKUPS_PER_IP,
+                window=GUEST_LOOKUP_WINDOW,
+                now=now,
+            ),
+            ratelimit.hit_retry_after(
                 g.db,
                 f"guest-lookup:ref:{reference.upper()}",
                 limit=GUEST_LOOKUPS_PER_ORDER,
                 window=GUEST_LOOKUP_WINDOW,
                 now=now,
-            )
-            and allowed
+            ),
         )
         g.db.commit()
-        if not allowed:
-            error, status = "Too many attempts. Please wait 15 minutes and try again.", 429
+        if wait:
+            return _too_many("portal/track.html", wait)
         else:
             order = order_queries.find_order_for_guest(g.db, reference, proof)
             if order is not None:
@@ -648,6 +712,90 @@ def account() -> Any:
     return render_template(
         "portal/account.html", customer=customer, optional=OPTIONAL_EMAILS, opted_out=opted_out, error=error
     ), (422 if error else 200)
+
+
+def _account_actor() -> Actor:
+    """The signed-in account acting on itself (sign-out, sessions), for the audit log."""
+    return Actor(
+        label=current_user.email,
+        user_id=current_user.id,
+        role=current_user.role,
+        ip_address=request.remote_addr,
+    )
+
+
+@bp.get("/account/security")
+@customer_required
+def account_security() -> Any:
+    """Where I'm signed in, with sign out everywhere; changing my password."""
+    return _security_page()
+
+
+def _security_page(error: str | None = None, status: int = 200) -> Any:
+    record = g.get("auth_session")
+    return render_template(
+        "portal/account/security.html",
+        sessions=auth_sessions.active_sessions(
+            g.db, current_user, policy=current_app.config["SESSION_POLICY"], now=utcnow()
+        ),
+        current_session_id=record.id if record is not None else None,
+        error=error,
+    ), status
+
+
+@bp.post("/account/password")
+@customer_required
+def account_change_password() -> Any:
+    """Change my password (the current one again); my other sessions end. Wrong current passwords lock
+    the form out for a while, with back-off."""
+    now = utcnow()
+    try:
+        signin.admit_reauth(g.db, current_user.id, now=now)
+        ended = accounts.change_password(
+            g.db,
+            current_user,
+            request.form.get("password", ""),
+            request.form.get("new_password", ""),
+            keep_token=current_user.get_id(),
+            actor=_account_actor(),
+            now=now,
+        )
+    except SignInLocked as exc:
+        page, status = _security_page(str(exc), 429)
+        return page, status, {"Retry-After": str(exc.retry_after)}
+    except WrongPassword as exc:
+        g.db.rollback()
+        signin.note_failed_reauth(g.db, current_user.id, policy=current_app.config["SIGN_IN_POLICY"], now=now)
+        g.db.commit()
+        return _security_page(str(exc), 422)
+    except DomainError as exc:
+        g.db.rollback()
+        return _security_page(str(exc), 422)
+    g.db.commit()
+    flash(f"Your password is changed. {ended} other session{'s' if ended != 1 else ''} signed out.")
+    return redirect(url_for("portal.account_security"), code=303)
+
+
+@bp.post("/account/sessions/sign-out-everywhere")
+@customer_required
+def account_sign_out_everywhere() -> Any:
+    """End every session of mine, this browser's too."""
+    ended = signin.sign_out_everywhere(g.db, current_user, actor=_account_actor(), now=utcnow())
+    g.db.commit()
+    logout_user()
+    session.clear()
+    flash(f"Signed out everywhere ({ended} session{'s' if ended != 1 else ''} ended).")
+    return redirect(url_for("portal.login"), code=303)
+
+
+@bp.post("/account/sessions/<int:session_id>/end")
+@customer_required
+def account_end_session(session_id: int) -> Any:
+    """End one of my other sessions."""
+    if signin.sign_out_session(g.db, current_user, session_id, actor=_account_actor(), now=utcnow()):
+        g.db.commit()
+        flash("That session is signed out.")
+    return redirect(url_for("portal.account_security"), code=303)
 
 
 @bp.get("/account/data.json")

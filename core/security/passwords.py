@@ -5,9 +5,15 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from core.errors import DomainError
+
 _hasher = PasswordHasher()
 
 MIN_PASSWORD_LENGTH = 10
+
+
+class WrongPassword(DomainError):
+    """The current password, re-entered to confirm a change, is not the account's."""
 
 
 def hash_password(password: str) -> str:

@@ -64,10 +64,16 @@ def authenticate(session: Session, email: str, password: str) -> User | None:
 
 def record_sign_in(session: Session, user_id: int, password: str, *, now: datetime) -> User:
     """Note a successful sign-in: the time, and the password's hash renewed when its parameters are old."""
+    user = renew_password_hash(session, user_id, password)
+    user.last_login_at = now
+    return user
+
+
+def renew_password_hash(session: Session, user_id: int, password: str) -> User:
+    """Hash the (just verified) password again when its hash was made with weaker parameters than today's."""
     user = session.get_one(User, user_id)
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
-    user.last_login_at = now
     return user
 
 

@@ -65,7 +65,8 @@ def live_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, obj
 @pytest.fixture(scope="module")
 def live_server(live_db) -> Iterator[str]:
     url, _factory = live_db
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test"})
+    # Journeys sign managers in with a password alone; test_two_factor_journey.py has the requirement on.
+    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "browser-test", "TWO_FACTOR_ROLES": ()})
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -71,7 +71,12 @@ def test_add_channel_shows_its_webhook_and_secret_then_takes_a_signed_order(clie
     assert channel.webhook_secret and channel.webhook_secret in page
     assert [loc.code for loc in channel.locations] == ["EAST"]
     assert (
-        db.scalar(select(AuditEntry.action).where(AuditEntry.entity_id == str(channel.id))) == "channel.add"
+        db.scalar(
+            select(AuditEntry.action).where(
+                AuditEntry.entity_type == "channel", AuditEntry.entity_id == str(channel.id)
+            )
+        )
+        == "channel.add"
     )
 
     body = (CHANNELS / "shopify" / "order.json").read_bytes()

@@ -16,7 +16,7 @@ from core.customers.resolution import index_identity_keys, resolve_customer_matc
 from core.orders.models import Order
 from core.security.roles import Actor, Role
 from tests.factories import NOW, PASSWORD, make_channel, make_customer, make_order, make_user
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import NOT_SIGN_IN, csrf_token, sign_in
 from tests.web.test_portal_quality import QueryCounter
 
 HX = {"HX-Request": "true"}
@@ -97,7 +97,11 @@ def holdings(db, customer_id: int) -> tuple[list[int], list[int]]:
 
 def audit_actions(db, user) -> list[str]:
     return list(
-        db.scalars(select(AuditEntry.action).where(AuditEntry.actor_id == user.id).order_by(AuditEntry.id))
+        db.scalars(
+            select(AuditEntry.action)
+            .where(AuditEntry.actor_id == user.id, NOT_SIGN_IN)
+            .order_by(AuditEntry.id)
+        )
     )
 
 

@@ -14,7 +14,7 @@ from core.returns.models import Refund, ReturnRequest
 from core.support.models import Conversation
 from core.support.services import request_cancellation
 from tests.factories import NOW, PASSWORD, make_customer, make_sku, make_user
-from tests.helpers import csrf_token, sign_in
+from tests.helpers import NOT_SIGN_IN, csrf_token, sign_in
 from tests.returns_factories import CUSTOMER, make_delivered_order, make_shop
 from tests.support_factories import make_conversation
 
@@ -33,7 +33,7 @@ def fresh(db, model, ident):
 
 
 def audit_actions(db, user) -> list[str]:
-    return list(db.scalars(select(AuditEntry.action).where(AuditEntry.actor_id == user.id)))
+    return list(db.scalars(select(AuditEntry.action).where(AuditEntry.actor_id == user.id, NOT_SIGN_IN)))
 
 
 def kinds(db, order) -> list[str]:

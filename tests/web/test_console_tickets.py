@@ -81,7 +81,11 @@ def test_public_reply_is_stored_emailed_through_the_outbox_and_audited(client, d
     )
     db.refresh(ticket)
     assert ticket.status == "pending"
-    actions = db.scalars(select(AuditEntry.action).where(AuditEntry.entity_id == str(ticket.id))).all()
+    actions = db.scalars(
+        select(AuditEntry.action).where(
+            AuditEntry.entity_type == "conversation", AuditEntry.entity_id == str(ticket.id)
+        )
+    ).all()
     assert set(actions) == {"conversation.replied", "conversation.status_changed"}
 
 
@@ -149,7 +153,11 @@ def test_side_panel_saves_each_change_into_history_and_audit(client, db, agent, 
         agent.id,
     )
     actions = sorted(
-        db.scalars(select(AuditEntry.action).where(AuditEntry.entity_id == str(ticket.id))).all()
+        db.scalars(
+            select(AuditEntry.action).where(
+                AuditEntry.entity_type == "conversation", AuditEntry.entity_id == str(ticket.id)
+            )
+        ).all()
     )
     assert actions == sorted(
         [

@@ -40,10 +40,12 @@ def test_verification_links_orders_from_every_channel_with_that_email(client, db
     stranger = make_order(db, email="someone@else.org")
     signup(client)
     user = db.scalar(select(User).where(User.email == "new@example.org"))
-    response = client.get(f"/verify/{make_verify_token(SECRET, user)}")
-    assert response.status_code == 303
+    link = f"/verify/{make_verify_token(SECRET, user)}"
+    response = client.post(link, data={"csrf_token": csrf_token(client, link)})
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert "2 order(s) from our shops are now in your account" in client.get("/login").get_data(as_text=True)
+    assert sign_in(client, "new@example.org", "long-enough-pw").status_code == 303
     page = client.get("/orders").get_data(as_text=True)
-    assert "2 order(s) from our shops are now in your account" in page
     assert all(o.number in page for o in orders) and stranger.number not in page
 
 
