@@ -38,6 +38,7 @@ from core.channels.base import (
     load_document,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     money,
     no_order,
@@ -54,6 +55,7 @@ from core.channels.canonical import (
     CanonicalOrder,
     CanonicalShipment,
     ChannelStatus,
+    ChargeKind,
 )
 from core.errors import PayloadError
 
@@ -303,12 +305,20 @@ def _adapt_v0(native: dict) -> CanonicalOrder:
     subtotal = total_of("ItemPrice")
     discount_total = total_of("PromotionDiscount") + total_of("ShippingDiscount")
     shipping_total = total_of("ShippingPrice")
-    tax_total = total_of("ItemTax") + total_of("ShippingTax")
+    tax_total = total_of("ItemTax") + total_of("ShippingTax") + total_of("GiftWrapTax")
+    order_charges = make_charges(
+        (ChargeKind.GIFT_WRAP, "Gift wrap", total_of("GiftWrapPrice"), total_of("GiftWrapTax")),
+        (ChargeKind.FEE, "Cash on delivery fee", total_of("CODFee") - total_of("CODFeeDiscount")),
+    )
+    before_tax = subtotal - discount_total + shipping_total + sum(c.amount for c in order_charges)
     order_total = as_dict(native.get("OrderTotal"), "OrderTotal")
     if clean(order_total.get("Amount")) is not None:
         total = _v0_money(order_total, currency, "OrderTotal")
     else:
-        total = subtotal - discount_total + shipping_total + tax_total
+        total = before_tax + tax_total
+    # Marketplaces with VAT (Amazon.de, .co.uk, ...) give prices that include the tax they report: the
+    # order total then equals the parts without the tax.
+    taxes_included = bool(items) and tax_total != 0 and total == before_tax
 
     shipping_address = _v0_address(as_dict(native.get("ShippingAddress"), "ShippingAddress"), warnings)
     check_shipping_address(
@@ -340,6 +350,9 @@ def _adapt_v0(native: dict) -> CanonicalOrder:
         shipping_total=shipping_total,
         tax_total=tax_total,
         total=total,
+        charges=order_charges,
+        taxes_included=taxes_included,
+        lines_complete=has_items,
         fulfilled_by_channel=by_amazon,
         source=clean(native.get("SalesChannel")),
         warnings=tuple(warnings),
@@ -428,6 +441,13 @@ def _adapt_v2026(native: dict) -> CanonicalOrder:
     discount_total = abs(parts.get("DISCOUNT", 0))
     shipping_total = parts.get("SHIPPING", 0)
     tax_total = parts.get("TAX", 0)
+    order_charges = make_charges(
+        *(
+            (_V2026_CHARGES.get(kind, ChargeKind.OTHER).value, kind.replace("_", " ").capitalize(), amount)
+            for kind, amount in sorted(parts.items())
+            if kind not in _V2026_PLACED
+        )
+    )
     grand_total = as_dict(proceeds.get("grandTotal"), "proceeds.grandTotal")
     if clean(grand_total.get("amount")) is not None:
         total = _v2026_money(grand_total, currency, "proceeds.grandTotal")
@@ -439,7 +459,7 @@ def _adapt_v2026(native: dict) -> CanonicalOrder:
             for item in items
         )
     else:
-        total = subtotal - discount_total + shipping_total + tax_total
+        total = subtotal - discount_total + shipping_total + tax_total + sum(c.amount for c in order_charges)
 
     recipient = as_dict(native.get("recipient"), "recipient")
     shipping_address = _v2026_address(
@@ -470,6 +490,7 @@ def _adapt_v2026(native: dict) -> CanonicalOrder:
         shipping_total=shipping_total,
         tax_total=tax_total,
         total=total,
+        charges=order_charges,
         fulfilled_by_channel=by_amazon,
         shipments=_packages(native),
         source=first(sales_channel.get("marketplaceName"), sales_channel.get("channelName")),
@@ -491,6 +512,17 @@ def _v2026_currency(proceeds: dict, items: list[dict], sales_channel: dict) -> A
     return code or _marketplace_currency(
         sales_channel.get("marketplaceId"), sales_channel.get("marketplaceName")
     )
+
+
+# Proceeds breakdown types with a place of their own; any other is a charge.
+_V2026_PLACED = frozenset({"ITEM", "DISCOUNT", "SHIPPING", "TAX"})
+_V2026_CHARGES = {
+    "GIFT_WRAP": ChargeKind.GIFT_WRAP,
+    "GIFTWRAP": ChargeKind.GIFT_WRAP,
+    "COD_FEE": ChargeKind.FEE,
+    "FEE": ChargeKind.FEE,
+    "SERVICE_FEE": ChargeKind.FEE,
+}
 
 
 def _breakdowns(proceeds: dict, currency: str, field: str) -> dict[str, int]:

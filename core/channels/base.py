@@ -4,6 +4,10 @@ Every adapter module exposes `KIND`, `extract(documents)` and `adapt(native)`. C
 - Money is integer minor units of the order's currency; the order totals are the channel's own figures, with
   `subtotal` the merchandise before discounts, so that (tax-exclusive channels)
   total = subtotal - discount_total + shipping_total + tax_total.
+- Whatever else the buyer was charged (fees, tips, gift wrap, service charges, handling, duties) is a
+  `CanonicalCharge`, and units removed after the order was placed are the line's `removed_quantity` (plus a
+  negative "removed" charge when the channel's total already leaves them out), so that
+  canonical.expected_total(order) == order.total for every order whose lines are known.
 - A line's `total` is unit_price * quantity - discount (tax excluded).
 - Times are aware datetimes in the zone the channel gave; a naive time is accepted only where the channel
   documents it as UTC.
@@ -26,8 +30,10 @@ from typing import Any, Protocol, TypeVar
 from core.channels.canonical import (
     CanonicalAddress,
     CanonicalBuyer,
+    CanonicalCharge,
     CanonicalLine,
     CanonicalOrder,
+    ChargeKind,
 )
 from core.channels.countries import to_alpha2
 from core.errors import PayloadError
@@ -422,6 +428,7 @@ def make_line(
     unit_price: int,
     discount: int = 0,
     tax: int = 0,
+    removed_quantity: int = 0,
 ) -> CanonicalLine:
     """A canonical line (total = unit_price * quantity - discount), kept with a warning when it has no SKU."""
     channel_sku = clean(sku)
@@ -436,7 +443,34 @@ def make_line(
         discount=discount,
         tax=tax,
         total=unit_price * quantity - discount,
+        removed_quantity=max(0, min(removed_quantity, quantity)),
     )
+
+
+def make_charges(*items: tuple[str, str, int] | tuple[str, str, int, int]) -> tuple[CanonicalCharge, ...]:
+    """Charges from (kind, title, amount[, tax]) tuples, leaving out those of no amount and no tax."""
+    made = []
+    for item in items:
+        kind, title, amount, *rest = item
+        tax = rest[0] if rest else 0
+        if amount or tax:
+            made.append(CanonicalCharge(kind=str(kind), title=title, amount=amount, tax=tax))
+    return tuple(made)
+
+
+def removed_units_charge(lines: Sequence[CanonicalLine], gap: int) -> tuple[CanonicalCharge, ...]:
+    """A "removed" charge when the channel's total leaves out exactly the units removed from lines.
+
+    `gap` is total - (what the order adds up to without it). Channels that keep their original totals after
+    an edit or refund need none: the removed units stay in the subtotal and the total alike."""
+    removed = sum(
+        divide(line.total, line.quantity) * line.removed_quantity for line in lines if line.quantity
+    )
+    if removed and gap == -removed:
+        units = sum(line.removed_quantity for line in lines)
+        title = f"{units} unit(s) removed after ordering"
+        return (CanonicalCharge(ChargeKind.REMOVED.value, title, -removed),)
+    return ()
 
 
 def require_lines(raw_lines: list, field: str) -> None:

@@ -14,8 +14,8 @@ A webhook carries only the order id: it gives an Extracted with the error saying
 
 Money is decimal strings ("79.0000") in the order's `currency_code`. Totals: subtotal = subtotal_ex_tax,
 discounts = discount_amount + coupon_discount, shipping = shipping_cost_ex_tax + handling_cost_ex_tax, tax =
-total_tax, total = total_inc_tax; gift wrapping (wrapping_cost_ex_tax) has no canonical place, so an order
-with wrapping (or any other difference) holds with "totals do not add up: ...". A line's unit price is
+total_tax, total = total_inc_tax; gift wrapping (wrapping_cost_ex_tax) is a gift_wrap charge. An order whose
+figures still differ holds with "totals do not add up: ...". A line's unit price is
 price_ex_tax, its discount the sum of its applied_discounts, its tax total_tax. Times are RFC 2822
 ("Tue, 05 Mar 2019 21:14:26 +0000"). customer_id 0 is a guest. Status follows status_id.
 
@@ -44,6 +44,7 @@ from core.channels.base import (
     load_document,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     money,
     no_order,
@@ -53,7 +54,13 @@ from core.channels.base import (
     reads_payload,
     unknown_status,
 )
-from core.channels.canonical import CanonicalAddress, CanonicalLine, CanonicalOrder, ChannelStatus
+from core.channels.canonical import (
+    CanonicalAddress,
+    CanonicalLine,
+    CanonicalOrder,
+    ChannelStatus,
+    ChargeKind,
+)
 from core.channels.http import ChannelHttpError, HttpClient, HttpResponse
 from core.channels.polling_base import MAX_PAGES, Page, PollError, text_credential
 from core.errors import PayloadError
@@ -261,13 +268,19 @@ def adapt(native: dict) -> CanonicalOrder:
     shipping_total = amount("shipping_cost_ex_tax") + amount("handling_cost_ex_tax")
     tax_total = amount("total_tax")
     total = amount("total_inc_tax")
-    charged = subtotal - discount_total + shipping_total + tax_total
+    order_charges = make_charges(
+        (
+            ChargeKind.GIFT_WRAP,
+            "Gift wrapping",
+            amount("wrapping_cost_ex_tax"),
+            amount("wrapping_cost_tax") if clean(native.get("wrapping_cost_tax")) else 0,
+        ),
+    )
+    charged = subtotal - discount_total + shipping_total + tax_total + sum(c.amount for c in order_charges)
     if charged != total:
-        wrapping = amount("wrapping_cost_ex_tax")
-        detail = f" (gift wrapping {wrapping} not placed)" if wrapping else ""
         warnings.append(
-            f"totals do not add up: subtotal - discounts + shipping + tax = {charged}, "
-            f"order total {total}{detail}"
+            f"totals do not add up: subtotal - discounts + shipping + tax + charges = {charged}, "
+            f"order total {total}"
         )
 
     customer_id = clean(native.get("customer_id"))
@@ -298,6 +311,8 @@ def adapt(native: dict) -> CanonicalOrder:
         shipping_total=shipping_total,
         tax_total=tax_total,
         total=total,
+        charges=order_charges,
+        lines_complete=isinstance(native.get("products"), list),
         refunded_total=abs(amount("refunded_amount")),
         source=first(native.get("order_source"), native.get("external_source")),
         note=clean(native.get("customer_message")),

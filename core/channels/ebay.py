@@ -31,6 +31,7 @@ from core.channels.base import (
     first,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     money,
     optional_time,
@@ -40,7 +41,13 @@ from core.channels.base import (
     require_lines,
     unknown_status,
 )
-from core.channels.canonical import CanonicalAddress, CanonicalLine, CanonicalOrder, ChannelStatus
+from core.channels.canonical import (
+    CanonicalAddress,
+    CanonicalLine,
+    CanonicalOrder,
+    ChannelStatus,
+    ChargeKind,
+)
 from core.channels.http import HttpClient, HttpResponse
 from core.channels.outbound_base import (
     OutboundError,
@@ -150,6 +157,20 @@ def adapt(native: dict) -> CanonicalOrder:
         shipping_total=amount("deliveryCost"),
         tax_total=amount("tax"),
         total=amount("total"),
+        # Charged beside the items: a fee eBay adds for some categories, and an adjustment (a credit when
+        # negative) the seller or eBay made to the order.
+        charges=make_charges(
+            (ChargeKind.FEE, "Fee", amount("fee")),
+            (
+                ChargeKind.OTHER,
+                "Adjustment",
+                money(
+                    as_dict(pricing.get("adjustment"), "pricingSummary.adjustment").get("value"),
+                    currency,
+                    "pricingSummary.adjustment",
+                ),
+            ),
+        ),
         refunded_total=_refunded(native, raw_items, currency),
         source=first(raw_items[0].get("purchaseMarketplaceId")) if raw_items else None,
         note=clean(native.get("buyerCheckoutNotes")),

@@ -31,12 +31,14 @@ from core.channels.base import (
     full_name,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     money,
     optional_time,
     parse_time,
     quantity,
     reads_payload,
+    removed_units_charge,
     require_lines,
     unknown_status,
 )
@@ -46,6 +48,7 @@ from core.channels.canonical import (
     CanonicalOrder,
     CanonicalShipment,
     ChannelStatus,
+    ChargeKind,
 )
 from core.channels.http import HttpClient, HttpResponse
 from core.channels.outbound_base import (
@@ -111,8 +114,10 @@ def adapt(native: dict) -> CanonicalOrder:
 
     raw_lines = as_list(native.get("line_items"), "line_items")
     require_lines(raw_lines, "line_items")
+    cancelled_units = _cancelled_units(native)
     lines = tuple(
-        _line(as_dict(raw, f"line_items[{i}]"), i, currency, warnings) for i, raw in enumerate(raw_lines)
+        _line(as_dict(raw, f"line_items[{i}]"), i, currency, warnings, cancelled_units)
+        for i, raw in enumerate(raw_lines)
     )
     shipping_address = _address(native.get("shipping_address"), "shipping_address", warnings)
     billing_address = _address(native.get("billing_address"), "billing_address", warnings)
@@ -139,6 +144,19 @@ def adapt(native: dict) -> CanonicalOrder:
         subtotal = _amount(native, "total_line_items_price", currency)
     else:
         subtotal = sum(line.unit_price * line.quantity for line in lines)
+
+    discount_total = _amount(native, "total_discounts", currency)
+    tax_total = _amount(native, "total_tax", currency)
+    total = _amount(native, "total_price", currency)
+    taxes_included = native.get("taxes_included") is True
+    order_charges = make_charges(
+        (ChargeKind.TIP, "Tip", money(native.get("total_tip_received"), currency, "total_tip_received")),
+        (ChargeKind.FEE, "Additional fees", _first_amount(native, currency, _FEE_KEYS)),
+        (ChargeKind.DUTY, "Duties", _first_amount(native, currency, _DUTY_KEYS)),
+    )
+    added = subtotal - discount_total + shipping_total + (0 if taxes_included else tax_total)
+    added += sum(charge.amount for charge in order_charges)
+    order_charges += removed_units_charge(lines, total - added)
 
     customer = as_dict(native.get("customer"), "customer")
     return CanonicalOrder(
@@ -170,16 +188,54 @@ def adapt(native: dict) -> CanonicalOrder:
         lines=lines,
         shipping_method=first(first_shipping.get("code"), first_shipping.get("title")),
         subtotal=subtotal,
-        discount_total=_amount(native, "total_discounts", currency),
+        discount_total=discount_total,
         shipping_total=shipping_total,
-        tax_total=_amount(native, "total_tax", currency),
-        total=_amount(native, "total_price", currency),
+        tax_total=tax_total,
+        total=total,
+        charges=order_charges,
+        taxes_included=taxes_included,
         refunded_total=_refunded(native, currency),
         shipments=_shipments(native),
         source=source,
         note=clean(native.get("note")),
         warnings=tuple(warnings),
     )
+
+
+# Additional fees and duties: the amounts charged at checkout, before any later refund of them.
+_FEE_KEYS = ("original_total_additional_fees", "total_additional_fees")
+_DUTY_KEYS = ("original_total_duties", "total_duties")
+
+
+def _first_amount(native: dict, currency: str, keys: Sequence[str]) -> int:
+    """The first of these amounts the order carries (as `<key>_set` or plain); 0 when none."""
+    for key in keys:
+        if _has_amount(native, key):
+            return _amount(native, key, currency)
+    return 0
+
+
+def _removed(raw: dict, refunded: dict[str, int], field: str) -> int:
+    """Units of a line removed after ordering: quantity - current_quantity (edits and refunds), else the
+    units refunded with restock type "cancel" (taken off before they were fulfilled)."""
+    if clean(raw.get("current_quantity")) is not None:
+        ordered = quantity(raw.get("quantity"), f"{field}.quantity")
+        return max(0, ordered - quantity(raw.get("current_quantity"), f"{field}.current_quantity"))
+    return refunded.get(clean(raw.get("id")) or "", 0)
+
+
+def _cancelled_units(native: dict) -> dict[str, int]:
+    """Line item id -> units refunded before fulfilment (refund_line_items with restock_type "cancel")."""
+    units: dict[str, int] = {}
+    for i, refund in enumerate(as_list(native.get("refunds"), "refunds")):
+        items = as_list(as_dict(refund, f"refunds[{i}]").get("refund_line_items"), "refund_line_items")
+        for j, raw in enumerate(items):
+            item = as_dict(raw, f"refunds[{i}].refund_line_items[{j}]")
+            line_id = clean(item.get("line_item_id"))
+            if line_id and clean(item.get("restock_type")) == "cancel":
+                count = quantity(item.get("quantity"), f"refunds[{i}].refund_line_items[{j}].quantity")
+                units[line_id] = units.get(line_id, 0) + count
+    return units
 
 
 def _status(
@@ -216,7 +272,9 @@ def _amount(obj: dict, key: str, currency: str, field: str | None = None) -> int
     return money(obj.get(key), currency, field or key)
 
 
-def _line(raw: dict, index: int, currency: str, warnings: list[str]) -> CanonicalLine:
+def _line(
+    raw: dict, index: int, currency: str, warnings: list[str], cancelled_units: dict[str, int]
+) -> CanonicalLine:
     """One line item; discount from discount_allocations (else total_discount), tax from tax_lines."""
     field = f"line_items[{index}]"
     allocations = as_list(raw.get("discount_allocations"), f"{field}.discount_allocations")
@@ -244,6 +302,7 @@ def _line(raw: dict, index: int, currency: str, warnings: list[str]) -> Canonica
         unit_price=_amount(raw, "price", currency, f"{field}.price"),
         discount=discount,
         tax=tax,
+        removed_quantity=_removed(raw, cancelled_units, field),
     )
 
 

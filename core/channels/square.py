@@ -50,6 +50,7 @@ from core.channels.base import (
     load_document,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     minor_units,
     no_order,
@@ -67,6 +68,7 @@ from core.channels.canonical import (
     CanonicalReturnLine,
     CanonicalShipment,
     ChannelStatus,
+    ChargeKind,
 )
 from core.channels.http import HttpClient, HttpResponse
 from core.channels.outbound_base import Request, access_token, need, send, stock_quantity
@@ -230,6 +232,10 @@ def adapt(native: dict) -> CanonicalOrder:
         subtotal=sum(_gross(raw, f"line_items[{i}]") for i, raw in enumerate(raw_lines)),
         discount_total=amount("total_discount_money"),
         shipping_total=amount("total_service_charge_money") if shipped else 0,
+        charges=make_charges(
+            *([] if shipped else _service_charges(native, amount("total_service_charge_money"))),
+            (ChargeKind.TIP, "Tip", amount("total_tip_money")),
+        ),
         tax_total=amount("total_tax_money"),
         total=amount("total_money"),
         refunded_total=refunded_total,
@@ -308,6 +314,21 @@ def _is_paid(native: dict) -> bool:
     )
     total = minor_units(as_dict(native.get("total_money"), "total_money").get("amount"), "total_money")
     return tendered >= total
+
+
+def _service_charges(native: dict, total: int) -> list[tuple[str, str, int]]:
+    """Service charges of an order not shipped, each by its name (an auto-gratuity is a tip); one
+    "Service charge" of Square's total when the listed ones don't add up to it."""
+    listed = []
+    for i, raw in enumerate(as_list(native.get("service_charges"), "service_charges")):
+        charge = as_dict(raw, f"service_charges[{i}]")
+        money_value = as_dict(charge.get("applied_money") or charge.get("amount_money"), "applied_money")
+        value = minor_units(money_value.get("amount"), f"service_charges[{i}].applied_money")
+        kind = ChargeKind.TIP if clean(charge.get("type")) == "AUTO_GRATUITY" else ChargeKind.SERVICE_CHARGE
+        listed.append((kind.value, clean(charge.get("name")) or "Service charge", value))
+    if sum(item[2] for item in listed) == total:
+        return listed
+    return [(ChargeKind.SERVICE_CHARGE.value, "Service charge", total)]
 
 
 def _line(raw: dict, index: int, warnings: list[str]) -> CanonicalLine:

@@ -9,8 +9,9 @@ Each order line carries its charges (`charges.charge[]`): PRODUCT is the line's 
 quantity, SHIPPING its share of shipping, each with its own tax; DISCOUNT (or a negative amount) lowers the
 line.
 Walmart (US) gives no order total, so the total is what the charges and their taxes add up to; a charge of any
-other type has no place in the canonical totals and holds the order ("totals do not add up: ..."). Where an
-`orderTotal` is given (Walmart Mexico) it is the total. Refunded charges (`refund.refundCharges`) make the
+other type (a fee, gift wrap, ...) is an order charge named after it and its line. Where an `orderTotal` is
+given (Walmart Mexico) it is the total, and a difference from the charges holds the order ("totals do not add
+up: ..."). Refunded charges (`refund.refundCharges`) make the
 refunded total. A line's status is the last of its `orderLineStatuses`; the order is CANCELLED when every
 line is, SHIPPED when every line still standing has shipped or been delivered, else PAID (Walmart releases
 orders paid). The buyer's email is a relay address (...@relay.walmart.com) and is flagged as such; the
@@ -42,6 +43,7 @@ from core.channels.base import (
     first,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     money,
     parse_time,
@@ -56,6 +58,7 @@ from core.channels.canonical import (
     CanonicalOrder,
     CanonicalShipment,
     ChannelStatus,
+    ChargeKind,
 )
 from core.channels.http import HttpClient, HttpResponse
 from core.channels.outbound_base import (
@@ -130,23 +133,23 @@ def adapt(native: dict) -> CanonicalOrder:
     currency = currency_code(_currency_of(native, raw_lines))
 
     parts = {"subtotal": 0, "discount": 0, "shipping": 0, "tax": 0, "other": 0}
-    unplaced: list[str] = []
+    unplaced: list[tuple[str, str, int, int]] = []
     lines = tuple(_line(raw, i, currency, parts, unplaced, warnings) for i, raw in enumerate(raw_lines))
     refunded = sum(_refunded(raw, i, currency) for i, raw in enumerate(raw_lines))
     line_statuses = [_line_status(raw) for raw in raw_lines]
     status, raw_status = _status(line_statuses, warnings)
 
-    charged = parts["subtotal"] - parts["discount"] + parts["shipping"] + parts["tax"]
+    order_charges = make_charges(*unplaced)
+    charged = parts["subtotal"] - parts["discount"] + parts["shipping"] + parts["tax"] + parts["other"]
     order_total = as_dict(native.get("orderTotal"), "orderTotal")
     if clean(order_total.get("amount")) is not None:
         total = money(order_total.get("amount"), currency, "orderTotal.amount")
     else:
-        total = charged + parts["other"]
+        total = charged
     if charged != total:
-        detail = f" ({', '.join(unplaced)} not placed)" if unplaced else ""
         warnings.append(
-            f"totals do not add up: subtotal - discounts + shipping + tax = {charged}, "
-            f"order total {total}{detail}"
+            f"totals do not add up: subtotal - discounts + shipping + tax + charges = {charged}, "
+            f"order total {total}"
         )
     if total > 0 and refunded >= total:
         status = ChannelStatus.REFUNDED
@@ -190,6 +193,7 @@ def adapt(native: dict) -> CanonicalOrder:
         shipping_total=parts["shipping"],
         tax_total=parts["tax"],
         total=total,
+        charges=order_charges,
         fulfilled_by_channel=by_walmart,
         refunded_total=refunded,
         shipments=tuple(s for raw in raw_lines for s in _shipments(raw)),
@@ -234,8 +238,22 @@ def _currency_of(native: dict, lines: list[dict]) -> Any:
     return code
 
 
+def _charge_kind(charge_type: str, name: str) -> str:
+    """A line charge that is neither product, discount nor shipping: gift wrap, fee or other."""
+    if "WRAP" in charge_type or "wrap" in name.lower():
+        return ChargeKind.GIFT_WRAP.value
+    if charge_type == "FEE" or "fee" in name.lower():
+        return ChargeKind.FEE.value
+    return ChargeKind.OTHER.value
+
+
 def _line(
-    raw: dict, index: int, currency: str, parts: dict[str, int], unplaced: list[str], warnings: list[str]
+    raw: dict,
+    index: int,
+    currency: str,
+    parts: dict[str, int],
+    unplaced: list[tuple[str, str, int, int]],
+    warnings: list[str],
 ) -> CanonicalLine:
     """One order line: merchandise from PRODUCT charges (whole quantity), its discounts and all its taxes."""
     field = f"orderLines.orderLine[{index}]"
@@ -267,9 +285,8 @@ def _line(
             parts["shipping"] += amount
         else:
             parts["other"] += amount
-            unplaced.append(
-                f"{clean(charge.get('chargeName')) or kind or 'charge'} {amount} on line {index + 1}"
-            )
+            name = clean(charge.get("chargeName")) or kind.title() or "Charge"
+            unplaced.append((_charge_kind(kind, name), f"{name} (line {index + 1})", amount, charge_tax))
     return make_line(
         warnings,
         index + 1,

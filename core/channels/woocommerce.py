@@ -33,6 +33,7 @@ from core.channels.base import (
     full_name,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     money,
     optional_time,
@@ -44,10 +45,12 @@ from core.channels.base import (
 )
 from core.channels.canonical import (
     CanonicalAddress,
+    CanonicalCharge,
     CanonicalLine,
     CanonicalOrder,
     CanonicalShipment,
     ChannelStatus,
+    ChargeKind,
 )
 from core.channels.http import HttpClient, HttpResponse
 from core.channels.outbound_base import Request, need, send, stock_quantity
@@ -148,12 +151,17 @@ def adapt(native: dict) -> CanonicalOrder:
         lines=lines,
         # Method titles arrive HTML-escaped like product names ("Ground Advantage&#8482;").
         shipping_method=_unescape(first(first_shipping.get("method_title"), first_shipping.get("method_id"))),
-        # WooCommerce gives no order subtotal: it is the sum of the line subtotals (before coupons).
-        subtotal=sum(line.unit_price * line.quantity for line in lines),
+        # WooCommerce gives no order subtotal: it is the sum of the line subtotals (before coupons), as
+        # given (a unit price rounded from a subtotal of 3 units at 10.00 would not add up again).
+        subtotal=sum(
+            money(as_dict(raw, f"line_items[{i}]").get("subtotal"), currency, f"line_items[{i}].subtotal")
+            for i, raw in enumerate(raw_lines)
+        ),
         discount_total=money(native.get("discount_total"), currency, "discount_total"),
         shipping_total=money(native.get("shipping_total"), currency, "shipping_total"),
         tax_total=money(native.get("total_tax"), currency, "total_tax"),
         total=money(native.get("total"), currency, "total"),
+        charges=_fees(native, currency),
         refunded_total=sum(
             abs(money(as_dict(raw, f"refunds[{i}]").get("total"), currency, f"refunds[{i}].total"))
             for i, raw in enumerate(as_list(native.get("refunds"), "refunds"))
@@ -163,6 +171,20 @@ def adapt(native: dict) -> CanonicalOrder:
         note=clean(native.get("customer_note")),
         warnings=tuple(warnings),
     )
+
+
+def _fees(native: dict, currency: str) -> tuple[CanonicalCharge, ...]:
+    """Fee lines (payment surcharges, gift wrap, negative fees used as discounts): charges, their tax being
+    in total_tax already. A fee named like gift wrapping is one."""
+    fees = []
+    for i, raw in enumerate(as_list(native.get("fee_lines"), "fee_lines")):
+        fee = as_dict(raw, f"fee_lines[{i}]")
+        title = _unescape(clean(fee.get("name"))) or "Fee"
+        kind = ChargeKind.GIFT_WRAP if "wrap" in title.lower() else ChargeKind.FEE
+        amount = money(fee.get("total"), currency, f"fee_lines[{i}].total")
+        tax = money(fee.get("total_tax"), currency, f"fee_lines[{i}].total_tax")
+        fees.append((kind, title, amount, tax))
+    return make_charges(*fees)
 
 
 def _method(shipping_line: dict) -> str | None:

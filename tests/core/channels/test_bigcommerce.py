@@ -18,7 +18,7 @@ from app import create_app
 from core.channel_sync.polling import poll_channel
 from core.channels import bigcommerce, registry
 from core.channels.base import MissingCredentials
-from core.channels.canonical import ChannelStatus
+from core.channels.canonical import CanonicalCharge, ChannelStatus, expected_total
 from core.channels.http import HttpClient
 from core.db import make_engine, make_session_factory
 from core.errors import PayloadError
@@ -314,15 +314,25 @@ def test_bigcommerce_refunded_amount_is_the_refunded_total():
     assert order.refunded_total == 1200 and order.status is ChannelStatus.PAID
 
 
-def test_bigcommerce_gift_wrapping_has_no_place_and_holds_the_order():
+def test_bigcommerce_gift_wrapping_is_a_charge_and_the_totals_add_up():
     order = bigcommerce.adapt(
         _joined()
-        | {"wrapping_cost_ex_tax": "4.0000", "wrapping_cost_inc_tax": "4.0000", "total_inc_tax": "74.8400"}
+        | {
+            "wrapping_cost_ex_tax": "4.0000",
+            "wrapping_cost_inc_tax": "4.0000",
+            "wrapping_cost_tax": "0.0000",
+            "total_inc_tax": "74.8400",
+        }
     )
     assert order.total == 7484
+    assert order.charges == (CanonicalCharge("gift_wrap", "Gift wrapping", 400),)
+    assert expected_total(order) == 7484 and order.warnings == ()
+
+
+def test_bigcommerce_total_that_still_differs_holds_the_order():
+    order = bigcommerce.adapt(_joined() | {"total_inc_tax": "74.8400"})
     assert order.warnings == (
-        "totals do not add up: subtotal - discounts + shipping + tax = 7084, order total 7484 "
-        "(gift wrapping 400 not placed)",
+        "totals do not add up: subtotal - discounts + shipping + tax + charges = 7084, order total 7484",
     )
 
 
