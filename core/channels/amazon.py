@@ -33,8 +33,10 @@ from core.channels.base import (
     check_shipping_address,
     clean,
     currency_code,
+    currency_or_hold,
     divide,
     first,
+    lines_missing,
     load_document,
     make_address,
     make_buyer,
@@ -43,10 +45,9 @@ from core.channels.base import (
     money,
     no_order,
     optional_time,
-    parse_time,
+    placed_time,
     quantity,
     reads_payload,
-    require_lines,
     unknown_status,
 )
 from core.channels.canonical import (
@@ -331,7 +332,7 @@ def _adapt_v0(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=external_id,
-        placed_at=parse_time(native.get("PurchaseDate"), "PurchaseDate"),
+        placed_at=placed_time(native.get("PurchaseDate"), "PurchaseDate", warnings),
         updated_at=optional_time(native.get("LastUpdateDate"), "LastUpdateDate"),
         currency=currency,
         status=status,
@@ -418,10 +419,11 @@ def _adapt_v2026(native: dict) -> CanonicalOrder:
         as_dict(raw, f"orderItems[{i}]")
         for i, raw in enumerate(as_list(native.get("orderItems"), "orderItems"))
     ]
-    require_lines(items, "orderItems")
+    if not items:
+        warnings.append(lines_missing("orderItems"))
     proceeds = as_dict(native.get("proceeds"), "proceeds")
     sales_channel = as_dict(native.get("salesChannel"), "salesChannel")
-    currency = currency_code(_v2026_currency(proceeds, items, sales_channel))
+    currency = currency_or_hold(_v2026_currency(proceeds, items, sales_channel), "currency", warnings)
     fulfillment = as_dict(native.get("fulfillment"), "fulfillment")
     raw_status = clean(fulfillment.get("fulfillmentStatus"))
     status = _status(raw_status, warnings)
@@ -471,7 +473,7 @@ def _adapt_v2026(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=external_id,
-        placed_at=parse_time(native.get("createdTime"), "createdTime"),
+        placed_at=placed_time(native.get("createdTime"), "createdTime", warnings),
         updated_at=optional_time(native.get("lastUpdatedTime"), "lastUpdatedTime"),
         currency=currency,
         status=status,
@@ -491,6 +493,7 @@ def _adapt_v2026(native: dict) -> CanonicalOrder:
         tax_total=tax_total,
         total=total,
         charges=order_charges,
+        lines_complete=bool(items),
         fulfilled_by_channel=by_amazon,
         shipments=_packages(native),
         source=first(sales_channel.get("marketplaceName"), sales_channel.get("channelName")),

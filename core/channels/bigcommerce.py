@@ -9,8 +9,12 @@ are then joined to their order by id, so `adapt(native)` reads the order with bo
 products were not fetched is still an order, with no lines and the warning PRODUCTS_NOT_FETCHED; one whose
 shipping addresses were not fetched has none, with the warning ADDRESSES_NOT_FETCHED (both hold it).
 
-A webhook carries only the order id: it gives an Extracted with the error saying the order must be fetched
-(GET /v2/orders/{id}); the channel's poll (`poll_pages`) fetches it with its products and addresses.
+Webhooks (store/order/created, updated, statusUpdated, archived, ...) carry only the order id: each gives an
+Extracted naming the order to fetch (`fetch`), and `fetch_orders` fetches it, with its products and shipping
+addresses, as the poll does (core.channel_sync.polling.fetch_announced_orders, run by the worker); the poll
+(`poll_pages`) finds it too. BigCommerce does not sign webhooks: the hook is registered (POST
+/v3/hooks) with the custom header `X-Crossdock-Webhook-Token: <the channel's webhook secret>`, which every
+delivery carries and we compare in constant time.
 
 Money is decimal strings ("79.0000") in the order's `currency_code`. Totals: subtotal = subtotal_ex_tax,
 discounts = discount_amount + coupon_discount, shipping = shipping_cost_ex_tax + handling_cost_ex_tax, tax =
@@ -30,9 +34,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import quote
 
 from core.channels.base import (
     Extracted,
+    WebhookScheme,
     adapt_all,
     as_dict,
     as_list,
@@ -49,7 +55,7 @@ from core.channels.base import (
     money,
     no_order,
     optional_time,
-    parse_time,
+    placed_time,
     quantity,
     reads_payload,
     unknown_status,
@@ -66,6 +72,7 @@ from core.channels.polling_base import MAX_PAGES, Page, PollError, text_credenti
 from core.errors import PayloadError
 
 KIND = "bigcommerce"
+WEBHOOK = WebhookScheme("X-Crossdock-Webhook-Token", None, None, secret_header=True)
 ORDERS_PATH = "/v2/orders"
 PAGE_SIZE = 50
 PRODUCTS_PAGE_SIZE = 250  # the most BigCommerce gives in one page
@@ -197,7 +204,7 @@ def _join(order: Any, joined: dict[str, dict[str, list[dict]]]) -> Any:
 
 
 def _webhook(body: dict) -> Extracted:
-    """An order webhook names the order and nothing more: it must be fetched."""
+    """An order webhook names the order and nothing more: it is to be fetched."""
     scope = clean(body.get("scope")) or ""
     data = as_dict(body.get("data"), "data")
     order_id = clean(data.get("id"))
@@ -206,11 +213,31 @@ def _webhook(body: dict) -> Extracted:
     return Extracted(
         native=body,
         order=None,
-        error=(
-            f"webhook {scope!r} carries only the id of order {order_id}: "
-            f"fetch it with GET {ORDERS_PATH}/{order_id} (the channel's next poll does)"
-        ),
+        error=f"webhook {scope!r} carries only the id of order {order_id}: to be fetched",
+        fetch=order_id,
     )
+
+
+def fetch_orders(client: HttpClient, credentials: Mapping[str, Any], order_ids: Sequence[str]) -> Page:
+    """GET /v2/orders/{id} of each announced order, with its products and shipping addresses: one Page, its
+    documents read together. An order the channel no longer has (404) is reported in the page's errors."""
+    headers = {"X-Auth-Token": text_credential(credentials, "access_token")}
+    page = Page()
+    for order_id in order_ids:
+        path = f"{ORDERS_PATH}/{quote(str(order_id), safe='')}"
+        try:
+            response = client.get(path, headers=headers)
+            if not isinstance(response.data, dict):
+                raise PollError(f"GET {path}: expected a JSON object, got {response.text[:200]!r}")
+            bodies = [("order", response), *_sub_resources(client, str(order_id), headers)]
+        except ChannelHttpError as exc:
+            if exc.retryable:
+                raise
+            page.errors.append(f"order {order_id}: {exc}")
+            continue
+        page.bodies += bodies
+        page.orders += 1
+    return page
 
 
 @reads_payload
@@ -288,7 +315,7 @@ def adapt(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=external_id,
-        placed_at=parse_time(native.get("date_created"), "date_created"),
+        placed_at=placed_time(native.get("date_created"), "date_created", warnings),
         updated_at=optional_time(native.get("date_modified"), "date_modified"),
         currency=currency,
         status=status,

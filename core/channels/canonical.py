@@ -120,7 +120,10 @@ class CanonicalOrder:
     )
     external_id: str  # the channel's own id for the order, the one its API fetches it by
     number: str | None  # the number the channel shows the buyer (Shopify "#1001", Woo "727"), if different
-    placed_at: datetime  # aware, in the zone the channel gave
+    # aware, in the zone the channel gave; None when the payload lacks it (a list limited by a fields
+    # filter): the order is held with a warning, and the time it was received stands in until the channel
+    # sends the full order
+    placed_at: datetime | None
     updated_at: datetime | None  # the channel's last-modified time: newer updates win, older are ignored
     currency: str  # ISO 4217
     status: ChannelStatus

@@ -25,21 +25,21 @@ from core.channels.base import (
     as_list,
     check_shipping_address,
     clean,
-    currency_code,
+    currency_or_hold,
     extract_json,
     first,
     full_name,
+    given_lines,
     make_address,
     make_buyer,
     make_charges,
     make_line,
     money,
     optional_time,
-    parse_time,
+    placed_time,
     quantity,
     reads_payload,
     removed_units_charge,
-    require_lines,
     unknown_status,
 )
 from core.channels.canonical import (
@@ -79,9 +79,21 @@ def extract(documents: Sequence[Any]) -> list[Extracted]:
     return extract_json(documents, _find_orders, adapt, _EXPECTED)
 
 
+# Fields an order object has and its sub-resources (refunds, transactions, fulfillments: they name their
+# order_id) lack; a list limited by a `fields` filter keeps at least one besides the id.
+_ORDER_FIELDS = ("line_items", "order_number", "financial_status", "total_price", "name", "created_at")
+
+
 def _is_order(item: Any) -> bool:
-    """An order object (a refund has refund_line_items instead of line_items)."""
-    return isinstance(item, dict) and "line_items" in item and "refund_line_items" not in item
+    """An order object, whole or limited by a fields filter (a refund has refund_line_items, a
+    transaction or fulfillment names its order_id)."""
+    return (
+        isinstance(item, dict)
+        and ("id" in item or "line_items" in item)
+        and "refund_line_items" not in item
+        and "order_id" not in item
+        and any(key in item for key in _ORDER_FIELDS)
+    )
 
 
 def _find_orders(data: Any) -> list | None:
@@ -104,7 +116,7 @@ def adapt(native: dict) -> CanonicalOrder:
     external_id = clean(native.get("id"))
     if external_id is None:
         raise PayloadError("id: missing")
-    currency = currency_code(native.get("currency"))
+    currency = currency_or_hold(native.get("currency"), "currency", warnings)
     financial = clean(native.get("financial_status"))
     fulfillment = clean(native.get("fulfillment_status"))
     status = _status(native, financial, fulfillment, warnings)
@@ -112,8 +124,7 @@ def adapt(native: dict) -> CanonicalOrder:
     if clean(native.get("cancelled_at")):
         raw_status += "/cancelled"
 
-    raw_lines = as_list(native.get("line_items"), "line_items")
-    require_lines(raw_lines, "line_items")
+    raw_lines = given_lines(native, "line_items", warnings)
     cancelled_units = _cancelled_units(native)
     lines = tuple(
         _line(as_dict(raw, f"line_items[{i}]"), i, currency, warnings, cancelled_units)
@@ -163,7 +174,9 @@ def adapt(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=first(native.get("name"), native.get("order_number")),
-        placed_at=parse_time(first(native.get("created_at"), native.get("processed_at")), "created_at"),
+        placed_at=placed_time(
+            first(native.get("created_at"), native.get("processed_at")), "created_at", warnings
+        ),
         updated_at=optional_time(native.get("updated_at"), "updated_at"),
         currency=currency,
         status=status,
@@ -194,6 +207,7 @@ def adapt(native: dict) -> CanonicalOrder:
         total=total,
         charges=order_charges,
         taxes_included=taxes_included,
+        lines_complete=bool(raw_lines),
         refunded_total=_refunded(native, currency),
         shipments=_shipments(native),
         source=source,

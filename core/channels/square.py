@@ -43,10 +43,11 @@ from core.channels.base import (
     as_list,
     check_shipping_address,
     clean,
-    currency_code,
+    currency_or_hold,
     divide,
     first,
     full_name,
+    lines_missing,
     load_document,
     make_address,
     make_buyer,
@@ -55,10 +56,9 @@ from core.channels.base import (
     minor_units,
     no_order,
     optional_time,
-    parse_time,
+    placed_time,
     quantity,
     reads_payload,
-    require_lines,
     unknown_status,
 )
 from core.channels.canonical import (
@@ -167,16 +167,18 @@ def adapt(native: dict) -> CanonicalOrder:
     external_id = clean(native.get("id"))
     if external_id is None:
         raise PayloadError("id: missing")
-    currency = currency_code(_currency_of(native))
+    warnings_first: list[str] = []
+    currency = currency_or_hold(_currency_of(native), "currency", warnings_first)
+    warnings.extend(warnings_first)
     raw_lines = [
         as_dict(raw, f"line_items[{i}]")
         for i, raw in enumerate(as_list(native.get("line_items"), "line_items"))
     ]
     lines = tuple(_line(raw, i, warnings) for i, raw in enumerate(raw_lines))
     returns, returned_amount, source_orders = _returns(native, warnings)
-    if not returns:
-        # A return receipt may list only returns; anything else must sell something.
-        require_lines(raw_lines, "line_items")
+    if not returns and not raw_lines:
+        # A return receipt may list only returns; anything else must sell something: held until fetched.
+        warnings.append(lines_missing("line_items"))
     refunded_total = max(returned_amount, _refunds(native))
     fulfillments = [
         as_dict(raw, f"fulfillments[{i}]")
@@ -210,7 +212,7 @@ def adapt(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=clean(native.get("reference_id")),
-        placed_at=parse_time(native.get("created_at"), "created_at"),
+        placed_at=placed_time(native.get("created_at"), "created_at", warnings),
         updated_at=optional_time(native.get("updated_at"), "updated_at"),
         currency=currency,
         status=status,
@@ -241,6 +243,7 @@ def adapt(native: dict) -> CanonicalOrder:
         refunded_total=refunded_total,
         shipments=_shipments(shipped),
         returns=returns,
+        lines_complete=bool(raw_lines or returns),
         source=clean(as_dict(native.get("source"), "source").get("name")),
         note=note,
         warnings=tuple(warnings),

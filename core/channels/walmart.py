@@ -37,19 +37,20 @@ from core.channels.base import (
     as_list,
     check_shipping_address,
     clean,
-    currency_code,
+    currency_or_hold,
     divide,
     extract_json,
     first,
+    lines_missing,
     make_address,
     make_buyer,
     make_charges,
     make_line,
     money,
     parse_time,
+    placed_time,
     quantity,
     reads_payload,
-    require_lines,
     unknown_status,
 )
 from core.channels.canonical import (
@@ -129,8 +130,9 @@ def adapt(native: dict) -> CanonicalOrder:
             as_list(as_dict(native.get("orderLines"), "orderLines").get("orderLine"), "orderLines.orderLine")
         )
     ]
-    require_lines(raw_lines, "orderLines.orderLine")
-    currency = currency_code(_currency_of(native, raw_lines))
+    if not raw_lines:
+        warnings.append(lines_missing("orderLines.orderLine"))
+    currency = currency_or_hold(_currency_of(native, raw_lines), "currency", warnings)
 
     parts = {"subtotal": 0, "discount": 0, "shipping": 0, "tax": 0, "other": 0}
     unplaced: list[tuple[str, str, int, int]] = []
@@ -174,7 +176,7 @@ def adapt(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=first(native.get("customerOrderId"), external_id),
-        placed_at=_time(native.get("orderDate"), "orderDate"),
+        placed_at=_placed(native.get("orderDate"), warnings),
         updated_at=max((d for d in status_dates if d is not None), default=None),
         currency=currency,
         status=status,
@@ -194,6 +196,7 @@ def adapt(native: dict) -> CanonicalOrder:
         tax_total=parts["tax"],
         total=total,
         charges=order_charges,
+        lines_complete=bool(raw_lines),
         fulfilled_by_channel=by_walmart,
         refunded_total=refunded,
         shipments=tuple(s for raw in raw_lines for s in _shipments(raw)),
@@ -213,6 +216,12 @@ def _epoch_ms(value: Any, field: str) -> datetime | None:
         return datetime.fromtimestamp(int(value) / 1000, UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise PayloadError(f"{field}: not a time in epoch milliseconds: {value!r}") from None
+
+
+def _placed(value: Any, warnings: list[str]) -> datetime | None:
+    """orderDate; missing holds the order (placed_time)."""
+    moment = _epoch_ms(value, "orderDate")
+    return moment if moment is not None else placed_time(None, "orderDate", warnings)
 
 
 def _time(value: Any, field: str) -> datetime:

@@ -26,11 +26,12 @@ from core.channels.base import (
     as_list,
     check_shipping_address,
     clean,
-    currency_code,
+    currency_or_hold,
     divide,
     extract_json,
     first,
     full_name,
+    given_lines,
     make_address,
     make_buyer,
     make_charges,
@@ -38,9 +39,9 @@ from core.channels.base import (
     money,
     optional_time,
     parse_time,
+    placed_time,
     quantity,
     reads_payload,
-    require_lines,
     unknown_status,
 )
 from core.channels.canonical import (
@@ -59,7 +60,10 @@ from core.errors import PayloadError
 KIND = "woocommerce"
 WEBHOOK = WebhookScheme("X-WC-Webhook-Signature", "X-WC-Webhook-Delivery-ID", "X-WC-Webhook-Topic")
 
-_EXPECTED = "a WooCommerce order object or a list of them"
+_EXPECTED = (
+    'a WooCommerce order object, a list of them, a batch response {"create": [...], "update": [...]} or '
+    '{"order": {...}} / {"orders": [...]}'
+)
 _STATUSES = {
     "pending": ChannelStatus.PENDING,
     "on-hold": ChannelStatus.PENDING,
@@ -81,15 +85,43 @@ def extract(documents: Sequence[Any]) -> list[Extracted]:
     return extract_json(documents, _find_orders, adapt, _EXPECTED)
 
 
+# Fields of an order object; a refund object has line items and a date too, but none of these.
+_ORDER_FIELDS = ("status", "billing", "order_key", "number", "currency", "line_items")
+# Batch responses (POST orders/batch) list what each action made; deleted orders are not orders to take.
+_BATCH_KEYS = ("create", "update")
+
+
 def _is_order(item: Any) -> bool:
-    """An order object (a refund object has line items too, but no status or billing)."""
-    return isinstance(item, dict) and "line_items" in item and ("status" in item or "billing" in item)
+    """An order object, whole or limited by a `_fields` filter (a refund names who refunded it)."""
+    return (
+        isinstance(item, dict)
+        and "id" in item
+        and "refunded_by" not in item
+        and "amount" not in item
+        and any(key in item for key in _ORDER_FIELDS if key != "line_items" or "status" in item)
+    )
+
+
+def _is_batch_item(item: Any) -> bool:
+    """An order of a batch response, or its error (an item the batch could not create or update)."""
+    return _is_order(item) or (isinstance(item, dict) and isinstance(item.get("error"), dict))
 
 
 def _find_orders(data: Any) -> list | None:
-    """The native orders a document holds; a list of refunds holds none."""
+    """The native orders a document holds: an order, a list of them (the REST list, or a webhook's), a
+    batch response's created and updated orders, or the legacy API's `order` / `orders` envelopes; a list
+    of refunds holds none."""
     if isinstance(data, list):
         return data if any(_is_order(item) for item in data) else None
+    if not isinstance(data, dict):
+        return None
+    if any(isinstance(data.get(key), list) for key in _BATCH_KEYS) and not _is_order(data):
+        items = [item for key in _BATCH_KEYS for item in data.get(key) or [] if _is_batch_item(item)]
+        return items or None
+    if isinstance(data.get("order"), dict):
+        return [data["order"]]
+    if isinstance(data.get("orders"), list):
+        return data["orders"] or None
     return [data] if _is_order(data) else None
 
 
@@ -97,18 +129,22 @@ def _find_orders(data: Any) -> list | None:
 def adapt(native: dict) -> CanonicalOrder:
     """One native order -> canonical; raises PayloadError with an exact reason when it cannot be read."""
     warnings: list[str] = []
+    error = native.get("error")
+    if isinstance(error, dict):
+        raise PayloadError(
+            f"the batch could not save order {native.get('id')}: {error.get('code')}: {error.get('message')}"
+        )
     external_id = clean(native.get("id"))
     if external_id is None:
         raise PayloadError("id: missing")
-    currency = currency_code(native.get("currency"))
+    currency = currency_or_hold(native.get("currency"), "currency", warnings)
     raw_status = clean(native.get("status")) or "none"
     status = _STATUSES.get(raw_status)
     if status is None:
         unknown_status(warnings, raw_status)
         status = ChannelStatus.PENDING
 
-    raw_lines = as_list(native.get("line_items"), "line_items")
-    require_lines(raw_lines, "line_items")
+    raw_lines = given_lines(native, "line_items", warnings)
     lines = tuple(
         _line(as_dict(raw, f"line_items[{i}]"), i, currency, warnings) for i, raw in enumerate(raw_lines)
     )
@@ -132,7 +168,7 @@ def adapt(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=first(native.get("number"), external_id),
-        placed_at=_time(native, "date_created", required=True),
+        placed_at=_time(native, "date_created", required=True, warnings=warnings),
         updated_at=_time(native, "date_modified", required=False),
         currency=currency,
         status=status,
@@ -162,6 +198,7 @@ def adapt(native: dict) -> CanonicalOrder:
         tax_total=money(native.get("total_tax"), currency, "total_tax"),
         total=money(native.get("total"), currency, "total"),
         charges=_fees(native, currency),
+        lines_complete=bool(raw_lines),
         refunded_total=sum(
             abs(money(as_dict(raw, f"refunds[{i}]").get("total"), currency, f"refunds[{i}].total"))
             for i, raw in enumerate(as_list(native.get("refunds"), "refunds"))
@@ -198,13 +235,14 @@ def _unescape(text: str | None) -> str | None:
     return html.unescape(text) if text else text
 
 
-def _time(native: dict, name: str, *, required: bool) -> datetime | None:
-    """`<name>_gmt` read as UTC; without it, the site-local `<name>` only when it carries an offset."""
+def _time(native: dict, name: str, *, required: bool, warnings: list[str] | None = None) -> datetime | None:
+    """`<name>_gmt` read as UTC; without it, the site-local `<name>` only when it carries an offset. A
+    required time missing altogether holds the order (placed_time)."""
     gmt = native.get(f"{name}_gmt")
     if clean(gmt) is not None:
         return parse_time(gmt, f"{name}_gmt", naive_is_utc=True)
     if required:
-        return parse_time(native.get(name), name)
+        return placed_time(native.get(name), name, warnings if warnings is not None else [])
     try:
         return optional_time(native.get(name), name)
     except PayloadError:

@@ -11,7 +11,13 @@ from core.channels.canonical import CanonicalAddress, CanonicalCharge, Canonical
 
 def order_columns(canonical: CanonicalOrder) -> dict[str, Any]:
     """The order row's columns that come from the channel, as stored (truncated to the columns' lengths)."""
-    offset = canonical.placed_at.utcoffset()
+    placed = {}
+    if canonical.placed_at is not None:  # else the order keeps the time we hold (on create: received)
+        offset = canonical.placed_at.utcoffset()
+        placed = {
+            "placed_at": canonical.placed_at,
+            "placed_at_offset_minutes": int(offset.total_seconds() // 60) if offset else 0,
+        }
     return {
         "channel_number": canonical.number,
         "channel_status": canonical.raw_status[:64],
@@ -20,8 +26,7 @@ def order_columns(canonical: CanonicalOrder) -> dict[str, Any]:
         "email": canonical.buyer.email,
         "phone": canonical.buyer.phone,
         "buyer_name": (canonical.buyer.name or "")[:200],
-        "placed_at": canonical.placed_at,
-        "placed_at_offset_minutes": int(offset.total_seconds() // 60) if offset else 0,
+        **placed,
         "channel_updated_at": canonical.updated_at,
         "currency": canonical.currency,
         "subtotal": canonical.subtotal,
