@@ -7,7 +7,8 @@ Documents: RetrieveOrder / CreateOrder / UpdateOrder `{"order": {...}}`, BatchRe
 Money is `{"amount": <minor units>, "currency": "USD"}`. A line's channel SKU is its `catalog_object_id` (the
 catalog item variation: Square orders carry no SKU text); ad-hoc lines have none. Square gives no order
 subtotal: it is the sum of the lines' gross sales (base price plus modifiers, when Square leaves gross sales
-out). Service charges count as shipping only on orders with a shipment or delivery fulfillment. The currency
+out). Service charges count as shipping only on orders with a shipment or delivery fulfillment (gratuities
+never); otherwise they are charges, as tips are. The currency
 is that of the first Money in the order (a return receipt may carry no total_money).
 
 A line sold by measure (`quantity_unit`, e.g. "2.5" pounds) may have a decimal quantity: canonical quantities
@@ -208,6 +209,13 @@ def adapt(native: dict) -> CanonicalOrder:
     def amount(key: str) -> int:
         return minor_units(as_dict(native.get(key), key).get("amount"), key)
 
+    # Service charges are the delivery fee of an order shipped or delivered; gratuities, and every service
+    # charge of an order handed over in the store, are charges.
+    service_charges = _service_charges(native, amount("total_service_charge_money"))
+    shipping_total = 0
+    if shipped:
+        shipping_total = sum(item[2] for item in service_charges if item[0] != ChargeKind.TIP.value)
+        service_charges = [item for item in service_charges if item[0] == ChargeKind.TIP.value]
     return CanonicalOrder(
         channel_kind=KIND,
         external_id=external_id,
@@ -233,11 +241,8 @@ def adapt(native: dict) -> CanonicalOrder:
         else None,
         subtotal=sum(_gross(raw, f"line_items[{i}]") for i, raw in enumerate(raw_lines)),
         discount_total=amount("total_discount_money"),
-        shipping_total=amount("total_service_charge_money") if shipped else 0,
-        charges=make_charges(
-            *([] if shipped else _service_charges(native, amount("total_service_charge_money"))),
-            (ChargeKind.TIP, "Tip", amount("total_tip_money")),
-        ),
+        shipping_total=shipping_total,
+        charges=make_charges(*service_charges, (ChargeKind.TIP, "Tip", amount("total_tip_money"))),
         tax_total=amount("total_tax_money"),
         total=amount("total_money"),
         refunded_total=refunded_total,
@@ -320,8 +325,8 @@ def _is_paid(native: dict) -> bool:
 
 
 def _service_charges(native: dict, total: int) -> list[tuple[str, str, int]]:
-    """Service charges of an order not shipped, each by its name (an auto-gratuity is a tip); one
-    "Service charge" of Square's total when the listed ones don't add up to it."""
+    """The service charges, each by its name (an auto-gratuity is a tip); one "Service charge" of Square's
+    total when the listed ones don't add up to it."""
     listed = []
     for i, raw in enumerate(as_list(native.get("service_charges"), "service_charges")):
         charge = as_dict(raw, f"service_charges[{i}]")

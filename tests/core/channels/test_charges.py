@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from core.channels import amazon, ebay, shopify, square, woocommerce
+from core.channels import amazon, ebay, shopify, square, webshop, woocommerce
 from core.channels.base import make_charges, removed_units_charge
 from core.channels.canonical import (
     CanonicalCharge,
@@ -17,6 +17,7 @@ from core.channels.canonical import (
     expected_total,
     totals_difference,
 )
+from core.errors import PayloadError
 from tests.fixtures import channel_json
 
 
@@ -253,3 +254,47 @@ def test_fixture_orders_without_extras_have_no_charges(kind):
     text = json.dumps(channel_json(kind, names[kind]))
     for item in module.extract([text]):
         assert item.order is not None and item.order.charges == ()
+
+
+def test_square_shipped_order_keeps_delivery_fees_as_shipping_and_gratuity_as_a_tip():
+    native = channel_json("square", "order.json")["order"]
+    native["fulfillments"] = [
+        {
+            "type": "SHIPMENT",
+            "state": "PROPOSED",
+            "shipment_details": {
+                "recipient": {
+                    "display_name": "Ada Lovelace",
+                    "address": {"address_line_1": "1 Old Road", "locality": "London", "country": "GB"},
+                }
+            },
+        }
+    ]
+    native["service_charges"] = [
+        {"name": "Delivery", "type": "CUSTOM", "applied_money": {"amount": 500, "currency": "USD"}},
+        {"name": "Gratuity", "type": "AUTO_GRATUITY", "applied_money": {"amount": 100, "currency": "USD"}},
+    ]
+    native["total_service_charge_money"] = {"amount": 600, "currency": "USD"}
+    native["total_money"] = {"amount": 3301, "currency": "USD"}
+    order = square.adapt(native)
+    assert order.shipping_total == 500
+    assert order.charges == (CanonicalCharge("tip", "Gratuity", 100),)
+    _adds_up(order)
+
+
+def test_webshop_totals_charges_are_read_and_checked():
+    native = channel_json("webshop", "order.json")["order"]
+    native["totals"]["charges"] = [
+        {"kind": "gift_wrap", "title": "Gift box", "amount": "4.50"},
+        {"kind": "tip", "amount": "2.00"},
+    ]
+    native["totals"]["total"] = "153.96"  # 147.46 + 4.50 + 2.00
+    order = webshop.adapt(native)
+    assert order.charges == (
+        CanonicalCharge("gift_wrap", "Gift box", 450),
+        CanonicalCharge("tip", "Tip", 200),
+    )
+    _adds_up(order)
+    native["totals"]["charges"] = [{"kind": "bribe", "amount": "1.00"}]
+    with pytest.raises(PayloadError, match=r"^totals.charges\[0\].kind: one of "):
+        webshop.adapt(native)
