@@ -117,6 +117,8 @@ def test_unknown_currency_is_set_on_the_order_page_and_releases_it(client, db, w
     order = _held_for_currency(db, woo)
     assert order.status == "on_hold" and order.hold_reason == "unknown currency 'ZZZ'"
     agent = signed_in(client, db, "agent")
+    intake_page = client.get("/console/intake").get_data(as_text=True)
+    assert f'<a href="/console/orders/{order.id}">Set the currency, or cancel' in intake_page
     html = client.get(f"/console/orders/{order.id}").get_data(as_text=True)
     assert "set the currency below, or cancel" in html and 'name="currency"' in html
     bad = post(client, order, "currency", {"currency": "EURO", "note": "seller screens"})
