@@ -62,7 +62,7 @@ def _check(folder: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("folder", _folders(CHANNELS), ids=lambda p: p.name)
 def test_every_fixture_order_adds_up(folder: Path) -> None:
-    _check(folder)
+    print(f"{folder.name}: {_check(folder)}")  # which fixture needed what, shown with -s
 
 
 def test_every_fixture_channel_is_checked() -> None:
