@@ -1,7 +1,8 @@
 """Order actions of the console, on the same `console` blueprint, posted from the order panel beside a ticket
 or on the order page: cancel, refund, return for the customer, replacement items, change the address, resend
-an email, release a hold. Each route parses the form, calls one core service, commits, and answers the fresh
-panel fragment (htmx) or a 303 back to the page it came from."""
+an email, fix what holds it (map a channel SKU, set the currency) or release it. Each route parses the form,
+calls one core service, commits, and answers the fresh panel fragment (htmx) or a 303 back to the page it
+came from."""
 
 from __future__ import annotations
 
@@ -235,4 +236,30 @@ def order_release(order_id: int) -> Any:
             g.db, order_id, warnings=warnings, note=note, actor=actor, now=now
         ),
         "Hold cleared.",
+    )
+
+
+@bp.post("/orders/<int:order_id>/map-sku")
+def order_map_sku(order_id: int) -> Any:
+    """Map a held order's channel SKU to one of ours; the orders held for it are released."""
+    channel_sku = request.form.get("channel_sku", "")
+    sku = request.form.get("sku", "")
+    return _act(
+        order_id,
+        lambda actor, now: actions.map_held_sku(g.db, order_id, channel_sku, sku, actor=actor, now=now),
+        f"Mapped {channel_sku.strip()} to {sku.strip()}.",
+    )
+
+
+@bp.post("/orders/<int:order_id>/currency")
+def order_set_currency(order_id: int) -> Any:
+    """Set the currency of an order held for an unknown one, with a note of where it was checked."""
+    currency = request.form.get("currency", "")
+    note = request.form.get("note", "")
+    return _act(
+        order_id,
+        lambda actor, now: actions.set_order_currency(
+            g.db, order_id, currency, note=note, actor=actor, now=now
+        ),
+        lambda order: f"Currency set to {order.currency}.",
     )

@@ -114,11 +114,17 @@ class Worker:
 JOBS: list[JobSpec] = []
 
 # Channel integration (issue 3): order polling, the nightly re-import, stock and shipment pushes.
-from core.channel_sync.jobs import channel_push_job, nightly_reimport_job, poll_channels_job  # noqa: E402
+from core.channel_sync.jobs import (  # noqa: E402
+    channel_push_job,
+    fetch_announced_orders_job,
+    nightly_reimport_job,
+    poll_channels_job,
+)
 
 JOBS += [
     JobSpec("poll_channels_job", poll_channels_job, "interval", {"minutes": 5}),
     JobSpec("channel_push_job", channel_push_job, "interval", {"seconds": 30}),
+    JobSpec("fetch_announced_orders_job", fetch_announced_orders_job, "interval", {"seconds": 30}),
     JobSpec("nightly_reimport_job", nightly_reimport_job, "cron", {"hour": 2, "minute": 30}),
 ]
 

@@ -1,4 +1,5 @@
-"""The worker's channel jobs: send the due channel pushes, poll the polled channels, re-import last night.
+"""The worker's channel jobs: send the due channel pushes, poll the polled channels, fetch the orders webhooks
+announced by id, re-import last night.
 
 These jobs commit step by step (a claim, a send, a page), so they cannot live in the job's single unit of
 work: each runs on sessions of its own, on the bind of the session the worker gives it."""
@@ -11,7 +12,14 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from core.channel_sync.polling import PollResult, poll_channel, polled_channel_codes, reimport_previous_day
+from core.channel_sync.polling import (
+    FetchResult,
+    PollResult,
+    fetch_announced_orders,
+    poll_channel,
+    polled_channel_codes,
+    reimport_previous_day,
+)
 from core.channel_sync.pushes import DispatchResult, dispatch_channel_outbox
 
 log = logging.getLogger("crossdock.channels")
@@ -30,6 +38,11 @@ def job_session_factory(session: Session) -> sessionmaker[Session]:
 def channel_push_job(session: Session, now: datetime) -> DispatchResult:
     """Worker job (every 30 s): send the due channel pushes."""
     return dispatch_channel_outbox(job_session_factory(session), now=now)
+
+
+def fetch_announced_orders_job(session: Session, now: datetime) -> FetchResult:
+    """Worker job (every 30 s): fetch the orders that webhooks announced by id only (BigCommerce)."""
+    return fetch_announced_orders(job_session_factory(session), now=now)
 
 
 def poll_channels_job(session: Session, now: datetime) -> dict[str, str]:

@@ -15,6 +15,12 @@ Like `crossdock import`, a poll owns its transactions. For each page fetched:
    the cursor stops short of it so that the next poll fetches it again.
 The nightly `reimport_previous_day` fetches the last day again without touching the cursor. The worker's jobs
 that run them are in core.channel_sync.jobs.
+
+Orders announced by webhooks that carry only their id (BigCommerce): the webhook is stored and answered at
+once, its payload left `received`; `fetch_announced_orders` (a worker job) fetches each announced order with
+the adapter's `fetch_orders` hook, stores and processes the documents as a poll page, and settles the webhook
+payload: processed with the order, rejected when the channel no longer has it, or left received with the
+error for the next run when the fetch failed (the poll finds the order as well).
 """
 
 from __future__ import annotations
@@ -33,7 +39,8 @@ from core.channels.http import ChannelHttpError, HttpClient
 from core.channels.models import Channel
 from core.channels.polling_base import Page, PollError, PollPages
 from core.db import begin_write
-from core.orders import intake
+from core.orders import intake, statements
+from core.orders.models import InboundPayload, Order
 
 log = logging.getLogger("crossdock.channels")
 
@@ -199,6 +206,7 @@ def _ingest(
     *,
     now: datetime,
     errors: list[str],
+    source: str = "poll",
 ) -> int:
     """Store the page's documents (one commit), then process them together (a second commit)."""
     with factory() as session:
@@ -210,7 +218,7 @@ def _ingest(
                 session,
                 channel,
                 response.text,
-                source="poll",
+                source=source,
                 topic=topic,
                 headers=_kept_headers(response.headers),
                 now=now,
@@ -256,3 +264,146 @@ def _advance_cursor(factory: sessionmaker[Session], channel_id: int, target: dat
 def _kept_headers(headers: dict[str, str]) -> dict[str, str]:
     """The response headers worth keeping with the payload (request ids, rate limits); never credentials."""
     return {k: v for k, v in headers.items() if k.startswith("x-") or k in ("content-type", "date")}
+
+
+# --- orders announced by webhooks ---------------------------------------------------------------------------
+
+FETCH_HOOK = "fetch_orders"
+FETCH_BATCH = 50  # webhook payloads read per run
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """What one run of fetch_announced_orders did: webhooks settled, orders fetched, errors met."""
+
+    webhooks: int
+    orders: int
+    errors: tuple[str, ...] = ()
+
+
+def fetch_announced_orders(
+    factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    client_for: Any = None,
+    limit: int = FETCH_BATCH,
+) -> FetchResult:
+    """Fetch the orders that stored webhooks announced by id, channel by channel, and settle the webhooks.
+
+    `client_for(info)` gives the HTTP client of a channel (tests point it at a local server)."""
+    announced = _announced(factory, limit)
+    settled = orders = 0
+    errors: list[str] = []
+    for info, webhooks in announced:
+        order_ids = list(dict.fromkeys(order_id for _payload_id, ids in webhooks for order_id in ids))
+        failed: dict[str, str] = {}
+        try:
+            client = client_for(info) if client_for else _client_for(info)
+            fetch = registry.hook(info.kind, FETCH_HOOK)
+            page = fetch(client, info.credentials, order_ids)
+            if page.orders:
+                orders += _ingest(factory, info, page, now=now, errors=errors, source="fetch")
+            for error in page.errors:
+                order_id = error.removeprefix("order ").split(":", 1)[0]
+                failed[order_id] = error
+            errors += page.errors
+        except (ChannelHttpError, PollError, MissingCredentials) as exc:
+            reason = (
+                f"channel {info.code!r} has no {exc}" if isinstance(exc, MissingCredentials) else str(exc)
+            )
+            errors.append(f"{info.code}: {reason}")
+            _note_fetch_failure(factory, [payload_id for payload_id, _ids in webhooks], reason, now=now)
+            continue
+        settled += _settle_webhooks(factory, info, webhooks, failed, now=now)
+    if errors:
+        log.warning("fetching announced orders: %d error(s) (first: %s)", len(errors), errors[0])
+    return FetchResult(settled, orders, tuple(errors))
+
+
+def _announced(
+    factory: sessionmaker[Session], limit: int
+) -> list[tuple[_ChannelInfo, list[tuple[int, list[str]]]]]:
+    """The channels with webhooks still to fetch, each with (payload id, announced order ids) of each."""
+    kinds = registry.kinds_with(FETCH_HOOK)
+    with factory() as session:
+        rows = session.execute(
+            select(InboundPayload.id, InboundPayload.body, Channel)
+            .join(Channel, Channel.id == InboundPayload.channel_id)
+            .where(
+                InboundPayload.status == intake.RECEIVED,
+                InboundPayload.source.in_(("webhook", "import")),
+                Channel.kind.in_(kinds),
+                Channel.active.is_(True),
+            )
+            .order_by(InboundPayload.id)
+            .limit(limit)
+        ).all()
+        by_channel: dict[int, tuple[_ChannelInfo, list[tuple[int, list[str]]]]] = {}
+        for payload_id, body, channel in rows:
+            ids = [item.fetch for item in registry.get_adapter(channel.kind).extract([body]) if item.fetch]
+            if not ids:
+                continue
+            info = _ChannelInfo(
+                channel.id,
+                channel.code,
+                channel.kind,
+                channel.base_url,
+                dict(channel.credentials or {}),
+                channel.poll_cursor,
+            )
+            by_channel.setdefault(channel.id, (info, []))[1].append((payload_id, ids))
+        session.rollback()
+    return list(by_channel.values())
+
+
+def _settle_webhooks(
+    factory: sessionmaker[Session],
+    info: _ChannelInfo,
+    webhooks: list[tuple[int, list[str]]],
+    failed: dict[str, str],
+    *,
+    now: datetime,
+) -> int:
+    """Mark each webhook processed with its order once every order it named is ours, rejected when the
+    channel said it has no such order, else leave it received with the reason."""
+    settled = 0
+    with factory() as session:
+        begin_write(session)
+        wanted = {order_id for _payload_id, ids in webhooks for order_id in ids}
+        known = dict(
+            session.execute(
+                select(Order.external_id, Order.id).where(
+                    Order.channel_id == info.id, Order.external_id.in_(wanted)
+                )
+            ).all()
+        )
+        for payload_id, ids in webhooks:
+            problems = [failed[order_id] for order_id in ids if order_id in failed]
+            if all(order_id in known for order_id in ids):
+                statements.settle_payload(session, payload_id, intake.PROCESSED, None, known[ids[0]], now)
+                settled += 1
+            elif problems:
+                statements.settle_payload(
+                    session, payload_id, intake.REJECTED, "; ".join(problems)[:4000], None, now
+                )
+                settled += 1
+            else:
+                missing = ", ".join(order_id for order_id in ids if order_id not in known)
+                statements.settle_payload(
+                    session, payload_id, intake.RECEIVED, f"order {missing} not fetched yet", None, now
+                )
+        session.commit()
+    return settled
+
+
+def _note_fetch_failure(
+    factory: sessionmaker[Session], payload_ids: list[int], reason: str, *, now: datetime
+) -> None:
+    """The fetch failed as a whole: the webhooks stay received, with the reason, for the next run."""
+    with factory() as session:
+        begin_write(session)
+        for payload_id in payload_ids:
+            statements.settle_payload(
+                session, payload_id, intake.RECEIVED, f"fetch failed: {reason}"[:4000], None, now
+            )
+        session.commit()

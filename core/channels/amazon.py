@@ -33,19 +33,21 @@ from core.channels.base import (
     check_shipping_address,
     clean,
     currency_code,
+    currency_or_hold,
     divide,
     first,
+    lines_missing,
     load_document,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     money,
     no_order,
     optional_time,
-    parse_time,
+    placed_time,
     quantity,
     reads_payload,
-    require_lines,
     unknown_status,
 )
 from core.channels.canonical import (
@@ -54,6 +56,7 @@ from core.channels.canonical import (
     CanonicalOrder,
     CanonicalShipment,
     ChannelStatus,
+    ChargeKind,
 )
 from core.errors import PayloadError
 
@@ -303,12 +306,20 @@ def _adapt_v0(native: dict) -> CanonicalOrder:
     subtotal = total_of("ItemPrice")
     discount_total = total_of("PromotionDiscount") + total_of("ShippingDiscount")
     shipping_total = total_of("ShippingPrice")
-    tax_total = total_of("ItemTax") + total_of("ShippingTax")
+    tax_total = total_of("ItemTax") + total_of("ShippingTax") + total_of("GiftWrapTax")
+    order_charges = make_charges(
+        (ChargeKind.GIFT_WRAP, "Gift wrap", total_of("GiftWrapPrice"), total_of("GiftWrapTax")),
+        (ChargeKind.FEE, "Cash on delivery fee", total_of("CODFee") - total_of("CODFeeDiscount")),
+    )
+    before_tax = subtotal - discount_total + shipping_total + sum(c.amount for c in order_charges)
     order_total = as_dict(native.get("OrderTotal"), "OrderTotal")
     if clean(order_total.get("Amount")) is not None:
         total = _v0_money(order_total, currency, "OrderTotal")
     else:
-        total = subtotal - discount_total + shipping_total + tax_total
+        total = before_tax + tax_total
+    # Marketplaces with VAT (Amazon.de, .co.uk, ...) give prices that include the tax they report: the
+    # order total then equals the parts without the tax.
+    taxes_included = bool(items) and tax_total != 0 and total == before_tax
 
     shipping_address = _v0_address(as_dict(native.get("ShippingAddress"), "ShippingAddress"), warnings)
     check_shipping_address(
@@ -321,7 +332,7 @@ def _adapt_v0(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=external_id,
-        placed_at=parse_time(native.get("PurchaseDate"), "PurchaseDate"),
+        placed_at=placed_time(native.get("PurchaseDate"), "PurchaseDate", warnings),
         updated_at=optional_time(native.get("LastUpdateDate"), "LastUpdateDate"),
         currency=currency,
         status=status,
@@ -340,6 +351,9 @@ def _adapt_v0(native: dict) -> CanonicalOrder:
         shipping_total=shipping_total,
         tax_total=tax_total,
         total=total,
+        charges=order_charges,
+        taxes_included=taxes_included,
+        lines_complete=has_items,
         fulfilled_by_channel=by_amazon,
         source=clean(native.get("SalesChannel")),
         warnings=tuple(warnings),
@@ -405,10 +419,11 @@ def _adapt_v2026(native: dict) -> CanonicalOrder:
         as_dict(raw, f"orderItems[{i}]")
         for i, raw in enumerate(as_list(native.get("orderItems"), "orderItems"))
     ]
-    require_lines(items, "orderItems")
+    if not items:
+        warnings.append(lines_missing("orderItems"))
     proceeds = as_dict(native.get("proceeds"), "proceeds")
     sales_channel = as_dict(native.get("salesChannel"), "salesChannel")
-    currency = currency_code(_v2026_currency(proceeds, items, sales_channel))
+    currency = currency_or_hold(_v2026_currency(proceeds, items, sales_channel), "currency", warnings)
     fulfillment = as_dict(native.get("fulfillment"), "fulfillment")
     raw_status = clean(fulfillment.get("fulfillmentStatus"))
     status = _status(raw_status, warnings)
@@ -428,6 +443,13 @@ def _adapt_v2026(native: dict) -> CanonicalOrder:
     discount_total = abs(parts.get("DISCOUNT", 0))
     shipping_total = parts.get("SHIPPING", 0)
     tax_total = parts.get("TAX", 0)
+    order_charges = make_charges(
+        *(
+            (_V2026_CHARGES.get(kind, ChargeKind.OTHER).value, kind.replace("_", " ").capitalize(), amount)
+            for kind, amount in sorted(parts.items())
+            if kind not in _V2026_PLACED
+        )
+    )
     grand_total = as_dict(proceeds.get("grandTotal"), "proceeds.grandTotal")
     if clean(grand_total.get("amount")) is not None:
         total = _v2026_money(grand_total, currency, "proceeds.grandTotal")
@@ -439,7 +461,7 @@ def _adapt_v2026(native: dict) -> CanonicalOrder:
             for item in items
         )
     else:
-        total = subtotal - discount_total + shipping_total + tax_total
+        total = subtotal - discount_total + shipping_total + tax_total + sum(c.amount for c in order_charges)
 
     recipient = as_dict(native.get("recipient"), "recipient")
     shipping_address = _v2026_address(
@@ -451,7 +473,7 @@ def _adapt_v2026(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=external_id,
-        placed_at=parse_time(native.get("createdTime"), "createdTime"),
+        placed_at=placed_time(native.get("createdTime"), "createdTime", warnings),
         updated_at=optional_time(native.get("lastUpdatedTime"), "lastUpdatedTime"),
         currency=currency,
         status=status,
@@ -470,6 +492,8 @@ def _adapt_v2026(native: dict) -> CanonicalOrder:
         shipping_total=shipping_total,
         tax_total=tax_total,
         total=total,
+        charges=order_charges,
+        lines_complete=bool(items),
         fulfilled_by_channel=by_amazon,
         shipments=_packages(native),
         source=first(sales_channel.get("marketplaceName"), sales_channel.get("channelName")),
@@ -491,6 +515,17 @@ def _v2026_currency(proceeds: dict, items: list[dict], sales_channel: dict) -> A
     return code or _marketplace_currency(
         sales_channel.get("marketplaceId"), sales_channel.get("marketplaceName")
     )
+
+
+# Proceeds breakdown types with a place of their own; any other is a charge.
+_V2026_PLACED = frozenset({"ITEM", "DISCOUNT", "SHIPPING", "TAX"})
+_V2026_CHARGES = {
+    "GIFT_WRAP": ChargeKind.GIFT_WRAP,
+    "GIFTWRAP": ChargeKind.GIFT_WRAP,
+    "COD_FEE": ChargeKind.FEE,
+    "FEE": ChargeKind.FEE,
+    "SERVICE_FEE": ChargeKind.FEE,
+}
 
 
 def _breakdowns(proceeds: dict, currency: str, field: str) -> dict[str, int]:

@@ -4,6 +4,10 @@ Every adapter module exposes `KIND`, `extract(documents)` and `adapt(native)`. C
 - Money is integer minor units of the order's currency; the order totals are the channel's own figures, with
   `subtotal` the merchandise before discounts, so that (tax-exclusive channels)
   total = subtotal - discount_total + shipping_total + tax_total.
+- Whatever else the buyer was charged (fees, tips, gift wrap, service charges, handling, duties) is a
+  `CanonicalCharge`, and units removed after the order was placed are the line's `removed_quantity` (plus a
+  negative "removed" charge when the channel's total already leaves them out), so that
+  canonical.expected_total(order) == order.total for every order whose lines are known.
 - A line's `total` is unit_price * quantity - discount (tax excluded).
 - Times are aware datetimes in the zone the channel gave; a naive time is accepted only where the channel
   documents it as UTC.
@@ -26,14 +30,17 @@ from core import safe_json
 from core.channels.canonical import (
     CanonicalAddress,
     CanonicalBuyer,
+    CanonicalCharge,
     CanonicalLine,
     CanonicalOrder,
+    ChargeKind,
 )
 from core.channels.countries import to_alpha2
 from core.errors import PayloadError
 from core.money import exponent, to_minor
 
 MISSING_ADDRESS = "missing shipping address"
+NO_CURRENCY = "XXX"  # ISO 4217 "no currency": a payload that gives none; never a currency intake accepts
 INCOMPLETE_ADDRESS = "incomplete shipping address (no street line)"
 
 # Active ISO 4217 currencies (plus recently withdrawn ones that old orders still carry: HRK, SLL, ANG).
@@ -60,6 +67,9 @@ class Extracted:
     native: dict
     order: CanonicalOrder | None
     error: str | None
+    # A webhook that names an order without carrying it: the channel's order id, for the adapter's
+    # `fetch_orders` hook to fetch (core.channel_sync.polling.fetch_announced_orders).
+    fetch: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,13 +80,17 @@ class WebhookScheme:
     delivery_header: str | None  # the header carrying a unique delivery id, for de-duplication
     topic_header: str | None
     signs_url: bool = False  # Square signs notification URL + body
+    # The header carries the shared secret itself, not a signature (BigCommerce: custom headers given when
+    # the webhook is registered); compared in constant time.
+    secret_header: bool = False
 
 
 class ChannelAdapter(Protocol):
     """The interface every adapter module provides.
 
     Optional module-level hooks, looked up by name through the registry (absent: the channel does not do it):
-    `WEBHOOK` (the channel pushes its orders, signed so); `auth_headers`, `send_stock` and `send_shipment`
+    `WEBHOOK` (the channel pushes its orders, signed so); `fetch_orders` (its webhooks name orders without
+    carrying them: fetch those, as a polling_base.Page); `auth_headers`, `send_stock` and `send_shipment`
     (it takes stock levels / shipment confirmations: see core.channels.outbound_base); `poll_pages` (its
     orders are polled: see core.channels.polling_base).
     """
@@ -283,6 +297,15 @@ def currency_code(value: Any) -> str:
     return code
 
 
+def currency_or_hold(value: Any, field: str, warnings: list[str]) -> str:
+    """currency_code, but a payload without a currency (a list limited by a fields filter) holds the order
+    under ISO 4217's "no currency" code XXX, with a warning, for a person to set it."""
+    if clean(value) is None:
+        warnings.append(f"{field} missing: currency unknown")
+        return NO_CURRENCY
+    return currency_code(value)
+
+
 def money(value: Any, currency: str, field: str) -> int:
     """A decimal amount ("19.99", 19.99) in minor units of the currency; missing is 0."""
     if isinstance(value, bool) or isinstance(value, (dict, list)):
@@ -414,6 +437,7 @@ def make_line(
     unit_price: int,
     discount: int = 0,
     tax: int = 0,
+    removed_quantity: int = 0,
 ) -> CanonicalLine:
     """A canonical line (total = unit_price * quantity - discount), kept with a warning when it has no SKU."""
     channel_sku = clean(sku)
@@ -428,13 +452,80 @@ def make_line(
         discount=discount,
         tax=tax,
         total=unit_price * quantity - discount,
+        removed_quantity=max(0, min(removed_quantity, quantity)),
     )
+
+
+def make_charges(*items: tuple[str, str, int] | tuple[str, str, int, int]) -> tuple[CanonicalCharge, ...]:
+    """Charges from (kind, title, amount[, tax]) tuples, leaving out those of no amount and no tax."""
+    made = []
+    for item in items:
+        kind, title, amount, *rest = item
+        tax = rest[0] if rest else 0
+        if amount or tax:
+            made.append(CanonicalCharge(kind=str(kind), title=title, amount=amount, tax=tax))
+    return tuple(made)
+
+
+def removed_units_charge(lines: Sequence[CanonicalLine], gap: int) -> tuple[CanonicalCharge, ...]:
+    """A "removed" charge when the channel's total leaves out exactly the units removed from lines.
+
+    `gap` is total - (what the order adds up to without it). Channels that keep their original totals after
+    an edit or refund need none: the removed units stay in the subtotal and the total alike."""
+    removed = sum(
+        divide(line.total, line.quantity) * line.removed_quantity for line in lines if line.quantity
+    )
+    if removed and gap == -removed:
+        units = sum(line.removed_quantity for line in lines)
+        title = f"{units} unit(s) removed after ordering"
+        return (CanonicalCharge(ChargeKind.REMOVED.value, title, -removed),)
+    return ()
 
 
 def require_lines(raw_lines: list, field: str) -> None:
     """An order must list what was bought (only documented exceptions go without lines)."""
     if not raw_lines:
         raise PayloadError(f"{field}: an order needs at least one line")
+
+
+def lines_missing(field: str) -> str:
+    """The hold warning of an order whose payload gives no lines."""
+    return f"order lines not in the payload ({field} missing or empty): fetch the full order"
+
+
+_LINES_GAP_WORDS = ("order lines not in the payload", "order items not fetched", "order products not fetched")
+_CREATED_GAP_WORDS = "creation time unknown"
+
+
+def is_lines_gap(warning: str) -> bool:
+    """A warning that the payload gave no lines (they are to be fetched)."""
+    return warning.startswith(_LINES_GAP_WORDS)
+
+
+def is_payload_gap(warning: str) -> bool:
+    """A warning that the payload lacks lines or the creation time (not a problem of the order itself)."""
+    return is_lines_gap(warning) or _CREATED_GAP_WORDS in warning
+
+
+def given_lines(native: dict, field: str, warnings: list[str]) -> list:
+    """The order's raw lines. A payload without any (a list limited by a `fields` filter, an envelope that
+    leaves them out, an empty list) still holds the order: [] and a warning, so intake holds it until the
+    channel sends the full order, instead of rejecting what the channel sent."""
+    raw_lines = as_list(native.get(field), field)
+    if not raw_lines:
+        warnings.append(lines_missing(field))
+    return raw_lines
+
+
+def placed_time(
+    value: Any, field: str, warnings: list[str], *, naive_is_utc: bool = False
+) -> datetime | None:
+    """The order's creation time; None with a hold warning when the payload lacks it (a malformed time is
+    still an error: the channel sent something we can't read)."""
+    if clean(value) is None:
+        warnings.append(f"{field} missing: creation time unknown (the time received stands in)")
+        return None
+    return parse_time(value, field, naive_is_utc=naive_is_utc)
 
 
 def unknown_status(warnings: list[str], raw: str | None) -> None:

@@ -9,13 +9,17 @@ are then joined to their order by id, so `adapt(native)` reads the order with bo
 products were not fetched is still an order, with no lines and the warning PRODUCTS_NOT_FETCHED; one whose
 shipping addresses were not fetched has none, with the warning ADDRESSES_NOT_FETCHED (both hold it).
 
-A webhook carries only the order id: it gives an Extracted with the error saying the order must be fetched
-(GET /v2/orders/{id}); the channel's poll (`poll_pages`) fetches it with its products and addresses.
+Webhooks (store/order/created, updated, statusUpdated, archived, ...) carry only the order id: each gives an
+Extracted naming the order to fetch (`fetch`), and `fetch_orders` fetches it, with its products and shipping
+addresses, as the poll does (core.channel_sync.polling.fetch_announced_orders, run by the worker); the poll
+(`poll_pages`) finds it too. BigCommerce does not sign webhooks: the hook is registered (POST
+/v3/hooks) with the custom header `X-Crossdock-Webhook-Token: <the channel's webhook secret>`, which every
+delivery carries and we compare in constant time.
 
 Money is decimal strings ("79.0000") in the order's `currency_code`. Totals: subtotal = subtotal_ex_tax,
 discounts = discount_amount + coupon_discount, shipping = shipping_cost_ex_tax + handling_cost_ex_tax, tax =
-total_tax, total = total_inc_tax; gift wrapping (wrapping_cost_ex_tax) has no canonical place, so an order
-with wrapping (or any other difference) holds with "totals do not add up: ...". A line's unit price is
+total_tax, total = total_inc_tax; gift wrapping (wrapping_cost_ex_tax) is a gift_wrap charge. An order whose
+figures still differ holds with "totals do not add up: ...". A line's unit price is
 price_ex_tax, its discount the sum of its applied_discounts, its tax total_tax. Times are RFC 2822
 ("Tue, 05 Mar 2019 21:14:26 +0000"). customer_id 0 is a guest. Status follows status_id.
 
@@ -30,9 +34,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
+from urllib.parse import quote
 
 from core.channels.base import (
     Extracted,
+    WebhookScheme,
     adapt_all,
     as_dict,
     as_list,
@@ -44,21 +50,29 @@ from core.channels.base import (
     load_document,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     money,
     no_order,
     optional_time,
-    parse_time,
+    placed_time,
     quantity,
     reads_payload,
     unknown_status,
 )
-from core.channels.canonical import CanonicalAddress, CanonicalLine, CanonicalOrder, ChannelStatus
+from core.channels.canonical import (
+    CanonicalAddress,
+    CanonicalLine,
+    CanonicalOrder,
+    ChannelStatus,
+    ChargeKind,
+)
 from core.channels.http import ChannelHttpError, HttpClient, HttpResponse
 from core.channels.polling_base import MAX_PAGES, Page, PollError, text_credential
 from core.errors import PayloadError
 
 KIND = "bigcommerce"
+WEBHOOK = WebhookScheme("X-Crossdock-Webhook-Token", None, None, secret_header=True)
 ORDERS_PATH = "/v2/orders"
 PAGE_SIZE = 50
 PRODUCTS_PAGE_SIZE = 250  # the most BigCommerce gives in one page
@@ -190,7 +204,7 @@ def _join(order: Any, joined: dict[str, dict[str, list[dict]]]) -> Any:
 
 
 def _webhook(body: dict) -> Extracted:
-    """An order webhook names the order and nothing more: it must be fetched."""
+    """An order webhook names the order and nothing more: it is to be fetched."""
     scope = clean(body.get("scope")) or ""
     data = as_dict(body.get("data"), "data")
     order_id = clean(data.get("id"))
@@ -199,11 +213,31 @@ def _webhook(body: dict) -> Extracted:
     return Extracted(
         native=body,
         order=None,
-        error=(
-            f"webhook {scope!r} carries only the id of order {order_id}: "
-            f"fetch it with GET {ORDERS_PATH}/{order_id} (the channel's next poll does)"
-        ),
+        error=f"webhook {scope!r} carries only the id of order {order_id}: to be fetched",
+        fetch=order_id,
     )
+
+
+def fetch_orders(client: HttpClient, credentials: Mapping[str, Any], order_ids: Sequence[str]) -> Page:
+    """GET /v2/orders/{id} of each announced order, with its products and shipping addresses: one Page, its
+    documents read together. An order the channel no longer has (404) is reported in the page's errors."""
+    headers = {"X-Auth-Token": text_credential(credentials, "access_token")}
+    page = Page()
+    for order_id in order_ids:
+        path = f"{ORDERS_PATH}/{quote(str(order_id), safe='')}"
+        try:
+            response = client.get(path, headers=headers)
+            if not isinstance(response.data, dict):
+                raise PollError(f"GET {path}: expected a JSON object, got {response.text[:200]!r}")
+            bodies = [("order", response), *_sub_resources(client, str(order_id), headers)]
+        except ChannelHttpError as exc:
+            if exc.retryable:
+                raise
+            page.errors.append(f"order {order_id}: {exc}")
+            continue
+        page.bodies += bodies
+        page.orders += 1
+    return page
 
 
 @reads_payload
@@ -261,13 +295,19 @@ def adapt(native: dict) -> CanonicalOrder:
     shipping_total = amount("shipping_cost_ex_tax") + amount("handling_cost_ex_tax")
     tax_total = amount("total_tax")
     total = amount("total_inc_tax")
-    charged = subtotal - discount_total + shipping_total + tax_total
+    order_charges = make_charges(
+        (
+            ChargeKind.GIFT_WRAP,
+            "Gift wrapping",
+            amount("wrapping_cost_ex_tax"),
+            amount("wrapping_cost_tax") if clean(native.get("wrapping_cost_tax")) else 0,
+        ),
+    )
+    charged = subtotal - discount_total + shipping_total + tax_total + sum(c.amount for c in order_charges)
     if charged != total:
-        wrapping = amount("wrapping_cost_ex_tax")
-        detail = f" (gift wrapping {wrapping} not placed)" if wrapping else ""
         warnings.append(
-            f"totals do not add up: subtotal - discounts + shipping + tax = {charged}, "
-            f"order total {total}{detail}"
+            f"totals do not add up: subtotal - discounts + shipping + tax + charges = {charged}, "
+            f"order total {total}"
         )
 
     customer_id = clean(native.get("customer_id"))
@@ -275,7 +315,7 @@ def adapt(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=external_id,
-        placed_at=parse_time(native.get("date_created"), "date_created"),
+        placed_at=placed_time(native.get("date_created"), "date_created", warnings),
         updated_at=optional_time(native.get("date_modified"), "date_modified"),
         currency=currency,
         status=status,
@@ -298,6 +338,8 @@ def adapt(native: dict) -> CanonicalOrder:
         shipping_total=shipping_total,
         tax_total=tax_total,
         total=total,
+        charges=order_charges,
+        lines_complete=isinstance(native.get("products"), list),
         refunded_total=abs(amount("refunded_amount")),
         source=first(native.get("order_source"), native.get("external_source")),
         note=clean(native.get("customer_message")),

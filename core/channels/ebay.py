@@ -25,22 +25,29 @@ from core.channels.base import (
     as_list,
     check_shipping_address,
     clean,
-    currency_code,
+    currency_or_hold,
     divide,
     extract_json,
     first,
+    lines_missing,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     money,
     optional_time,
-    parse_time,
+    placed_time,
     quantity,
     reads_payload,
-    require_lines,
     unknown_status,
 )
-from core.channels.canonical import CanonicalAddress, CanonicalLine, CanonicalOrder, ChannelStatus
+from core.channels.canonical import (
+    CanonicalAddress,
+    CanonicalLine,
+    CanonicalOrder,
+    ChannelStatus,
+    ChargeKind,
+)
 from core.channels.http import HttpClient, HttpResponse
 from core.channels.outbound_base import (
     OutboundError,
@@ -96,8 +103,9 @@ def adapt(native: dict) -> CanonicalOrder:
     raw_items = [
         as_dict(raw, f"lineItems[{i}]") for i, raw in enumerate(as_list(native.get("lineItems"), "lineItems"))
     ]
-    require_lines(raw_items, "lineItems")
-    currency = currency_code(_currency_of(pricing, raw_items))
+    if not raw_items:
+        warnings.append(lines_missing("lineItems"))
+    currency = currency_or_hold(_currency_of(pricing, raw_items), "currency", warnings)
     status, raw_status = _status(native, warnings)
     lines = tuple(_line(raw, i, currency, warnings) for i, raw in enumerate(raw_items))
 
@@ -129,7 +137,7 @@ def adapt(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=first(native.get("legacyOrderId"), external_id),
-        placed_at=parse_time(native.get("creationDate"), "creationDate"),
+        placed_at=placed_time(native.get("creationDate"), "creationDate", warnings),
         updated_at=optional_time(native.get("lastModifiedDate"), "lastModifiedDate"),
         currency=currency,
         status=status,
@@ -150,6 +158,21 @@ def adapt(native: dict) -> CanonicalOrder:
         shipping_total=amount("deliveryCost"),
         tax_total=amount("tax"),
         total=amount("total"),
+        # Charged beside the items: a fee eBay adds for some categories, and an adjustment (a credit when
+        # negative) the seller or eBay made to the order.
+        charges=make_charges(
+            (ChargeKind.FEE, "Fee", amount("fee")),
+            (
+                ChargeKind.OTHER,
+                "Adjustment",
+                money(
+                    as_dict(pricing.get("adjustment"), "pricingSummary.adjustment").get("value"),
+                    currency,
+                    "pricingSummary.adjustment",
+                ),
+            ),
+        ),
+        lines_complete=bool(raw_items),
         refunded_total=_refunded(native, raw_items, currency),
         source=first(raw_items[0].get("purchaseMarketplaceId")) if raw_items else None,
         note=clean(native.get("buyerCheckoutNotes")),

@@ -25,19 +25,21 @@ from core.channels.base import (
     as_list,
     check_shipping_address,
     clean,
-    currency_code,
+    currency_or_hold,
     extract_json,
     first,
     full_name,
+    given_lines,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     money,
     optional_time,
-    parse_time,
+    placed_time,
     quantity,
     reads_payload,
-    require_lines,
+    removed_units_charge,
     unknown_status,
 )
 from core.channels.canonical import (
@@ -46,6 +48,7 @@ from core.channels.canonical import (
     CanonicalOrder,
     CanonicalShipment,
     ChannelStatus,
+    ChargeKind,
 )
 from core.channels.http import HttpClient, HttpResponse
 from core.channels.outbound_base import (
@@ -76,9 +79,21 @@ def extract(documents: Sequence[Any]) -> list[Extracted]:
     return extract_json(documents, _find_orders, adapt, _EXPECTED)
 
 
+# Fields an order object has and its sub-resources (refunds, transactions, fulfillments: they name their
+# order_id) lack; a list limited by a `fields` filter keeps at least one besides the id.
+_ORDER_FIELDS = ("line_items", "order_number", "financial_status", "total_price", "name", "created_at")
+
+
 def _is_order(item: Any) -> bool:
-    """An order object (a refund has refund_line_items instead of line_items)."""
-    return isinstance(item, dict) and "line_items" in item and "refund_line_items" not in item
+    """An order object, whole or limited by a fields filter (a refund has refund_line_items, a
+    transaction or fulfillment names its order_id)."""
+    return (
+        isinstance(item, dict)
+        and ("id" in item or "line_items" in item)
+        and "refund_line_items" not in item
+        and "order_id" not in item
+        and any(key in item for key in _ORDER_FIELDS)
+    )
 
 
 def _find_orders(data: Any) -> list | None:
@@ -101,7 +116,7 @@ def adapt(native: dict) -> CanonicalOrder:
     external_id = clean(native.get("id"))
     if external_id is None:
         raise PayloadError("id: missing")
-    currency = currency_code(native.get("currency"))
+    currency = currency_or_hold(native.get("currency"), "currency", warnings)
     financial = clean(native.get("financial_status"))
     fulfillment = clean(native.get("fulfillment_status"))
     status = _status(native, financial, fulfillment, warnings)
@@ -109,10 +124,11 @@ def adapt(native: dict) -> CanonicalOrder:
     if clean(native.get("cancelled_at")):
         raw_status += "/cancelled"
 
-    raw_lines = as_list(native.get("line_items"), "line_items")
-    require_lines(raw_lines, "line_items")
+    raw_lines = given_lines(native, "line_items", warnings)
+    cancelled_units = _cancelled_units(native)
     lines = tuple(
-        _line(as_dict(raw, f"line_items[{i}]"), i, currency, warnings) for i, raw in enumerate(raw_lines)
+        _line(as_dict(raw, f"line_items[{i}]"), i, currency, warnings, cancelled_units)
+        for i, raw in enumerate(raw_lines)
     )
     shipping_address = _address(native.get("shipping_address"), "shipping_address", warnings)
     billing_address = _address(native.get("billing_address"), "billing_address", warnings)
@@ -140,12 +156,27 @@ def adapt(native: dict) -> CanonicalOrder:
     else:
         subtotal = sum(line.unit_price * line.quantity for line in lines)
 
+    discount_total = _amount(native, "total_discounts", currency)
+    tax_total = _amount(native, "total_tax", currency)
+    total = _amount(native, "total_price", currency)
+    taxes_included = native.get("taxes_included") is True
+    order_charges = make_charges(
+        (ChargeKind.TIP, "Tip", money(native.get("total_tip_received"), currency, "total_tip_received")),
+        (ChargeKind.FEE, "Additional fees", _first_amount(native, currency, _FEE_KEYS)),
+        (ChargeKind.DUTY, "Duties", _first_amount(native, currency, _DUTY_KEYS)),
+    )
+    added = subtotal - discount_total + shipping_total + (0 if taxes_included else tax_total)
+    added += sum(charge.amount for charge in order_charges)
+    order_charges += removed_units_charge(lines, total - added)
+
     customer = as_dict(native.get("customer"), "customer")
     return CanonicalOrder(
         channel_kind=KIND,
         external_id=external_id,
         number=first(native.get("name"), native.get("order_number")),
-        placed_at=parse_time(first(native.get("created_at"), native.get("processed_at")), "created_at"),
+        placed_at=placed_time(
+            first(native.get("created_at"), native.get("processed_at")), "created_at", warnings
+        ),
         updated_at=optional_time(native.get("updated_at"), "updated_at"),
         currency=currency,
         status=status,
@@ -170,16 +201,55 @@ def adapt(native: dict) -> CanonicalOrder:
         lines=lines,
         shipping_method=first(first_shipping.get("code"), first_shipping.get("title")),
         subtotal=subtotal,
-        discount_total=_amount(native, "total_discounts", currency),
+        discount_total=discount_total,
         shipping_total=shipping_total,
-        tax_total=_amount(native, "total_tax", currency),
-        total=_amount(native, "total_price", currency),
+        tax_total=tax_total,
+        total=total,
+        charges=order_charges,
+        taxes_included=taxes_included,
+        lines_complete=bool(raw_lines),
         refunded_total=_refunded(native, currency),
         shipments=_shipments(native),
         source=source,
         note=clean(native.get("note")),
         warnings=tuple(warnings),
     )
+
+
+# Additional fees and duties: the amounts charged at checkout, before any later refund of them.
+_FEE_KEYS = ("original_total_additional_fees", "total_additional_fees")
+_DUTY_KEYS = ("original_total_duties", "total_duties")
+
+
+def _first_amount(native: dict, currency: str, keys: Sequence[str]) -> int:
+    """The first of these amounts the order carries (as `<key>_set` or plain); 0 when none."""
+    for key in keys:
+        if _has_amount(native, key):
+            return _amount(native, key, currency)
+    return 0
+
+
+def _removed(raw: dict, refunded: dict[str, int], field: str) -> int:
+    """Units of a line removed after ordering: quantity - current_quantity (edits and refunds), else the
+    units refunded with restock type "cancel" (taken off before they were fulfilled)."""
+    if clean(raw.get("current_quantity")) is not None:
+        ordered = quantity(raw.get("quantity"), f"{field}.quantity")
+        return max(0, ordered - quantity(raw.get("current_quantity"), f"{field}.current_quantity"))
+    return refunded.get(clean(raw.get("id")) or "", 0)
+
+
+def _cancelled_units(native: dict) -> dict[str, int]:
+    """Line item id -> units refunded before fulfilment (refund_line_items with restock_type "cancel")."""
+    units: dict[str, int] = {}
+    for i, refund in enumerate(as_list(native.get("refunds"), "refunds")):
+        items = as_list(as_dict(refund, f"refunds[{i}]").get("refund_line_items"), "refund_line_items")
+        for j, raw in enumerate(items):
+            item = as_dict(raw, f"refunds[{i}].refund_line_items[{j}]")
+            line_id = clean(item.get("line_item_id"))
+            if line_id and clean(item.get("restock_type")) == "cancel":
+                count = quantity(item.get("quantity"), f"refunds[{i}].refund_line_items[{j}].quantity")
+                units[line_id] = units.get(line_id, 0) + count
+    return units
 
 
 def _status(
@@ -216,7 +286,9 @@ def _amount(obj: dict, key: str, currency: str, field: str | None = None) -> int
     return money(obj.get(key), currency, field or key)
 
 
-def _line(raw: dict, index: int, currency: str, warnings: list[str]) -> CanonicalLine:
+def _line(
+    raw: dict, index: int, currency: str, warnings: list[str], cancelled_units: dict[str, int]
+) -> CanonicalLine:
     """One line item; discount from discount_allocations (else total_discount), tax from tax_lines."""
     field = f"line_items[{index}]"
     allocations = as_list(raw.get("discount_allocations"), f"{field}.discount_allocations")
@@ -244,6 +316,7 @@ def _line(raw: dict, index: int, currency: str, warnings: list[str]) -> Canonica
         unit_price=_amount(raw, "price", currency, f"{field}.price"),
         discount=discount,
         tax=tax,
+        removed_quantity=_removed(raw, cancelled_units, field),
     )
 
 

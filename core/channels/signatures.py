@@ -38,6 +38,10 @@ def verify_signature(
     given = headers.get(scheme.signature_header)
     if not given:
         return f"missing {scheme.signature_header} header"
+    if scheme.secret_header:
+        if not hmac.compare_digest(secret.encode("utf-8"), given.strip().encode("utf-8", "replace")):
+            return f"wrong secret in {scheme.signature_header}"
+        return None
     expected = sign(secret, body, url if scheme.signs_url else "")
     if not hmac.compare_digest(expected.encode("ascii"), given.strip().encode("ascii", "replace")):
         return f"bad signature in {scheme.signature_header}"

@@ -7,7 +7,8 @@ Documents: RetrieveOrder / CreateOrder / UpdateOrder `{"order": {...}}`, BatchRe
 Money is `{"amount": <minor units>, "currency": "USD"}`. A line's channel SKU is its `catalog_object_id` (the
 catalog item variation: Square orders carry no SKU text); ad-hoc lines have none. Square gives no order
 subtotal: it is the sum of the lines' gross sales (base price plus modifiers, when Square leaves gross sales
-out). Service charges count as shipping only on orders with a shipment or delivery fulfillment. The currency
+out). Service charges count as shipping only on orders with a shipment or delivery fulfillment (gratuities
+never); otherwise they are charges, as tips are. The currency
 is that of the first Money in the order (a return receipt may carry no total_money).
 
 A line sold by measure (`quantity_unit`, e.g. "2.5" pounds) may have a decimal quantity: canonical quantities
@@ -43,21 +44,22 @@ from core.channels.base import (
     as_list,
     check_shipping_address,
     clean,
-    currency_code,
+    currency_or_hold,
     divide,
     first,
     full_name,
+    lines_missing,
     load_document,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     minor_units,
     no_order,
     optional_time,
-    parse_time,
+    placed_time,
     quantity,
     reads_payload,
-    require_lines,
     unknown_status,
 )
 from core.channels.canonical import (
@@ -67,6 +69,7 @@ from core.channels.canonical import (
     CanonicalReturnLine,
     CanonicalShipment,
     ChannelStatus,
+    ChargeKind,
 )
 from core.channels.http import HttpClient, HttpResponse
 from core.channels.outbound_base import Request, access_token, need, send, stock_quantity
@@ -165,16 +168,18 @@ def adapt(native: dict) -> CanonicalOrder:
     external_id = clean(native.get("id"))
     if external_id is None:
         raise PayloadError("id: missing")
-    currency = currency_code(_currency_of(native))
+    warnings_first: list[str] = []
+    currency = currency_or_hold(_currency_of(native), "currency", warnings_first)
+    warnings.extend(warnings_first)
     raw_lines = [
         as_dict(raw, f"line_items[{i}]")
         for i, raw in enumerate(as_list(native.get("line_items"), "line_items"))
     ]
     lines = tuple(_line(raw, i, warnings) for i, raw in enumerate(raw_lines))
     returns, returned_amount, source_orders = _returns(native, warnings)
-    if not returns:
-        # A return receipt may list only returns; anything else must sell something.
-        require_lines(raw_lines, "line_items")
+    if not returns and not raw_lines:
+        # A return receipt may list only returns; anything else must sell something: held until fetched.
+        warnings.append(lines_missing("line_items"))
     refunded_total = max(returned_amount, _refunds(native))
     fulfillments = [
         as_dict(raw, f"fulfillments[{i}]")
@@ -204,11 +209,18 @@ def adapt(native: dict) -> CanonicalOrder:
     def amount(key: str) -> int:
         return minor_units(as_dict(native.get(key), key).get("amount"), key)
 
+    # Service charges are the delivery fee of an order shipped or delivered; gratuities, and every service
+    # charge of an order handed over in the store, are charges.
+    service_charges = _service_charges(native, amount("total_service_charge_money"))
+    shipping_total = 0
+    if shipped:
+        shipping_total = sum(item[2] for item in service_charges if item[0] != ChargeKind.TIP.value)
+        service_charges = [item for item in service_charges if item[0] == ChargeKind.TIP.value]
     return CanonicalOrder(
         channel_kind=KIND,
         external_id=external_id,
         number=clean(native.get("reference_id")),
-        placed_at=parse_time(native.get("created_at"), "created_at"),
+        placed_at=placed_time(native.get("created_at"), "created_at", warnings),
         updated_at=optional_time(native.get("updated_at"), "updated_at"),
         currency=currency,
         status=status,
@@ -229,12 +241,14 @@ def adapt(native: dict) -> CanonicalOrder:
         else None,
         subtotal=sum(_gross(raw, f"line_items[{i}]") for i, raw in enumerate(raw_lines)),
         discount_total=amount("total_discount_money"),
-        shipping_total=amount("total_service_charge_money") if shipped else 0,
+        shipping_total=shipping_total,
+        charges=make_charges(*service_charges, (ChargeKind.TIP, "Tip", amount("total_tip_money"))),
         tax_total=amount("total_tax_money"),
         total=amount("total_money"),
         refunded_total=refunded_total,
         shipments=_shipments(shipped),
         returns=returns,
+        lines_complete=bool(raw_lines or returns),
         source=clean(as_dict(native.get("source"), "source").get("name")),
         note=note,
         warnings=tuple(warnings),
@@ -308,6 +322,21 @@ def _is_paid(native: dict) -> bool:
     )
     total = minor_units(as_dict(native.get("total_money"), "total_money").get("amount"), "total_money")
     return tendered >= total
+
+
+def _service_charges(native: dict, total: int) -> list[tuple[str, str, int]]:
+    """The service charges, each by its name (an auto-gratuity is a tip); one "Service charge" of Square's
+    total when the listed ones don't add up to it."""
+    listed = []
+    for i, raw in enumerate(as_list(native.get("service_charges"), "service_charges")):
+        charge = as_dict(raw, f"service_charges[{i}]")
+        money_value = as_dict(charge.get("applied_money") or charge.get("amount_money"), "applied_money")
+        value = minor_units(money_value.get("amount"), f"service_charges[{i}].applied_money")
+        kind = ChargeKind.TIP if clean(charge.get("type")) == "AUTO_GRATUITY" else ChargeKind.SERVICE_CHARGE
+        listed.append((kind.value, clean(charge.get("name")) or "Service charge", value))
+    if sum(item[2] for item in listed) == total:
+        return listed
+    return [(ChargeKind.SERVICE_CHARGE.value, "Service charge", total)]
 
 
 def _line(raw: dict, index: int, warnings: list[str]) -> CanonicalLine:

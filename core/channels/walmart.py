@@ -9,8 +9,9 @@ Each order line carries its charges (`charges.charge[]`): PRODUCT is the line's 
 quantity, SHIPPING its share of shipping, each with its own tax; DISCOUNT (or a negative amount) lowers the
 line.
 Walmart (US) gives no order total, so the total is what the charges and their taxes add up to; a charge of any
-other type has no place in the canonical totals and holds the order ("totals do not add up: ..."). Where an
-`orderTotal` is given (Walmart Mexico) it is the total. Refunded charges (`refund.refundCharges`) make the
+other type (a fee, gift wrap, ...) is an order charge named after it and its line. Where an `orderTotal` is
+given (Walmart Mexico) it is the total, and a difference from the charges holds the order ("totals do not add
+up: ..."). Refunded charges (`refund.refundCharges`) make the
 refunded total. A line's status is the last of its `orderLineStatuses`; the order is CANCELLED when every
 line is, SHIPPED when every line still standing has shipped or been delivered, else PAID (Walmart releases
 orders paid). The buyer's email is a relay address (...@relay.walmart.com) and is flagged as such; the
@@ -36,18 +37,20 @@ from core.channels.base import (
     as_list,
     check_shipping_address,
     clean,
-    currency_code,
+    currency_or_hold,
     divide,
     extract_json,
     first,
+    lines_missing,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     money,
     parse_time,
+    placed_time,
     quantity,
     reads_payload,
-    require_lines,
     unknown_status,
 )
 from core.channels.canonical import (
@@ -56,6 +59,7 @@ from core.channels.canonical import (
     CanonicalOrder,
     CanonicalShipment,
     ChannelStatus,
+    ChargeKind,
 )
 from core.channels.http import HttpClient, HttpResponse
 from core.channels.outbound_base import (
@@ -126,27 +130,28 @@ def adapt(native: dict) -> CanonicalOrder:
             as_list(as_dict(native.get("orderLines"), "orderLines").get("orderLine"), "orderLines.orderLine")
         )
     ]
-    require_lines(raw_lines, "orderLines.orderLine")
-    currency = currency_code(_currency_of(native, raw_lines))
+    if not raw_lines:
+        warnings.append(lines_missing("orderLines.orderLine"))
+    currency = currency_or_hold(_currency_of(native, raw_lines), "currency", warnings)
 
     parts = {"subtotal": 0, "discount": 0, "shipping": 0, "tax": 0, "other": 0}
-    unplaced: list[str] = []
+    unplaced: list[tuple[str, str, int, int]] = []
     lines = tuple(_line(raw, i, currency, parts, unplaced, warnings) for i, raw in enumerate(raw_lines))
     refunded = sum(_refunded(raw, i, currency) for i, raw in enumerate(raw_lines))
     line_statuses = [_line_status(raw) for raw in raw_lines]
     status, raw_status = _status(line_statuses, warnings)
 
-    charged = parts["subtotal"] - parts["discount"] + parts["shipping"] + parts["tax"]
+    order_charges = make_charges(*unplaced)
+    charged = parts["subtotal"] - parts["discount"] + parts["shipping"] + parts["tax"] + parts["other"]
     order_total = as_dict(native.get("orderTotal"), "orderTotal")
     if clean(order_total.get("amount")) is not None:
         total = money(order_total.get("amount"), currency, "orderTotal.amount")
     else:
-        total = charged + parts["other"]
+        total = charged
     if charged != total:
-        detail = f" ({', '.join(unplaced)} not placed)" if unplaced else ""
         warnings.append(
-            f"totals do not add up: subtotal - discounts + shipping + tax = {charged}, "
-            f"order total {total}{detail}"
+            f"totals do not add up: subtotal - discounts + shipping + tax + charges = {charged}, "
+            f"order total {total}"
         )
     if total > 0 and refunded >= total:
         status = ChannelStatus.REFUNDED
@@ -171,7 +176,7 @@ def adapt(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=first(native.get("customerOrderId"), external_id),
-        placed_at=_time(native.get("orderDate"), "orderDate"),
+        placed_at=_placed(native.get("orderDate"), warnings),
         updated_at=max((d for d in status_dates if d is not None), default=None),
         currency=currency,
         status=status,
@@ -190,6 +195,8 @@ def adapt(native: dict) -> CanonicalOrder:
         shipping_total=parts["shipping"],
         tax_total=parts["tax"],
         total=total,
+        charges=order_charges,
+        lines_complete=bool(raw_lines),
         fulfilled_by_channel=by_walmart,
         refunded_total=refunded,
         shipments=tuple(s for raw in raw_lines for s in _shipments(raw)),
@@ -209,6 +216,12 @@ def _epoch_ms(value: Any, field: str) -> datetime | None:
         return datetime.fromtimestamp(int(value) / 1000, UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise PayloadError(f"{field}: not a time in epoch milliseconds: {value!r}") from None
+
+
+def _placed(value: Any, warnings: list[str]) -> datetime | None:
+    """orderDate; missing holds the order (placed_time)."""
+    moment = _epoch_ms(value, "orderDate")
+    return moment if moment is not None else placed_time(None, "orderDate", warnings)
 
 
 def _time(value: Any, field: str) -> datetime:
@@ -234,8 +247,22 @@ def _currency_of(native: dict, lines: list[dict]) -> Any:
     return code
 
 
+def _charge_kind(charge_type: str, name: str) -> str:
+    """A line charge that is neither product, discount nor shipping: gift wrap, fee or other."""
+    if "WRAP" in charge_type or "wrap" in name.lower():
+        return ChargeKind.GIFT_WRAP.value
+    if charge_type == "FEE" or "fee" in name.lower():
+        return ChargeKind.FEE.value
+    return ChargeKind.OTHER.value
+
+
 def _line(
-    raw: dict, index: int, currency: str, parts: dict[str, int], unplaced: list[str], warnings: list[str]
+    raw: dict,
+    index: int,
+    currency: str,
+    parts: dict[str, int],
+    unplaced: list[tuple[str, str, int, int]],
+    warnings: list[str],
 ) -> CanonicalLine:
     """One order line: merchandise from PRODUCT charges (whole quantity), its discounts and all its taxes."""
     field = f"orderLines.orderLine[{index}]"
@@ -267,9 +294,8 @@ def _line(
             parts["shipping"] += amount
         else:
             parts["other"] += amount
-            unplaced.append(
-                f"{clean(charge.get('chargeName')) or kind or 'charge'} {amount} on line {index + 1}"
-            )
+            name = clean(charge.get("chargeName")) or kind.title() or "Charge"
+            unplaced.append((_charge_kind(kind, name), f"{name} (line {index + 1})", amount, charge_tax))
     return make_line(
         warnings,
         index + 1,

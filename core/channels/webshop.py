@@ -42,10 +42,12 @@ from core.channels.base import (
 )
 from core.channels.canonical import (
     CanonicalAddress,
+    CanonicalCharge,
     CanonicalLine,
     CanonicalOrder,
     CanonicalShipment,
     ChannelStatus,
+    ChargeKind,
 )
 from core.errors import PayloadError
 
@@ -157,7 +159,24 @@ WEBSHOP_ORDER_SCHEMA: dict[str, Any] = {
             "type": "object",
             "required": ["subtotal", "discount", "shipping", "tax", "total"],
             "properties": {
-                key: {"$ref": "#/$defs/money"} for key in ("subtotal", "discount", "shipping", "tax", "total")
+                **{
+                    key: {"$ref": "#/$defs/money"}
+                    for key in ("subtotal", "discount", "shipping", "tax", "total")
+                },
+                "charges": {
+                    "type": "array",
+                    "description": "Anything else the buyer paid (tax excluded): the total is subtotal - "
+                    "discount + shipping + tax + the charges.",
+                    "items": {
+                        "type": "object",
+                        "required": ["kind", "amount"],
+                        "properties": {
+                            "kind": {"enum": [kind.value for kind in ChargeKind]},
+                            "title": {"type": "string", "maxLength": 200},
+                            "amount": {"$ref": "#/$defs/money"},
+                        },
+                    },
+                },
             },
         },
     },
@@ -240,11 +259,33 @@ def adapt(native: dict) -> CanonicalOrder:
         shipping_total=_money(totals, "shipping", "totals.shipping", currency, required=True),
         tax_total=_money(totals, "tax", "totals.tax", currency, required=True),
         total=_money(totals, "total", "totals.total", currency, required=True),
+        charges=_charges(totals, currency),
         refunded_total=_money(native, "refunded", "refunded", currency),
         shipments=_shipments(native),
         note=_text(native, "note", "note"),
         warnings=tuple(warnings),
     )
+
+
+def _charges(totals: dict, currency: str) -> tuple[CanonicalCharge, ...]:
+    """totals.charges: tips, gift wrap, fees ... each with a kind the canonical order knows."""
+    raw = totals.get("charges")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise PayloadError("totals.charges: must be a list")
+    kinds = {kind.value for kind in ChargeKind}
+    made = []
+    for i, item in enumerate(raw):
+        path = f"totals.charges[{i}]"
+        charge = _object({"c": item}, "c", path, required=True)
+        kind = _text(charge, "kind", f"{path}.kind")
+        if kind not in kinds:
+            raise PayloadError(f"{path}.kind: one of {', '.join(sorted(kinds))}")
+        title = _text(charge, "title", f"{path}.title") or kind.replace("_", " ").capitalize()
+        amount = _money(charge, "amount", f"{path}.amount", currency, required=True)
+        made.append(CanonicalCharge(kind, title, amount))
+    return tuple(made)
 
 
 def _required(obj: dict, key: str, path: str) -> Any:

@@ -26,28 +26,32 @@ from core.channels.base import (
     as_list,
     check_shipping_address,
     clean,
-    currency_code,
+    currency_or_hold,
     divide,
     extract_json,
     first,
     full_name,
+    given_lines,
     make_address,
     make_buyer,
+    make_charges,
     make_line,
     money,
     optional_time,
     parse_time,
+    placed_time,
     quantity,
     reads_payload,
-    require_lines,
     unknown_status,
 )
 from core.channels.canonical import (
     CanonicalAddress,
+    CanonicalCharge,
     CanonicalLine,
     CanonicalOrder,
     CanonicalShipment,
     ChannelStatus,
+    ChargeKind,
 )
 from core.channels.http import HttpClient, HttpResponse
 from core.channels.outbound_base import Request, need, send, stock_quantity
@@ -56,7 +60,10 @@ from core.errors import PayloadError
 KIND = "woocommerce"
 WEBHOOK = WebhookScheme("X-WC-Webhook-Signature", "X-WC-Webhook-Delivery-ID", "X-WC-Webhook-Topic")
 
-_EXPECTED = "a WooCommerce order object or a list of them"
+_EXPECTED = (
+    'a WooCommerce order object, a list of them, a batch response {"create": [...], "update": [...]} or '
+    '{"order": {...}} / {"orders": [...]}'
+)
 _STATUSES = {
     "pending": ChannelStatus.PENDING,
     "on-hold": ChannelStatus.PENDING,
@@ -78,15 +85,43 @@ def extract(documents: Sequence[Any]) -> list[Extracted]:
     return extract_json(documents, _find_orders, adapt, _EXPECTED)
 
 
+# Fields of an order object; a refund object has line items and a date too, but none of these.
+_ORDER_FIELDS = ("status", "billing", "order_key", "number", "currency", "line_items")
+# Batch responses (POST orders/batch) list what each action made; deleted orders are not orders to take.
+_BATCH_KEYS = ("create", "update")
+
+
 def _is_order(item: Any) -> bool:
-    """An order object (a refund object has line items too, but no status or billing)."""
-    return isinstance(item, dict) and "line_items" in item and ("status" in item or "billing" in item)
+    """An order object, whole or limited by a `_fields` filter (a refund names who refunded it)."""
+    return (
+        isinstance(item, dict)
+        and "id" in item
+        and "refunded_by" not in item
+        and "amount" not in item
+        and any(key in item for key in _ORDER_FIELDS if key != "line_items" or "status" in item)
+    )
+
+
+def _is_batch_item(item: Any) -> bool:
+    """An order of a batch response, or its error (an item the batch could not create or update)."""
+    return _is_order(item) or (isinstance(item, dict) and isinstance(item.get("error"), dict))
 
 
 def _find_orders(data: Any) -> list | None:
-    """The native orders a document holds; a list of refunds holds none."""
+    """The native orders a document holds: an order, a list of them (the REST list, or a webhook's), a
+    batch response's created and updated orders, or the legacy API's `order` / `orders` envelopes; a list
+    of refunds holds none."""
     if isinstance(data, list):
         return data if any(_is_order(item) for item in data) else None
+    if not isinstance(data, dict):
+        return None
+    if any(isinstance(data.get(key), list) for key in _BATCH_KEYS) and not _is_order(data):
+        items = [item for key in _BATCH_KEYS for item in data.get(key) or [] if _is_batch_item(item)]
+        return items or None
+    if isinstance(data.get("order"), dict):
+        return [data["order"]]
+    if isinstance(data.get("orders"), list):
+        return data["orders"] or None
     return [data] if _is_order(data) else None
 
 
@@ -94,18 +129,22 @@ def _find_orders(data: Any) -> list | None:
 def adapt(native: dict) -> CanonicalOrder:
     """One native order -> canonical; raises PayloadError with an exact reason when it cannot be read."""
     warnings: list[str] = []
+    error = native.get("error")
+    if isinstance(error, dict):
+        raise PayloadError(
+            f"the batch could not save order {native.get('id')}: {error.get('code')}: {error.get('message')}"
+        )
     external_id = clean(native.get("id"))
     if external_id is None:
         raise PayloadError("id: missing")
-    currency = currency_code(native.get("currency"))
+    currency = currency_or_hold(native.get("currency"), "currency", warnings)
     raw_status = clean(native.get("status")) or "none"
     status = _STATUSES.get(raw_status)
     if status is None:
         unknown_status(warnings, raw_status)
         status = ChannelStatus.PENDING
 
-    raw_lines = as_list(native.get("line_items"), "line_items")
-    require_lines(raw_lines, "line_items")
+    raw_lines = given_lines(native, "line_items", warnings)
     lines = tuple(
         _line(as_dict(raw, f"line_items[{i}]"), i, currency, warnings) for i, raw in enumerate(raw_lines)
     )
@@ -129,7 +168,7 @@ def adapt(native: dict) -> CanonicalOrder:
         channel_kind=KIND,
         external_id=external_id,
         number=first(native.get("number"), external_id),
-        placed_at=_time(native, "date_created", required=True),
+        placed_at=_time(native, "date_created", required=True, warnings=warnings),
         updated_at=_time(native, "date_modified", required=False),
         currency=currency,
         status=status,
@@ -148,12 +187,18 @@ def adapt(native: dict) -> CanonicalOrder:
         lines=lines,
         # Method titles arrive HTML-escaped like product names ("Ground Advantage&#8482;").
         shipping_method=_unescape(first(first_shipping.get("method_title"), first_shipping.get("method_id"))),
-        # WooCommerce gives no order subtotal: it is the sum of the line subtotals (before coupons).
-        subtotal=sum(line.unit_price * line.quantity for line in lines),
+        # WooCommerce gives no order subtotal: it is the sum of the line subtotals (before coupons), as
+        # given (a unit price rounded from a subtotal of 3 units at 10.00 would not add up again).
+        subtotal=sum(
+            money(as_dict(raw, f"line_items[{i}]").get("subtotal"), currency, f"line_items[{i}].subtotal")
+            for i, raw in enumerate(raw_lines)
+        ),
         discount_total=money(native.get("discount_total"), currency, "discount_total"),
         shipping_total=money(native.get("shipping_total"), currency, "shipping_total"),
         tax_total=money(native.get("total_tax"), currency, "total_tax"),
         total=money(native.get("total"), currency, "total"),
+        charges=_fees(native, currency),
+        lines_complete=bool(raw_lines),
         refunded_total=sum(
             abs(money(as_dict(raw, f"refunds[{i}]").get("total"), currency, f"refunds[{i}].total"))
             for i, raw in enumerate(as_list(native.get("refunds"), "refunds"))
@@ -163,6 +208,20 @@ def adapt(native: dict) -> CanonicalOrder:
         note=clean(native.get("customer_note")),
         warnings=tuple(warnings),
     )
+
+
+def _fees(native: dict, currency: str) -> tuple[CanonicalCharge, ...]:
+    """Fee lines (payment surcharges, gift wrap, negative fees used as discounts): charges, their tax being
+    in total_tax already. A fee named like gift wrapping is one."""
+    fees = []
+    for i, raw in enumerate(as_list(native.get("fee_lines"), "fee_lines")):
+        fee = as_dict(raw, f"fee_lines[{i}]")
+        title = _unescape(clean(fee.get("name"))) or "Fee"
+        kind = ChargeKind.GIFT_WRAP if "wrap" in title.lower() else ChargeKind.FEE
+        amount = money(fee.get("total"), currency, f"fee_lines[{i}].total")
+        tax = money(fee.get("total_tax"), currency, f"fee_lines[{i}].total_tax")
+        fees.append((kind, title, amount, tax))
+    return make_charges(*fees)
 
 
 def _method(shipping_line: dict) -> str | None:
@@ -176,13 +235,14 @@ def _unescape(text: str | None) -> str | None:
     return html.unescape(text) if text else text
 
 
-def _time(native: dict, name: str, *, required: bool) -> datetime | None:
-    """`<name>_gmt` read as UTC; without it, the site-local `<name>` only when it carries an offset."""
+def _time(native: dict, name: str, *, required: bool, warnings: list[str] | None = None) -> datetime | None:
+    """`<name>_gmt` read as UTC; without it, the site-local `<name>` only when it carries an offset. A
+    required time missing altogether holds the order (placed_time)."""
     gmt = native.get(f"{name}_gmt")
     if clean(gmt) is not None:
         return parse_time(gmt, f"{name}_gmt", naive_is_utc=True)
     if required:
-        return parse_time(native.get(name), name)
+        return placed_time(native.get(name), name, warnings if warnings is not None else [])
     try:
         return optional_time(native.get(name), name)
     except PayloadError:

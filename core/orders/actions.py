@@ -1,5 +1,6 @@
 """Staff actions on one order, from a ticket or the console order page: cancel it, change where it ships,
-send a customer email again, release it from hold, open a return for the customer, and send replacement
+send a customer email again, fix what holds it (map its channel SKU, set its currency) or release it from
+hold after a check, open a return for the customer, and send replacement
 items as a new order (refunds are in core.returns.refunds). Each takes the actor and the time, checks the
 order's state, and records its own audit entry and timeline entry; emails and channel pushes go through the
 outbox, never from here.
@@ -17,16 +18,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.audit.services import record_audit
-from core.channels.base import INCOMPLETE_ADDRESS, MISSING_ADDRESS
+from core.channels.base import INCOMPLETE_ADDRESS, MISSING_ADDRESS, is_iso_currency, is_payload_gap
 from core.channels.countries import to_alpha2
 from core.channels.registry import hook
-from core.errors import DomainError, NotFound
+from core.errors import DomainError, NotFound, PermissionDenied
 from core.fulfillment.models import Shipment
 from core.fulfillment.status import OPEN_SHIPMENT_STATUSES
 from core.inventory.allocations import allocate_order, release_order
 from core.notifications.models import OutboxMessage
 from core.notifications.services import queue_order_cancelled, queue_order_confirmed
 from core.orders import events
+from core.orders.intake import map_channel_sku
 from core.orders.models import REPLACEMENT_SOURCE, Order, OrderLine
 from core.orders.seller_steps import CANCEL_HOOK
 from core.orders.services import change_order_status, format_order_number
@@ -34,7 +36,7 @@ from core.orders.status import CANCELLABLE_STATUSES, OrderStatus
 from core.orders.upsert import UNMAPPED_PREFIX, allocate_if_ready, recheck_hold
 from core.returns.models import ReturnRequest
 from core.returns.services import approve_return, lock_order, request_return, require_staff
-from core.security.roles import Actor
+from core.security.roles import Actor, Role, role_at_least
 from core.support.models import Conversation, Message
 
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
@@ -262,18 +264,137 @@ def _clear_hold_warnings(
     return released
 
 
+def is_currency_warning(warning: str) -> bool:
+    """True for a hold reason that setting the order's currency fixes."""
+    return warning.startswith("unknown currency") or "currency unknown" in warning
+
+
+def hold_kind(warning: str) -> str:
+    """How a hold reason is fixed on the order page: 'address' (edit the address), 'currency' (set it),
+    'catalog' (map the channel SKU), 'gap' (the channel's full order completes it: it is fetched again, or
+    cancel) or 'check' (staff look, then release or cancel: payment, fraud, country, totals ...)."""
+    if is_address_warning(warning):
+        return "address"
+    if is_currency_warning(warning):
+        return "currency"
+    if is_payload_gap(warning):
+        return "gap"
+    if UNMAPPED_PREFIX in warning or NO_SKU_WORDS in warning:
+        return "catalog"
+    return "check"
+
+
 def hold_problems(order: Order) -> list[tuple[str, str]]:
-    """What holds the order, each as (kind, words): 'address' (edit the address), 'catalog' (map the SKU
-    on the Intake page; an unknown currency is fixed by the channel) or 'check' (staff look and release or
-    cancel: payment, fraud, totals, a buyer's cancellation ...)."""
+    """What holds the order, each as (kind, words), kind as hold_kind says."""
     if order.status != OrderStatus.ON_HOLD:
         return []
     warnings = list(order.hold_warnings or [])
-    problems = [("address" if is_address_warning(w) else "check", w) for w in warnings]
+    problems = [(hold_kind(w), w) for w in warnings]
     for reason in (order.hold_reason or "").split("; "):
         if reason and reason not in warnings:
-            problems.append(("catalog", reason))
+            problems.append((hold_kind(reason), reason))
     return problems
+
+
+def unmapped_channel_skus(order: Order) -> list[str]:
+    """The channel SKUs of the order's lines that no listing maps to ours yet, in line order."""
+    return list(
+        dict.fromkeys(line.channel_sku for line in order.lines if line.channel_sku and not line.sku_id)
+    )
+
+
+def map_held_sku(
+    session: Session, order_id: int, channel_sku: str, sku_code: str, *, actor: Actor, now: datetime
+) -> Order:
+    """Map a channel SKU of a held order to one of our SKUs from the order page: the listing is added
+    (audited), every order held for it is rechecked, and this order's timeline says who mapped what. A
+    manager's job, as on the Intake page: a listing changes every order of the channel."""
+    require_staff(actor)
+    if not role_at_least(actor.role or "", Role.MANAGER):
+        raise PermissionDenied("only a manager may map a channel SKU")
+    order = session.get(Order, order_id)
+    if order is None:
+        raise NotFound(f"order {order_id} not found")
+    channel_sku = (channel_sku or "").strip()
+    if channel_sku not in unmapped_channel_skus(order):
+        raise DomainError(f"{channel_sku!r} is not an unmapped SKU of order {order.number}")
+    sku_code = _clean_text(sku_code, "SKU", 64)
+    if not sku_code:
+        raise DomainError("name our SKU to map it to")
+    events.record_event(
+        session,
+        order,
+        "hold_warning_cleared",
+        f"{actor.label} mapped channel SKU {channel_sku} to {sku_code}",
+        actor=actor.label,
+        now=now,
+        data={"channel_sku": channel_sku, "sku": sku_code},
+    )
+    try:
+        released = map_channel_sku(session, order.channel_id, channel_sku, sku_code, actor=actor, now=now)
+    except NotFound as exc:  # our SKU: a bad entry in the form, not a missing page
+        raise DomainError(str(exc)) from None
+    if order.id in released:
+        allocate_if_ready(session, order, now=now, actor=actor.label)
+    return order
+
+
+def set_order_currency(
+    session: Session, order_id: int, currency: str, *, note: str, actor: Actor, now: datetime
+) -> Order:
+    """Set the currency of an order held because the channel gave none or an unknown one, after checking it
+    in the channel; released when nothing else holds it (allocated if paid). Audited, on the timeline with
+    who set what and why."""
+    require_staff(actor)
+    note = _clean_text(note, "note", NOTE_MAX)
+    if not note:
+        raise DomainError("say where you checked the currency")
+    code = (currency or "").strip().upper()
+    if not is_iso_currency(code):
+        raise DomainError(f"{currency!r} is not an ISO 4217 currency code (e.g. USD, EUR, GBP)")
+    order, _lines = lock_order(session, order_id)
+    if order.status != OrderStatus.ON_HOLD or not any(
+        kind == "currency" for kind, _words in hold_problems(order)
+    ):
+        raise DomainError(f"order {order.number} is not held for its currency")
+    before = order.currency
+    order.currency = code
+    order.updated_at = now
+    events.record_event(
+        session,
+        order,
+        "currency_set",
+        f"Currency set to {code} (was {before}) by {actor.label}: {note}",
+        actor=actor.label,
+        now=now,
+        data={"before": before, "after": code, "note": note},
+    )
+    cleared = [w for w in order.hold_warnings or [] if is_currency_warning(w)]
+    remaining = [w for w in order.hold_warnings or [] if w not in cleared]
+    released = recheck_hold(session, order, remaining, now=now, actor=actor.label)
+    if released:
+        allocate_if_ready(session, order, now=now, actor=actor.label)
+    record_audit(
+        session,
+        actor,
+        "order.currency_set",
+        "order",
+        order.id,
+        now=now,
+        before={"currency": before},
+        after={"currency": code, "note": note, "hold_released": released},
+    )
+    return order
+
+
+# Hold reasons a release can't clear, with what fixes each.
+_FIXED_ELSEWHERE = {
+    "address": "fix the shipping address to clear an address problem",
+    "currency": "set the order's currency to clear a currency problem",
+    "gap": "the channel's full order clears this: it is fetched again (or cancel the order)",
+    "catalog": "map the channel SKU to clear an unmapped SKU",
+}
+NO_SKU_WORDS = "has no SKU"
 
 
 def release_hold(
@@ -298,12 +419,12 @@ def release_hold(
     if order.status != OrderStatus.ON_HOLD:
         raise DomainError(f"order {order.number} is not on hold")
     held = list(order.hold_warnings or [])
-    chosen = [w for w in held if not is_address_warning(w)] if warnings is None else list(warnings)
+    chosen = [w for w in held if hold_kind(w) == "check"] if warnings is None else list(warnings)
     for warning in chosen:
         if warning not in held:
             raise DomainError(f"{warning!r} is not holding order {order.number}")
-        if is_address_warning(warning):
-            raise DomainError("fix the shipping address to clear an address problem")
+        if hold_kind(warning) in _FIXED_ELSEWHERE:
+            raise DomainError(_FIXED_ELSEWHERE[hold_kind(warning)])
     if not chosen:
         if any(UNMAPPED_PREFIX in reason for _kind, reason in hold_problems(order)):
             raise DomainError("map the channel SKU on the Intake page to release this order")

@@ -6,12 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from core.channels.canonical import CanonicalAddress, CanonicalOrder
+from core.channels.canonical import CanonicalAddress, CanonicalCharge, CanonicalOrder
 
 
 def order_columns(canonical: CanonicalOrder) -> dict[str, Any]:
     """The order row's columns that come from the channel, as stored (truncated to the columns' lengths)."""
-    offset = canonical.placed_at.utcoffset()
+    placed = {}
+    if canonical.placed_at is not None:  # else the order keeps the time we hold (on create: received)
+        offset = canonical.placed_at.utcoffset()
+        placed = {
+            "placed_at": canonical.placed_at,
+            "placed_at_offset_minutes": int(offset.total_seconds() // 60) if offset else 0,
+        }
     return {
         "channel_number": canonical.number,
         "channel_status": canonical.raw_status[:64],
@@ -20,8 +26,7 @@ def order_columns(canonical: CanonicalOrder) -> dict[str, Any]:
         "email": canonical.buyer.email,
         "phone": canonical.buyer.phone,
         "buyer_name": (canonical.buyer.name or "")[:200],
-        "placed_at": canonical.placed_at,
-        "placed_at_offset_minutes": int(offset.total_seconds() // 60) if offset else 0,
+        **placed,
         "channel_updated_at": canonical.updated_at,
         "currency": canonical.currency,
         "subtotal": canonical.subtotal,
@@ -32,6 +37,8 @@ def order_columns(canonical: CanonicalOrder) -> dict[str, Any]:
         "billing_address": address_value(canonical.billing_address),
         "shipping_address": address_value(canonical.shipping_address),
         "refunded_total": canonical.refunded_total,
+        "charges": [charge_value(charge) for charge in canonical.charges],
+        "taxes_included": canonical.taxes_included,
         "shipping_method": (canonical.shipping_method or None) and canonical.shipping_method[:100],
         "fulfilled_by_channel": canonical.fulfilled_by_channel,
         "source": canonical.source,
@@ -54,6 +61,7 @@ def line_columns(canonical: CanonicalOrder, mapping: dict[str, int]) -> list[dic
             "discount": line.discount,
             "tax": line.tax,
             "total": line.total,
+            "quantity_removed": line.removed_quantity,
         }
         for index, line in enumerate(canonical.lines, start=1)
     ]
@@ -78,3 +86,8 @@ def address_value(address: CanonicalAddress | None) -> dict[str, Any] | None:
     """An address as its JSON column holds it: the parts given."""
     # vars(), not asdict(): the fields are plain strings, and asdict deep-copies each one
     return None if address is None else {k: v for k, v in vars(address).items() if v is not None}
+
+
+def charge_value(charge: CanonicalCharge) -> dict[str, Any]:
+    """A charge as the order's `charges` JSON column holds it."""
+    return {"kind": charge.kind, "title": charge.title[:200], "amount": charge.amount, "tax": charge.tax}

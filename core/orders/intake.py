@@ -237,7 +237,9 @@ def _settle_payload(
     """Record the payload's outcome: one Core UPDATE, mirrored on the object as its committed state (so
     there is nothing left for a flush to write)."""
     statuses = {r.status for r in results}
-    if not results or statuses == {REJECTED}:
+    if results and all(r.to_fetch for r in results):
+        status = RECEIVED  # announces orders still to be fetched (core.channel_sync.polling)
+    elif not results or statuses == {REJECTED}:
         status = REJECTED
     elif NEEDS_ATTENTION in statuses:
         status = NEEDS_ATTENTION
@@ -276,6 +278,8 @@ def _ingest_extracted(
     actor: str,
 ) -> IngestResult:
     if item.order is None:
+        if item.fetch is not None:  # a webhook naming an order: fetch_announced_orders fetches it
+            return IngestResult(item.fetch, NEEDS_ATTENTION, None, item.error, to_fetch=True)
         external_id = _guess_external_id(item.native)
         return IngestResult(external_id, REJECTED, None, item.error)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Base, utcnow
@@ -56,6 +56,10 @@ class Order(Base):
     tax_total: Mapped[int] = mapped_column(default=0)
     total: Mapped[int] = mapped_column(default=0)
     refunded_total: Mapped[int] = mapped_column(default=0)
+    # What the buyer paid besides merchandise, discounts, shipping and tax, as the channel gave it:
+    # [{"kind", "title", "amount", "tax"}] (canonical.CanonicalCharge); canonical.expected_total adds it up.
+    charges: Mapped[list[Any]] = mapped_column(default=list, server_default=text("'[]'"))
+    taxes_included: Mapped[bool] = mapped_column(default=False, server_default=false())
     billing_address: Mapped[dict[str, Any] | None] = mapped_column()
     shipping_address: Mapped[dict[str, Any] | None] = mapped_column()
     shipping_method: Mapped[str | None] = mapped_column(String(100))
@@ -99,6 +103,7 @@ class OrderLine(Base):
     quantity_shipped: Mapped[int] = mapped_column(default=0)
     quantity_returned: Mapped[int] = mapped_column(default=0)
     quantity_cancelled: Mapped[int] = mapped_column(default=0)
+    quantity_removed: Mapped[int] = mapped_column(default=0, server_default=text("0"))  # by the channel
 
     order: Mapped[Order] = relationship(back_populates="lines")
 

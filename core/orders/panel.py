@@ -20,6 +20,7 @@ from core.orders.actions import (
     not_shipped_problem,
     order_emails,
     replacement_problem,
+    unmapped_channel_skus,
 )
 from core.orders.models import Order
 from core.orders.seller_steps import cancel_steps, refund_steps
@@ -61,6 +62,7 @@ class OrderPanel:
     address_problem: str | None  # None: the address can be changed
     replacement_problem: str | None  # None: replacement items can be sent
     holds: list[tuple[str, str]]
+    unmapped: list[str]  # channel SKUs of a held order to map on the page
     emails: list[OutboxMessage] | None  # None: not loaded (the outbox has no index by order)
     returnable: ReturnEligibility | None
     tickets: list[Conversation]
@@ -146,6 +148,7 @@ def order_panel(
         address_problem=address_problem,
         replacement_problem=replacement_problem(order),
         holds=hold_problems(order),
+        unmapped=unmapped_channel_skus(order) if order.status == OrderStatus.ON_HOLD else [],
         emails=order_emails(session, order.id) if with_emails else None,
         returnable=return_eligibility(session, order, now=now) if order.status in RETURN_STATUSES else None,
         tickets=tickets,

@@ -11,6 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from core.catalog.models import Sku
+from core.channels.canonical import charges_total
 from core.channels.models import Channel
 from core.errors import NotFound
 from core.fulfillment.models import Shipment, TrackingEvent
@@ -162,6 +163,17 @@ def canonical_order_json(session: Session, order: Order) -> dict[str, Any]:
         "shipping_total": money(order.shipping_total),
         "tax_total": money(order.tax_total),
         "total": money(order.total),
+        "charges": [
+            {
+                "kind": charge.get("kind"),
+                "title": charge.get("title"),
+                "amount": money(int(charge.get("amount") or 0)),
+                "tax": money(int(charge.get("tax") or 0)),
+            }
+            for charge in order.charges or []
+        ],
+        "charges_total": money(charges_total(order)),
+        "taxes_included": order.taxes_included,
         "customer": {
             "id": customer.id if customer else None,
             "name": order.buyer_name or (customer.name if customer else None),
@@ -179,6 +191,7 @@ def canonical_order_json(session: Session, order: Order) -> dict[str, Any]:
                 "channel_sku": line.channel_sku,
                 "title": line.title,
                 "quantity": line.quantity,
+                "removed_quantity": line.quantity_removed,
                 "unit_price": money(line.unit_price),
                 "total": money(line.total),
             }

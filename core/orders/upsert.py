@@ -20,8 +20,8 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
-from core.channels.base import is_iso_currency
-from core.channels.canonical import CanonicalOrder, CanonicalShipment, ChannelStatus
+from core.channels.base import is_iso_currency, is_lines_gap, is_payload_gap
+from core.channels.canonical import CanonicalLine, CanonicalOrder, CanonicalShipment, ChannelStatus
 from core.channels.models import Channel
 from core.customers.services import resolve_customer
 from core.fulfillment.models import Shipment
@@ -59,6 +59,7 @@ class IngestResult:
     status: str  # created, updated, duplicate, stale, needs_attention, rejected
     order_id: int | None = None
     error: str | None = None
+    to_fetch: bool = False  # a webhook named the order without carrying it: it is to be fetched
 
 
 _orders = Order.__table__
@@ -173,6 +174,8 @@ def _create_order(
             "number": f"new-{canonical.external_id}"[:32],
             "status": OrderStatus.ON_HOLD.value if reasons else OrderStatus.PENDING.value,
             "hold_reason": hold_reason,
+            "placed_at": now,  # when the payload lacks the creation time (held, with a warning)
+            "placed_at_offset_minutes": 0,
             **columns,
             "created_at": now,
             "updated_at": now,
@@ -393,6 +396,47 @@ def queue_order_confirmation(
     )
 
 
+# What a payload without the order's lines can't tell: the lines and the amounts read from them.
+_FROM_LINES = frozenset(
+    {"subtotal", "discount_total", "shipping_total", "tax_total", "total", "charges", "taxes_included"}
+)
+
+
+def _keep_what_a_partial_payload_lacks(
+    order: Order, canonical: CanonicalOrder
+) -> tuple[CanonicalOrder, dict[str, Any]]:
+    """The canonical order and columns to apply. A payload that lacks the lines (or the creation time) of an
+    order we hold complete (a list limited by a fields filter, Amazon's getOrders without getOrderItems)
+    updates the rest, keeps the lines and amounts we hold, and does not hold the order for the gap."""
+    columns = order_columns(canonical)
+    held = set(order.hold_warnings or [])
+    gaps = [w for w in canonical.warnings if is_payload_gap(w) and w not in held]
+    if canonical.lines_complete or not order.lines:
+        gaps = [w for w in gaps if not is_lines_gap(w)]
+    if canonical.lines_complete and not gaps:
+        return canonical, columns
+    if not canonical.lines_complete and order.lines:
+        columns = {name: value for name, value in columns.items() if name not in _FROM_LINES}
+        canonical = replace(canonical, lines=tuple(_canonical_line(line) for line in order.lines))
+    warnings = tuple(w for w in canonical.warnings if w not in gaps)
+    columns["hold_warnings"] = list(warnings)
+    return replace(canonical, warnings=warnings, lines_complete=True), columns
+
+
+def _canonical_line(line: OrderLine) -> CanonicalLine:
+    return CanonicalLine(
+        external_id=line.external_id,
+        channel_sku=line.channel_sku,
+        title=line.title,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        discount=line.discount,
+        tax=line.tax,
+        total=line.total,
+        removed_quantity=line.quantity_removed,
+    )
+
+
 def _update_order(
     session: Session, order: Order, canonical: CanonicalOrder, *, now: datetime, actor: str
 ) -> IngestResult:
@@ -407,7 +451,7 @@ def _update_order(
             now=now,
         )
         return IngestResult(canonical.external_id, "stale", order.id, None)
-    columns = order_columns(canonical)
+    canonical, columns = _keep_what_a_partial_payload_lacks(order, canonical)
     changes = _apply_changes(session, order, canonical, columns, now=now, actor=actor)
     previous = order.status
     _after_change(session, order, canonical, now=now, actor=actor)

@@ -129,7 +129,17 @@ def test_ticket_page_shows_the_order_panel_and_another_order_on_request(
 
 # --- guards ----------------------------------------------------------------------------------------------
 
-ACTIONS = ["cancel", "refund", "return", "replacement", "address", "release", "emails/1/resend"]
+ACTIONS = [
+    "cancel",
+    "refund",
+    "return",
+    "replacement",
+    "address",
+    "release",
+    "map-sku",
+    "currency",
+    "emails/1/resend",
+]
 
 
 def test_emails_list_needs_staff(client, db, confirmed) -> None:

@@ -18,7 +18,7 @@ from app import create_app
 from core.channel_sync.polling import poll_channel
 from core.channels import bigcommerce, registry
 from core.channels.base import MissingCredentials
-from core.channels.canonical import ChannelStatus
+from core.channels.canonical import CanonicalCharge, ChannelStatus, expected_total
 from core.channels.http import HttpClient
 from core.db import make_engine, make_session_factory
 from core.errors import PayloadError
@@ -226,10 +226,8 @@ def test_bigcommerce_order_webhook_names_the_order_to_fetch():
     body = channel_json("bigcommerce", "webhook_order_created.json")
     [result] = bigcommerce.extract([body])
     assert result.order is None and result.native == body
-    assert result.error == (
-        "webhook 'store/order/created' carries only the id of order 3001: "
-        "fetch it with GET /v2/orders/3001 (the channel's next poll does)"
-    )
+    assert result.error == "webhook 'store/order/created' carries only the id of order 3001: to be fetched"
+    assert result.fetch == "3001"
     updated = body | {"scope": "store/order/updated"}
     assert (
         "'store/order/updated' carries only the id of order 3001" in bigcommerce.extract([updated])[0].error
@@ -249,27 +247,12 @@ def test_bigcommerce_webhook_of_another_resource_names_no_order():
     assert result.error == "no order found in document: webhook 'store/product/updated' names no order"
 
 
-def test_bigcommerce_webhook_posted_to_the_order_endpoint_is_refused_as_a_polled_channel(client, db):
-    """BigCommerce does not sign its webhooks the way the endpoint checks (HMAC of the body), so the channel
-    declares none: its orders come by polling, and a delivery is answered 404 without being stored."""
-    make_channel(db, code="bc-store", kind="bigcommerce", webhook_secret=None)
-    db.commit()
-    response = client.post(
-        "/api/channels/bc-store/webhooks/orders",
-        data=channel_file("bigcommerce", "webhook_order_created.json").read_bytes(),
-        headers={"Content-Type": "application/json"},
-    )
-    assert response.status_code == 404
-    assert (
-        response.get_json()["error"]
-        == "channel 'bc-store' (bigcommerce) delivers orders by polling, not webhooks"
-    )
-    assert db.scalar(select(InboundPayload.id)) is None
-
-
-def test_bigcommerce_hooks_it_is_polled_and_takes_no_pushes():
+def test_bigcommerce_hooks_it_is_polled_takes_webhooks_to_fetch_and_no_pushes():
     assert registry.hook("bigcommerce", "poll_pages") is bigcommerce.poll_pages
-    for name in ("WEBHOOK", "auth_headers", "send_stock", "send_shipment"):
+    assert registry.hook("bigcommerce", "fetch_orders") is bigcommerce.fetch_orders
+    scheme = registry.hook("bigcommerce", "WEBHOOK")
+    assert scheme.secret_header and scheme.signature_header == "X-Crossdock-Webhook-Token"
+    for name in ("auth_headers", "send_stock", "send_shipment"):
         assert registry.hook("bigcommerce", name) is None
 
 
@@ -314,15 +297,25 @@ def test_bigcommerce_refunded_amount_is_the_refunded_total():
     assert order.refunded_total == 1200 and order.status is ChannelStatus.PAID
 
 
-def test_bigcommerce_gift_wrapping_has_no_place_and_holds_the_order():
+def test_bigcommerce_gift_wrapping_is_a_charge_and_the_totals_add_up():
     order = bigcommerce.adapt(
         _joined()
-        | {"wrapping_cost_ex_tax": "4.0000", "wrapping_cost_inc_tax": "4.0000", "total_inc_tax": "74.8400"}
+        | {
+            "wrapping_cost_ex_tax": "4.0000",
+            "wrapping_cost_inc_tax": "4.0000",
+            "wrapping_cost_tax": "0.0000",
+            "total_inc_tax": "74.8400",
+        }
     )
     assert order.total == 7484
+    assert order.charges == (CanonicalCharge("gift_wrap", "Gift wrapping", 400),)
+    assert expected_total(order) == 7484 and order.warnings == ()
+
+
+def test_bigcommerce_total_that_still_differs_holds_the_order():
+    order = bigcommerce.adapt(_joined() | {"total_inc_tax": "74.8400"})
     assert order.warnings == (
-        "totals do not add up: subtotal - discounts + shipping + tax = 7084, order total 7484 "
-        "(gift wrapping 400 not placed)",
+        "totals do not add up: subtotal - discounts + shipping + tax + charges = 7084, order total 7484",
     )
 
 
@@ -344,7 +337,6 @@ def test_bigcommerce_several_shipping_addresses_keep_the_first_and_hold():
     ("change", "message"),
     [
         ({"id": None}, "id: missing"),
-        ({"date_created": ""}, "date_created: missing"),
         ({"date_created": "yesterday"}, "date_created: not a time: 'yesterday'"),
         ({"currency_code": "", "default_currency_code": None}, "currency: missing"),
         ({"products": []}, "products: an order needs at least one line"),
@@ -515,9 +507,9 @@ def test_bigcommerce_channel_added_from_the_cli_imports_orders_and_records_a_web
     hook = _invoke(
         cli_db, "import", "bc-store", str(channel_file("bigcommerce", "webhook_order_created.json"))
     )
-    assert hook.exit_code == 1
+    assert hook.exit_code == 0  # nothing lost: the order it names is to be fetched
     [line] = [json.loads(text) for text in hook.output.splitlines()]
-    assert line["status"] == "rejected" and "carries only the id of order 3001" in line["error"]
+    assert line["status"] == "needs_attention" and "carries only the id of order 3001" in line["error"]
 
     engine = make_engine(cli_db)
     with make_session_factory(engine)() as session:
@@ -526,5 +518,5 @@ def test_bigcommerce_channel_added_from_the_cli_imports_orders_and_records_a_web
         assert orders["3001"].hold_reason is None and len(orders["3001"].lines) == 2
         assert orders["3003"].currency == "EUR"
         stored = session.scalars(select(InboundPayload).order_by(InboundPayload.id.desc())).first()
-        assert stored.status == "rejected" and "fetch it with GET /v2/orders/3001" in stored.error
+        assert stored.status == "received" and "to be fetched" in stored.error
     engine.dispose()

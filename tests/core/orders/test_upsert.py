@@ -14,6 +14,7 @@ from core.catalog.services import add_listing
 from core.channels.canonical import (
     CanonicalAddress,
     CanonicalBuyer,
+    CanonicalCharge,
     CanonicalLine,
     CanonicalOrder,
     ChannelStatus,
@@ -72,6 +73,8 @@ ORDER_CHANGES: dict[str, Callable[[CanonicalOrder], CanonicalOrder]] = {
     "billing_address": lambda c: replace(c, billing_address=replace(ADDRESS, postal_code="SW1Y 4LE")),
     "shipping_address": lambda c: replace(c, shipping_address=replace(ADDRESS, line2="Flat 2")),
     "refunded_total": lambda c: replace(c, refunded_total=250),
+    "charges": lambda c: replace(c, charges=(CanonicalCharge("tip", "Tip", 200),), total=c.total + 200),
+    "taxes_included": lambda c: replace(c, taxes_included=True),
     "shipping_method": lambda c: replace(c, shipping_method="Courier"),
     "fulfilled_by_channel": lambda c: replace(c, fulfilled_by_channel=True),
     "source": lambda c: replace(c, source="instagram"),
@@ -96,6 +99,7 @@ LINE_CHANGES: dict[str, Callable[[CanonicalOrder], CanonicalOrder]] = {
     "discount": _first_line(lambda line: replace(line, discount=0)),
     "tax": _first_line(lambda line: replace(line, tax=0)),
     "total": _first_line(lambda line: replace(line, total=10000)),
+    "quantity_removed": _first_line(lambda line: replace(line, removed_quantity=1)),
 }
 
 
