@@ -3,7 +3,7 @@ written) and totals that agree with the order's own figures (else a hold warning
 
 from __future__ import annotations
 
-from core.channels.canonical import CanonicalOrder
+from core.channels.canonical import CanonicalOrder, charges_total, expected_total, totals_difference
 from core.errors import PayloadError
 from core.money import exponent, to_decimal_string
 
@@ -49,17 +49,22 @@ def check_ranges(order: CanonicalOrder) -> None:
 
 
 def totals_warning(order: CanonicalOrder) -> str | None:
-    """A hold warning when the total is off from subtotal - discounts + shipping + tax (or, where prices
-    include tax, the same without tax) by more than 1 % and more than one major unit; None when it agrees."""
-    expected = order.subtotal - order.discount_total + order.shipping_total + order.tax_total
-    tax_included = expected - order.tax_total
-    if not (_far(order.total, expected, order.currency) and _far(order.total, tax_included, order.currency)):
+    """A hold warning when the total is off from its parts (core.channels.canonical.expected_total:
+    subtotal - discounts + shipping + tax + charges, tax left out where prices include it) by more than 1 %
+    and more than one major unit, read either way about tax (a channel may not say whether its prices include
+    it); None when it agrees, or while the order's lines are still to be fetched."""
+    if totals_difference(order) is None:
+        return None
+    expected = expected_total(order)
+    other_reading = expected + order.tax_total if order.taxes_included else expected - order.tax_total
+    if not (_far(order.total, expected, order.currency) and _far(order.total, other_reading, order.currency)):
         return None
     shown = lambda amount: _shown(amount, order.currency)  # noqa: E731
+    tax = "tax included" if order.taxes_included else f"tax {shown(order.tax_total)}"
     return (
         f"total {shown(order.total)} {order.currency} disagrees with subtotal {shown(order.subtotal)}"
         f" - discounts {shown(order.discount_total)} + shipping {shown(order.shipping_total)}"
-        f" + tax {shown(order.tax_total)} = {shown(expected)}"
+        f" + {tax} + charges {shown(charges_total(order))} = {shown(expected)}"
     )
 
 

@@ -1,7 +1,7 @@
 """order charges (fees, tips, gift wrap, service charges, removed units), taxes included, removed units
 
-Revision ID: 0012_chandata
-Revises: 0011_identity_keys_again
+Revision ID: 0016_chandata
+Revises: 0015_secauth
 Create Date: 2026-12-05
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0012_chandata"
-down_revision: str | None = "0011_identity_keys_again"
+revision: str = "0016_chandata"
+down_revision: str | None = "0015_secauth"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
