@@ -60,7 +60,12 @@ WEBHOOK_CHANNELS = [
     WebhookChannel("square", _sample("square"), lambda d: d["order"]["line_items"][0]),
     WebhookChannel("webshop", _sample("webshop"), lambda d: d["order"]["lines"][0]),
 ]
-assert {c.kind for c in WEBHOOK_CHANNELS} == set(webhook_kinds()), "a new webhook channel needs a row here"
+# A webhook that only names an order to fetch (BigCommerce's, authenticated by a registered header) carries no
+# order to fuzz: tests/web/test_bigcommerce_webhooks.py covers it.
+ANNOUNCE_ONLY = {kind for kind, scheme in webhook_kinds().items() if scheme.secret_header}
+assert {c.kind for c in WEBHOOK_CHANNELS} == set(webhook_kinds()) - ANNOUNCE_ONLY, (
+    "a new webhook channel needs a row here"
+)
 
 
 def row_counts(session: Session, *, without: tuple[str, ...] = ()) -> dict[str, int]:
