@@ -11,6 +11,7 @@ from core.notifications.models import OutboxMessage
 from core.orders.models import Allocation, InboundPayload, Order, OrderEvent, OrderLine
 from core.returns.models import Refund, ReturnLine, ReturnRequest
 from core.security.models import RateLimitBucket, User
+from core.security.role_models import StaffRole
 from core.support.models import (
     BusinessHours,
     Conversation,
@@ -65,6 +66,7 @@ __all__ = [
     "Sku",
     "SlaChannelOverride",
     "SlaPolicy",
+    "StaffRole",
     "StockLevel",
     "StockMovement",
     "SupportCalendar",

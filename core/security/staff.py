@@ -17,7 +17,8 @@ from core.notifications.models import OutboxMessage
 from core.security.accounts import request_password_reset
 from core.security.models import User
 from core.security.passwords import MIN_PASSWORD_LENGTH, hash_password
-from core.security.roles import STAFF_ROLES, Actor, Role
+from core.security.permissions import is_staff_role
+from core.security.roles import Actor, Role, is_staff
 from core.security.services import create_user
 from core.security.tokens import InvalidToken
 
@@ -32,8 +33,10 @@ def make_invite_token(secret: str, user: User) -> str:
 
 def invite_staff(session: Session, email: str, name: str, role: str, *, actor: Actor, now: datetime) -> User:
     """A new staff account without a usable password, and the emailed link to choose one."""
-    if role not in STAFF_ROLES:
-        raise DomainError(f"unknown staff role {role!r}: use agent, manager or admin")
+    if not is_staff_role(session, role):
+        raise DomainError(
+            f"unknown staff role {role!r}: use agent, manager, admin or a role on the Roles page"
+        )
     if not name.strip():
         raise DomainError("enter the person's name")
     # A random password nobody knows: the account can't be signed into until the invitation is accepted.
@@ -64,7 +67,7 @@ def accept_invite(session: Session, secret: str, token: str, password: str, *, n
     except (BadSignature, ValueError, TypeError) as exc:
         raise InvalidToken("this invitation link is not valid") from exc
     user = session.get(User, user_id) if isinstance(user_id, int) else None
-    usable = user is not None and user.active and user.role in STAFF_ROLES
+    usable = user is not None and user.active and is_staff(user.role)
     if not usable or user.password_hash[-16:] != fingerprint:
         raise InvalidToken("this invitation has already been used or is not valid")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -78,8 +81,10 @@ def accept_invite(session: Session, secret: str, token: str, password: str, *, n
 def change_staff_role(session: Session, user_id: int, role: str, *, actor: Actor, now: datetime) -> User:
     """Give a staff member another staff role (not one's own; the last active admin stays admin)."""
     user = _staff(session, user_id)
-    if role not in STAFF_ROLES:
-        raise DomainError(f"unknown staff role {role!r}: use agent, manager or admin")
+    if not is_staff_role(session, role):
+        raise DomainError(
+            f"unknown staff role {role!r}: use agent, manager, admin or a role on the Roles page"
+        )
     if user.role == role:
         return user
     _not_self(user, actor, "change your own role")
@@ -123,7 +128,7 @@ def send_staff_password_reset(session: Session, user_id: int, *, actor: Actor, n
 
 def _staff(session: Session, user_id: int) -> User:
     user = session.get(User, user_id, with_for_update=True)
-    if user is None or user.role not in STAFF_ROLES:
+    if user is None or not is_staff(user.role):
         raise NotFound(f"no staff account {user_id}")
     return user
 
