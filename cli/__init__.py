@@ -8,6 +8,7 @@ from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo
 
 from cli.assistant import eval_intents, intents_group
+from cli.audit import audit
 from cli.bench import bench
 from cli.channels import channels
 from cli.context import PROJECT_ROOT
@@ -41,6 +42,7 @@ COMMANDS: tuple[click.Command, ...] = (
     bench,
     eval_identity,
     customers,
+    audit,
 )
 
 crossdock = FlaskGroup(
