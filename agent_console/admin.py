@@ -199,7 +199,12 @@ def accept_invite(token: str) -> Any:
     if request.method == "POST":
         try:
             staff.accept_invite(
-                g.db, current_app.config["SECRET_KEY"], token, request.form.get("password", ""), now=utcnow()
+                g.db,
+                current_app.config["SECRET_KEY"],
+                token,
+                request.form.get("password", ""),
+                now=utcnow(),
+                ip_address=request.remote_addr,
             )
         except InvalidToken as exc:
             return render_template("console/admin/invite.html", problem=str(exc), error=None), 400

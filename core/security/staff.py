@@ -57,7 +57,9 @@ def resend_invite(session: Session, user_id: int, *, actor: Actor, now: datetime
     return user
 
 
-def accept_invite(session: Session, secret: str, token: str, password: str, *, now: datetime) -> User:
+def accept_invite(
+    session: Session, secret: str, token: str, password: str, *, now: datetime, ip_address: str | None = None
+) -> User:
     """Choose a password from an invitation link; the link then stops working."""
     try:
         serializer = URLSafeTimedSerializer(secret, salt=INVITE_SALT)
@@ -75,6 +77,10 @@ def accept_invite(session: Session, secret: str, token: str, password: str, *, n
     user.password_hash = hash_password(password)
     user.email_verified_at = now
     user.session_version += 1
+    invitee = Actor(label=user.email, user_id=user.id, role=user.role, ip_address=ip_address)
+    record_audit(
+        session, invitee, "user.invite_accepted", "user", user.id, now=now, after={"password": "set"}
+    )
     return user
 
 
