@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from core.audit.chain import GENESIS_HASH, entry_hash, jsonable
@@ -23,12 +23,28 @@ from core.security.roles import Actor
 CHAIN_LOCK_KEY = 0x6175646974
 
 
-def lock_chain_head(session: Session) -> str:
+def lock_chain_head(session: Session | Connection) -> str:
     """Take the chain's write lock for this transaction and return the hash of its last entry."""
-    if session.get_bind().dialect.name == "postgresql":
+    bind = session.get_bind() if isinstance(session, Session) else session
+    if bind.dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
-    head = session.scalar(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1))
+    head = session.execute(select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)).scalar()
     return head or GENESIS_HASH
+
+
+def chain_entries(session: Session | Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chain audit rows about to be inserted in bulk (seeding, identity back-fill): each gets its prev_hash
+    and hash, in id order when the rows carry ids (the order the chain is read back in), else in the order
+    given, after the chain's current head, whose lock is taken for the transaction. Returns the rows."""
+    if any("id" in row for row in rows):
+        rows.sort(key=lambda row: row["id"])
+    prev_hash = lock_chain_head(session)
+    for row in rows:
+        row["before"], row["after"] = jsonable(row.get("before")), jsonable(row.get("after"))
+        row["entity_id"] = str(row["entity_id"])
+        row["prev_hash"] = prev_hash
+        row["hash"] = prev_hash = entry_hash(row, prev_hash)
+    return rows
 
 
 def record_audit(

@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
 from core import migrate
 from core.audit.chain import GENESIS_HASH, canonical_json, entry_hash
 from core.audit.models import AuditEntry, AuditLogIsAppendOnly
 from core.audit.queries import verify_audit_chain
-from core.audit.services import record_audit
+from core.audit.services import chain_entries, record_audit
 from core.db import make_engine, make_session_factory
 from core.security.roles import Actor
 from tests.conftest import drop_database, fresh_database_url
@@ -220,3 +220,27 @@ def test_concurrent_writers_never_fork_the_chain(tmp_path: Path) -> None:
     finally:
         engine.dispose()
         drop_database(url, needs_drop)
+
+
+def test_bulk_rows_are_chained_in_id_order_and_later_entries_follow(db) -> None:
+    _write(db, 1)
+    top = db.scalar(select(func.max(AuditEntry.id)))
+    rows = [
+        {
+            "id": top + n,
+            "actor_id": None,
+            "actor_label": "seed",
+            "action": "order.cancel",
+            "entity_type": "order",
+            "entity_id": n,
+            "before": None,
+            "after": {"n": (n,)},
+            "ip_address": None,
+            "created_at": NOW,
+        }
+        for n in (3, 1, 2)
+    ]
+    db.execute(insert(AuditEntry), chain_entries(db, rows))
+    _write(db, 1, start=9)
+    check = verify_audit_chain(db.connection())
+    assert check.ok and check.count == db.scalar(select(func.count()).select_from(AuditEntry))
