@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Connection, String, cast, or_, select
+from sqlalchemy import Connection, String, cast, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from core.audit.chain import GENESIS_HASH, HASHED_FIELDS, entry_hash
+from core.audit.chain import GENESIS_HASH, entry_hash
 from core.audit.diff import diff_text
 from core.audit.models import AuditEntry
 from core.errors import DomainError
@@ -198,27 +199,53 @@ class ChainCheck:
         return self.broken_id is None
 
 
+_CHAIN_SQL = (
+    "SELECT id, actor_id, actor_label, action, entity_type, entity_id, before, after, ip_address, created_at,"
+    " prev_hash, hash FROM audit_entries WHERE id > :last ORDER BY id LIMIT :batch"
+)
+
+
 def verify_audit_chain(connection: Connection, *, batch: int = 5000) -> ChainCheck:
     """Walk the whole log in id order, a batch at a time (keyset, so memory stays flat on millions of rows),
     recomputing each hash: the first entry whose prev_hash is not the previous entry's hash, or whose hash
-    doesn't match its fields, is reported."""
-    table = AuditEntry.__table__
-    columns = [table.c[name] for name in ("id", *HASHED_FIELDS, "prev_hash", "hash")]
+    doesn't match its fields, is reported.
+
+    The rows are read as the driver gives them, without the ORM's type handling (the walk's cost is mostly
+    per row): SQLite hands JSON and times over as text, decoded here as the column types would."""
+    sqlite = connection.dialect.name == "sqlite"
     expected_prev = GENESIS_HASH
     count = 0
     last_id = 0
+    statement = text(_CHAIN_SQL)
     while True:
-        rows = connection.execute(
-            select(*columns).where(table.c.id > last_id).order_by(table.c.id).limit(batch)
-        ).all()
+        rows = connection.execute(statement, {"last": last_id, "batch": batch}).all()
         for row in rows:
-            fields = row._mapping
-            if fields["prev_hash"] != expected_prev:
-                return ChainCheck(count, row.id, "its prev_hash is not the hash of the entry before it")
-            if entry_hash(fields, fields["prev_hash"]) != fields["hash"]:
-                return ChainCheck(count, row.id, "its hash does not match its contents")
-            expected_prev = fields["hash"]
+            (entry_id, actor_id, label, action, entity_type, entity_id, before, after, ip, created) = row[:10]
+            prev_hash, stored_hash = row[10], row[11]
+            if prev_hash != expected_prev:
+                return ChainCheck(count, entry_id, "its prev_hash is not the hash of the entry before it")
+            if sqlite:
+                before = None if before is None else json.loads(before)
+                after = None if after is None else json.loads(after)
+            if isinstance(created, str):
+                created = datetime.fromisoformat(created)
+            if created.tzinfo is None:
+                created = created.replace(tzinfo=UTC)
+            fields = {
+                "actor_id": actor_id,
+                "actor_label": label,
+                "action": action,
+                "entity_type": entity_type,
+                "entity_id": entity_id,
+                "before": before,
+                "after": after,
+                "ip_address": ip,
+                "created_at": created,
+            }
+            if entry_hash(fields, prev_hash) != stored_hash:
+                return ChainCheck(count, entry_id, "its hash does not match its contents")
+            expected_prev = stored_hash
             count += 1
         if len(rows) < batch:
             return ChainCheck(count)
-        last_id = rows[-1].id
+        last_id = rows[-1][0]
