@@ -320,6 +320,7 @@ def create_staff_role(
 ) -> StaffRole:
     """A custom role: a new name (lower case letters, digits, - or _, 2-16 characters, not a built-in's), its
     permissions and its refund limit (blank: no limit). Audited."""
+    require_permission(session, actor, Permission.MANAGE_USERS)
     name = name.strip().lower()
     if not ROLE_NAME_RE.match(name):
         raise DomainError(
@@ -356,6 +357,7 @@ def update_staff_role(
 ) -> StaffRole:
     """Change a custom role's permissions, refund limit or description (built-ins can't change). Its holders'
     pages follow from their next request. Audited with before and after."""
+    require_permission(session, actor, Permission.MANAGE_USERS)
     row = _custom_role(session, name, "change")
     chosen, limit, description = _validated(permissions, refund_limit, description)
     before = _audited(row)
@@ -368,6 +370,7 @@ def update_staff_role(
 
 def delete_staff_role(session: Session, name: str, *, actor: Actor, now: datetime) -> None:
     """Delete a custom role nobody holds (built-ins can't be deleted). Audited."""
+    require_permission(session, actor, Permission.MANAGE_USERS)
     row = _custom_role(session, name, "delete")
     holders = session.scalar(select(func.count()).select_from(User).where(User.role == row.name)) or 0
     if holders:

@@ -214,3 +214,12 @@ def test_a_custom_role_without_a_limit_refunds_in_full(db, delivered) -> None:
 def test_agent_permissions_match_what_agents_could_do() -> None:
     assert Permission.REFUND in AGENT_PERMISSIONS and Permission.REFUND_RETURNS not in AGENT_PERMISSIONS
     assert Permission.MERGE_CUSTOMERS not in AGENT_PERMISSIONS
+
+
+def test_only_roles_that_manage_users_may_change_roles(db) -> None:
+    manager = Actor(label="m@shop.example", role="manager")
+    with pytest.raises(PermissionDenied, match="manage users"):
+        create_staff_role(db, "desk", permissions=[], refund_limit="", actor=manager, now=NOW)
+    _role(db)
+    with pytest.raises(PermissionDenied):
+        delete_staff_role(db, "refunds", actor=manager, now=NOW)
