@@ -153,3 +153,9 @@ def test_the_nav_shows_only_what_the_role_may_open(client, db) -> None:
     assert "/console/stock" in html and "/console/alerts" in html
     for hidden in ("/console/tickets", "/console/analytics", "/console/admin/users", "/console/audit"):
         assert f'href="{hidden}"' not in html, hidden
+
+
+def test_the_home_page_shows_only_the_queues_the_role_works(client, db) -> None:
+    _signed_in(client, db, "stockist")
+    html = client.get("/console/").get_data(as_text=True)
+    assert "open tickets" not in html and "has no queues" in html
