@@ -24,7 +24,7 @@ from core.security.permissions import (
     create_staff_role,
 )
 from core.security.roles import SYSTEM
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_order, make_user
 from tests.helpers import CSRF_RE, sign_in
 
 # A custom role that may look at stock and orders and count stock, nothing else.
@@ -159,3 +159,12 @@ def test_the_home_page_shows_only_the_queues_the_role_works(client, db) -> None:
     _signed_in(client, db, "stockist")
     html = client.get("/console/").get_data(as_text=True)
     assert "open tickets" not in html and "has no queues" in html
+
+
+def test_the_order_page_offers_only_the_actions_the_role_may_take(client, db) -> None:
+    order = make_order(db, lines=1)
+    _signed_in(client, db, "stockist")
+    html = client.get(f"/console/orders/{order.id}").get_data(as_text=True)
+    assert order.number in html
+    for action in ("cancel", "refund", "return", "replacement", "address"):
+        assert f'action="/console/orders/{order.id}/{action}"' not in html, action
