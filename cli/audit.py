@@ -35,12 +35,13 @@ def audit_verify(as_json: bool) -> None:
                     "entries": check.count,
                     "broken_id": check.broken_id,
                     "problem": check.problem or None,
+                    "head": check.head_hash if check.ok else None,
                     "seconds": round(seconds, 3),
                 }
             )
         )
     elif check.ok:
-        click.echo(f"OK: {check.count} audit entries, chain intact ({seconds:.1f} s)")
+        click.echo(f"OK: {check.count} audit entries, chain intact, head {check.head_hash} ({seconds:.1f} s)")
     else:
         click.echo(
             f"BROKEN at audit entry {check.broken_id}: {check.problem} "

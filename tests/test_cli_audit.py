@@ -48,6 +48,7 @@ def test_verify_prints_ok_with_the_count(audited_db) -> None:
     assert result.output.startswith("OK: 30 audit entries, chain intact")
     as_json = json.loads(invoke(url, "audit", "verify", "--json").output)
     assert as_json["ok"] is True and as_json["entries"] == 30 and as_json["broken_id"] is None
+    assert len(as_json["head"]) == 64 and as_json["head"] in result.output
 
 
 def test_verify_names_the_first_broken_entry_and_exits_1(audited_db) -> None:

@@ -193,6 +193,7 @@ class ChainCheck:
     count: int  # entries checked (up to the first broken one)
     broken_id: int | None = None
     problem: str = ""
+    head_hash: str = GENESIS_HASH  # the last intact entry's hash: kept elsewhere, it shows a cut-off tail
 
     @property
     def ok(self) -> bool:
@@ -247,5 +248,5 @@ def verify_audit_chain(connection: Connection, *, batch: int = 5000) -> ChainChe
             expected_prev = stored_hash
             count += 1
         if len(rows) < batch:
-            return ChainCheck(count)
+            return ChainCheck(count, head_hash=expected_prev)
         last_id = rows[-1][0]
