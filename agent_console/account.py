@@ -11,13 +11,14 @@ from flask import Response, current_app, flash, g, redirect, render_template, re
 from flask_login import current_user, logout_user
 from markupsafe import Markup
 
-from agent_console.auth import current_actor, role_required
+from agent_console.auth import current_actor, permission_required
 from agent_console.views import bp
 from core.db import begin_write, utcnow
 from core.errors import DomainError
 from core.security import accounts, sessions, signin, twofactor
 from core.security.passwords import WrongPassword
-from core.security.roles import Role, is_staff
+from core.security.permissions import Permission as P
+from core.security.roles import is_staff
 from core.security.signin import SignInLocked
 
 # Reachable while two-factor set-up is owed: the set-up itself, signing out, and the public pages.
@@ -73,12 +74,14 @@ def _security_page(codes: list[str] | None = None, error: str | None = None, sta
 
 
 @bp.get("/account/security")
+@permission_required()  # every staff member, for their own account
 def account_security() -> Any:
     """My sign-in security: where I'm signed in, two-factor sign-in."""
     return _security_page()
 
 
 @bp.post("/account/sessions/sign-out-everywhere")
+@permission_required()  # every staff member, for their own account
 def account_sign_out_everywhere() -> Any:
     """End every session of mine, this one too (a lost laptop, a shared computer)."""
     ended = signin.sign_out_everywhere(g.db, current_user, actor=current_actor(), now=utcnow())
@@ -89,6 +92,7 @@ def account_sign_out_everywhere() -> Any:
 
 
 @bp.post("/account/sessions/<int:session_id>/end")
+@permission_required()  # every staff member, for their own account
 def account_end_session(session_id: int) -> Any:
     """End one of my other sessions."""
     if signin.sign_out_session(g.db, current_user, session_id, actor=current_actor(), now=utcnow()):
@@ -98,6 +102,7 @@ def account_end_session(session_id: int) -> Any:
 
 
 @bp.route("/account/two-factor/setup", methods=["GET", "POST"])
+@permission_required()  # every staff member, for their own account
 def two_factor_setup() -> Any:
     """Set up an authenticator app: scan the QR code (or type the key), confirm with a code; the recovery
     codes are shown once."""
@@ -157,6 +162,7 @@ def _reauthenticated(action: Any) -> Any:
 
 
 @bp.post("/account/password")
+@permission_required()  # every staff member, for their own account
 def account_change_password() -> Any:
     """Change my password (the current one again); my other sessions end."""
 
@@ -178,6 +184,7 @@ def account_change_password() -> Any:
 
 
 @bp.post("/account/two-factor/disable")
+@permission_required()  # every staff member, for their own account
 def two_factor_disable() -> Any:
     """Turn two-factor sign-in off (password again); someone who must use it is sent to set it up anew."""
 
@@ -192,6 +199,7 @@ def two_factor_disable() -> Any:
 
 
 @bp.post("/account/two-factor/recovery-codes")
+@permission_required()  # every staff member, for their own account
 def two_factor_recovery_codes() -> Any:
     """New recovery codes (password again); the old ones stop working."""
 
@@ -206,7 +214,7 @@ def two_factor_recovery_codes() -> Any:
 
 
 @bp.route("/admin/security", methods=["GET", "POST"])
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_USERS)
 def admin_security() -> Any:
     """The sign-in policy: require two-factor sign-in of every staff member, not only managers and admins."""
     if request.method == "POST":

@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from agent_console.auth import current_actor, role_required
+from agent_console.auth import current_actor, permission_required
 from agent_console.views import bp, wants_fragment
 from core.channels.registry import ADAPTERS
 from core.configuration import channels as channel_setup
@@ -16,9 +16,9 @@ from core.configuration.connection import ConnectionResult, check_connection
 from core.configuration.sync_log import channel_sync_log
 from core.db import utcnow
 from core.errors import DomainError, NotFound
+from core.security import permissions, staff
 from core.security import queries as security_queries
-from core.security import staff
-from core.security.roles import STAFF_ROLES, Role
+from core.security.permissions import Permission as P
 from core.security.tokens import InvalidToken
 
 NUMBERS = ("return_window_days", "stock_buffer_units", "stock_buffer_percent", "stock_floor")
@@ -44,14 +44,14 @@ def _list_page(form: dict[str, Any], error: str | None, status: int = 200) -> An
 
 
 @bp.get("/admin/channels")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_CHANNELS)
 def admin_channels() -> Any:
     """Every channel, and the form to add one."""
     return _list_page({}, None)
 
 
 @bp.post("/admin/channels")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_CHANNELS)
 def admin_channel_add() -> Any:
     """Add a channel of a registered kind (audited); its page then shows where to send webhooks."""
     form = request.form
@@ -75,7 +75,7 @@ def admin_channel_add() -> Any:
 
 
 @bp.get("/admin/channels/<code>")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_CHANNELS)
 def admin_channel(code: str) -> Any:
     """One channel: webhook address and secret, settings, locations served."""
     return _channel_page(code, None)
@@ -120,7 +120,7 @@ def _channel_page(
 
 
 @bp.post("/admin/channels/<code>")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_CHANNELS)
 def admin_channel_change(code: str) -> Any:
     """Save a channel's settings and locations (audited; only what changed is recorded)."""
     form = request.form
@@ -148,7 +148,7 @@ def admin_channel_change(code: str) -> Any:
 
 
 @bp.post("/admin/channels/<code>/credentials")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_CHANNELS)
 def admin_channel_credentials(code: str) -> Any:
     """Enter or clear a channel's credentials (stored encrypted; audited by name, never by value)."""
     form = request.form
@@ -174,7 +174,7 @@ def admin_channel_credentials(code: str) -> Any:
 
 
 @bp.post("/admin/channels/<code>/webhook-secret")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_CHANNELS)
 def admin_channel_webhook_secret(code: str) -> Any:
     """Replace the webhook signing secret: the channel's own (pasted) or a new random one (audited)."""
     given = request.form.get("webhook_secret", "").strip()
@@ -194,7 +194,7 @@ def admin_channel_webhook_secret(code: str) -> Any:
 
 
 @bp.post("/admin/channels/<code>/test")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_CHANNELS)
 def admin_channel_test(code: str) -> Any:
     """Test the connection: one real request to the channel's API with its credentials, and its answer."""
     try:
@@ -214,21 +214,21 @@ def _users_page(form: dict[str, Any], error: str | None, status: int = 200) -> A
     return render_template(
         "console/admin/users.html",
         users=security_queries.staff_users(g.db),
-        roles=sorted(STAFF_ROLES, key=["agent", "manager", "admin"].index),
+        roles=permissions.staff_role_names(g.db),
         form=form,
         error=error,
     ), status
 
 
 @bp.get("/admin/users")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_USERS)
 def admin_users() -> Any:
     """Staff accounts, their roles and state, and the form to invite someone."""
     return _users_page({}, None)
 
 
 @bp.post("/admin/users")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_USERS)
 def admin_user_invite() -> Any:
     """Invite a staff member by email (a single-use link to choose a password; audited)."""
     form = request.form
@@ -250,7 +250,7 @@ def admin_user_invite() -> Any:
 
 
 @bp.post("/admin/users/<int:user_id>")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_USERS)
 def admin_user_change(user_id: int) -> Any:
     """One change to a staff account: role, deactivate/reactivate, password reset, invitation again."""
     action, actor, now = request.form.get("action", ""), current_actor(), utcnow()
@@ -286,7 +286,12 @@ def accept_invite(token: str) -> Any:
     if request.method == "POST":
         try:
             staff.accept_invite(
-                g.db, current_app.config["SECRET_KEY"], token, request.form.get("password", ""), now=utcnow()
+                g.db,
+                current_app.config["SECRET_KEY"],
+                token,
+                request.form.get("password", ""),
+                now=utcnow(),
+                ip_address=request.remote_addr,
             )
         except InvalidToken as exc:
             return render_template("console/admin/invite.html", problem=str(exc), error=None), 400

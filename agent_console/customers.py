@@ -9,7 +9,7 @@ from typing import Any
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from agent_console.auth import current_actor, role_required
+from agent_console.auth import can, current_actor, permission_required
 from agent_console.views import bp, wants_fragment
 from core.customers import queries as customer_queries
 from core.customers import resolution
@@ -18,18 +18,19 @@ from core.customers.models import CrmNote
 from core.db import utcnow
 from core.errors import DomainError, NotFound, PermissionDenied
 from core.pagination import clamp_page, id_from_text
-from core.security.roles import Role, role_at_least
+from core.security.permissions import Permission as P
+from core.security.permissions import minimal_builtin_role
 
-# Who may merge, dismiss and undo merges. Every staff member may read the suggestions queue; agents see the
-# pairs and the reasons but no buttons (the issue's "agents suggest, managers merge"). Change it here.
-DECIDE_ROLE = Role.MANAGER
+# Who may merge, dismiss and undo merges: the lowest built-in role holding the permission. Every staff
+# member who may view customers reads the suggestions queue; the others see the pairs but no buttons.
+DECIDE_ROLE = minimal_builtin_role([P.MERGE_CUSTOMERS])
 PER_PAGE = 20
 
 
 @bp.app_template_global()
 def can_decide_identity() -> bool:
     """True when the signed-in user may merge, dismiss or unmerge customers."""
-    return bool(current_user.is_authenticated and role_at_least(current_user.role, DECIDE_ROLE))
+    return can(P.MERGE_CUSTOMERS)
 
 
 @bp.app_template_global()
@@ -37,10 +38,8 @@ def can_edit_note(note: CrmNote) -> bool:
     """True when the signed-in user wrote the note or may edit anyone's."""
     return bool(
         current_user.is_authenticated
-        and (
-            note.author_id == current_user.id
-            or role_at_least(current_user.role, customer_services.EDIT_ANY_NOTE_ROLE)
-        )
+        and can(P.WRITE_NOTES)
+        and (note.author_id == current_user.id or can(P.EDIT_ANY_NOTE))
     )
 
 
@@ -53,6 +52,7 @@ def _notes_changed(customer_id: int) -> Any:
 
 
 @bp.post("/customers/<int:customer_id>/notes/<int:note_id>")
+@permission_required(P.VIEW_CUSTOMERS, P.WRITE_NOTES)
 def edit_customer_note(customer_id: int, note_id: int) -> Any:
     """Change a CRM note's text; the earlier text is kept in its history (audited)."""
     try:
@@ -74,6 +74,7 @@ def edit_customer_note(customer_id: int, note_id: int) -> Any:
 
 
 @bp.post("/customers/<int:customer_id>/notes/<int:note_id>/pin")
+@permission_required(P.VIEW_CUSTOMERS, P.WRITE_NOTES)
 def pin_customer_note(customer_id: int, note_id: int) -> Any:
     """Pin a CRM note above the others (`pinned=1`) or unpin it (`pinned=0`) (audited)."""
     try:
@@ -92,6 +93,7 @@ def pin_customer_note(customer_id: int, note_id: int) -> Any:
 
 
 @bp.get("/customers/suggestions")
+@permission_required(P.VIEW_CUSTOMERS)
 def customer_suggestions() -> Any:
     """Open match suggestions: both customers side by side, with Merge and Dismiss for managers."""
     page = customer_queries.suggestion_queue(
@@ -104,6 +106,7 @@ def customer_suggestions() -> Any:
 
 
 @bp.get("/customers/suggestions/count")
+@permission_required(P.VIEW_CUSTOMERS)
 def customer_suggestions_count() -> Any:
     """The number of open suggestions, as the nav's badge (loaded by htmx)."""
     count = customer_queries.open_suggestion_count(g.db)
@@ -126,7 +129,7 @@ def _refused(message: str) -> Any:
 
 
 @bp.post("/customers/suggestions/<int:suggestion_id>/merge")
-@role_required(DECIDE_ROLE)
+@permission_required(P.MERGE_CUSTOMERS)
 def merge_customer_suggestion(suggestion_id: int) -> Any:
     """Merge the suggested pair: the newer customer into the older (audited, reversible)."""
     try:
@@ -143,7 +146,7 @@ def merge_customer_suggestion(suggestion_id: int) -> Any:
 
 
 @bp.post("/customers/suggestions/<int:suggestion_id>/dismiss")
-@role_required(DECIDE_ROLE)
+@permission_required(P.MERGE_CUSTOMERS)
 def dismiss_customer_suggestion(suggestion_id: int) -> Any:
     """Dismiss the pair for good: different people (audited)."""
     try:
@@ -158,7 +161,7 @@ def dismiss_customer_suggestion(suggestion_id: int) -> Any:
 
 
 @bp.post("/customers/<int:customer_id>/merge")
-@role_required(DECIDE_ROLE)
+@permission_required(P.MERGE_CUSTOMERS)
 def merge_into_customer(customer_id: int) -> Any:
     """Merge another customer (by number or email) into this one (audited, reversible)."""
     back = redirect(url_for("console.customer_detail", customer_id=customer_id), code=303)
@@ -182,7 +185,7 @@ def merge_into_customer(customer_id: int) -> Any:
 
 
 @bp.post("/customers/merges/<int:merge_id>/undo")
-@role_required(DECIDE_ROLE)
+@permission_required(P.MERGE_CUSTOMERS)
 def undo_customer_merge(merge_id: int) -> Any:
     """Undo a merge (audited) and go back to the customer page the form was on."""
     shown = request.form.get("customer_id", "")

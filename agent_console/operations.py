@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from itsdangerous import BadSignature, URLSafeSerializer
 
-from agent_console.auth import current_actor, role_required
+from agent_console.auth import current_actor, permission_required
 from agent_console.views import bp, wants_fragment
 from core.db import begin_write, utcnow
 from core.errors import DomainError, NotFound
@@ -29,7 +29,8 @@ from core.returns import queries as return_queries
 from core.returns import refunds as return_refunds
 from core.returns import services as return_services
 from core.returns.status import can_transition
-from core.security.roles import Actor, Role
+from core.security.permissions import Permission as P
+from core.security.roles import Actor
 from core.uploads import UploadRefused, read_csv_upload
 
 COUNT_ROWS_SALT = "console.stock-count"
@@ -77,6 +78,7 @@ def _begin_write() -> Actor:
 
 
 @bp.get("/fulfilment")
+@permission_required(P.WORK_FULFILMENT)
 def fulfilment() -> Any:
     """Locations, and the chosen location's pick list (by SKU for the walk, by order for the parcels)."""
     locations = fulfillment_queries.active_locations(g.db)
@@ -100,6 +102,7 @@ def fulfilment() -> Any:
 
 
 @bp.get("/orders/<int:order_id>/packing-slip")
+@permission_required(P.WORK_FULFILMENT)
 def packing_slip(order_id: int) -> Any:
     """A printable packing slip of what goes in the order's parcel from one location."""
     location_id = _form_int("location", request.args)
@@ -165,6 +168,7 @@ def _panel_response(order_id: int, error: str | None = None) -> Any:
 
 
 @bp.get("/orders/<int:order_id>/shipments")
+@permission_required(P.VIEW_ORDERS)
 def order_shipments(order_id: int) -> Any:
     """The order's shipments panel: parcels with lines and tracking, pack and ship forms."""
     try:
@@ -175,6 +179,7 @@ def order_shipments(order_id: int) -> Any:
 
 
 @bp.post("/orders/<int:order_id>/pack")
+@permission_required(P.WORK_FULFILMENT)
 def order_pack(order_id: int) -> Any:
     """Mark the order's units reserved at a location packed (audited)."""
     actor, now = _begin_write(), utcnow()
@@ -195,6 +200,7 @@ def order_pack(order_id: int) -> Any:
 
 
 @bp.post("/orders/<int:order_id>/ship")
+@permission_required(P.WORK_FULFILMENT)
 def order_ship(order_id: int) -> Any:
     """Ship the order's units reserved at a location with a carrier and tracking number; the channel is told
     through the outbox (audited)."""
@@ -230,7 +236,7 @@ def _dropship_confirm_base_url() -> str:
 
 
 @bp.post("/orders/<int:order_id>/purchase-order")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_FULFILMENT)
 def order_purchase_order(order_id: int) -> Any:
     """Email the drop-ship supplier a purchase order with a signed confirmation link (audited)."""
     actor, now = _begin_write(), utcnow()
@@ -283,12 +289,14 @@ def _export(location_code: str, fmt: str) -> Response:
 
 
 @bp.get("/fulfilment/<location_code>/export.csv")
+@permission_required(P.WORK_FULFILMENT)
 def fulfilment_export_csv(location_code: str) -> Response:
     """The orders waiting to ship from a location, one CSV row per line, to send to the 3PL."""
     return _export(location_code, "csv")
 
 
 @bp.get("/fulfilment/<location_code>/export.json")
+@permission_required(P.WORK_FULFILMENT)
 def fulfilment_export_json(location_code: str) -> Response:
     """The orders waiting to ship from a location as a JSON document, to send to the 3PL."""
     return _export(location_code, "json")
@@ -306,7 +314,7 @@ def _uploaded_text(field: str = "file") -> tuple[str | None, str | None]:
 
 
 @bp.post("/fulfilment/<location_code>/confirmations")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_FULFILMENT)
 def fulfilment_confirmations(location_code: str) -> Any:
     """Import a 3PL's shipment confirmations CSV: all rows or none; every bad row listed by line number."""
     actor, now = _begin_write(), utcnow()
@@ -352,6 +360,7 @@ def _confirmation_errors(location: Location, errors: list[str]) -> tuple[str, in
 
 
 @bp.get("/tracking/unknown")
+@permission_required(P.WORK_FULFILMENT)
 def unknown_tracking() -> Any:
     """Tracking numbers carriers reported that match no shipment of ours."""
     return render_template(
@@ -363,6 +372,7 @@ def unknown_tracking() -> Any:
 
 
 @bp.get("/returns")
+@permission_required(P.WORK_RETURNS)
 def returns_queue() -> Any:
     """Returns waiting for staff, oldest first, each with what to do next."""
     return _page(
@@ -387,6 +397,7 @@ def _return_context(return_id: int, error: str | None = None) -> dict[str, Any]:
 
 
 @bp.get("/returns/<int:return_id>")
+@permission_required(P.WORK_RETURNS)
 def return_detail(return_id: int) -> Any:
     """One return: lines, progress, refunds, and the actions its status allows."""
     try:
@@ -425,6 +436,7 @@ def _return_action(return_id: int, action: Any, done: str) -> Any:
 
 
 @bp.post("/returns/<int:return_id>/approve")
+@permission_required(P.WORK_RETURNS)
 def return_approve(return_id: int) -> Any:
     """Approve a requested return (the customer is emailed; audited)."""
     return _return_action(
@@ -435,6 +447,7 @@ def return_approve(return_id: int) -> Any:
 
 
 @bp.post("/returns/<int:return_id>/reject")
+@permission_required(P.WORK_RETURNS)
 def return_reject(return_id: int) -> Any:
     """Reject a return with a reason the customer sees (audited)."""
     reason = request.form.get("reason", "")
@@ -461,6 +474,7 @@ def _received_counts() -> list[tuple[int, int, int]]:
 
 
 @bp.post("/returns/<int:return_id>/receive")
+@permission_required(P.WORK_RETURNS)
 def return_receive(return_id: int) -> Any:
     """Check a return in: per line units received and damaged, restocked at a location (audited)."""
 
@@ -476,7 +490,7 @@ def return_receive(return_id: int) -> Any:
 
 
 @bp.post("/returns/<int:return_id>/refund")
-@role_required(Role.MANAGER)
+@permission_required(P.REFUND_RETURNS)
 def return_refund(return_id: int) -> Any:
     """Refund a received return: default amounts unless given, optional shipping, method (audited)."""
 
@@ -504,6 +518,7 @@ def return_refund(return_id: int) -> Any:
 
 
 @bp.get("/alerts")
+@permission_required(P.VIEW_STOCK)
 def alerts() -> Any:
     """Standing low-stock alerts with suggested quantities and why, and the SKUs selling unusually fast."""
     return _page(
@@ -515,7 +530,7 @@ def alerts() -> Any:
 
 
 @bp.post("/alerts/<int:alert_id>/ordered")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_STOCK)
 def alert_ordered(alert_id: int) -> Any:
     """Record that the purchase order for a low-stock alert was placed (audited)."""
     actor, now = _begin_write(), utcnow()
@@ -550,12 +565,14 @@ def _count_serializer() -> URLSafeSerializer:
 
 
 @bp.get("/stock/counts")
+@permission_required(P.VIEW_STOCK)
 def stock_counts() -> Any:
     """Upload a stocktake CSV (location, sku, counted) or a channel stock report to compare with ours."""
     return render_template("console/ops/stock_counts.html", report=None, token=None, upload_error=None)
 
 
 @bp.post("/stock/counts")
+@permission_required(P.COUNT_STOCK)
 def stock_counts_upload() -> Any:
     """Read an uploaded count and show its discrepancies (or every malformed line); nothing changes."""
     text, problem = _uploaded_text()
@@ -576,7 +593,7 @@ def stock_counts_upload() -> Any:
 
 
 @bp.post("/stock/counts/approve")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_STOCK)
 def stock_counts_approve() -> Any:
     """Apply an approved stock count as 'count' movements (audited); refused if stock moved meanwhile."""
     actor, now = _begin_write(), utcnow()

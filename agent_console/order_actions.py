@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from agent_console.auth import current_actor
+from agent_console.auth import current_actor, permission_required
 from agent_console.views import bp, wants_fragment
 from core.db import begin_write, utcnow
 from core.errors import DomainError, NotFound, PermissionDenied
@@ -20,6 +20,7 @@ from core.orders import actions
 from core.orders import queries as order_queries
 from core.orders.panel import OrderPanel, order_panel
 from core.returns import refunds
+from core.security.permissions import Permission as P
 from core.security.roles import Actor
 
 
@@ -95,6 +96,7 @@ def _act(
 
 
 @bp.get("/orders/<int:order_id>")
+@permission_required(P.VIEW_ORDERS)
 def order_detail(order_id: int) -> Any:
     """An order with lines, shipments, addresses, payment and refunds, linked tickets, its full timeline,
     and the panel of actions."""
@@ -121,6 +123,7 @@ def _quantities(prefix: str) -> dict[int, int]:
 
 
 @bp.post("/orders/<int:order_id>/cancel")
+@permission_required(P.ACT_ON_ORDERS)
 def order_cancel(order_id: int) -> Any:
     """Cancel an unshipped order: stock released, the customer emailed, their cancel requests solved."""
     reason = request.form.get("reason", "")
@@ -132,6 +135,7 @@ def order_cancel(order_id: int) -> Any:
 
 
 @bp.post("/orders/<int:order_id>/refund")
+@permission_required(P.REFUND)
 def order_refund(order_id: int) -> Any:
     """Refund the whole order, or units of lines and the shipping, with a reason (agents within a limit)."""
     form = request.form
@@ -153,6 +157,7 @@ def order_refund(order_id: int) -> Any:
 
 
 @bp.post("/orders/<int:order_id>/return")
+@permission_required(P.ACT_ON_ORDERS)
 def order_return(order_id: int) -> Any:
     """Open a return for the customer (approved at once if asked: they get the return instructions)."""
     form = request.form
@@ -175,6 +180,7 @@ def order_return(order_id: int) -> Any:
 
 
 @bp.post("/orders/<int:order_id>/replacement")
+@permission_required(P.ACT_ON_ORDERS)
 def order_replacement(order_id: int) -> Any:
     """Send replacement items as a new order at no charge (stock allocated at once)."""
     form = request.form
@@ -192,6 +198,7 @@ def order_replacement(order_id: int) -> Any:
 
 
 @bp.post("/orders/<int:order_id>/address")
+@permission_required(P.ACT_ON_ORDERS)
 def order_address(order_id: int) -> Any:
     """Change the shipping address of an order that has not shipped (releases an address hold)."""
     address = {name: request.form.get(name, "") for name in actions.ADDRESS_FIELDS}
@@ -203,6 +210,7 @@ def order_address(order_id: int) -> Any:
 
 
 @bp.post("/orders/<int:order_id>/emails/<int:message_id>/resend")
+@permission_required(P.ACT_ON_ORDERS)
 def order_resend_email(order_id: int, message_id: int) -> Any:
     """Send an email the customer got about this order again (a new outbox row)."""
     return _act(
@@ -214,6 +222,7 @@ def order_resend_email(order_id: int, message_id: int) -> Any:
 
 
 @bp.get("/orders/<int:order_id>/emails")
+@permission_required(P.VIEW_ORDERS)
 def order_emails(order_id: int) -> Any:
     """The emails sent about an order, each with 'send again' (htmx loads them into the panel); without
     htmx, the order page with them shown."""
@@ -226,6 +235,7 @@ def order_emails(order_id: int) -> Any:
 
 
 @bp.post("/orders/<int:order_id>/release")
+@permission_required(P.ACT_ON_ORDERS)
 def order_release(order_id: int) -> Any:
     """Release an order from hold after checking the warnings behind it, with a note of what was checked."""
     warnings = request.form.getlist("warning") or None
@@ -240,6 +250,7 @@ def order_release(order_id: int) -> Any:
 
 
 @bp.post("/orders/<int:order_id>/map-sku")
+@permission_required(P.MANAGE_INTAKE)
 def order_map_sku(order_id: int) -> Any:
     """Map a held order's channel SKU to one of ours; the orders held for it are released."""
     channel_sku = request.form.get("channel_sku", "")
@@ -252,6 +263,7 @@ def order_map_sku(order_id: int) -> Any:
 
 
 @bp.post("/orders/<int:order_id>/currency")
+@permission_required(P.ACT_ON_ORDERS)
 def order_set_currency(order_id: int) -> Any:
     """Set the currency of an order held for an unknown one, with a note of where it was checked."""
     currency = request.form.get("currency", "")

@@ -10,14 +10,17 @@ from flask import abort, g, render_template, request
 from flask_login import current_user
 from sqlalchemy.exc import OperationalError
 
+from agent_console.auth import permission_required
 from agent_console.views import bp
 from core.db import begin_write, is_database_busy, utcnow
 from core.errors import NotFound
+from core.security.permissions import Permission as P
 from core.support import presence
 from core.support.services import get_conversation
 
 
 @bp.post("/tickets/<int:conversation_id>/presence")
+@permission_required(P.WORK_TICKETS)
 def ticket_presence(conversation_id: int) -> Any:
     """I have this ticket open (writing in its reply box when the draft isn't empty): one upsert, then
     the others seen on it within the presence window (htmx fragment).

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from agent_console.auth import current_actor, role_required
+from agent_console.auth import current_actor, permission_required
 from agent_console.views import bp
 from core.customers import queries as customer_queries
 from core.db import utcnow
@@ -19,10 +19,9 @@ from core.privacy import queries as privacy_queries
 from core.privacy import services as privacy_services
 from core.privacy.erasure import delete_return_photos, erase_customer, erased_outcome_text
 from core.returns.photos import UPLOADS_DIR
-from core.security.roles import Role
+from core.security.permissions import Permission as P
 
 # Erasure cannot be undone: managers and admins decide it, as they decide merges. Change it here.
-ERASE_ROLE = Role.MANAGER
 STATUSES = ("open", "done", "dismissed")
 
 
@@ -36,6 +35,7 @@ def _json_download(data: dict[str, Any], filename: str) -> Any:
 
 
 @bp.post("/customers/<int:customer_id>/export.json")
+@permission_required(P.WORK_PRIVACY)
 def customer_data_export(customer_id: int) -> Any:
     """The customer's data as the JSON file they would download themselves (audited)."""
     try:
@@ -49,7 +49,7 @@ def customer_data_export(customer_id: int) -> Any:
 
 
 @bp.route("/customers/<int:customer_id>/erase", methods=["GET", "POST"])
-@role_required(ERASE_ROLE)
+@permission_required(P.ERASE_PERSONAL_DATA)
 def customer_erase(customer_id: int) -> Any:
     """Confirm, then erase the customer's personal data everywhere (orders and amounts kept; audited)."""
     try:
@@ -78,6 +78,7 @@ def customer_erase(customer_id: int) -> Any:
 
 
 @bp.route("/customers/<int:customer_id>/details", methods=["GET", "POST"])
+@permission_required(P.WORK_PRIVACY)
 def customer_rectify(customer_id: int) -> Any:
     """Correct the customer's name, email, phone, or the address a channel gave (audited before/after)."""
     try:
@@ -125,6 +126,7 @@ def customer_rectify(customer_id: int) -> Any:
 
 
 @bp.get("/privacy/requests")
+@permission_required(P.WORK_PRIVACY)
 def privacy_requests() -> Any:
     """Data subject requests: open ones oldest first, then done and dismissed."""
     status = request.args.get("status", "open")
@@ -135,7 +137,7 @@ def privacy_requests() -> Any:
 
 
 @bp.post("/privacy/requests/<int:request_id>/dismiss")
-@role_required(ERASE_ROLE)
+@permission_required(P.ERASE_PERSONAL_DATA)
 def privacy_request_dismiss(request_id: int) -> Any:
     """Close a request without acting on it, with the reason (audited)."""
     try:

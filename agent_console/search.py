@@ -7,7 +7,9 @@ from typing import Any
 
 from flask import g, render_template, request
 
+from agent_console.auth import permission_required
 from agent_console.views import bp, wants_fragment
+from core.security.permissions import Permission as P
 from core.support.search import console_search
 
 AS_YOU_TYPE = 8
@@ -15,6 +17,7 @@ PAGE_RESULTS = 30
 
 
 @bp.get("/search")
+@permission_required(P.VIEW_CUSTOMERS)
 def search() -> Any:
     """Search results: the dropdown fragment for htmx, else the full results page."""
     query = request.args.get("q", "")[:100]

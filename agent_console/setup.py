@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from agent_console.auth import current_actor, role_required
+from agent_console.auth import current_actor, permission_required
 from agent_console.views import bp
 from core.configuration import channels as channel_setup
 from core.configuration import email_texts as texts_setup
@@ -19,7 +19,7 @@ from core.configuration.email_preview import preview_email
 from core.db import utcnow
 from core.errors import DomainError, NotFound
 from core.inventory.locations import LOCATION_KINDS
-from core.security.roles import Role
+from core.security.permissions import Permission as P
 
 DAY_NAMES = dict(
     zip(
@@ -42,7 +42,7 @@ def _whole(form: Any, field: str, label: str) -> int:
 
 
 @bp.get("/admin/locations")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_CHANNELS)
 def admin_locations() -> Any:
     """Every location, and the form to add one."""
     return _locations_page({}, None)
@@ -59,7 +59,7 @@ def _locations_page(form: dict[str, Any], error: str | None, status: int = 200) 
 
 
 @bp.post("/admin/locations")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_CHANNELS)
 def admin_location_add() -> Any:
     """Add a location (audited); its page then takes the address and business hours."""
     form = request.form
@@ -84,7 +84,7 @@ def admin_location_add() -> Any:
 
 
 @bp.get("/admin/locations/<code>")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_CHANNELS)
 def admin_location(code: str) -> Any:
     """One location's settings."""
     return _location_page(code, None, None)
@@ -108,7 +108,7 @@ def _location_page(code: str, form: dict[str, Any] | None, error: str | None, st
 
 
 @bp.post("/admin/locations/<code>")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_CHANNELS)
 def admin_location_change(code: str) -> Any:
     """Save a location's settings, address and business hours (audited; only what changed is recorded)."""
     form = request.form
@@ -143,7 +143,7 @@ def admin_location_change(code: str) -> Any:
 
 
 @bp.get("/admin/emails")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_emails() -> Any:
     """The customer emails whose texts can be changed, and which are changed."""
     return render_template("console/admin/emails.html", kinds=texts_setup.email_text_list(g.db))
@@ -173,14 +173,14 @@ def _email_page(kind: str, form: dict[str, Any] | None, error: str | None, statu
 
 
 @bp.get("/admin/emails/<kind>")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_email(kind: str) -> Any:
     """One email's texts beside a preview rendered from a sample order."""
     return _email_page(kind, None, None)
 
 
 @bp.post("/admin/emails/<kind>")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_email_change(kind: str) -> Any:
     """Save the texts (audited), or preview them unsaved: applied, rendered, then rolled back."""
     form = request.form
@@ -225,14 +225,14 @@ def _returns_page(
 
 
 @bp.get("/admin/returns")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_returns() -> Any:
     """Return reasons (add, reword, reorder, retire) and each channel's return policy."""
     return _returns_page({}, None)
 
 
 @bp.post("/admin/returns/reasons")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_return_reason_add() -> Any:
     """Add a return reason at the end of the list (audited)."""
     try:
@@ -248,7 +248,7 @@ def admin_return_reason_add() -> Any:
 
 
 @bp.post("/admin/returns/reasons/<code>")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_return_reason_change(code: str) -> Any:
     """Reword, reorder, retire or offer again one return reason (audited)."""
     form = request.form

@@ -9,11 +9,11 @@ from typing import Any
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from agent_console.auth import current_actor, role_required
+from agent_console.auth import current_actor, permission_required
 from agent_console.views import bp
 from core.db import utcnow
 from core.errors import DomainError, NotFound
-from core.security.roles import Role
+from core.security.permissions import Permission as P
 from core.support import sla_settings
 
 
@@ -35,14 +35,14 @@ def _saved(message: str) -> Any:
 
 
 @bp.get("/admin/sla")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_sla() -> Any:
     """Business hours, holidays, SLA targets per priority and channel overrides."""
     return _page()
 
 
 @bp.post("/admin/sla/hours")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_sla_hours() -> Any:
     """Save the time zone and the weekly opening hours."""
     form = request.form
@@ -62,7 +62,7 @@ def admin_sla_hours() -> Any:
 
 
 @bp.post("/admin/sla/holidays")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_sla_holiday_add() -> Any:
     """Add a holiday (a date the business is closed)."""
     try:
@@ -80,7 +80,7 @@ def admin_sla_holiday_add() -> Any:
 
 
 @bp.post("/admin/sla/holidays/<day>/delete")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_sla_holiday_remove(day: str) -> Any:
     """Remove a holiday."""
     try:
@@ -91,7 +91,7 @@ def admin_sla_holiday_remove(day: str) -> Any:
 
 
 @bp.post("/admin/sla/policies")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_sla_policies() -> Any:
     """Save the first-response and resolution targets of every priority."""
     form = request.form
@@ -108,7 +108,7 @@ def admin_sla_policies() -> Any:
 
 
 @bp.post("/admin/sla/overrides")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_sla_override_set() -> Any:
     """Add or replace a sales channel's override."""
     form = request.form
@@ -129,7 +129,7 @@ def admin_sla_override_set() -> Any:
 
 
 @bp.post("/admin/sla/overrides/<code>/delete")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_SETTINGS)
 def admin_sla_override_remove(code: str) -> Any:
     """Remove a channel's override."""
     try:

@@ -13,13 +13,13 @@ from urllib.parse import urlsplit
 from flask import abort, flash, g, make_response, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
-from agent_console.auth import current_actor, role_required
+from agent_console.auth import current_actor, permission_required
 from agent_console.order_actions import panel_for
 from agent_console.views import bp, wants_fragment
 from core.db import utcnow
 from core.errors import DomainError, NotFound
 from core.pagination import id_from_text
-from core.security.roles import Role
+from core.security.permissions import Permission as P
 from core.security.services import set_availability
 from core.support import csat, queue_services
 from core.support import queries as support_queries
@@ -96,6 +96,7 @@ def _queue(filters: queue_queries.QueueFilters, status: int = 200, *, notice: st
 
 
 @bp.get("/tickets")
+@permission_required(P.WORK_TICKETS)
 def tickets() -> Any:
     """The queue: a view (mine, unassigned, open, pending, breaching SLA, ...) filtered by category, sales
     channel, source, priority and tag, searched, sorted, a page at a time, with the count of each view."""
@@ -107,6 +108,7 @@ def tickets() -> Any:
 
 
 @bp.post("/tickets/bulk")
+@permission_required(P.WORK_TICKETS)
 def tickets_bulk() -> Any:
     """One action over the ticked tickets (assign to me or someone, unassign, solve, close), each audited;
     answers the queue as it was filtered."""
@@ -140,6 +142,7 @@ def tickets_bulk() -> Any:
 
 
 @bp.route("/tickets/new", methods=["GET", "POST"])
+@permission_required(P.WORK_TICKETS)
 def ticket_phone_note() -> Any:
     """Log a phone call as a new ticket for a customer (from their page or the queue): the agent's note
     is its first message."""
@@ -177,13 +180,14 @@ def ticket_phone_note() -> Any:
 
 
 @bp.post("/me/availability")
+@permission_required(P.WORK_TICKETS)
 def my_availability() -> Any:
     """Mark myself available (or not) for new tickets by round-robin."""
     return _set_availability(current_user.id, "console.tickets")
 
 
 @bp.post("/admin/users/<int:user_id>/availability")
-@role_required(Role.ADMIN)
+@permission_required(P.MANAGE_USERS)
 def user_availability(user_id: int) -> Any:
     """An admin marks a staff member available (or not) for new tickets."""
     return _set_availability(user_id, "console.admin_users")
@@ -214,6 +218,7 @@ def _back_to(default: str) -> str:
 
 
 @bp.get("/tickets/<int:conversation_id>")
+@permission_required(P.WORK_TICKETS)
 def ticket_detail(conversation_id: int) -> Any:
     """One conversation with its history, the reply box and side panel, and the customer's cross-channel
     orders and CRM notes beside it; `?macro=ID` starts the reply with that canned reply."""
@@ -237,6 +242,7 @@ def _macro_reply(conversation_id: int, macro_id: int, draft: str) -> dict[str, A
 
 
 @bp.get("/tickets/<int:conversation_id>/reply-form")
+@permission_required(P.WORK_TICKETS)
 def ticket_reply_form(conversation_id: int) -> Any:
     """The reply form with a canned reply added to the draft (htmx); without htmx, the whole ticket page."""
     macro_id = _optional_int(request.args.get("macro"))
@@ -254,6 +260,7 @@ def ticket_reply_form(conversation_id: int) -> Any:
 
 
 @bp.get("/tickets/<int:conversation_id>/macros")
+@permission_required(P.WORK_TICKETS)
 def ticket_macros(conversation_id: int) -> Any:
     """Canned replies matching what the agent typed (typos forgiven), as links that add one to the reply."""
     query = request.args.get("q", "")[:100]
@@ -267,6 +274,7 @@ def ticket_macros(conversation_id: int) -> Any:
 
 
 @bp.post("/tickets/<int:conversation_id>/messages")
+@permission_required(P.WORK_TICKETS)
 def ticket_reply(conversation_id: int) -> Any:
     """A public reply (shown to and emailed to the customer) or an internal note (staff only). A reply is
     held back, its draft kept, when someone else wrote since the agent's page was loaded."""
@@ -298,6 +306,7 @@ def ticket_reply(conversation_id: int) -> Any:
 
 
 @bp.post("/tickets/<int:conversation_id>/properties")
+@permission_required(P.WORK_TICKETS)
 def ticket_properties(conversation_id: int) -> Any:
     """Save the side panel: status, priority, category, tags and assignee (each change audited)."""
     form = request.form
@@ -326,6 +335,7 @@ def ticket_properties(conversation_id: int) -> Any:
 
 
 @bp.post("/tickets/<int:conversation_id>/take")
+@permission_required(P.WORK_TICKETS)
 def ticket_take(conversation_id: int) -> Any:
     """Assign the ticket to myself."""
     try:
@@ -339,6 +349,7 @@ def ticket_take(conversation_id: int) -> Any:
 
 
 @bp.get("/attachments/<int:attachment_id>")
+@permission_required(P.WORK_TICKETS)
 def attachment_download(attachment_id: int) -> Any:
     """A file that came with a message, as a download (never shown inline)."""
     try:
@@ -358,7 +369,7 @@ def attachment_download(attachment_id: int) -> Any:
 
 
 @bp.get("/macros")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_MACROS)
 def macros() -> Any:
     """Canned replies, with a form to add one."""
     return render_template(
@@ -372,7 +383,7 @@ def macros() -> Any:
 
 
 @bp.post("/macros")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_MACROS)
 def macro_create() -> Any:
     """Add a canned reply (its variables checked)."""
     form = request.form
@@ -401,7 +412,7 @@ def macro_create() -> Any:
 
 
 @bp.route("/macros/<int:macro_id>", methods=["GET", "POST"])
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_MACROS)
 def macro_edit(macro_id: int) -> Any:
     """Edit a canned reply."""
     error, status = None, 200
@@ -445,7 +456,7 @@ def macro_edit(macro_id: int) -> Any:
 
 
 @bp.post("/macros/<int:macro_id>/delete")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_MACROS)
 def macro_delete(macro_id: int) -> Any:
     """Delete a canned reply."""
     try:

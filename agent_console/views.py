@@ -21,7 +21,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from agent_console.auth import current_actor, require_staff, role_required
+from agent_console.auth import can, current_actor, permission_required, require_staff
 from core.analytics import export as analytics_export
 from core.analytics import queries as analytics_queries
 from core.analytics import rules as analytics_rules
@@ -39,7 +39,8 @@ from core.pagination import clamp_page, id_from_text
 from core.privacy import queries as privacy_queries
 from core.security import signin, twofactor
 from core.security.models import User
-from core.security.roles import Role, is_staff
+from core.security.permissions import Permission as P
+from core.security.roles import is_staff
 from core.security.services import authenticate
 from core.security.signin import SignInLocked
 from core.security.twofactor import InvalidCode
@@ -55,6 +56,8 @@ def wants_fragment() -> bool:
 
 
 bp.before_request(require_staff)
+# `has_permission('orders.refund')` in templates: show only what the signed-in role may use.
+bp.add_app_template_global(can, "has_permission")
 
 
 def _safe_next(target: str | None) -> str:
@@ -209,12 +212,14 @@ def logout() -> Any:
 
 
 @bp.get("/")
+@permission_required()
 def dashboard() -> Any:
     """The agent's start page: work waiting, by queue."""
     return render_template("console/dashboard.html", summary=support_queries.console_summary(g.db))
 
 
 @bp.get("/customers/<int:customer_id>")
+@permission_required(P.VIEW_CUSTOMERS)
 def customer_detail(customer_id: int) -> Any:
     """The customer 360: identities per channel, every order's timeline, CRM notes, conversations, KPIs,
     merges in and out; `?orders=N` shows the latest N orders (more than the default 50)."""
@@ -238,6 +243,7 @@ def customer_detail(customer_id: int) -> Any:
 
 
 @bp.post("/customers/<int:customer_id>/notes")
+@permission_required(P.VIEW_CUSTOMERS, P.WRITE_NOTES)
 def add_customer_note(customer_id: int) -> Any:
     """Add a CRM note to a customer (audited)."""
     try:
@@ -260,6 +266,7 @@ def add_customer_note(customer_id: int) -> Any:
 
 
 @bp.get("/intake")
+@permission_required(P.VIEW_INTAKE)
 def intake_overview() -> Any:
     """Orders on hold with their reasons, and inbound payloads by processing status."""
     status = request.args.get("status") or None
@@ -275,6 +282,7 @@ def intake_overview() -> Any:
 
 
 @bp.get("/intake/payloads/<int:payload_id>")
+@permission_required(P.VIEW_INTAKE)
 def intake_payload(payload_id: int) -> Any:
     """One inbound payload: headers, raw body, processing result."""
     payload = g.db.get(InboundPayload, payload_id)
@@ -284,7 +292,7 @@ def intake_payload(payload_id: int) -> Any:
 
 
 @bp.post("/intake/listings")
-@role_required(Role.MANAGER)
+@permission_required(P.MANAGE_INTAKE)
 def intake_map_sku() -> Any:
     """Map a channel SKU to one of ours; orders held for it are released (audited)."""
     try:
@@ -308,6 +316,7 @@ def intake_map_sku() -> Any:
 
 
 @bp.get("/stock")
+@permission_required(P.VIEW_STOCK)
 def stock_list() -> Any:
     """Every SKU with its stock summed over locations; searchable."""
     search = request.args.get("q", "")[:100]
@@ -316,6 +325,7 @@ def stock_list() -> Any:
 
 
 @bp.get("/stock/<sku_code>")
+@permission_required(P.VIEW_STOCK)
 def stock_detail(sku_code: str) -> Any:
     """One SKU: stock per location, available to sell per channel (with the formula), the ledger."""
     try:
@@ -330,6 +340,7 @@ def stock_detail(sku_code: str) -> Any:
 
 
 @bp.get("/mail")
+@permission_required(P.VIEW_MAIL)
 def sent_mail() -> Any:
     """What the system sent on this database (its folder of the demo's catcher) and the emails that failed."""
     maildir = current_app.config.get("MAIL_DIR")
@@ -340,6 +351,7 @@ def sent_mail() -> Any:
 
 
 @bp.get("/mail/<name>")
+@permission_required(P.VIEW_MAIL)
 def sent_mail_message(name: str) -> Any:
     """One caught email: headers, the text part, and the HTML part in a sandboxed frame."""
     try:
@@ -350,6 +362,7 @@ def sent_mail_message(name: str) -> Any:
 
 
 @bp.post("/outbox/<int:message_id>/retry")
+@permission_required(P.RETRY_MAIL)
 def outbox_retry(message_id: int) -> Any:
     """Queue a failed email again."""
     now = utcnow()
@@ -377,7 +390,7 @@ def _analytics_filters() -> tuple[analytics_queries.Filters, str | None]:
 
 
 @bp.get("/analytics")
-@role_required(Role.MANAGER)
+@permission_required(P.VIEW_ANALYTICS)
 def analytics() -> Any:
     """Manager dashboard: issue trends and alerts, service, returns and channel KPIs for a period and
     channel."""
@@ -397,7 +410,7 @@ def analytics() -> Any:
 
 
 @bp.get("/analytics/<key>.csv")
-@role_required(Role.MANAGER)
+@permission_required(P.VIEW_ANALYTICS)
 def analytics_csv(key: str) -> Any:
     """One dashboard table as CSV, for the same filters."""
     filters, error = _analytics_filters()

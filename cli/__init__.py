@@ -9,6 +9,7 @@ from flask.cli import FlaskGroup, ScriptInfo
 
 from cli.analytics import analytics
 from cli.assistant import eval_intents, intents_group
+from cli.audit import audit
 from cli.bench import bench
 from cli.channels import channels
 from cli.context import PROJECT_ROOT
@@ -51,6 +52,7 @@ COMMANDS: tuple[click.Command, ...] = (
     privacy,
     backup,
     restore,
+    audit,
 )
 
 crossdock = FlaskGroup(

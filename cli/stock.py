@@ -16,6 +16,7 @@ from core.errors import DomainError
 from core.inventory import allocations as stock_allocations
 from core.inventory import queries as inventory_queries
 from core.inventory.models import Location
+from core.security.roles import Actor
 
 stock = AppGroup("stock", help="Stock levels and the ledger.")
 
@@ -40,7 +41,13 @@ def stock_receive(location_code: str, sku_code: str, quantity: int, reference: s
     with context.write_session() as session:
         location, sku = _location_and_sku(session, location_code, sku_code)
         state = stock_allocations.receive_stock(
-            session, location.id, sku.id, quantity, actor="cli", now=utcnow(), reference=reference
+            session,
+            location.id,
+            sku.id,
+            quantity,
+            actor=Actor(label="cli"),
+            now=utcnow(),
+            reference=reference,
         )
         session.commit()
         click.echo(

@@ -22,6 +22,7 @@ from core.security.models import (
     TwoFactorCredential,
     User,
 )
+from core.security.role_models import StaffRole
 from core.support.models import (
     BusinessHours,
     Conversation,
@@ -84,6 +85,7 @@ __all__ = [
     "Sku",
     "SlaChannelOverride",
     "SlaPolicy",
+    "StaffRole",
     "StockLevel",
     "StockMovement",
     "SupportCalendar",

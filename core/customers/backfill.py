@@ -21,6 +21,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from core.audit.models import AuditEntry
+from core.audit.services import chain_entries
 from core.customers.matching import MatchResult, PersonRecord, blocking_keys, candidate_pairs, score_pair
 from core.customers.models import (
     Customer,
@@ -259,25 +260,28 @@ class _Plan:
         if records:
             session.execute(
                 insert(AuditEntry),
-                [
-                    {
-                        "actor_id": actor.user_id,
-                        "actor_label": actor.label,
-                        "action": "customer.merge",
-                        "entity_type": "customer",
-                        "entity_id": str(merge.target_customer_id),
-                        "before": {"customer_id": merge.source_customer_id},
-                        "after": {
-                            "merged_into_id": merge.target_customer_id,
-                            "merge_id": merge.id,
-                            "identity_ids": merge.identity_ids,
-                            "moved": merge.moved_rows,
-                        },
-                        "ip_address": actor.ip_address,
-                        "created_at": now,
-                    }
-                    for merge in records
-                ],
+                chain_entries(
+                    session,
+                    [
+                        {
+                            "actor_id": actor.user_id,
+                            "actor_label": actor.label,
+                            "action": "customer.merge",
+                            "entity_type": "customer",
+                            "entity_id": str(merge.target_customer_id),
+                            "before": {"customer_id": merge.source_customer_id},
+                            "after": {
+                                "merged_into_id": merge.target_customer_id,
+                                "merge_id": merge.id,
+                                "identity_ids": merge.identity_ids,
+                                "moved": merge.moved_rows,
+                            },
+                            "ip_address": actor.ip_address,
+                            "created_at": now,
+                        }
+                        for merge in records
+                    ],
+                ),
             )
             decided = [{"_low": low, "_high": high} for low, high in self.decided]
             if decided:

@@ -28,13 +28,10 @@ from core.audit.services import record_audit
 from core.channels.canonical import CanonicalAddress, CanonicalBuyer
 from core.customers.models import CrmNote, CrmNoteVersion, Customer, Identity
 from core.errors import DomainError, NotFound, PermissionDenied
-from core.security.roles import Actor, Role, role_at_least
+from core.security.permissions import Permission, actor_grant
+from core.security.roles import Actor
 
 MAX_NOTE_LENGTH = 5000
-
-
-# Who may edit any staff member's note; everyone may edit their own. Pinning is open to all staff.
-EDIT_ANY_NOTE_ROLE = Role.MANAGER
 
 
 def _note_body(body: str) -> str:
@@ -68,6 +65,11 @@ def add_crm_note(session: Session, customer_id: int, body: str, *, actor: Actor,
     return note
 
 
+def _may_edit_any_note(session: Session, actor: Actor) -> bool:
+    grant = actor_grant(session, actor) if actor.role is not None else None
+    return grant is not None and grant.allows(Permission.EDIT_ANY_NOTE)
+
+
 def _customer_note(session: Session, customer_id: int, note_id: int) -> CrmNote:
     note = session.get(CrmNote, note_id)
     if note is None or note.customer_id != customer_id:
@@ -81,7 +83,7 @@ def edit_crm_note(
     """Replace a note's text, keeping the text it had as a version (the author, or a manager, may edit);
     audited with both texts. Saving the same text changes nothing."""
     note = _customer_note(session, customer_id, note_id)
-    if note.author_id != actor.user_id and not role_at_least(actor.role or "", EDIT_ANY_NOTE_ROLE):
+    if note.author_id != actor.user_id and not _may_edit_any_note(session, actor):
         raise PermissionDenied("only the note's author or a manager may edit it")
     body = _note_body(body)
     if body == note.body:

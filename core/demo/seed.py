@@ -29,6 +29,7 @@ from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from core import models as m
+from core.audit.services import chain_entries
 from core.customers.backfill import resolve_all_customers
 from core.customers.resolution import ResolutionReport
 from core.db import utcnow
@@ -165,6 +166,8 @@ def _write(
     with Session(engine) as session, session.begin():
         for name, table in _TABLES.items():
             rows = batch.get(name)
+            if rows and name == "audit_entries":
+                rows = chain_entries(session, rows)
             if rows:
                 # render_nulls keeps every row's column set the same, so a table is one executemany.
                 session.execute(insert(_MODELS.get(name, table)).execution_options(render_nulls=True), rows)

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from core.audit.services import record_audit
 from core.catalog.models import Sku
 from core.errors import DomainError, InsufficientStock
 from core.inventory import ledger, statements
@@ -24,6 +25,7 @@ from core.orders import events
 from core.orders.models import Allocation, Order, OrderLine
 from core.orders.services import change_order_status, record_status_change
 from core.orders.status import OrderStatus
+from core.security.roles import Actor
 
 ALLOCATABLE_STATUSES = frozenset({OrderStatus.PENDING, OrderStatus.BACKORDERED})
 
@@ -34,14 +36,36 @@ def receive_stock(
     sku_id: int,
     quantity: int,
     *,
-    actor: str,
+    actor: str | Actor,
     now: datetime,
     reference: str | None = None,
 ) -> LevelState:
-    """Add received units to on hand (a 'receipt'), then give them to waiting backorders, oldest first."""
-    ledger.record_receipt(session, location_id, sku_id, quantity, actor=actor, now=now, reference=reference)
-    fill_backorders(session, sku_id, actor=actor, now=now)
-    return ledger.level_state(session, location_id, sku_id)
+    """Add received units to on hand (a 'receipt'), then give them to waiting backorders, oldest first.
+    A staff member's receipt (an Actor, as the CLI passes) is audited with on hand before and after; one
+    named by a plain label (seeding, channel syncs) is in the stock ledger only."""
+    label = actor.label if isinstance(actor, Actor) else actor
+    level = (StockLevel.location_id == location_id, StockLevel.sku_id == sku_id)
+    before = session.execute(select(StockLevel.on_hand, StockLevel.reserved).where(*level)).first()
+    ledger.record_receipt(session, location_id, sku_id, quantity, actor=label, now=now, reference=reference)
+    fill_backorders(session, sku_id, actor=label, now=now)
+    state = ledger.level_state(session, location_id, sku_id)
+    if isinstance(actor, Actor):
+        record_audit(
+            session,
+            actor,
+            "stock.receive",
+            "sku",
+            sku_id,
+            now=now,
+            before={"location_id": location_id, "on_hand": before[0] if before else 0},
+            after={
+                "location_id": location_id,
+                "on_hand": state.on_hand,
+                "received": quantity,
+                "reference": reference,
+            },
+        )
+    return state
 
 
 def _lock_order(session: Session, order: Order) -> None:

@@ -29,6 +29,7 @@ from core.orders.models import Order
 from core.returns.models import Refund, ReturnRequest
 from core.security.guest import code_window
 from core.security.models import User
+from core.security.permissions import Permission, roles_with
 from core.security.roles import Actor
 from core.security.tokens import read_unsubscribe_token
 from core.support.models import Conversation, Message
@@ -599,12 +600,15 @@ def queue_guest_code(session: Session, order: Order, *, now: datetime) -> Outbox
 
 
 def queue_low_stock_digest(session: Session, *, now: datetime) -> list[OutboxMessage]:
-    """The daily low-stock digest to every manager and admin, once a day each; nothing when all is well."""
+    """The daily low-stock digest to every active staff member whose role manages stock (managers, admins,
+    custom roles), once a day each; nothing when all is well."""
     if low_stock_digest(session, now=now).is_empty:
         return []
     day = now.date().isoformat()
     managers = session.scalars(
-        select(User).where(User.role.in_(["manager", "admin"]), User.active.is_(True)).order_by(User.id)
+        select(User)
+        .where(User.role.in_(roles_with(session, Permission.MANAGE_STOCK)), User.active.is_(True))
+        .order_by(User.id)
     ).all()
     queued = []
     for user in managers:

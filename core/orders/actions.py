@@ -21,7 +21,7 @@ from core.audit.services import record_audit
 from core.channels.base import INCOMPLETE_ADDRESS, MISSING_ADDRESS, is_iso_currency, is_payload_gap
 from core.channels.countries import to_alpha2
 from core.channels.registry import hook
-from core.errors import DomainError, NotFound, PermissionDenied
+from core.errors import DomainError, NotFound
 from core.fulfillment.models import Shipment
 from core.fulfillment.status import OPEN_SHIPMENT_STATUSES
 from core.inventory.allocations import allocate_order, release_order
@@ -36,7 +36,8 @@ from core.orders.status import CANCELLABLE_STATUSES, OrderStatus
 from core.orders.upsert import UNMAPPED_PREFIX, allocate_if_ready, recheck_hold
 from core.returns.models import ReturnRequest
 from core.returns.services import approve_return, lock_order, request_return, require_staff
-from core.security.roles import Actor, Role, role_at_least
+from core.security.permissions import Permission, require_permission
+from core.security.roles import Actor
 from core.support.models import Conversation, Message
 
 ADDRESS_FIELDS = ("name", "line1", "line2", "city", "region", "postal_code", "country")
@@ -310,8 +311,7 @@ def map_held_sku(
     (audited), every order held for it is rechecked, and this order's timeline says who mapped what. A
     manager's job, as on the Intake page: a listing changes every order of the channel."""
     require_staff(actor)
-    if not role_at_least(actor.role or "", Role.MANAGER):
-        raise PermissionDenied("only a manager may map a channel SKU")
+    require_permission(session, actor, Permission.MANAGE_INTAKE)
     order = session.get(Order, order_id)
     if order is None:
         raise NotFound(f"order {order_id} not found")

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from core.errors import NotFound
+from core.errors import NotFound, PermissionDenied
 from core.money import format_money
 from core.notifications.models import OutboxMessage
 from core.orders.actions import (
@@ -56,6 +56,7 @@ class OrderPanel:
     shipping_left: int
     order_left: int
     refund_limit: int | None  # for the viewer; None: no limit
+    may_refund: bool  # the viewer's role may refund orders
     marketplace: bool
     refunds: list[Refund]
     refund_steps: dict[int, list[str]]  # refund id -> the steps to give the money back in the channel
@@ -133,6 +134,10 @@ def order_panel(
         )
     )
     cancel_request = next((t for t in tickets if t.category == "cancel"), None)
+    try:
+        limit, may_refund = refund_limit(session, actor, order.currency), True
+    except PermissionDenied:
+        limit, may_refund = 0, False
     return OrderPanel(
         order=order,
         cancel_problem=cancel_problem(session, order),
@@ -141,7 +146,8 @@ def order_panel(
         refund_lines=lines,
         shipping_left=shipping_left,
         order_left=max(order.total - order.refunded_total, 0),
-        refund_limit=refund_limit(actor, order.currency),
+        refund_limit=limit,
+        may_refund=may_refund,
         marketplace=channel.is_marketplace,
         refunds=refunds,
         refund_steps=steps,

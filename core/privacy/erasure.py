@@ -10,9 +10,13 @@ What goes: names, emails, phones, street addresses and postcodes on customers, i
 accounts (which can no longer sign in); the identity search keys; the customer's own words (message bodies,
 return reasons, survey comments, order notes) and their attachments; CRM notes about them; emails queued or
 sent to them (recipient, subject, rendered data); the raw channel payloads and inbound emails that carry them;
-audit entries' before/after about them; rate-limit keys naming them. A sweep then looks for the person's
-email, phone and full name in every free-text column that can hold a copy without a link (a message in someone
-else's ticket, an audit entry about another record, a payload not linked to an order).
+rate-limit keys naming them. A sweep then looks for the person's email, phone and full name in every free-text
+column that can hold a copy without a link (a message in someone else's ticket, a payload not linked to an
+order).
+
+The audit log is not rewritten: it is append-only and hash-chained (core.audit), a record kept to show who did
+what to the data (accountability and security), which the erasure itself is added to. Its entries about the
+person keep the values they recorded; access to the log is limited to roles with "view the audit log".
 
 Steps, in the caller's one transaction: gather the customer and everyone merged into them, their orders (and
 guest orders under their email), conversations, users; collect the needles (every name, email, phone and
@@ -30,7 +34,6 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from core.audit.models import AuditEntry
 from core.audit.services import record_audit
 from core.customers.models import (
     CrmNote,
@@ -211,7 +214,6 @@ def erase_customer(
     _erase_orders(session, scope, report)
     _erase_conversations(session, scope, report)
     _erase_mail_and_payloads(session, scope, report)
-    _erase_audit(session, scope, report)
     _sweep(session, scope.strong_needles, changed)
 
     for request in session.scalars(
@@ -405,26 +407,6 @@ def _erase_mail_and_payloads(session: Session, scope: _Scope, report: ErasureRep
         payload.headers = pii.scrub_json(payload.headers, found)
 
 
-def _erase_audit(session: Session, scope: _Scope, report: ErasureReport) -> None:
-    """Audit entries about the person or their orders keep who did what when; the values they recorded
-    (a name before a correction, an address before a change) are replaced."""
-    about = or_(
-        (AuditEntry.entity_type == "customer")
-        & AuditEntry.entity_id.in_([str(c.id) for c in scope.customers]),
-        (AuditEntry.entity_type == "order") & AuditEntry.entity_id.in_([str(i) for i in scope.order_ids]),
-    )
-    for entry in session.scalars(select(AuditEntry).where(about)):
-        _set(report.changed, "audit_entries", entry, "before", _scrub_audit(entry.before, scope))
-        _set(report.changed, "audit_entries", entry, "after", _scrub_audit(entry.after, scope))
-
-
-def _scrub_audit(value: dict[str, Any] | None, scope: _Scope) -> dict[str, Any] | None:
-    if value is None:
-        return None
-    return pii.scrub_json(value, scope.all_needles, by_key=True)
-
-
-# Free-text columns where a copy of someone's email, phone or name can sit without a link to them.
 def _sweep_columns() -> list[tuple[Any, Any, bool]]:
     """(model, column, is_json) pairs the sweep reads."""
     return [
@@ -433,8 +415,6 @@ def _sweep_columns() -> list[tuple[Any, Any, bool]]:
         (Conversation, Conversation.subject, False),
         (OrderEvent, OrderEvent.message, False),
         (OrderEvent, OrderEvent.data, True),
-        (AuditEntry, AuditEntry.before, True),
-        (AuditEntry, AuditEntry.after, True),
         (CrmNote, CrmNote.body, False),
         (CrmNoteVersion, CrmNoteVersion.body, False),
         (OutboxMessage, OutboxMessage.recipient, False),

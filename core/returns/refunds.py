@@ -1,6 +1,7 @@
 """Refunds: what each order line was paid, refunding a received return (once), and staff refunding an order
 directly (whole, per line and quantity, shipping), each within what is left of what was paid after earlier
-refunds. Agents refund up to a limit per order (CROSSDOCK_AGENT_REFUND_LIMIT), managers above it.
+refunds. Staff refund an order when their role has the refund permission, up to the role's limit per order
+(the built-in agent's is CROSSDOCK_AGENT_REFUND_LIMIT; managers and admins have none).
 Lock order as in core.returns.services: the order, its lines, the return.
 """
 
@@ -24,13 +25,12 @@ from core.returns.models import Refund
 from core.returns.reasons import reason_labels
 from core.returns.services import lock_order, lock_return, record_return_event, require_staff
 from core.returns.status import ReturnStatus, check_transition
-from core.security.roles import Actor, Role, role_at_least
+from core.security.permissions import Permission, actor_grant, agent_refund_limit_text
+from core.security.roles import Actor
 
 REFUND_METHODS = {"original": "to your original payment method", "store_credit": "as store credit"}
 # A marketplace (Amazon, eBay) holds the buyer's money: the refund is recorded here and paid out there.
 MARKETPLACE_METHOD = "marketplace"
-AGENT_REFUND_LIMIT_ENV = "CROSSDOCK_AGENT_REFUND_LIMIT"
-DEFAULT_AGENT_REFUND_LIMIT = "100.00"
 REFUND_REASON_MAX = 300
 
 
@@ -199,24 +199,29 @@ def refund_return(
 
 
 def agent_refund_limit(currency: str, environ: Mapping[str, str] | None = None) -> int:
-    """What an agent may refund on one order, in minor units of `currency`: CROSSDOCK_AGENT_REFUND_LIMIT (an
-    amount such as "100.00", read in the order's currency), else 100.00; an unreadable value counts as the
-    default."""
-    raw = (os.environ if environ is None else environ).get(AGENT_REFUND_LIMIT_ENV, "").strip()
+    """What the built-in agent role may refund on one order, in minor units of `currency`:
+    CROSSDOCK_AGENT_REFUND_LIMIT (an amount such as "100.00", read in the order's currency), else 100.00; an
+    unreadable value counts as the default."""
+    return _limit_in(agent_refund_limit_text(environ), currency)
+
+
+def _limit_in(amount: str, currency: str) -> int:
     try:
-        limit = to_minor(raw or DEFAULT_AGENT_REFUND_LIMIT, currency)
-    except (ValueError, DomainError):
-        limit = to_minor(DEFAULT_AGENT_REFUND_LIMIT, currency)
-    return max(limit, 0)
+        return max(to_minor(amount, currency), 0)
+    except (ValueError, DomainError):  # more decimals than the currency has: whole units
+        return max(to_minor(amount.split(".", maxsplit=1)[0] or "0", currency), 0)
 
 
-def refund_limit(actor: Actor, currency: str) -> int | None:
-    """The most `actor` may have refunded on one order (None: no limit, managers and above);
-    PermissionDenied for anyone who is not staff."""
+def refund_limit(session: Session, actor: Actor, currency: str) -> int | None:
+    """The most `actor` may have refunded on one order, in minor units of `currency` (None: no limit: a role
+    without one, or the system); PermissionDenied for anyone who is not staff or whose role may not refund."""
     require_staff(actor)
-    if actor.role is None or role_at_least(actor.role, Role.MANAGER):
+    grant = actor_grant(session, actor, os.environ)
+    if grant is None:
         return None
-    return agent_refund_limit(currency)
+    if not grant.allows(Permission.REFUND):
+        raise PermissionDenied(f"your role ({grant.name}) may not refund orders")
+    return None if grant.refund_limit is None else _limit_in(grant.refund_limit, currency)
 
 
 @dataclass(frozen=True)
@@ -267,7 +272,7 @@ def refund_order(
     `shipping` adds the shipping left. A reason is required and shown to the customer.
 
     Refused: nothing to refund, a line not on the order, more units than the line has, and for an agent a
-    refund that takes the order's refunds past agent_refund_limit (PermissionDenied, names the limit). A
+    refund that takes the order's refunds past the role's refund limit (PermissionDenied, names the limit). A
     marketplace order's refund is recorded with method 'marketplace' (paid out in the marketplace's seller
     UI, which also emails the buyer); any other is emailed to the customer. On the order's timeline (seen
     by the customer) and in the audit log; Order.refunded_total grows by the amount.
@@ -323,11 +328,12 @@ def refund_order(
         raise DomainError(
             f"at most {money(max(order_left, 0))} can still be refunded on order {order.number}"
         )
-    limit = refund_limit(actor, order.currency)
+    limit = refund_limit(session, actor, order.currency)
     if limit is not None and order.refunded_total + total > limit:
         after = money(order.refunded_total + total)
+        who = "agents" if actor.role == "agent" else f"the {actor.role} role"
         raise PermissionDenied(
-            f"agents can refund up to {money(limit)} on an order; this would make {after}: "
+            f"{who} can refund up to {money(limit)} on an order; this would make {after}: "
             "ask a manager to make this refund"
         )
     refund = Refund(

@@ -1,4 +1,6 @@
-"""Roles and what each may do. Staff roles are ordered: an admin can do what a manager can, and so on."""
+"""Role names and the acting party. `User.role` holds a role's name: `customer`, one of the built-in staff
+roles (agent < manager < admin) or a custom staff role an admin defined; what each staff role may do is in
+permissions.py."""
 
 from __future__ import annotations
 
@@ -13,18 +15,19 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-STAFF_ROLES = frozenset({Role.AGENT, Role.MANAGER, Role.ADMIN})
+STAFF_ROLES = frozenset({Role.AGENT, Role.MANAGER, Role.ADMIN})  # the built-in staff roles
 _RANK = {Role.CUSTOMER: 0, Role.AGENT: 1, Role.MANAGER: 2, Role.ADMIN: 3}
 
 
-def is_staff(role: str) -> bool:
-    """True for agent, manager and admin."""
-    return role in STAFF_ROLES
+def is_staff(role: str | None) -> bool:
+    """True for a staff role's name: a built-in one or a custom one (every role but customer)."""
+    return bool(role) and role != Role.CUSTOMER
 
 
 def role_at_least(role: str, required: str) -> bool:
-    """True when `role` is staff and ranks at or above `required` (customers never pass a staff check)."""
-    if not is_staff(role):
+    """True when `role` is a built-in staff role ranking at or above `required`. Custom roles have no rank:
+    check a permission (permissions.py) instead."""
+    if role not in STAFF_ROLES:
         return False
     return _RANK[Role(role)] >= _RANK[Role(required)]
 

@@ -11,7 +11,8 @@ from core.audit.services import record_audit
 from core.errors import DomainError, NotFound
 from core.security.models import User
 from core.security.passwords import MIN_PASSWORD_LENGTH, hash_password, needs_rehash, verify_password
-from core.security.roles import Actor, Role, is_staff, role_at_least
+from core.security.permissions import Permission, actor_grant
+from core.security.roles import Actor, Role, is_staff
 
 # Verified against when the email is unknown, so a wrong email costs as much time as a wrong password.
 _DUMMY_HASH = hash_password("not-a-real-password-used-for-timing")
@@ -33,7 +34,8 @@ def create_user(
         raise DomainError("enter a valid email address")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise DomainError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
-    Role(role)
+    if role != Role.CUSTOMER and not is_staff(role):
+        raise DomainError(f"unknown role {role!r}")
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise DomainError("an account with this email already exists")
     user = User(
@@ -83,8 +85,10 @@ def set_availability(session: Session, user_id: int, available: bool, *, actor: 
     user = session.get(User, user_id)
     if user is None or not is_staff(user.role):
         raise NotFound("staff member not found")
-    if actor.user_id != user_id and not role_at_least(actor.role or "", Role.ADMIN):
-        raise DomainError("only an admin can change a colleague's availability")
+    if actor.user_id != user_id:
+        grant = actor_grant(session, actor) if actor.role is not None else None
+        if grant is None or not grant.allows(Permission.MANAGE_USERS):
+            raise DomainError("only an admin can change a colleague's availability")
     if user.available != available:
         before = user.available
         user.available = available

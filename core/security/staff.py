@@ -17,7 +17,8 @@ from core.notifications.models import OutboxMessage
 from core.security.accounts import request_password_reset
 from core.security.models import User
 from core.security.passwords import MIN_PASSWORD_LENGTH, hash_password
-from core.security.roles import STAFF_ROLES, Actor, Role
+from core.security.permissions import is_staff_role
+from core.security.roles import Actor, Role, is_staff
 from core.security.services import create_user
 from core.security.tokens import InvalidToken
 
@@ -32,8 +33,10 @@ def make_invite_token(secret: str, user: User) -> str:
 
 def invite_staff(session: Session, email: str, name: str, role: str, *, actor: Actor, now: datetime) -> User:
     """A new staff account without a usable password, and the emailed link to choose one."""
-    if role not in STAFF_ROLES:
-        raise DomainError(f"unknown staff role {role!r}: use agent, manager or admin")
+    if not is_staff_role(session, role):
+        raise DomainError(
+            f"unknown staff role {role!r}: use agent, manager, admin or a role on the Roles page"
+        )
     if not name.strip():
         raise DomainError("enter the person's name")
     # A random password nobody knows: the account can't be signed into until the invitation is accepted.
@@ -48,8 +51,10 @@ def add_staff(
     session: Session, email: str, name: str, role: str, password: str, *, actor: Actor, now: datetime
 ) -> User:
     """A staff account with a password chosen now (the first admin of a new installation, from the CLI)."""
-    if role not in STAFF_ROLES:
-        raise DomainError(f"unknown staff role {role!r}: use agent, manager or admin")
+    if not is_staff_role(session, role):
+        raise DomainError(
+            f"unknown staff role {role!r}: use agent, manager, admin or a role on the Roles page"
+        )
     if not name.strip():
         raise DomainError("enter the person's name")
     user = create_user(session, email, password, role=role, name=name.strip()[:200], now=now)
@@ -69,7 +74,9 @@ def resend_invite(session: Session, user_id: int, *, actor: Actor, now: datetime
     return user
 
 
-def accept_invite(session: Session, secret: str, token: str, password: str, *, now: datetime) -> User:
+def accept_invite(
+    session: Session, secret: str, token: str, password: str, *, now: datetime, ip_address: str | None = None
+) -> User:
     """Choose a password from an invitation link; the link then stops working."""
     try:
         serializer = URLSafeTimedSerializer(secret, salt=INVITE_SALT)
@@ -79,7 +86,7 @@ def accept_invite(session: Session, secret: str, token: str, password: str, *, n
     except (BadSignature, ValueError, TypeError) as exc:
         raise InvalidToken("this invitation link is not valid") from exc
     user = session.get(User, user_id) if isinstance(user_id, int) else None
-    usable = user is not None and user.active and user.role in STAFF_ROLES
+    usable = user is not None and user.active and is_staff(user.role)
     if not usable or user.password_hash[-16:] != fingerprint:
         raise InvalidToken("this invitation has already been used or is not valid")
     if len(password) < MIN_PASSWORD_LENGTH:
@@ -87,14 +94,20 @@ def accept_invite(session: Session, secret: str, token: str, password: str, *, n
     user.password_hash = hash_password(password)
     user.email_verified_at = now
     user.session_version += 1
+    invitee = Actor(label=user.email, user_id=user.id, role=user.role, ip_address=ip_address)
+    record_audit(
+        session, invitee, "user.invite_accepted", "user", user.id, now=now, after={"password": "set"}
+    )
     return user
 
 
 def change_staff_role(session: Session, user_id: int, role: str, *, actor: Actor, now: datetime) -> User:
     """Give a staff member another staff role (not one's own; the last active admin stays admin)."""
     user = _staff(session, user_id)
-    if role not in STAFF_ROLES:
-        raise DomainError(f"unknown staff role {role!r}: use agent, manager or admin")
+    if not is_staff_role(session, role):
+        raise DomainError(
+            f"unknown staff role {role!r}: use agent, manager, admin or a role on the Roles page"
+        )
     if user.role == role:
         return user
     _not_self(user, actor, "change your own role")
@@ -138,7 +151,7 @@ def send_staff_password_reset(session: Session, user_id: int, *, actor: Actor, n
 
 def _staff(session: Session, user_id: int) -> User:
     user = session.get(User, user_id, with_for_update=True)
-    if user is None or user.role not in STAFF_ROLES:
+    if user is None or not is_staff(user.role):
         raise NotFound(f"no staff account {user_id}")
     return user
 

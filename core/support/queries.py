@@ -19,7 +19,7 @@ from core.notifications.rendering import carrier_link
 from core.orders.models import Order
 from core.pagination import Page
 from core.security.models import User
-from core.security.roles import STAFF_ROLES
+from core.security.permissions import Permission, roles_with
 from core.support.help_search import HelpDoc
 from core.support.macros import MacroDoc
 from core.support.models import Conversation, HelpArticle, Macro, Message, MessageAttachment
@@ -210,11 +210,11 @@ def customer_order_choices(
 
 
 def assignable_staff(session: Session) -> list[User]:
-    """Active staff a ticket can be assigned to, by name."""
+    """Active staff whose role works tickets, by name: who a ticket can be assigned to."""
     return list(
         session.scalars(
             select(User)
-            .where(User.active.is_(True), User.role.in_(STAFF_ROLES))
+            .where(User.active.is_(True), User.role.in_(roles_with(session, Permission.WORK_TICKETS)))
             .order_by(User.name, User.email)
         )
     )

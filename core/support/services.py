@@ -23,7 +23,8 @@ from core.orders import events
 from core.orders.models import Order
 from core.orders.status import CANCELLABLE_STATUSES
 from core.security.models import User
-from core.security.roles import STAFF_ROLES, SYSTEM, Actor, is_staff
+from core.security.permissions import Permission, roles_with
+from core.security.roles import SYSTEM, Actor, is_staff
 from core.support.assignment import Candidate, pick_assignee, ticket_cap_from_env
 from core.support.csat import ask_for_rating
 from core.support.macros import check_macro_body
@@ -518,7 +519,11 @@ def auto_assign_conversation(
     cap = ticket_cap_from_env() if cap is None else cap
     available = session.execute(
         select(User.id, User.last_assigned_at)
-        .where(User.available.is_(True), User.active.is_(True), User.role.in_(STAFF_ROLES))
+        .where(
+            User.available.is_(True),
+            User.active.is_(True),
+            User.role.in_(roles_with(session, Permission.WORK_TICKETS)),
+        )
         .order_by(User.id)
         .with_for_update()
     ).all()

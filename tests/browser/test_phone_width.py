@@ -52,6 +52,7 @@ NOT_PAGES = {
     "console.fulfilment_export_json",
     "console.analytics_csv",
     "console.customer_suggestions_count",
+    "console.audit_export",
 }
 # Pages that only a signed-out visitor sees (a signed-in one is sent on).
 SIGNED_OUT = {
@@ -152,6 +153,7 @@ def _samples(session: Session, mail_name: str) -> tuple[dict[str, Any], dict[str
         "name": mail_name,
         "kind": "order_confirmed",  # an email whose texts can be changed
         "token": "not-a-valid-token",  # the invitation page's refusal
+        "console.admin_role": "agent",  # a built-in role's page (its `name` is not a mail's)
     }
     order_id = _one(session, "SELECT id FROM orders WHERE customer_id = :c ORDER BY placed_at DESC", c=cid)
     conversation_id = _one(session, "SELECT id FROM conversations WHERE customer_id = :c ORDER BY id", c=cid)
