@@ -117,7 +117,7 @@ def app(session_factory: sessionmaker[Session], tmp_path: Path) -> Flask:
             "SESSION_FACTORY": session_factory,
             "MAIL_DIR": tmp_path / "mail",
             # The suite signs managers and admins in with a password alone; tests of two-factor sign-in
-            # build their app with the requirement on (tests/web/test_sign_in_security.py).
+            # build their app with the requirement on (tests/security/test_sign_in_and_lockout.py).
             "TWO_FACTOR_ROLES": (),
         }
     )
