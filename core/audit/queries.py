@@ -3,7 +3,6 @@ verifies the hash chain."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from sqlalchemy import Connection, String, cast, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
+from core import csv_cells
 from core.audit.chain import GENESIS_HASH, entry_hash
 from core.audit.diff import diff_text
 from core.audit.models import AuditEntry
@@ -23,7 +23,6 @@ from core.pagination import contains_pattern, id_from_text
 PER_PAGE = 50
 FILTER_MAX = 200
 CSV_COLUMNS = ("id", "time", "actor", "ip", "action", "entity_type", "entity_id", "change", "hash")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -146,16 +145,10 @@ def audit_page(
     return AuditPage(entries, older, newer)
 
 
-def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet won't run as a formula: text starting with = + - @ tab or CR gets a '."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def audit_csv(session: Session, filters: AuditFilter, *, batch: int = 1000) -> Iterator[str]:
     """The matching entries as CSV, newest first, a chunk of rows at a time (for a streamed download)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_cells.writer(buffer)  # cells a spreadsheet would run get a leading '
     writer.writerow(CSV_COLUMNS)
     query = _filtered(select(AuditEntry), filters).order_by(AuditEntry.id.desc())
     cursor: int | None = None
@@ -165,7 +158,7 @@ def audit_csv(session: Session, filters: AuditFilter, *, batch: int = 1000) -> I
         for entry in rows:
             writer.writerow(
                 [
-                    safe_cell(value)
+                    "" if value is None else value
                     for value in (
                         entry.id,
                         entry.created_at.isoformat(),

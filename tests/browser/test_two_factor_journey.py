@@ -68,6 +68,7 @@ def test_a_manager_sets_up_two_factor_and_signs_in_with_it(
     page.get_by_role("link", name="Home").click()
     expect(page.get_by_text("open tickets")).to_be_visible()  # the console is open now
     page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Staff sign-in")).to_be_visible()  # signed out before going on
 
     sign_in_with_password(page, strict_server, manager.email)
     expect(page.get_by_label("Authentication code")).to_be_visible()

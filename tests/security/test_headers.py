@@ -94,6 +94,7 @@ def test_headers_on_every_get_page_of_portal_console_and_api(app, signed_in) -> 
                 response = client.get(url)
                 assert response.status_code < 500, url
                 assert_secure_headers(response, url)
+                response.close()  # a streamed download holds its request context until closed
                 walked += 1
     assert walked > 80
 
