@@ -1,6 +1,17 @@
 """Every area's models in one import, so the metadata (and Alembic) see the whole schema."""
 
-from core.analytics.models import ChannelTraffic
+from core.analytics.models import (
+    ChannelTraffic,
+    OrderDay,
+    RefundDay,
+    ReturnDay,
+    RollupState,
+    SkuDay,
+    SkuReturnDay,
+    StaleDay,
+    TicketDay,
+    TicketSkuDay,
+)
 from core.audit.models import AuditEntry
 from core.catalog.models import Listing, Product, Sku
 from core.channels.models import Channel, channel_locations
@@ -36,6 +47,15 @@ __all__ = [
     "BusinessHours",
     "Channel",
     "ChannelTraffic",
+    "OrderDay",
+    "RefundDay",
+    "ReturnDay",
+    "RollupState",
+    "SkuDay",
+    "SkuReturnDay",
+    "StaleDay",
+    "TicketDay",
+    "TicketSkuDay",
     "Conversation",
     "ConversationTag",
     "CrmNote",
