@@ -149,3 +149,8 @@ JOBS += [JobSpec("sla_breach_job", sla_breach_job, "interval", {"minutes": 5})]
 from core.analytics.digest import analytics_digest_job  # noqa: E402
 
 JOBS += [JobSpec("analytics_digest_job", analytics_digest_job, "cron", {"hour": 7, "minute": 5})]
+
+# Managers' analytics: the dashboard's daily summaries, kept current (closed days and days marked stale).
+from core.analytics.refresh import analytics_refresh_job  # noqa: E402
+
+JOBS += [JobSpec("analytics_refresh_job", analytics_refresh_job, "interval", {"minutes": 10})]

@@ -344,3 +344,9 @@ def _order_days(session: Session, start: datetime, end: datetime, watermark: dat
             insert(OrderDay),
             [{"day": day, "channel_id": channel_id, **values} for (day, channel_id), values in rows.items()],
         )
+
+
+def analytics_refresh_job(session: Session, now: datetime) -> dict[str, Any]:
+    """The worker's job: sum the days closed and the days marked stale since the last run."""
+    result = refresh(session, now=now)
+    return {"through": result.through.isoformat(), "days": result.days}
