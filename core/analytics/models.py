@@ -146,5 +146,22 @@ class TicketSkuDay(Base):
     tickets: Mapped[int] = mapped_column(default=0)
 
 
+class TicketFact(Base):
+    """One ticket's business-time durations (core.analytics.clock), for the service medians and p90s, with
+    the days the first response and the solve fell on (a live query counts only stamps its calendar
+    covers)."""
+
+    __tablename__ = "analytics_ticket_facts"
+    __table_args__ = (Index("ix_analytics_ticket_facts_day", "day", "channel_id"),)
+
+    conversation_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    day: Mapped[int]
+    channel_id: Mapped[int]
+    first_response: Mapped[int | None] = mapped_column(BigInteger)
+    first_response_day: Mapped[int | None]
+    resolution: Mapped[int | None] = mapped_column(BigInteger)
+    resolution_day: Mapped[int | None]
+
+
 # The session events that mark summed days stale when their facts change (needs the models above).
 import core.analytics.stale  # noqa: E402, F401

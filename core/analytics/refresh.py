@@ -14,10 +14,18 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, or_, select
+from sqlalchemy import and_, case, delete, exists, func, insert, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from core.analytics.clock import DAY, day_number, epoch_seconds, from_epoch
+from core.analytics.clock import (
+    DAY,
+    business_seconds,
+    clock_rows,
+    clock_table,
+    day_number,
+    epoch_seconds,
+    from_epoch,
+)
 from core.analytics.models import (
     OrderDay,
     RefundDay,
@@ -27,6 +35,7 @@ from core.analytics.models import (
     SkuReturnDay,
     StaleDay,
     TicketDay,
+    TicketFact,
     TicketSkuDay,
 )
 from core.analytics.rollup import STATE_ID, day_of
@@ -35,8 +44,9 @@ from core.fulfillment.models import Shipment, TrackingEvent
 from core.orders.models import Order, OrderLine
 from core.returns.models import Refund, ReturnLine, ReturnRequest
 from core.support.models import Conversation
+from core.support.sla_services import load_calendar
 
-SUMMARIES = (OrderDay, ReturnDay, RefundDay, SkuDay, SkuReturnDay, TicketDay, TicketSkuDay)
+SUMMARIES = (OrderDay, ReturnDay, RefundDay, SkuDay, SkuReturnDay, TicketDay, TicketSkuDay, TicketFact)
 CHUNK_DAYS = 31
 
 
@@ -147,6 +157,7 @@ def _sum_days(session: Session, first: int, after: int, watermark: datetime) -> 
     for table in SUMMARIES:
         session.execute(delete(table).where(table.day >= first, table.day < after))
     _order_days(session, start, end, watermark)
+    _ticket_facts(session, start, end)
 
     def within(column: Any) -> Any:
         return and_(column >= start, column < end)
@@ -227,6 +238,61 @@ def _sum_days(session: Session, first: int, after: int, watermark: datetime) -> 
             .join(Order, Order.id == Conversation.order_id)
             .where(within(Conversation.created_at))
             .group_by(created, Order.channel_id, Sku.id, category),
+        )
+    )
+
+
+def _ticket_facts(session: Session, start: datetime, end: datetime) -> None:
+    """TicketFact rows: each ticket's first response and resolution in business seconds, as
+    core.analytics.service computes them live (a stamp before the opening counts as none)."""
+    within = and_(Conversation.created_at >= start, Conversation.created_at < end)
+    last = session.scalar(
+        select(func.max(func.coalesce(Conversation.solved_at, Conversation.first_responded_at))).where(within)
+    )
+    last_day = max(day_of(end), day_of(last) if last is not None else 0) + 1
+    clock = clock_table(clock_rows(load_calendar(session), day_of(start) - 1, last_day))
+    opened, responded, solved = clock.alias("opened"), clock.alias("responded"), clock.alias("solved")
+
+    def duration(reached: Any, stamp: Any) -> Any:
+        return case(
+            (
+                and_(stamp.is_not(None), stamp >= Conversation.created_at),
+                business_seconds(reached, stamp) - business_seconds(opened, Conversation.created_at),
+            ),
+            else_=None,
+        )
+
+    def stamp_day(stamp: Any) -> Any:
+        return case(
+            (and_(stamp.is_not(None), stamp >= Conversation.created_at), day_number(stamp)), else_=None
+        )
+
+    session.execute(
+        insert(TicketFact).from_select(
+            [
+                "conversation_id",
+                "day",
+                "channel_id",
+                "first_response",
+                "first_response_day",
+                "resolution",
+                "resolution_day",
+            ],
+            select(
+                Conversation.id,
+                day_number(Conversation.created_at),
+                func.coalesce(Order.channel_id, 0),
+                duration(responded, Conversation.first_responded_at),
+                stamp_day(Conversation.first_responded_at),
+                duration(solved, Conversation.solved_at),
+                stamp_day(Conversation.solved_at),
+            )
+            .select_from(Conversation)
+            .outerjoin(Order, Order.id == Conversation.order_id)
+            .join(opened, opened.c.day == day_number(Conversation.created_at))
+            .outerjoin(responded, responded.c.day == day_number(Conversation.first_responded_at))
+            .outerjoin(solved, solved.c.day == day_number(Conversation.solved_at))
+            .where(within),
         )
     )
 

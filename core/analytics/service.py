@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from core.analytics import rules
+from core.analytics import rollup, rules
 from core.analytics.clock import (
     DAY,
     WEEK,
@@ -19,6 +19,7 @@ from core.analytics.clock import (
     epoch,
     epoch_seconds,
 )
+from core.analytics.models import TicketFact
 from core.analytics.tables import (
     SOLVED,
     TOP,
@@ -56,25 +57,54 @@ def service(session: Session, filters: Filters, *, now: datetime) -> Section:
     week = bucket(Conversation.created_at, epoch(period.week_origin), WEEK)
     in_period = within_period(Conversation.created_at, period)
 
-    def times(stamp: Any) -> tuple[dict[Any, Any], dict[Any, Any]]:
-        base = (
-            select(
-                (business_seconds(reached, stamp) - business_seconds(opened, Conversation.created_at)).label(
-                    "val"
+    window = rollup.split(session, period.start_at, period.end_at)
+    last_clock_day = epoch(max(now, period.end_at)) // DAY + 1  # the live clock's last day (tables.py)
+
+    def times(stamp: Any, fact: Any, fact_day: Any) -> tuple[dict[Any, Any], dict[Any, Any]]:
+        """Per week and over the period: count, median, p90 of business seconds from opening to `stamp`,
+        the summed days' from TicketFact and the rest live."""
+        weekly_parts: list[Any] = []
+        overall_parts: list[Any] = []
+        if window.has_summary:
+            facts = select(fact.label("val")).where(
+                window.summary_days(TicketFact.day),
+                fact.is_not(None),
+                fact_day <= last_clock_day,
+                *([TicketFact.channel_id == filters.channel_id] if filters.channel_id is not None else []),
+            )
+            weekly_parts.append(
+                facts.add_columns(rollup.day_bucket(TicketFact.day, period.week_origin, 7).label("grp"))
+            )
+            overall_parts.append(facts.add_columns(literal(0).label("grp")))
+        if window.has_live:
+            base = (
+                select(
+                    (
+                        business_seconds(reached, stamp) - business_seconds(opened, Conversation.created_at)
+                    ).label("val")
+                )
+                .select_from(Conversation)
+                .join(opened, opened.c.day == day_number(Conversation.created_at))
+                .join(reached, reached.c.day == day_number(stamp))
+                .where(
+                    window.live_at(Conversation.created_at),
+                    stamp.is_not(None),
+                    stamp >= Conversation.created_at,
                 )
             )
-            .select_from(Conversation)
-            .join(opened, opened.c.day == day_number(Conversation.created_at))
-            .join(reached, reached.c.day == day_number(stamp))
-            .where(in_period, stamp.is_not(None), stamp >= Conversation.created_at)
-        )
-        base = ticket_channel(base, filters)
-        weekly = base.add_columns(week.label("grp")).subquery()
-        overall = base.add_columns(literal(0).label("grp")).subquery()
+            base = ticket_channel(base, filters)
+            weekly_parts.append(base.add_columns(week.label("grp")))
+            overall_parts.append(base.add_columns(literal(0).label("grp")))
+        if not weekly_parts:
+            return {}, {}
+        weekly = union_all(*weekly_parts).subquery()
+        overall = union_all(*overall_parts).subquery()
         return percentiles(session, weekly), percentiles(session, overall)
 
-    first_weeks, first_all = times(Conversation.first_responded_at)
-    solve_weeks, solve_all = times(Conversation.solved_at)
+    first_weeks, first_all = times(
+        Conversation.first_responded_at, TicketFact.first_response, TicketFact.first_response_day
+    )
+    solve_weeks, solve_all = times(Conversation.solved_at, TicketFact.resolution, TicketFact.resolution_day)
 
     def h(value: int | None) -> float | None:
         return rules.hours(value)

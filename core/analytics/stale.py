@@ -13,7 +13,8 @@ rows its WHERE selects. Which days a change touches:
 - a return request or line: the day of the request and of its order; a refund: its day;
 - a ticket: the day it was opened.
 
-A change of a SKU's cost changes the cost of goods of every day: it drops the watermark, so everything is
+A change of a SKU's cost changes the cost of goods of every day, and a change of the support calendar (time
+zone, hours, holidays) every ticket's business-time durations: either drops the watermark, so everything is
 read live until the next refresh (a full one). Bulk updates that set only a ticket's SLA breach times (the
 SLA job, every minute) touch nothing summed.
 """
@@ -34,9 +35,21 @@ from core.catalog.models import Sku
 from core.fulfillment.models import Shipment, TrackingEvent
 from core.orders.models import Order, OrderLine
 from core.returns.models import Refund, ReturnLine, ReturnRequest
-from core.support.models import Conversation
+from core.support.models import BusinessHours, Conversation, SupportCalendar, SupportHoliday
 
-WATCHED = (Order, OrderLine, Shipment, TrackingEvent, ReturnRequest, ReturnLine, Refund, Conversation, Sku)
+CALENDAR = (SupportCalendar, BusinessHours, SupportHoliday)
+WATCHED = (
+    Order,
+    OrderLine,
+    Shipment,
+    TrackingEvent,
+    ReturnRequest,
+    ReturnLine,
+    Refund,
+    Conversation,
+    Sku,
+    *CALENDAR,
+)
 UNSUMMED_TICKET_COLUMNS = frozenset({"first_response_breached_at", "resolution_breached_at"})
 
 
@@ -49,6 +62,8 @@ class _Touched:
         self.customers: set[int] = set()  # every day they ordered on
         self.returns: set[int] = set()
         self.shipments: set[int] = set()
+        self.refunds: set[int] = set()
+        self.tickets: set[int] = set()
         self.reset = False
 
     def moment(self, value: datetime | None) -> None:
@@ -56,6 +71,14 @@ class _Touched:
             self.days.add(epoch(value) // DAY)
 
     def resolve(self, conn: Connection, through: int) -> set[int]:
+        if self.tickets:
+            for created in conn.scalars(
+                select(Conversation.created_at).where(Conversation.id.in_(self.tickets))
+            ):
+                self.moment(created)
+        if self.refunds:
+            for created in conn.scalars(select(Refund.created_at).where(Refund.id.in_(self.refunds))):
+                self.moment(created)
         days = set(self.days)
         if self.shipments:
             self.orders |= set(conn.scalars(select(Shipment.order_id).where(Shipment.id.in_(self.shipments))))
@@ -135,15 +158,23 @@ def _touch(touched: _Touched, obj: Any, deleted: bool) -> None:
         for requested in _history_values(obj, "requested_at"):
             touched.moment(requested)
         touched.orders.update(v for v in _history_values(obj, "order_id") if v is not None)
+        if obj.id is not None and not deleted:
+            touched.returns.add(obj.id)
     elif isinstance(obj, ReturnLine):
         touched.returns.update(v for v in _history_values(obj, "return_id") if v is not None)
     elif isinstance(obj, Refund):
         for created in _history_values(obj, "created_at"):
             touched.moment(created)
+        if obj.id is not None and not deleted:
+            touched.refunds.add(obj.id)
     elif isinstance(obj, Conversation):
         for created in _history_values(obj, "created_at"):
             touched.moment(created)
+        if obj.id is not None and not deleted:
+            touched.tickets.add(obj.id)
     elif isinstance(obj, Sku) and (deleted or _changed(obj, "cost")):
+        touched.reset = True
+    elif isinstance(obj, CALENDAR):
         touched.reset = True
 
 
@@ -180,6 +211,8 @@ def _bulk_write(state: Any) -> None:
     where = statement.whereclause
     if model is Sku:
         touched.reset = state.is_delete or "cost" in names
+    elif model in CALENDAR:
+        touched.reset = True
     else:
         table = model.__table__
         query = select(table.c.id) if where is None else select(table.c.id).where(where)
@@ -194,10 +227,7 @@ def _bulk_write(state: Any) -> None:
                     else:
                         touched.customers.add(new_customer)
         elif model is Conversation:
-            touched.days |= {
-                epoch(c) // DAY
-                for c in conn.scalars(select(Conversation.created_at).where(Conversation.id.in_(ids)))
-            }
+            touched.tickets |= ids
         elif model is ReturnRequest:
             touched.returns |= ids
         elif model is ReturnLine:
@@ -211,7 +241,5 @@ def _bulk_write(state: Any) -> None:
         elif model is OrderLine:
             touched.orders |= set(conn.scalars(select(OrderLine.order_id).where(OrderLine.id.in_(ids))))
         elif model is Refund:
-            touched.days |= {
-                epoch(c) // DAY for c in conn.scalars(select(Refund.created_at).where(Refund.id.in_(ids)))
-            }
+            touched.refunds |= ids
     _mark(conn, touched)

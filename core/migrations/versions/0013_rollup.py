@@ -19,6 +19,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 TABLES = (
+    "analytics_ticket_facts",
     "analytics_ticket_sku_days",
     "analytics_ticket_days",
     "analytics_sku_return_days",
@@ -120,8 +121,21 @@ def upgrade() -> None:
             "day", "channel_id", "sku_id", "category", name=op.f("pk_analytics_ticket_sku_days")
         ),
     )
+    op.create_table(
+        "analytics_ticket_facts",
+        sa.Column("conversation_id", sa.Integer(), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("channel_id", sa.Integer(), nullable=False),
+        sa.Column("first_response", sa.BigInteger(), nullable=True),
+        sa.Column("first_response_day", sa.Integer(), nullable=True),
+        sa.Column("resolution", sa.BigInteger(), nullable=True),
+        sa.Column("resolution_day", sa.Integer(), nullable=True),
+        sa.PrimaryKeyConstraint("conversation_id", name=op.f("pk_analytics_ticket_facts")),
+    )
+    op.create_index("ix_analytics_ticket_facts_day", "analytics_ticket_facts", ["day", "channel_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_analytics_ticket_facts_day", table_name="analytics_ticket_facts")
     for table in TABLES:
         op.drop_table(table)

@@ -16,6 +16,7 @@ from core.analytics.refresh import refresh
 from core.analytics.rules import Period
 from core.orders.models import Order
 from core.returns.models import Refund, ReturnLine, ReturnRequest
+from core.support.models import Conversation, SupportHoliday
 from tests.core.analytics.test_analytics_queries import NOW, PERIOD, World, at
 from tests.factories import make_customer
 
@@ -138,3 +139,23 @@ def test_a_refresh_since_a_day_sums_it_again_and_a_past_now_reads_live(db: Sessi
     live = queries.dashboard(db, filters, now=earlier)
     nested.rollback()
     assert summed == live
+
+
+def test_a_ticket_answered_later_and_a_calendar_change_keep_the_figures_exact(
+    db: Session, world: World
+) -> None:
+    refresh(db, now=NOW)
+    db.expire_all()  # as after a commit: the changed ticket's opening time is not loaded
+    ticket = db.scalars(select(Conversation).where(Conversation.created_at == at(11, 12, 13))).one()
+    ticket.first_responded_at = at(11, 13, 15)
+    ticket.category = "damaged"
+    db.flush()
+    assert rollup.day_of(at(11, 12)) in set(db.scalars(select(StaleDay.day)))
+    assert_all_equal_live(db)
+    refresh(db, now=NOW)
+    db.add(SupportHoliday(day=date(2026, 11, 10), name="A holiday"))
+    db.flush()
+    assert db.get(RollupState, rollup.STATE_ID) is None
+    assert_all_equal_live(db)
+    refresh(db, now=NOW)
+    assert_all_equal_live(db)
