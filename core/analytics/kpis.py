@@ -216,8 +216,7 @@ def _summed_figures(
     )
     # The summed lifetime revenue stops at the watermark: add the orders placed since, up to now, of the
     # customers whose first order is on a summed day.
-    through, _ = rollup.state(session)
-    watermark = from_epoch((through or 0) * DAY)
+    watermark = from_epoch((window.through or 0) * DAY)
     first, earlier, later = aliased(Order), aliased(Order), aliased(Order)
     first_which = case((first.placed_at >= current_start, 1), else_=0)
     put(

@@ -246,10 +246,10 @@ def _ticket_facts(session: Session, start: datetime, end: datetime) -> None:
     """TicketFact rows: each ticket's first response and resolution in business seconds, as
     core.analytics.service computes them live (a stamp before the opening counts as none)."""
     within = and_(Conversation.created_at >= start, Conversation.created_at < end)
-    last = session.scalar(
-        select(func.max(func.coalesce(Conversation.solved_at, Conversation.first_responded_at))).where(within)
-    )
-    last_day = max(day_of(end), day_of(last) if last is not None else 0) + 1
+    lasts = session.execute(
+        select(func.max(Conversation.solved_at), func.max(Conversation.first_responded_at)).where(within)
+    ).one()
+    last_day = max([day_of(end)] + [day_of(last) for last in lasts if last is not None]) + 1
     clock = clock_table(clock_rows(load_calendar(session), day_of(start) - 1, last_day))
     opened, responded, solved = clock.alias("opened"), clock.alias("responded"), clock.alias("solved")
 

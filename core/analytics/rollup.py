@@ -41,6 +41,7 @@ class Window:
 
     summary: tuple[tuple[int, int], ...]  # day ranges [first, after)
     live: tuple[tuple[datetime, datetime], ...]  # instant ranges [start, end)
+    through: int | None = None  # the watermark the split was made against
 
     def summary_days(self, day: Any) -> Any:
         """A condition on a summary table's `day` column: within the summed days."""
@@ -90,7 +91,7 @@ def split(
     after = min(epoch(end) // DAY, through)
     blocked = set(stale) | {day_of(cut) for cut in cuts}
     summed = [d for d in range(first, after) if d not in blocked]
-    summary = _ranges(summed)
+    summary = tuple(_ranges(summed))
     live: list[tuple[datetime, datetime]] = []
     cursor = start
     for a, b in summary:
@@ -99,7 +100,7 @@ def split(
         cursor = from_epoch(b * DAY)
     if cursor < end:
         live.append((cursor, end))
-    return Window(tuple(summary), tuple(live))
+    return Window(summary, tuple(live), through)
 
 
 def _ranges(days: list[int]) -> list[tuple[int, int]]:
