@@ -161,6 +161,7 @@ class TicketFact(Base):
     first_response_day: Mapped[int | None]
     resolution: Mapped[int | None] = mapped_column(BigInteger)
     resolution_day: Mapped[int | None]
+    resolved_day: Mapped[int | None]  # when it left the backlog (core.analytics.service._resolved_at)
 
 
 # The session events that mark summed days stale when their facts change (needs the models above).

@@ -39,6 +39,7 @@ from core.analytics.models import (
     TicketSkuDay,
 )
 from core.analytics.rollup import STATE_ID, day_of
+from core.analytics.tables import SOLVED
 from core.catalog.models import Sku
 from core.fulfillment.models import Shipment, TrackingEvent
 from core.orders.models import Order, OrderLine
@@ -277,6 +278,7 @@ def _ticket_facts(session: Session, start: datetime, end: datetime) -> None:
                 "first_response_day",
                 "resolution",
                 "resolution_day",
+                "resolved_day",
             ],
             select(
                 Conversation.id,
@@ -286,6 +288,15 @@ def _ticket_facts(session: Session, start: datetime, end: datetime) -> None:
                 stamp_day(Conversation.first_responded_at),
                 duration(solved, Conversation.solved_at),
                 stamp_day(Conversation.solved_at),
+                day_number(
+                    case(
+                        (
+                            Conversation.status.in_(SOLVED),
+                            func.coalesce(Conversation.solved_at, Conversation.updated_at),
+                        ),
+                        else_=None,
+                    )
+                ),
             )
             .select_from(Conversation)
             .outerjoin(Order, Order.id == Conversation.order_id)

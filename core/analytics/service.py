@@ -3,7 +3,7 @@ CSAT, agent workload and the assistant's automation and handoffs."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
@@ -37,6 +37,8 @@ from core.analytics.tables import (
 from core.security.models import User
 from core.support.csat import satisfaction_summary
 from core.support.models import Conversation, Message, SatisfactionRating
+
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)  # before any ticket: the start of "opened before the period"
 
 
 def _handoff() -> Any:
@@ -282,44 +284,83 @@ def _resolved_at() -> Any:
 
 
 def _backlog(session: Session, filters: Filters) -> list[int]:
-    """Unsolved tickets at the end of each day of the period (three GROUP BYs and a running sum)."""
+    """Unsolved tickets at the end of each day of the period (three counts and a running sum), from the
+    ticket facts for the summed days of opening and live for the rest."""
     period = filters.period
     resolved_at = _resolved_at()
     origin = epoch(period.start_at)
-    opening = (
-        session.scalar(
-            ticket_channel(
+    first, after = origin // DAY, epoch(period.end_at) // DAY
+    before = rollup.split(session, EARLIEST, period.start_at)  # tickets opened before the period
+    inside = rollup.split(session, period.start_at, period.end_at)
+    channel = [TicketFact.channel_id == filters.channel_id] if filters.channel_id is not None else []
+    opening = 0
+    created: dict[int, int] = {}
+    resolved: dict[int, int] = {}
+    if before.has_summary:
+        opening += (
+            session.scalar(
                 select(func.count()).where(
-                    Conversation.created_at < period.start_at,
-                    or_(resolved_at.is_(None), resolved_at >= period.start_at),
-                ),
-                filters,
+                    before.summary_days(TicketFact.day),
+                    or_(TicketFact.resolved_day.is_(None), TicketFact.resolved_day >= first),
+                    *channel,
+                )
             )
+            or 0
         )
-        or 0
-    )
+    if before.has_live:
+        opening += (
+            session.scalar(
+                ticket_channel(
+                    select(func.count()).where(
+                        before.live_at(Conversation.created_at),
+                        or_(resolved_at.is_(None), resolved_at >= period.start_at),
+                    ),
+                    filters,
+                )
+            )
+            or 0
+        )
+    resolved_in = [TicketFact.resolved_day >= first, TicketFact.resolved_day < after, *channel]
+    resolved_offset = (TicketFact.resolved_day - first).label("day")
+    for window in (before, inside):
+        if window.has_summary:
+            for day, n in session.execute(
+                select(resolved_offset, func.count())
+                .where(window.summary_days(TicketFact.day), *resolved_in)
+                .group_by(resolved_offset)
+            ).all():
+                resolved[day] = resolved.get(day, 0) + n
+    if inside.has_summary:
+        created_offset = (TicketFact.day - first).label("day")
+        for day, n in session.execute(
+            select(created_offset, func.count())
+            .where(inside.summary_days(TicketFact.day), *channel)
+            .group_by(created_offset)
+        ).all():
+            created[day] = created.get(day, 0) + n
     created_day = bucket(Conversation.created_at, origin, DAY).label("day")
-    created = dict(
-        session.execute(
+    resolved_day = ((epoch_seconds(resolved_at) - origin) // DAY).label("day")
+    if inside.has_live:
+        for day, n in session.execute(
             ticket_channel(
-                select(created_day, func.count()).where(within_period(Conversation.created_at, period)),
+                select(created_day, func.count()).where(inside.live_at(Conversation.created_at)),
                 filters,
             ).group_by(created_day)
-        ).all()
-    )
-    resolved_day = ((epoch_seconds(resolved_at) - origin) // DAY).label("day")
-    resolved = dict(
-        session.execute(
-            ticket_channel(
-                select(resolved_day, func.count()).where(
-                    resolved_at >= period.start_at,
-                    resolved_at < period.end_at,
-                    Conversation.created_at < period.end_at,
-                ),
-                filters,
-            ).group_by(resolved_day)
-        ).all()
-    )
+        ).all():
+            created[day] = created.get(day, 0) + n
+    for window in (before, inside):
+        if window.has_live:
+            for day, n in session.execute(
+                ticket_channel(
+                    select(resolved_day, func.count()).where(
+                        resolved_at >= period.start_at,
+                        resolved_at < period.end_at,
+                        window.live_at(Conversation.created_at),
+                    ),
+                    filters,
+                ).group_by(resolved_day)
+            ).all():
+                resolved[day] = resolved.get(day, 0) + n
     return rules.backlog_series(opening, created, resolved, period.days)
 
 

@@ -130,6 +130,7 @@ def upgrade() -> None:
         sa.Column("first_response_day", sa.Integer(), nullable=True),
         sa.Column("resolution", sa.BigInteger(), nullable=True),
         sa.Column("resolution_day", sa.Integer(), nullable=True),
+        sa.Column("resolved_day", sa.Integer(), nullable=True),
         sa.PrimaryKeyConstraint("conversation_id", name=op.f("pk_analytics_ticket_facts")),
     )
     op.create_index("ix_analytics_ticket_facts_day", "analytics_ticket_facts", ["day", "channel_id"])
