@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime
 from pathlib import Path
 
 import click
 from flask.cli import AppGroup
 
 from cli import context
-from core.analytics import traffic
+from core.analytics import refresh, traffic
 from core.analytics.issues import trend_alerts
 from core.db import utcnow
 
@@ -42,6 +43,28 @@ def _refuse(file: Path, exc: Exception) -> None:
     for problem in problems:
         click.echo(f"{file}: {problem}", err=True)
     raise click.ClickException(f"{file}: {len(problems)} problem(s); nothing was imported")
+
+
+@analytics.command("refresh")
+@click.option(
+    "--since",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Sum again every day from this UTC day on (YYYY-MM-DD), not only the new and stale ones.",
+)
+def refresh_command(since: datetime | None) -> None:
+    """Sum the dashboard's daily summaries: every closed UTC day not summed yet and every day marked stale
+    (the worker's analytics_refresh_job does the same every 10 minutes). One transaction: the dashboard
+    sees the old summaries or the new ones."""
+
+    def progress(done: int, total: int) -> None:
+        click.echo(f"  {done}/{total} days summed", err=True)
+
+    with context.write_session() as session:
+        result = refresh.refresh(
+            session, now=utcnow(), since=since.date() if since else None, progress=progress
+        )
+        session.commit()
+    click.echo(f"summed {result.days} day(s); the summaries reach {result.through.isoformat()} (exclusive)")
 
 
 @analytics.command("alerts")

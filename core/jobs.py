@@ -155,6 +155,7 @@ JOBS += [JobSpec("sla_breach_job", sla_breach_job, "interval", {"minutes": 5})]
 from core.analytics.digest import analytics_digest_job  # noqa: E402
 
 JOBS += [JobSpec("analytics_digest_job", analytics_digest_job, "cron", {"hour": 7, "minute": 5})]
+
 # Privacy: closed conversations and inactive customers anonymised after their retention periods; a sales
 # channel's request to erase its customers' data (Shopify's shop/redact) carried out.
 from core.privacy.retention import retention_job  # noqa: E402
@@ -164,3 +165,8 @@ JOBS += [
     JobSpec("retention_job", retention_job, "cron", {"hour": 3, "minute": 55}),
     JobSpec("channel_erasure_job", channel_erasure_job, "interval", {"minutes": 5}),
 ]
+
+# Managers' analytics: the dashboard's daily summaries, kept current (closed days and days marked stale).
+from core.analytics.refresh import analytics_refresh_job  # noqa: E402
+
+JOBS += [JobSpec("analytics_refresh_job", analytics_refresh_job, "interval", {"minutes": 10})]

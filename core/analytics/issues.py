@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.analytics import rules
+from core.analytics import rollup, rules
 from core.analytics.clock import (
+    DAY,
     WEEK,
     bucket,
     epoch,
     epoch_seconds,
 )
+from core.analytics.models import TicketDay, TicketSkuDay
 from core.analytics.rules import TrendAlert
 from core.analytics.tables import (
     NO_ORDER,
@@ -25,7 +28,6 @@ from core.analytics.tables import (
     Table,
     ticket_channel,
     week_labels,
-    within_period,
 )
 from core.catalog.models import Sku
 from core.channels.models import Channel
@@ -39,12 +41,29 @@ def issue_trends(session: Session, filters: Filters, *, now: datetime) -> Sectio
     weeks = period.week_starts()
     week = bucket(Conversation.created_at, epoch(period.week_origin), WEEK).label("week")
     category = func.coalesce(Conversation.category, "other").label("category")
-    in_period = within_period(Conversation.created_at, period)
-    rows = session.execute(
-        ticket_channel(select(week, category, func.count()).where(in_period), filters).group_by(
-            week, category
+    window = rollup.split(session, period.start_at, period.end_at)
+    in_period = window.live_at(Conversation.created_at)
+    summed = window.summary_days
+    channel_only = [TicketDay.channel_id == filters.channel_id] if filters.channel_id is not None else []
+    parts: list[Any] = []
+    if window.has_summary:
+        summary_week = rollup.day_bucket(TicketDay.day, period.week_origin, 7).label("week")
+        parts.append(
+            session.execute(
+                select(summary_week, TicketDay.category, func.sum(TicketDay.tickets))
+                .where(summed(TicketDay.day), *channel_only)
+                .group_by(summary_week, TicketDay.category)
+            ).all()
         )
-    ).all()
+    if window.has_live:
+        parts.append(
+            session.execute(
+                ticket_channel(select(week, category, func.count()).where(in_period), filters).group_by(
+                    week, category
+                )
+            ).all()
+        )
+    rows = rollup.added(2, *parts)
     totals: dict[str, int] = {}
     for _, name, count in rows:
         totals[name] = totals.get(name, 0) + count
@@ -83,18 +102,32 @@ def issue_trends(session: Session, filters: Filters, *, now: datetime) -> Sectio
         ),
     )
     channel_name = func.coalesce(Channel.name, NO_ORDER)
-    by_channel = session.execute(
-        ticket_channel(
-            select(channel_name, func.count())
-            .select_from(Conversation)
-            .outerjoin(Order, Order.id == Conversation.order_id)
-            .outerjoin(Channel, Channel.id == Order.channel_id)
-            .where(in_period),
-            filters,
+    channel_parts: list[Any] = []
+    if window.has_summary:
+        channel_parts.append(
+            session.execute(
+                select(channel_name, func.sum(TicketDay.tickets))
+                .select_from(TicketDay)
+                .outerjoin(Channel, Channel.id == TicketDay.channel_id)
+                .where(summed(TicketDay.day), *channel_only)
+                .group_by(channel_name)
+            ).all()
         )
-        .group_by(channel_name)
-        .order_by(func.count().desc(), channel_name)
-    ).all()
+    if window.has_live:
+        channel_parts.append(
+            session.execute(
+                ticket_channel(
+                    select(channel_name, func.count())
+                    .select_from(Conversation)
+                    .outerjoin(Order, Order.id == Conversation.order_id)
+                    .outerjoin(Channel, Channel.id == Order.channel_id)
+                    .where(in_period),
+                    filters,
+                ).group_by(channel_name)
+            ).all()
+        )
+    rank = rollup.name_rank(session, NO_ORDER)
+    by_channel = sorted(rollup.added(1, *channel_parts), key=lambda r: (-r[1], rank.get(r[0], len(rank))))
     channel_table = Table(
         "tickets_by_channel", "Tickets per channel", (Column("Channel"), Column("Tickets", "int")), by_channel
     )
@@ -109,19 +142,41 @@ def issue_trends(session: Session, filters: Filters, *, now: datetime) -> Sectio
         summary=", ".join(f"{name}: {n}" for name, n in by_channel) or "No tickets in this period.",
     )
     tickets = func.count(func.distinct(Conversation.id))
-    by_sku = session.execute(
-        ticket_channel(
-            select(Sku.code, Sku.title, tickets)
-            .select_from(Conversation)
-            .join(OrderLine, OrderLine.order_id == Conversation.order_id)
-            .join(Sku, Sku.id == OrderLine.sku_id)
-            .where(in_period),
-            filters,
+    sku_parts: list[Any] = []
+    if window.has_summary:
+        sku_only = [TicketSkuDay.channel_id == filters.channel_id] if filters.channel_id is not None else []
+        sku_parts.append(
+            session.execute(
+                select(TicketSkuDay.sku_id, func.sum(TicketSkuDay.tickets))
+                .where(summed(TicketSkuDay.day), *sku_only)
+                .group_by(TicketSkuDay.sku_id)
+            ).all()
         )
-        .group_by(Sku.code, Sku.title)
-        .order_by(tickets.desc(), Sku.code)
-        .limit(TOP)
-    ).all()
+    if window.has_live:
+        sku_parts.append(
+            session.execute(
+                ticket_channel(
+                    select(Sku.id, tickets)
+                    .select_from(Conversation)
+                    .join(OrderLine, OrderLine.order_id == Conversation.order_id)
+                    .join(Sku, Sku.id == OrderLine.sku_id)
+                    .where(in_period),
+                    filters,
+                ).group_by(Sku.id)
+            ).all()
+        )
+    sku_counts = dict(rollup.added(1, *sku_parts))
+    by_code = {i: r for r, i in enumerate(rollup.ordered_ids(session, Sku.id, Sku.code, sku_counts))}
+    top_ids = sorted(sku_counts, key=lambda i: (-sku_counts[i], by_code[i]))[:TOP]
+    sku_names = {
+        i: (code, title)
+        for i, code, title in (
+            session.execute(select(Sku.id, Sku.code, Sku.title).where(Sku.id.in_(top_ids))).all()
+            if top_ids
+            else []
+        )
+    }
+    by_sku = [(*sku_names[i], sku_counts[i]) for i in top_ids]
     sku_table = Table(
         "tickets_by_sku",
         f"Products most asked about (top {TOP})",
@@ -137,40 +192,84 @@ def trend_alerts(session: Session, *, now: datetime) -> list[TrendAlert]:
     own baseline of the 8 weeks before (rules.ALERT_RULE), sharpest first."""
     since = now - timedelta(weeks=rules.BASELINE_WEEKS + 1)
     ago = ((epoch(now) - epoch_seconds(Conversation.created_at)) // WEEK).label("ago")
-    window = and_(Conversation.created_at >= since, Conversation.created_at < now)
     category = func.coalesce(Conversation.category, "other").label("category")
     alerts: list[TrendAlert] = []
+    # Whole days inside one week bucket come from the summaries; the days a bucket edge cuts, live.
+    window = rollup.split(
+        session, since, now, [now - timedelta(weeks=k) for k in range(rules.BASELINE_WEEKS + 2)]
+    )
+    live = window.live_at(Conversation.created_at)
+    summary_ago = ((epoch(now) - TicketDay.day * DAY) // WEEK).label("ago")
+    sku_ago = ((epoch(now) - TicketSkuDay.day * DAY) // WEEK).label("ago")
+    category_parts: list[Any] = []
+    channel_parts: list[Any] = []
+    sku_parts: list[Any] = []
+    if window.has_summary:
+        summed = window.summary_days
+        category_parts.append(
+            session.execute(
+                select(TicketDay.category, summary_ago, func.sum(TicketDay.tickets))
+                .where(summed(TicketDay.day))
+                .group_by(TicketDay.category, summary_ago)
+            ).all()
+        )
+        channel_parts.append(
+            session.execute(
+                select(Channel.code, Channel.name, summary_ago, func.sum(TicketDay.tickets))
+                .join(Channel, Channel.id == TicketDay.channel_id)
+                .where(summed(TicketDay.day))
+                .group_by(Channel.code, Channel.name, summary_ago)
+            ).all()
+        )
+        sku_parts.append(
+            session.execute(
+                select(Sku.code, TicketSkuDay.category, sku_ago, func.sum(TicketSkuDay.tickets))
+                .join(Sku, Sku.id == TicketSkuDay.sku_id)
+                .where(summed(TicketSkuDay.day))
+                .group_by(Sku.code, TicketSkuDay.category, sku_ago)
+            ).all()
+        )
+    if window.has_live:
+        category_parts.append(
+            session.execute(select(category, ago, func.count()).where(live).group_by(category, ago)).all()
+        )
+        channel_parts.append(
+            session.execute(
+                select(Channel.code, Channel.name, ago, func.count())
+                .select_from(Conversation)
+                .join(Order, Order.id == Conversation.order_id)
+                .join(Channel, Channel.id == Order.channel_id)
+                .where(live)
+                .group_by(Channel.code, Channel.name, ago)
+            ).all()
+        )
+        tickets = func.count(func.distinct(Conversation.id))
+        sku_parts.append(
+            session.execute(
+                select(Sku.code, category, ago, tickets)
+                .select_from(Conversation)
+                .join(OrderLine, OrderLine.order_id == Conversation.order_id)
+                .join(Sku, Sku.id == OrderLine.sku_id)
+                .where(live)
+                .group_by(Sku.code, category, ago)
+            ).all()
+        )
 
-    rows = session.execute(select(category, ago, func.count()).where(window).group_by(category, ago)).all()
+    rows = rollup.added(2, *category_parts)
     alerts += rules.trend_alerts(
         "category",
         (((c,), a, n) for c, a, n in rows),
         {(c,): f"{c.replace('_', ' ').capitalize()} tickets" for c, _, _ in rows},
         {(c,): {"category": c} for c, _, _ in rows},
     )
-    rows = session.execute(
-        select(Channel.code, Channel.name, ago, func.count())
-        .select_from(Conversation)
-        .join(Order, Order.id == Conversation.order_id)
-        .join(Channel, Channel.id == Order.channel_id)
-        .where(window)
-        .group_by(Channel.code, Channel.name, ago)
-    ).all()
+    rows = rollup.added(3, *channel_parts)
     alerts += rules.trend_alerts(
         "channel",
         (((code,), a, n) for code, _, a, n in rows),
         {(code,): f"Tickets about {name} orders" for code, name, _, _ in rows},
         {(code,): {"channel": code} for code, _, _, _ in rows},
     )
-    tickets = func.count(func.distinct(Conversation.id))
-    sku_rows = session.execute(
-        select(Sku.code, category, ago, tickets)
-        .select_from(Conversation)
-        .join(OrderLine, OrderLine.order_id == Conversation.order_id)
-        .join(Sku, Sku.id == OrderLine.sku_id)
-        .where(window)
-        .group_by(Sku.code, category, ago)
-    ).all()
+    sku_rows = rollup.added(3, *sku_parts)
     # A ticket about an order of two SKUs counts once for each. A ticket has one category, so its SKU's count
     # of tickets is the sum over categories of the SKU-category counts.
     per_sku: dict[tuple[str, int], int] = {}

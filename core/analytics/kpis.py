@@ -8,11 +8,9 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from core.analytics import rules
-from core.analytics.clock import (
-    epoch_seconds,
-)
-from core.analytics.models import ChannelTraffic
+from core.analytics import rollup, rules
+from core.analytics.clock import DAY, epoch_seconds, from_epoch
+from core.analytics.models import ChannelTraffic, OrderDay
 from core.analytics.rules import ChannelFigures
 from core.analytics.tables import (
     Chart,
@@ -34,120 +32,26 @@ from core.returns.models import ReturnRequest
 def channel_kpis(session: Session, filters: Filters, *, now: datetime) -> Section:
     """Every KPI of rules.KPI_DEFINITIONS per channel, for the period and the one before it."""
     period, previous = filters.period, filters.period.previous
-    span = and_(Order.placed_at >= previous.start_at, Order.placed_at < period.end_at)
+    window = rollup.split(session, previous.start_at, period.end_at, now=now)
     which = case((Order.placed_at >= period.start_at, 1), else_=0).label("which")
     channel = order_channel(filters)
-    kept = Order.status != "cancelled"
     figures: dict[tuple[int, int], dict[str, Any]] = {}
 
     def put(rows: Any, *names: str) -> None:
+        """Add a query's sums into the figures (the summed days' and the live ones' add up)."""
         for channel_id, period_no, *values in rows:
-            figures.setdefault((channel_id, period_no), {}).update(zip(names, values, strict=True))
+            into = figures.setdefault((channel_id, period_no), {})
+            for name, value in zip(names, values, strict=True):
+                if name == "currency":
+                    known = [v for v in (into.get(name), value) if v is not None]
+                    into[name] = max(known) if known else None
+                else:
+                    into[name] = into.get(name, 0) + int(value or 0)
 
-    put(
-        session.execute(
-            select(
-                Order.channel_id,
-                which,
-                func.count(),
-                func.count().filter(Order.status == "cancelled"),
-                func.count().filter(kept),
-                func.coalesce(func.sum(Order.total).filter(kept), 0),
-                func.max(Order.currency),
-            )
-            .where(span, *channel)
-            .group_by(Order.channel_id, which)
-        ).all(),
-        "orders",
-        "cancelled",
-        "kept_orders",
-        "revenue",
-        "currency",
-    )
-    put(
-        session.execute(
-            select(Order.channel_id, which, func.count(func.distinct(ReturnRequest.order_id)))
-            .join(ReturnRequest, ReturnRequest.order_id == Order.id)
-            .where(span, *channel)
-            .group_by(Order.channel_id, which)
-        ).all(),
-        "returned_orders",
-    )
-    earlier = aliased(Order)
-    first_orders = (
-        select(Order.channel_id.label("channel_id"), which, Order.customer_id.label("customer_id"))
-        .where(span, *channel, Order.customer_id.is_not(None))
-        .where(
-            ~exists().where(
-                earlier.customer_id == Order.customer_id,
-                or_(
-                    earlier.placed_at < Order.placed_at,
-                    and_(earlier.placed_at == Order.placed_at, earlier.id < Order.id),
-                ),
-            )
-        )
-        .subquery()
-    )
-    lifetime = aliased(Order)
-    put(
-        session.execute(
-            select(
-                first_orders.c.channel_id,
-                first_orders.c.which,
-                func.count(func.distinct(first_orders.c.customer_id)),
-                func.coalesce(
-                    func.sum(lifetime.total - lifetime.refunded_total).filter(lifetime.status != "cancelled"),
-                    0,
-                ),
-            )
-            .select_from(first_orders)
-            .join(
-                lifetime, and_(lifetime.customer_id == first_orders.c.customer_id, lifetime.placed_at <= now)
-            )
-            .group_by(first_orders.c.channel_id, first_orders.c.which)
-        ).all(),
-        "new_customers",
-        "new_customer_revenue",
-    )
-    put(
-        session.execute(
-            select(Order.channel_id, which, func.coalesce(func.sum(OrderLine.quantity * Sku.cost), 0))
-            .join(OrderLine, OrderLine.order_id == Order.id)
-            .join(Sku, Sku.id == OrderLine.sku_id)
-            .where(span, kept, *channel)
-            .group_by(Order.channel_id, which)
-        ).all(),
-        "cogs",
-    )
-    # Parcels of the orders placed in the period: how long each took to leave, whether it left after the
-    # promised dispatch date, and whether the carrier ever reported on its tracking number.
-    tracked = and_(
-        func.coalesce(Shipment.tracking_number, "") != "",
-        exists().where(TrackingEvent.shipment_id == Shipment.id),
-    )
-    put(
-        session.execute(
-            select(
-                Order.channel_id,
-                which,
-                func.count(),
-                func.count().filter(tracked),
-                func.coalesce(
-                    func.sum(epoch_seconds(Shipment.shipped_at) - epoch_seconds(Order.placed_at)), 0
-                ),
-                func.count().filter(Order.expected_dispatch_by.is_not(None)),
-                func.count().filter(Shipment.shipped_at > Order.expected_dispatch_by),
-            )
-            .join(Shipment, Shipment.order_id == Order.id)
-            .where(span, *channel, Shipment.shipped_at.is_not(None))
-            .group_by(Order.channel_id, which)
-        ).all(),
-        "parcels",
-        "tracked_parcels",
-        "fulfilment_seconds",
-        "promised_parcels",
-        "late",
-    )
+    if window.has_summary:
+        _summed_figures(session, put, filters, window, period.start_at, now)
+    if window.has_live:
+        _live_figures(session, put, window.live_at(Order.placed_at), which, channel, now)
     traffic_which = case((ChannelTraffic.day >= period.start, 1), else_=0)
     put(
         session.execute(
@@ -267,6 +171,198 @@ def channel_kpis(session: Session, filters: Filters, *, now: datetime) -> Sectio
     )
     return Section(
         charts=[chart], tables=[kpi_table], extra={"kpis": kpi_rows, "inventory_value": inventory_value}
+    )
+
+
+def _summed_figures(
+    session: Session,
+    put: Any,
+    filters: Filters,
+    window: rollup.Window,
+    current_start: datetime,
+    now: datetime,
+) -> None:
+    """The figures of the summed days (OrderDay), and the revenue their new customers brought since."""
+    which = case((OrderDay.day >= rollup.day_of(current_start), 1), else_=0).label("which")
+    channel = [OrderDay.channel_id == filters.channel_id] if filters.channel_id is not None else []
+    sums = (
+        "orders",
+        "cancelled",
+        "kept_orders",
+        "revenue",
+        "returned_orders",
+        "cogs",
+        "parcels",
+        "tracked_parcels",
+        "fulfilment_seconds",
+        "promised_parcels",
+        "late",
+        "new_customers",
+        "new_customer_revenue",
+    )
+    put(
+        session.execute(
+            select(
+                OrderDay.channel_id,
+                which,
+                *(func.sum(getattr(OrderDay, name)) for name in sums),
+                func.max(OrderDay.currency),
+            )
+            .where(window.summary_days(OrderDay.day), *channel)
+            .group_by(OrderDay.channel_id, which)
+        ).all(),
+        *sums,
+        "currency",
+    )
+    # The summed lifetime revenue stops at the watermark: add the orders placed since, up to now, of the
+    # customers whose first order is on a summed day.
+    watermark = from_epoch((window.through or 0) * DAY)
+    first, earlier, later = aliased(Order), aliased(Order), aliased(Order)
+    first_which = case((first.placed_at >= current_start, 1), else_=0)
+    put(
+        session.execute(
+            select(
+                first.channel_id,
+                first_which,
+                func.coalesce(
+                    func.sum(later.total - later.refunded_total).filter(later.status != "cancelled"), 0
+                ),
+            )
+            .select_from(later)
+            .join(first, first.customer_id == later.customer_id)
+            .where(later.placed_at >= watermark, later.placed_at <= now)
+            .where(
+                or_(
+                    *(
+                        and_(first.placed_at >= from_epoch(a * DAY), first.placed_at < from_epoch(b * DAY))
+                        for a, b in window.summary
+                    )
+                ),
+                *([first.channel_id == filters.channel_id] if filters.channel_id is not None else []),
+            )
+            .where(
+                ~exists().where(
+                    earlier.customer_id == first.customer_id,
+                    or_(
+                        earlier.placed_at < first.placed_at,
+                        and_(earlier.placed_at == first.placed_at, earlier.id < first.id),
+                    ),
+                )
+            )
+            .group_by(first.channel_id, first_which)
+        ).all(),
+        "new_customer_revenue",
+    )
+
+
+def _live_figures(
+    session: Session, put: Any, span: Any, which: Any, channel: list[Any], now: datetime
+) -> None:
+    """The figures of the orders placed in `span`, from the operational tables."""
+    kept = Order.status != "cancelled"
+    put(
+        session.execute(
+            select(
+                Order.channel_id,
+                which,
+                func.count(),
+                func.count().filter(Order.status == "cancelled"),
+                func.count().filter(kept),
+                func.coalesce(func.sum(Order.total).filter(kept), 0),
+                func.max(Order.currency),
+            )
+            .where(span, *channel)
+            .group_by(Order.channel_id, which)
+        ).all(),
+        "orders",
+        "cancelled",
+        "kept_orders",
+        "revenue",
+        "currency",
+    )
+    put(
+        session.execute(
+            select(Order.channel_id, which, func.count(func.distinct(ReturnRequest.order_id)))
+            .join(ReturnRequest, ReturnRequest.order_id == Order.id)
+            .where(span, *channel)
+            .group_by(Order.channel_id, which)
+        ).all(),
+        "returned_orders",
+    )
+    earlier = aliased(Order)
+    first_orders = (
+        select(Order.channel_id.label("channel_id"), which, Order.customer_id.label("customer_id"))
+        .where(span, *channel, Order.customer_id.is_not(None))
+        .where(
+            ~exists().where(
+                earlier.customer_id == Order.customer_id,
+                or_(
+                    earlier.placed_at < Order.placed_at,
+                    and_(earlier.placed_at == Order.placed_at, earlier.id < Order.id),
+                ),
+            )
+        )
+        .subquery()
+    )
+    lifetime = aliased(Order)
+    put(
+        session.execute(
+            select(
+                first_orders.c.channel_id,
+                first_orders.c.which,
+                func.count(func.distinct(first_orders.c.customer_id)),
+                func.coalesce(
+                    func.sum(lifetime.total - lifetime.refunded_total).filter(lifetime.status != "cancelled"),
+                    0,
+                ),
+            )
+            .select_from(first_orders)
+            .join(
+                lifetime, and_(lifetime.customer_id == first_orders.c.customer_id, lifetime.placed_at <= now)
+            )
+            .group_by(first_orders.c.channel_id, first_orders.c.which)
+        ).all(),
+        "new_customers",
+        "new_customer_revenue",
+    )
+    put(
+        session.execute(
+            select(Order.channel_id, which, func.coalesce(func.sum(OrderLine.quantity * Sku.cost), 0))
+            .join(OrderLine, OrderLine.order_id == Order.id)
+            .join(Sku, Sku.id == OrderLine.sku_id)
+            .where(span, kept, *channel)
+            .group_by(Order.channel_id, which)
+        ).all(),
+        "cogs",
+    )
+    # Parcels of the orders placed in the period: how long each took to leave, whether it left after the
+    # promised dispatch date, and whether the carrier ever reported on its tracking number.
+    tracked = and_(
+        func.coalesce(Shipment.tracking_number, "") != "",
+        exists().where(TrackingEvent.shipment_id == Shipment.id),
+    )
+    put(
+        session.execute(
+            select(
+                Order.channel_id,
+                which,
+                func.count(),
+                func.count().filter(tracked),
+                func.coalesce(
+                    func.sum(epoch_seconds(Shipment.shipped_at) - epoch_seconds(Order.placed_at)), 0
+                ),
+                func.count().filter(Order.expected_dispatch_by.is_not(None)),
+                func.count().filter(Shipment.shipped_at > Order.expected_dispatch_by),
+            )
+            .join(Shipment, Shipment.order_id == Order.id)
+            .where(span, *channel, Shipment.shipped_at.is_not(None))
+            .group_by(Order.channel_id, which)
+        ).all(),
+        "parcels",
+        "tracked_parcels",
+        "fulfilment_seconds",
+        "promised_parcels",
+        "late",
     )
 
 

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from core.analytics import rules
+from core.analytics import rollup, rules
 from core.analytics.clock import (
     WEEK,
     bucket,
     epoch,
 )
+from core.analytics.models import OrderDay, RefundDay, ReturnDay, SkuDay, SkuReturnDay
+from core.analytics.rollup import ordered_ids
 from core.analytics.tables import (
     TOP,
     Chart,
@@ -23,7 +26,6 @@ from core.analytics.tables import (
     Table,
     order_channel,
     week_labels,
-    within_period,
 )
 from core.catalog.models import Sku
 from core.channels.models import Channel
@@ -36,39 +38,93 @@ def returns(session: Session, filters: Filters, *, now: datetime) -> Section:
     period = filters.period
     labels = week_labels(period)
     weeks = period.week_starts()
-    requested = within_period(ReturnRequest.requested_at, period)
-    orders_placed = session.execute(
-        select(Channel.name, func.count(Order.id))
-        .join(Channel, Channel.id == Order.channel_id)
-        .where(within_period(Order.placed_at, period), *order_channel(filters))
-        .group_by(Channel.name)
-        .order_by(Channel.name)
-    ).all()
-    with_return = dict(
-        session.execute(
-            select(Channel.name, func.count(func.distinct(ReturnRequest.order_id)))
-            .join(Order, Order.id == ReturnRequest.order_id)
-            .join(Channel, Channel.id == Order.channel_id)
-            .where(within_period(Order.placed_at, period), *order_channel(filters))
-            .group_by(Channel.name)
-        ).all()
-    )
-    per_channel = [(name, orders, with_return.get(name, 0)) for name, orders in orders_placed]
-    reason_rows = session.execute(
-        select(Channel.name, ReturnRequest.reason, func.count())
-        .join(Order, Order.id == ReturnRequest.order_id)
-        .join(Channel, Channel.id == Order.channel_id)
-        .where(requested, *order_channel(filters))
-        .group_by(Channel.name, ReturnRequest.reason)
-    ).all()
-    top = rules.top_per_group(reason_rows, 3)
-    refunds = session.execute(
-        select(Channel.name, Refund.currency, func.sum(Refund.amount + Refund.shipping_amount), func.count())
-        .join(Order, Order.id == Refund.order_id)
-        .join(Channel, Channel.id == Order.channel_id)
-        .where(within_period(Refund.created_at, period), *order_channel(filters))
-        .group_by(Channel.name, Refund.currency)
-    ).all()
+    window = rollup.split(session, period.start_at, period.end_at)
+    requested = window.live_at(ReturnRequest.requested_at)
+    placed = window.live_at(Order.placed_at)
+    summed = window.summary_days
+
+    def summary_channel(table: Any) -> list[Any]:
+        return [table.channel_id == filters.channel_id] if filters.channel_id is not None else []
+
+    per_channel_parts: list[Any] = []
+    if window.has_summary:
+        per_channel_parts.append(
+            session.execute(
+                select(Channel.name, func.sum(OrderDay.orders), func.sum(OrderDay.returned_orders))
+                .join(Channel, Channel.id == OrderDay.channel_id)
+                .where(summed(OrderDay.day), *summary_channel(OrderDay))
+                .group_by(Channel.name)
+            ).all()
+        )
+    if window.has_live:
+        with_return = dict(
+            session.execute(
+                select(Channel.name, func.count(func.distinct(ReturnRequest.order_id)))
+                .join(Order, Order.id == ReturnRequest.order_id)
+                .join(Channel, Channel.id == Order.channel_id)
+                .where(placed, *order_channel(filters))
+                .group_by(Channel.name)
+            ).all()
+        )
+        per_channel_parts.append(
+            (name, orders, with_return.get(name, 0))
+            for name, orders in session.execute(
+                select(Channel.name, func.count(Order.id))
+                .join(Channel, Channel.id == Order.channel_id)
+                .where(placed, *order_channel(filters))
+                .group_by(Channel.name)
+            ).all()
+        )
+    per_channel = rollup.in_name_order(session, rollup.added(1, *per_channel_parts))
+    reason_parts: list[Any] = []
+    if window.has_summary:
+        reason_parts.append(
+            session.execute(
+                select(Channel.name, ReturnDay.reason, func.sum(ReturnDay.requests))
+                .join(Channel, Channel.id == ReturnDay.channel_id)
+                .where(summed(ReturnDay.day), *summary_channel(ReturnDay))
+                .group_by(Channel.name, ReturnDay.reason)
+            ).all()
+        )
+    if window.has_live:
+        reason_parts.append(
+            session.execute(
+                select(Channel.name, ReturnRequest.reason, func.count())
+                .join(Order, Order.id == ReturnRequest.order_id)
+                .join(Channel, Channel.id == Order.channel_id)
+                .where(requested, *order_channel(filters))
+                .group_by(Channel.name, ReturnRequest.reason)
+            ).all()
+        )
+    top = rules.top_per_group(rollup.added(2, *reason_parts), 3)
+    refund_parts: list[Any] = []
+    if window.has_summary:
+        refund_parts.append(
+            session.execute(
+                select(
+                    Channel.name, RefundDay.currency, func.sum(RefundDay.amount), func.sum(RefundDay.refunds)
+                )
+                .join(Channel, Channel.id == RefundDay.channel_id)
+                .where(summed(RefundDay.day), *summary_channel(RefundDay))
+                .group_by(Channel.name, RefundDay.currency)
+            ).all()
+        )
+    if window.has_live:
+        refund_parts.append(
+            session.execute(
+                select(
+                    Channel.name,
+                    Refund.currency,
+                    func.sum(Refund.amount + Refund.shipping_amount),
+                    func.count(),
+                )
+                .join(Order, Order.id == Refund.order_id)
+                .join(Channel, Channel.id == Order.channel_id)
+                .where(window.live_at(Refund.created_at), *order_channel(filters))
+                .group_by(Channel.name, Refund.currency)
+            ).all()
+        )
+    refunds = rollup.added(2, *refund_parts)
     refund_by_channel: dict[str, list[tuple[int, str, int]]] = {}
     for name, currency, amount, count in refunds:
         refund_by_channel.setdefault(name, []).append((amount, currency, count))
@@ -112,44 +168,92 @@ def returns(session: Session, filters: Filters, *, now: datetime) -> Section:
     )
 
     units = func.sum(ReturnLine.quantity)
-    sku_rows = session.execute(
-        select(Sku.id, Sku.code, Sku.title, units)
-        .select_from(ReturnRequest)
-        .join(ReturnLine, ReturnLine.return_id == ReturnRequest.id)
-        .join(OrderLine, OrderLine.id == ReturnLine.order_line_id)
-        .join(Sku, Sku.id == OrderLine.sku_id)
-        .join(Order, Order.id == ReturnRequest.order_id)
-        .where(requested, *order_channel(filters))
-        .group_by(Sku.id, Sku.code, Sku.title)
-        .order_by(units.desc(), Sku.code)
-        .limit(TOP)
-    ).all()
-    sold: dict[int, int] = {}
-    sku_reasons: dict[str, list[tuple[str, int]]] = {}
-    if sku_rows:
-        ids = [r[0] for r in sku_rows]
-        sold = dict(
+    returned_parts: list[Any] = []
+    if window.has_summary:
+        returned_parts.append(
             session.execute(
-                select(OrderLine.sku_id, func.sum(OrderLine.quantity))
-                .join(Order, Order.id == OrderLine.order_id)
-                .where(
-                    within_period(Order.placed_at, period), OrderLine.sku_id.in_(ids), *order_channel(filters)
-                )
-                .group_by(OrderLine.sku_id)
+                select(SkuReturnDay.sku_id, func.sum(SkuReturnDay.units))
+                .where(summed(SkuReturnDay.day), *summary_channel(SkuReturnDay))
+                .group_by(SkuReturnDay.sku_id)
             ).all()
         )
-        sku_reasons = rules.top_per_group(
+    if window.has_live:
+        returned_parts.append(
             session.execute(
-                select(Sku.code, ReturnRequest.reason, func.count(func.distinct(ReturnRequest.id)))
+                select(Sku.id, units)
                 .select_from(ReturnRequest)
                 .join(ReturnLine, ReturnLine.return_id == ReturnRequest.id)
                 .join(OrderLine, OrderLine.id == ReturnLine.order_line_id)
                 .join(Sku, Sku.id == OrderLine.sku_id)
                 .join(Order, Order.id == ReturnRequest.order_id)
-                .where(requested, Sku.id.in_(ids), *order_channel(filters))
-                .group_by(Sku.code, ReturnRequest.reason)
-            ).all(),
-            2,
+                .where(requested, *order_channel(filters))
+                .group_by(Sku.id)
+            ).all()
+        )
+    returned_units = dict(rollup.added(1, *returned_parts))
+    skus = (
+        {
+            sku_id: (code, title)
+            for sku_id, code, title in session.execute(
+                select(Sku.id, Sku.code, Sku.title).where(Sku.id.in_(returned_units))
+            ).all()
+        }
+        if returned_units
+        else {}
+    )
+    # Ties go by code in the database's collation, as ORDER BY code puts them.
+    by_code = {sku_id: rank for rank, sku_id in enumerate(ordered_ids(session, Sku.id, Sku.code, skus))}
+    sku_rows = sorted(
+        ((sku_id, *skus[sku_id], n) for sku_id, n in returned_units.items()),
+        key=lambda r: (-r[3], by_code[r[0]]),
+    )[:TOP]
+    sold: dict[int, int] = {}
+    sku_reasons: dict[str, list[tuple[str, int]]] = {}
+    if sku_rows:
+        ids = [r[0] for r in sku_rows]
+        sold_parts: list[Any] = []
+        request_parts: list[Any] = []
+        if window.has_summary:
+            sold_parts.append(
+                session.execute(
+                    select(SkuDay.sku_id, func.sum(SkuDay.units))
+                    .where(summed(SkuDay.day), SkuDay.sku_id.in_(ids), *summary_channel(SkuDay))
+                    .group_by(SkuDay.sku_id)
+                ).all()
+            )
+            request_parts.append(
+                session.execute(
+                    select(SkuReturnDay.sku_id, SkuReturnDay.reason, func.sum(SkuReturnDay.requests))
+                    .where(
+                        summed(SkuReturnDay.day), SkuReturnDay.sku_id.in_(ids), *summary_channel(SkuReturnDay)
+                    )
+                    .group_by(SkuReturnDay.sku_id, SkuReturnDay.reason)
+                ).all()
+            )
+        if window.has_live:
+            sold_parts.append(
+                session.execute(
+                    select(OrderLine.sku_id, func.sum(OrderLine.quantity))
+                    .join(Order, Order.id == OrderLine.order_id)
+                    .where(placed, OrderLine.sku_id.in_(ids), *order_channel(filters))
+                    .group_by(OrderLine.sku_id)
+                ).all()
+            )
+            request_parts.append(
+                session.execute(
+                    select(Sku.id, ReturnRequest.reason, func.count(func.distinct(ReturnRequest.id)))
+                    .select_from(ReturnRequest)
+                    .join(ReturnLine, ReturnLine.return_id == ReturnRequest.id)
+                    .join(OrderLine, OrderLine.id == ReturnLine.order_line_id)
+                    .join(Sku, Sku.id == OrderLine.sku_id)
+                    .join(Order, Order.id == ReturnRequest.order_id)
+                    .where(requested, Sku.id.in_(ids), *order_channel(filters))
+                    .group_by(Sku.id, ReturnRequest.reason)
+                ).all()
+            )
+        sold = dict(rollup.added(1, *sold_parts))
+        sku_reasons = rules.top_per_group(
+            [(skus[sku_id][0], reason, n) for sku_id, reason, n in rollup.added(2, *request_parts)], 2
         )
     sku_table = Table(
         "returns_by_sku",
@@ -176,21 +280,47 @@ def returns(session: Session, filters: Filters, *, now: datetime) -> Section:
     )
 
     week = bucket(ReturnRequest.requested_at, epoch(period.week_origin), WEEK).label("week")
-    reason_week = session.execute(
-        select(week, ReturnRequest.reason, func.count())
-        .join(Order, Order.id == ReturnRequest.order_id)
-        .where(requested, *order_channel(filters))
-        .group_by(week, ReturnRequest.reason)
-    ).all()
+    refund_week = bucket(Refund.created_at, epoch(period.week_origin), WEEK).label("week")
+    reason_week_parts: list[Any] = []
+    refund_week_parts: list[Any] = []
+    if window.has_summary:
+        summary_week = rollup.day_bucket(ReturnDay.day, period.week_origin, 7).label("week")
+        reason_week_parts.append(
+            session.execute(
+                select(summary_week, ReturnDay.reason, func.sum(ReturnDay.requests))
+                .where(summed(ReturnDay.day), *summary_channel(ReturnDay))
+                .group_by(summary_week, ReturnDay.reason)
+            ).all()
+        )
+        refund_summary_week = rollup.day_bucket(RefundDay.day, period.week_origin, 7).label("week")
+        refund_week_parts.append(
+            session.execute(
+                select(refund_summary_week, RefundDay.currency, func.sum(RefundDay.amount))
+                .where(summed(RefundDay.day), *summary_channel(RefundDay))
+                .group_by(refund_summary_week, RefundDay.currency)
+            ).all()
+        )
+    if window.has_live:
+        reason_week_parts.append(
+            session.execute(
+                select(week, ReturnRequest.reason, func.count())
+                .join(Order, Order.id == ReturnRequest.order_id)
+                .where(requested, *order_channel(filters))
+                .group_by(week, ReturnRequest.reason)
+            ).all()
+        )
+        refund_week_parts.append(
+            session.execute(
+                select(refund_week, Refund.currency, func.sum(Refund.amount + Refund.shipping_amount))
+                .join(Order, Order.id == Refund.order_id)
+                .where(window.live_at(Refund.created_at), *order_channel(filters))
+                .group_by(refund_week, Refund.currency)
+            ).all()
+        )
+    reason_week = rollup.added(2, *reason_week_parts)
     reason_names = sorted({r for _, r, _ in reason_week})
     reason_grid = rules.grid(reason_week, len(weeks), reason_names)
-    refund_week = bucket(Refund.created_at, epoch(period.week_origin), WEEK).label("week")
-    refund_rows = session.execute(
-        select(refund_week, Refund.currency, func.sum(Refund.amount + Refund.shipping_amount))
-        .join(Order, Order.id == Refund.order_id)
-        .where(within_period(Refund.created_at, period), *order_channel(filters))
-        .group_by(refund_week, Refund.currency)
-    ).all()
+    refund_rows = rollup.added(2, *refund_week_parts)
     currency = _main_currency([(c, a) for _, c, a in refund_rows])
     refunded = [0] * len(weeks)
     for w, c, amount in refund_rows:

@@ -3,13 +3,13 @@ CSAT, agent workload and the assistant's automation and handoffs."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import and_, case, exists, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
-from core.analytics import rules
+from core.analytics import rollup, rules
 from core.analytics.clock import (
     DAY,
     WEEK,
@@ -19,6 +19,7 @@ from core.analytics.clock import (
     epoch,
     epoch_seconds,
 )
+from core.analytics.models import TicketFact
 from core.analytics.tables import (
     SOLVED,
     TOP,
@@ -36,6 +37,8 @@ from core.analytics.tables import (
 from core.security.models import User
 from core.support.csat import satisfaction_summary
 from core.support.models import Conversation, Message, SatisfactionRating
+
+EARLIEST = datetime(1970, 1, 2, tzinfo=UTC)  # before any ticket: the start of "opened before the period"
 
 
 def _handoff() -> Any:
@@ -56,25 +59,54 @@ def service(session: Session, filters: Filters, *, now: datetime) -> Section:
     week = bucket(Conversation.created_at, epoch(period.week_origin), WEEK)
     in_period = within_period(Conversation.created_at, period)
 
-    def times(stamp: Any) -> tuple[dict[Any, Any], dict[Any, Any]]:
-        base = (
-            select(
-                (business_seconds(reached, stamp) - business_seconds(opened, Conversation.created_at)).label(
-                    "val"
+    window = rollup.split(session, period.start_at, period.end_at)
+    last_clock_day = epoch(max(now, period.end_at)) // DAY + 1  # the live clock's last day (tables.py)
+
+    def times(stamp: Any, fact: Any, fact_day: Any) -> tuple[dict[Any, Any], dict[Any, Any]]:
+        """Per week and over the period: count, median, p90 of business seconds from opening to `stamp`,
+        the summed days' from TicketFact and the rest live."""
+        weekly_parts: list[Any] = []
+        overall_parts: list[Any] = []
+        if window.has_summary:
+            facts = select(fact.label("val")).where(
+                window.summary_days(TicketFact.day),
+                fact.is_not(None),
+                fact_day <= last_clock_day,
+                *([TicketFact.channel_id == filters.channel_id] if filters.channel_id is not None else []),
+            )
+            weekly_parts.append(
+                facts.add_columns(rollup.day_bucket(TicketFact.day, period.week_origin, 7).label("grp"))
+            )
+            overall_parts.append(facts.add_columns(literal(0).label("grp")))
+        if window.has_live:
+            base = (
+                select(
+                    (
+                        business_seconds(reached, stamp) - business_seconds(opened, Conversation.created_at)
+                    ).label("val")
+                )
+                .select_from(Conversation)
+                .join(opened, opened.c.day == day_number(Conversation.created_at))
+                .join(reached, reached.c.day == day_number(stamp))
+                .where(
+                    window.live_at(Conversation.created_at),
+                    stamp.is_not(None),
+                    stamp >= Conversation.created_at,
                 )
             )
-            .select_from(Conversation)
-            .join(opened, opened.c.day == day_number(Conversation.created_at))
-            .join(reached, reached.c.day == day_number(stamp))
-            .where(in_period, stamp.is_not(None), stamp >= Conversation.created_at)
-        )
-        base = ticket_channel(base, filters)
-        weekly = base.add_columns(week.label("grp")).subquery()
-        overall = base.add_columns(literal(0).label("grp")).subquery()
+            base = ticket_channel(base, filters)
+            weekly_parts.append(base.add_columns(week.label("grp")))
+            overall_parts.append(base.add_columns(literal(0).label("grp")))
+        if not weekly_parts:
+            return {}, {}
+        weekly = union_all(*weekly_parts).subquery()
+        overall = union_all(*overall_parts).subquery()
         return percentiles(session, weekly), percentiles(session, overall)
 
-    first_weeks, first_all = times(Conversation.first_responded_at)
-    solve_weeks, solve_all = times(Conversation.solved_at)
+    first_weeks, first_all = times(
+        Conversation.first_responded_at, TicketFact.first_response, TicketFact.first_response_day
+    )
+    solve_weeks, solve_all = times(Conversation.solved_at, TicketFact.resolution, TicketFact.resolution_day)
 
     def h(value: int | None) -> float | None:
         return rules.hours(value)
@@ -252,44 +284,83 @@ def _resolved_at() -> Any:
 
 
 def _backlog(session: Session, filters: Filters) -> list[int]:
-    """Unsolved tickets at the end of each day of the period (three GROUP BYs and a running sum)."""
+    """Unsolved tickets at the end of each day of the period (three counts and a running sum), from the
+    ticket facts for the summed days of opening and live for the rest."""
     period = filters.period
     resolved_at = _resolved_at()
     origin = epoch(period.start_at)
-    opening = (
-        session.scalar(
-            ticket_channel(
+    first, after = origin // DAY, epoch(period.end_at) // DAY
+    before = rollup.split(session, EARLIEST, period.start_at)  # tickets opened before the period
+    inside = rollup.split(session, period.start_at, period.end_at)
+    channel = [TicketFact.channel_id == filters.channel_id] if filters.channel_id is not None else []
+    opening = 0
+    created: dict[int, int] = {}
+    resolved: dict[int, int] = {}
+    if before.has_summary:
+        opening += (
+            session.scalar(
                 select(func.count()).where(
-                    Conversation.created_at < period.start_at,
-                    or_(resolved_at.is_(None), resolved_at >= period.start_at),
-                ),
-                filters,
+                    before.summary_days(TicketFact.day),
+                    or_(TicketFact.resolved_day.is_(None), TicketFact.resolved_day >= first),
+                    *channel,
+                )
             )
+            or 0
         )
-        or 0
-    )
+    if before.has_live:
+        opening += (
+            session.scalar(
+                ticket_channel(
+                    select(func.count()).where(
+                        before.live_at(Conversation.created_at),
+                        or_(resolved_at.is_(None), resolved_at >= period.start_at),
+                    ),
+                    filters,
+                )
+            )
+            or 0
+        )
+    resolved_in = [TicketFact.resolved_day >= first, TicketFact.resolved_day < after, *channel]
+    resolved_offset = (TicketFact.resolved_day - first).label("day")
+    for window in (before, inside):
+        if window.has_summary:
+            for day, n in session.execute(
+                select(resolved_offset, func.count())
+                .where(window.summary_days(TicketFact.day), *resolved_in)
+                .group_by(resolved_offset)
+            ).all():
+                resolved[day] = resolved.get(day, 0) + n
+    if inside.has_summary:
+        created_offset = (TicketFact.day - first).label("day")
+        for day, n in session.execute(
+            select(created_offset, func.count())
+            .where(inside.summary_days(TicketFact.day), *channel)
+            .group_by(created_offset)
+        ).all():
+            created[day] = created.get(day, 0) + n
     created_day = bucket(Conversation.created_at, origin, DAY).label("day")
-    created = dict(
-        session.execute(
+    resolved_day = ((epoch_seconds(resolved_at) - origin) // DAY).label("day")
+    if inside.has_live:
+        for day, n in session.execute(
             ticket_channel(
-                select(created_day, func.count()).where(within_period(Conversation.created_at, period)),
+                select(created_day, func.count()).where(inside.live_at(Conversation.created_at)),
                 filters,
             ).group_by(created_day)
-        ).all()
-    )
-    resolved_day = ((epoch_seconds(resolved_at) - origin) // DAY).label("day")
-    resolved = dict(
-        session.execute(
-            ticket_channel(
-                select(resolved_day, func.count()).where(
-                    resolved_at >= period.start_at,
-                    resolved_at < period.end_at,
-                    Conversation.created_at < period.end_at,
-                ),
-                filters,
-            ).group_by(resolved_day)
-        ).all()
-    )
+        ).all():
+            created[day] = created.get(day, 0) + n
+    for window in (before, inside):
+        if window.has_live:
+            for day, n in session.execute(
+                ticket_channel(
+                    select(resolved_day, func.count()).where(
+                        resolved_at >= period.start_at,
+                        resolved_at < period.end_at,
+                        window.live_at(Conversation.created_at),
+                    ),
+                    filters,
+                ).group_by(resolved_day)
+            ).all():
+                resolved[day] = resolved.get(day, 0) + n
     return rules.backlog_series(opening, created, resolved, period.days)
 
 
