@@ -7,7 +7,8 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import click
@@ -40,9 +41,13 @@ def _seed_with_progress(engine: Engine, *, orders: int, seed_value: int, label: 
         ) as customers:
             yield from customers
 
+    def note(text: str) -> None:
+        click.echo(f"  {text}", err=True)
+
     with click.progressbar(length=orders, label=label, show_pos=True, file=sys.stderr, hidden=hidden) as bar:
+        progress = bar.update if not hidden else _progress_lines(orders, label)
         stats = demo_seed.seed_demo(
-            engine, orders=orders, seed=seed_value, progress=bar.update, resolving=resolving
+            engine, orders=orders, seed=seed_value, progress=progress, resolving=resolving, note=note
         )
     if stats.resolution is not None:
         click.echo(
@@ -50,6 +55,22 @@ def _seed_with_progress(engine: Engine, *, orders: int, seed_value: int, label: 
             f" {stats.resolution.suggestions_queued} suggestions queued"
         )
     return stats
+
+
+def _progress_lines(total: int, label: str) -> Callable[[int], None]:
+    """Progress for a log, not a terminal: a line every tenth of the orders, with the rate so far."""
+    started = time.perf_counter()
+    done = 0
+    step = max(1, total // 10)
+
+    def update(count: int) -> None:
+        nonlocal done
+        before, done = done, done + count
+        if done // step > before // step or done == total:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            click.echo(f"{label}: {done}/{total} ({rate:.0f}/s)", err=True)
+
+    return update
 
 
 @click.command("seed")
