@@ -17,7 +17,7 @@ from core.customers.models import Customer
 from core.db import UTCDateTime
 from core.errors import DomainError
 from core.orders.models import Order
-from core.pagination import Page, clamp_page, contains_pattern
+from core.pagination import COUNT_CAP, Page, capped_count, clamp_page, contains_pattern
 from core.security.models import User
 from core.support.models import Conversation, ConversationTag
 from core.support.queries import assignable_staff, customer_order_choices
@@ -245,7 +245,7 @@ def ticket_queue(
             .outerjoin(Channel, Channel.id == Order.channel_id)
         )
 
-    total = session.scalar(joined(select(func.count(Conversation.id))).where(*where)) or 0
+    total = capped_count(session, joined(select(Conversation.id)).where(*where).order_by(Conversation.id))
     due = _sla_due().label("sla_due")
     rows = session.execute(
         joined(
@@ -302,7 +302,7 @@ def ticket_queue(
         )
     return TicketQueue(
         filters=filters,
-        page=Page(items, filters.page, per_page, total),
+        page=Page(items, filters.page, per_page, total, cap=COUNT_CAP),
         counts=queue_counts(session, user_id=user_id, now=now),
         staff=assignable_staff(session),
         channels=[
