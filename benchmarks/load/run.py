@@ -388,16 +388,23 @@ def check(
     dsn = deployment.dsn()
     deadline = time.monotonic() + drain_seconds
     with psycopg.connect(dsn, autocommit=True) as conn:
-        while True:  # the worker sends what the run queued
+        while True:  # the worker sends what the run queued (a killed worker's claims come back after 2 min)
             (waiting,) = conn.execute(
                 "SELECT count(*) FROM outbox_messages WHERE transport = 'email' AND status = 'pending'"
-                " AND next_attempt_at <= now()"
+                " AND id > %s",
+                (baseline["outbox_id"],),
             ).fetchone()
             if not waiting or time.monotonic() > deadline:
                 break
             time.sleep(1)
         if waiting:
             failures.append(f"{waiting} emails still waiting to be sent after {drain_seconds:.0f} s")
+        (failed,) = conn.execute(
+            "SELECT count(*) FROM outbox_messages WHERE transport = 'email' AND status = 'failed' AND id > %s",
+            (baseline["outbox_id"],),
+        ).fetchone()
+        if failed:
+            failures.append(f"{failed} emails failed")
         (oversold,) = conn.execute(
             "SELECT count(*) FROM stock_levels WHERE on_hand < 0 OR reserved < 0 OR reserved > on_hand"
         ).fetchone()
@@ -485,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=1, help="random seed of the clients")
     parser.add_argument(
-        "--drain", type=float, default=120, help="seconds to wait for the worker's mail after"
+        "--drain", type=float, default=300, help="seconds to wait for the worker's mail after (default 300)"
     )
     args = parser.parse_args(argv)
 
@@ -519,8 +526,8 @@ def main(argv: list[str] | None = None) -> int:
         report(tally, wall, print)
         failures = check(deployment, tally, baseline=baseline, drain_seconds=args.drain)
         print(
-            f"checks: {len(tally.accepted_webhooks)} webhooks accepted, {baseline['sent']} emails sent by the"
-            f" worker, {baseline['caught']} received by the SMTP catcher"
+            f"checks: {len(tally.accepted_webhooks)} webhooks accepted, {baseline['sent']} emails queued during"
+            f" the run sent by the worker, {baseline['caught']} received by the SMTP catcher in all"
         )
         for failure in failures:
             print(f"FAILED: {failure}")

@@ -29,8 +29,9 @@ Staff = tuple[int, str, str, str]  # user id, email, name, role
 DEMO_SHAPE_ORDERS = 20000
 LARGE_SHAPE_ORDERS = 1_000_000
 PEOPLE_PER_ORDER_LARGE = 0.19  # plus the customers a second channel's identity makes: ~0.2 per order
-TICKET_ODDS = (0.08, 0.22)  # an order's chance of a ticket: the demo's, a million orders'
-SECOND_CHANNEL_ODDS = (0.2, 0.5)  # a person's chance of buying on more than one channel
+TICKET_ODDS = (0.08, 0.19)  # an order's chance of a ticket: the demo's, a million orders'
+SECOND_CHANNEL_ODDS = (0.2, 0.8)  # a person's chance of buying on more than one channel
+FIRST_CHANNEL_ODDS = (0.6, 0.4)  # a multi-channel person's chance of an order on their first channel
 
 
 def _largeness(n_orders: int) -> float:
