@@ -133,7 +133,7 @@ class Client:
                 method, self.world.base + path, timeout=60, allow_redirects=False, **kwargs
             )
         except requests.RequestException as error:
-            note = f"{path} {type(error).__name__}"
+            note = f"{path} {type(error).__name__}: {error}"
         ok = self.tally.record(name, response, time.perf_counter() - started, expected, note)
         return response if ok else None
 

@@ -17,7 +17,7 @@ from core.customers.models import Customer
 from core.db import UTCDateTime
 from core.errors import DomainError
 from core.orders.models import Order
-from core.pagination import COUNT_CAP, Page, capped_count, clamp_page, contains_pattern
+from core.pagination import COUNT_CAP, Page, capped_count, clamp_page, contains_pattern, keyset_page
 from core.security.models import User
 from core.support.models import Conversation, ConversationTag
 from core.support.queries import assignable_staff, customer_order_choices
@@ -71,6 +71,9 @@ class QueueFilters:
     q: str = ""
     sort: str = "updated"
     page: int = 1
+    # the default sort pages by key (most recently active first): the cursors of the page's either side
+    after: str = ""
+    before: str = ""
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> QueueFilters:
@@ -90,6 +93,8 @@ class QueueFilters:
             q=" ".join((args.get("q") or "").split())[:100],
             sort=sort if sort in QUEUE_SORTS else "updated",
             page=clamp_page(args.get("page")),
+            after=(args.get("after") or "")[:60],
+            before=(args.get("before") or "")[:60],
         )
 
     @property
@@ -97,9 +102,19 @@ class QueueFilters:
         """True when anything beyond the view narrows the list (a filter or a search)."""
         return bool(self.q or self.category or self.channel or self.source or self.priority or self.tag)
 
+    @property
+    def by_key(self) -> bool:
+        """True when the page is read by key: the default sort, unless an old link names a page number."""
+        return self.sort == "updated" and self.page == 1
+
+    def here(self) -> dict[str, str | int]:
+        """The query-string parameters of this very page (its number or cursor kept)."""
+        return self.params(page=self.page, after=self.after, before=self.before)
+
     def params(self, **changes: str | int) -> dict[str, str | int]:
-        """The query-string parameters that differ from the defaults (page left out unless changed)."""
-        values = asdict(replace(self, **({"page": 1} | changes)))  # type: ignore[arg-type]
+        """The query-string parameters that differ from the defaults (page and cursors left out unless
+        changed)."""
+        values = asdict(replace(self, **({"page": 1, "after": "", "before": ""} | changes)))  # type: ignore[arg-type]
         defaults = asdict(QueueFilters())
         return {key: value for key, value in values.items() if value != defaults[key]}
 
@@ -138,6 +153,8 @@ class TicketQueue:
     staff: list[User]
     channels: list[tuple[str, str]]
     tags: list[str]
+    newer: str | None = None  # keyset cursors (the default sort): the pages either side, None at the ends
+    older: str | None = None
 
 
 def _sla_due() -> Any:
@@ -247,7 +264,7 @@ def ticket_queue(
 
     total = capped_count(session, joined(select(Conversation.id)).where(*where).order_by(Conversation.id))
     due = _sla_due().label("sla_due")
-    rows = session.execute(
+    listed = (
         joined(
             select(
                 Conversation,
@@ -262,10 +279,24 @@ def ticket_queue(
         )
         .outerjoin(assignee, assignee.id == Conversation.assignee_id)
         .where(*where)
-        .order_by(*_queue_order(filters.sort))
-        .limit(per_page)
-        .offset((filters.page - 1) * per_page)
-    ).all()
+    )
+    newer = older = None
+    if filters.by_key:  # most recently active first, by key: every page as quick as the first
+        rows, newer, older = keyset_page(
+            session,
+            listed,
+            at=Conversation.updated_at,
+            key=Conversation.id,
+            cursor_of=lambda row: (row[0].updated_at, row[0].id),
+            after=filters.after,
+            before=filters.before,
+            per_page=per_page,
+            scalars=False,
+        )
+    else:
+        rows = session.execute(
+            listed.order_by(*_queue_order(filters.sort)).limit(per_page).offset((filters.page - 1) * per_page)
+        ).all()
     ids = [row[0].id for row in rows]
     tags: dict[int, list[str]] = {}
     if ids:
@@ -312,6 +343,8 @@ def ticket_queue(
         tags=list(
             session.scalars(select(ConversationTag.tag).distinct().order_by(ConversationTag.tag).limit(200))
         ),
+        newer=newer,
+        older=older,
     )
 
 

@@ -134,6 +134,12 @@ HOT_QUERIES: dict[str, Callable[[Session, dict[str, Any]], Any]] = {
     "console queue, all tickets": lambda s, x: ticket_queue(
         s, QueueFilters(view="all"), user_id=x["user_id"], now=NOW
     ),
+    "console queue, older page": lambda s, x: ticket_queue(
+        s, QueueFilters(after=x["cursor"]), user_id=x["user_id"], now=NOW
+    ),
+    "console queue, all tickets, newer page": lambda s, x: ticket_queue(
+        s, QueueFilters(view="all", before=x["cursor"]), user_id=x["user_id"], now=NOW
+    ),
     "ticket list": lambda s, x: support_queries.ticket_list(s, status="open"),
     "ticket page": lambda s, x: support_queries.ticket_page(s, x["conversation_id"]),
     "customer 360": lambda s, x: customer_profile(s, x["customer_id"]),

@@ -1,6 +1,6 @@
-"""Keyset pages on the large lists: the portal's order list and the console's inbound payloads page by
-newer/older cursors (no OFFSET), never repeat or skip a row (ties on time included), take the same number of
-queries however deep, and count no further than a cap."""
+"""Keyset pages on the large lists: the portal's order list, the console queue's default sort and the
+inbound payloads page by newer/older cursors (no OFFSET), never repeat or skip a row (ties on time included),
+take the same number of queries however deep, and count no further than a cap."""
 
 from __future__ import annotations
 
@@ -22,11 +22,12 @@ from core.pagination import (
 from core.support.models import Conversation
 from tests.factories import NOW, PASSWORD, make_channel, make_order, make_user
 from tests.helpers import sign_in
+from tests.support_factories import make_conversation
 from tests.web.test_portal_quality import QueryCounter
 
 ORDER_NUMBER = re.compile(r'<span class="order-number">([^<]+)</span>')
-OLDER = re.compile(r'href="([^"]+)" rel="next">Older')
-NEWER = re.compile(r'href="([^"]+)" rel="prev">← Newer')
+OLDER = re.compile(r'href="([^"]+)"[^>]* rel="next">Older')
+NEWER = re.compile(r'href="([^"]+)"[^>]* rel="prev">← Newer')
 PAYLOAD_LINK = re.compile(r'href="/console/intake/payloads/(\d+)"')
 
 
@@ -159,3 +160,43 @@ def test_cursors_round_trip_and_garbage_reads_as_none() -> None:
     assert decode_cursor(encode_cursor(at, 42)) == (at, 42)
     for garbage in (None, "", "x_1", "20261120T120000.000000_", "20261120T120000.000000_-3", "²_1"):
         assert decode_cursor(garbage) is None
+
+
+TICKET_LINK = re.compile(r'href="/console/tickets/(\d+)"')
+
+
+def _queue_ids(html: str) -> list[int]:
+    return list(dict.fromkeys(int(i) for i in TICKET_LINK.findall(html)))
+
+
+def test_console_queue_default_sort_pages_by_cursor_in_as_many_queries_as_the_first(
+    client, db, engine
+) -> None:
+    agent = make_user(db, "agent")
+    for n in range(60):  # pairs share their last activity: ties go by id
+        make_conversation(db, updated_at=NOW - timedelta(minutes=n - n % 2))
+    db.commit()
+    sign_in(client, agent.email, PASSWORD, console=True)
+    fragment = {"HX-Request": "true"}
+    with QueryCounter(engine) as first:
+        html = client.get("/console/tickets", headers=fragment).get_data(as_text=True)
+    pages = [_queue_ids(html)]
+    assert "Page 1 of" not in html and "60 tickets" in html
+    older = _link(OLDER, html)
+    with QueryCounter(engine) as second:
+        html = client.get(older, headers=fragment).get_data(as_text=True)
+    assert second.count == first.count
+    pages.append(_queue_ids(html))
+    html = client.get(_link(OLDER, html), headers=fragment).get_data(as_text=True)
+    pages.append(_queue_ids(html))
+    assert [len(ids) for ids in pages] == [25, 25, 10] and _link(OLDER, html) is None
+    everything = [i for ids in pages for i in ids]
+    assert len(set(everything)) == 60
+    expected = list(
+        db.scalars(select(Conversation.id).order_by(Conversation.updated_at.desc(), Conversation.id.desc()))
+    )
+    assert everything == expected
+    back = client.get(_link(NEWER, html), headers=fragment).get_data(as_text=True)
+    assert _queue_ids(back) == pages[1]
+    # A bulk action from a deep page answers that same page.
+    assert 'name="after"' in client.get(older, headers=fragment).get_data(as_text=True)
