@@ -28,11 +28,14 @@ from core.notifications.catcher import start_catcher
 DEMO_SMTP_PORT = 8025
 WORKER_STOP_SECONDS = 10
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_PROGRESS_ORDERS = 50_000  # from this size, seeding into a log (not a terminal) reports its progress
 
 
 def _seed_with_progress(engine: Engine, *, orders: int, seed_value: int, label: str) -> demo_seed.SeedStats:
-    """Seed, with a progress bar on stderr when that is a terminal (none when output is captured)."""
+    """Seed, with a progress bar on stderr when that is a terminal; when it is not (a log), a line per tenth
+    of the orders and the steps' times for a large data set only (LOG_PROGRESS_ORDERS), else nothing."""
     hidden = not sys.stderr.isatty()
+    logged = hidden and orders >= LOG_PROGRESS_ORDERS
 
     def resolving(ids: Iterable[int]) -> Iterator[int]:
         customer_ids = list(ids)
@@ -42,10 +45,11 @@ def _seed_with_progress(engine: Engine, *, orders: int, seed_value: int, label: 
             yield from customers
 
     def note(text: str) -> None:
-        click.echo(f"  {text}", err=True)
+        if not hidden or logged:
+            click.echo(f"  {text}", err=True)
 
     with click.progressbar(length=orders, label=label, show_pos=True, file=sys.stderr, hidden=hidden) as bar:
-        progress = bar.update if not hidden else _progress_lines(orders, label)
+        progress = _progress_lines(orders, label) if logged else bar.update
         stats = demo_seed.seed_demo(
             engine, orders=orders, seed=seed_value, progress=progress, resolving=resolving, note=note
         )
