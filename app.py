@@ -305,7 +305,13 @@ def _init_request_session(app: Flask) -> None:
     def close_session(_exc: BaseException | None) -> None:
         session = g.pop("db", None)
         if session is not None:
-            session.rollback()
+            try:
+                session.rollback()
+            except DBAPIError as error:
+                # The database went away after the answer was made (a restart cut the connection): the pool
+                # has discarded the connection, and the answer stands.
+                if not is_database_unavailable(error):
+                    raise
             session.close()
 
     @app.after_request

@@ -103,7 +103,7 @@ def tickets() -> Any:
     filters = queue_queries.QueueFilters.from_args(request.args)
     response = make_response(_queue(filters))
     if wants_fragment():  # the address bar shows the queue's own URL, not the raw form fields
-        response.headers["HX-Push-Url"] = url_for("console.tickets", **filters.params(page=filters.page))
+        response.headers["HX-Push-Url"] = url_for("console.tickets", **filters.here())
     return response
 
 
@@ -128,7 +128,7 @@ def tickets_bulk() -> Any:
         if wants_fragment():
             return _queue(filters, 422, notice=str(exc))
         flash(str(exc), "error")
-        return redirect(url_for("console.tickets", **filters.params(page=filters.page)), code=303)
+        return redirect(url_for("console.tickets", **filters.here()), code=303)
     g.db.commit()
     notice = f"{len(result.changed)} ticket(s) updated." + (
         f" {len(result.skipped)} skipped: " + "; ".join(f"#{i} {why}" for i, why in result.skipped)
@@ -138,7 +138,7 @@ def tickets_bulk() -> Any:
     if wants_fragment():
         return _queue(filters, notice=notice)
     flash(notice)
-    return redirect(url_for("console.tickets", **filters.params(page=filters.page)), code=303)
+    return redirect(url_for("console.tickets", **filters.here()), code=303)
 
 
 @bp.route("/tickets/new", methods=["GET", "POST"])

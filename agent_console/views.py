@@ -270,7 +270,9 @@ def add_customer_note(customer_id: int) -> Any:
 def intake_overview() -> Any:
     """Orders on hold with their reasons, and inbound payloads by processing status."""
     status = request.args.get("status") or None
-    payloads = order_queries.inbound_payloads(g.db, status=status, page=clamp_page(request.args.get("page")))
+    payloads = order_queries.inbound_payloads(
+        g.db, status=status, after=request.args.get("after"), before=request.args.get("before")
+    )
     return _render(
         "console/intake/index.html",
         "console/intake/_payloads.html",

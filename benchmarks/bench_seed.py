@@ -4,6 +4,7 @@ Setup seeds a scratch database once, recording which rows of which table each tr
 events), then reads every row back as stored. The floor replays them: per transaction, one
 `cursor.executemany("INSERT INTO t (...) VALUES (...)")` per table, then COMMIT, on a fresh migrated database.
 So the ratio is what generating the data and going through SQLAlchemy costs over the database's own work.
+Both sides write with executemany (`bulk=False`: on PostgreSQL the seed's own default is COPY).
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ def _record_transactions(engine: Engine) -> list[list[tuple[str, int]]]:
 
     event.listen(engine, "before_execute", before_execute)
     event.listen(engine, "commit", commit)
-    seed_demo(engine, orders=ORDERS, seed=SEED, now=NOW)
+    seed_demo(engine, orders=ORDERS, seed=SEED, now=NOW, bulk=False)
     return done
 
 
@@ -108,7 +109,7 @@ def fresh_database(ctx: _Context) -> None:
 def run(ctx: _Context) -> float:
     engine = make_engine(ctx.url)
     try:
-        return seed_demo(engine, orders=ORDERS, seed=SEED, now=NOW).counts["orders"]
+        return seed_demo(engine, orders=ORDERS, seed=SEED, now=NOW, bulk=False).counts["orders"]
     finally:
         engine.dispose()
 

@@ -7,7 +7,8 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import click
@@ -28,11 +29,14 @@ from core.security.encryption import ensure_demo_key_file
 DEMO_SMTP_PORT = 8025
 WORKER_STOP_SECONDS = 10
 LOG_LEVELS = ("debug", "info", "warning", "error")
+LOG_PROGRESS_ORDERS = 50_000  # from this size, seeding into a log (not a terminal) reports its progress
 
 
 def _seed_with_progress(engine: Engine, *, orders: int, seed_value: int, label: str) -> demo_seed.SeedStats:
-    """Seed, with a progress bar on stderr when that is a terminal (none when output is captured)."""
+    """Seed, with a progress bar on stderr when that is a terminal; when it is not (a log), a line per tenth
+    of the orders and the steps' times for a large data set only (LOG_PROGRESS_ORDERS), else nothing."""
     hidden = not sys.stderr.isatty()
+    logged = hidden and orders >= LOG_PROGRESS_ORDERS
 
     def resolving(ids: Iterable[int]) -> Iterator[int]:
         customer_ids = list(ids)
@@ -41,9 +45,14 @@ def _seed_with_progress(engine: Engine, *, orders: int, seed_value: int, label: 
         ) as customers:
             yield from customers
 
+    def note(text: str) -> None:
+        if not hidden or logged:
+            click.echo(f"  {text}", err=True)
+
     with click.progressbar(length=orders, label=label, show_pos=True, file=sys.stderr, hidden=hidden) as bar:
+        progress = _progress_lines(orders, label) if logged else bar.update
         stats = demo_seed.seed_demo(
-            engine, orders=orders, seed=seed_value, progress=bar.update, resolving=resolving
+            engine, orders=orders, seed=seed_value, progress=progress, resolving=resolving, note=note
         )
     if stats.resolution is not None:
         click.echo(
@@ -58,6 +67,20 @@ def _demo_key() -> None:
     written = ensure_demo_key_file()
     if written is not None:
         click.echo(f"CROSSDOCK_ENCRYPTION_KEYS is not set: the demo encrypts channel secrets with {written}")
+def _progress_lines(total: int, label: str) -> Callable[[int], None]:
+    """Progress for a log, not a terminal: a line every tenth of the orders, with the rate so far."""
+    started = time.perf_counter()
+    done = 0
+    step = max(1, total // 10)
+
+    def update(count: int) -> None:
+        nonlocal done
+        before, done = done, done + count
+        if done // step > before // step or done == total:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            click.echo(f"{label}: {done}/{total} ({rate:.0f}/s)", err=True)
+
+    return update
 
 
 @click.command("seed")

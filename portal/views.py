@@ -36,7 +36,7 @@ from core.notifications import services as notification_services
 from core.orders import actions as order_actions
 from core.orders import queries as order_queries
 from core.orders.models import Order
-from core.pagination import clamp_page, id_from_text
+from core.pagination import id_from_text
 from core.privacy import export as privacy_export
 from core.privacy import services as privacy_services
 from core.returns import queries as return_queries
@@ -301,7 +301,11 @@ def orders() -> Any:
     """Every order from every channel, newest first."""
     search = request.args.get("q", "")[:100]
     page = order_queries.customer_orders(
-        g.db, current_user.customer_id, page=clamp_page(request.args.get("page")), search=search
+        g.db,
+        current_user.customer_id,
+        after=request.args.get("after"),
+        before=request.args.get("before"),
+        search=search,
     )
     template = "portal/orders/_list.html" if wants_fragment() else "portal/orders/list.html"
     return render_template(template, page=page, search=search)

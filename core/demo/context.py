@@ -22,6 +22,36 @@ BASE62 = string.ascii_letters + string.digits
 
 Staff = tuple[int, str, str, str]  # user id, email, name, role
 
+# The default demo (20 000 orders) has its own shape: a few regulars who order often (about 2 000 people, one
+# ticket for every twelve orders). Above it the data set grows towards a large shop's ratios, reached at a
+# million orders: a customer for every five orders, three identities for every two customers (more people
+# buy on a second channel), a ticket for every five orders. Up to DEMO_SHAPE_ORDERS nothing changes.
+DEMO_SHAPE_ORDERS = 20000
+LARGE_SHAPE_ORDERS = 1_000_000
+PEOPLE_PER_ORDER_LARGE = 0.19  # plus the customers a second channel's identity makes: ~0.2 per order
+TICKET_ODDS = (0.08, 0.19)  # an order's chance of a ticket: the demo's, a million orders'
+SECOND_CHANNEL_ODDS = (0.2, 0.8)  # a person's chance of buying on more than one channel
+FIRST_CHANNEL_ODDS = (0.6, 0.4)  # a multi-channel person's chance of an order on their first channel
+
+
+def _largeness(n_orders: int) -> float:
+    """0 up to the demo's size, 1 from a million orders, linear in between."""
+    span = LARGE_SHAPE_ORDERS - DEMO_SHAPE_ORDERS
+    return min(1.0, max(0.0, (n_orders - DEMO_SHAPE_ORDERS) / span))
+
+
+def person_count(n_orders: int) -> int:
+    """How many people buy over `n_orders` orders."""
+    if n_orders <= DEMO_SHAPE_ORDERS:
+        return max(50, round(2000 * (n_orders / DEMO_SHAPE_ORDERS) ** 0.75))
+    return 2000 + round((n_orders - DEMO_SHAPE_ORDERS) * PEOPLE_PER_ORDER_LARGE)
+
+
+def scaled_odds(n_orders: int, odds: tuple[float, float]) -> float:
+    """The demo's odds up to its size, growing to the large shop's at a million orders."""
+    low, high = odds
+    return low + (high - low) * _largeness(n_orders)
+
 
 class SeedContext:
     """The random generator and `now`, the last id of each table, and `out`: the rows of the batch being

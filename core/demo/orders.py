@@ -10,7 +10,7 @@ from typing import Any
 
 from core.demo.after_sales import AfterSales
 from core.demo.channel_ids import ChannelIds, line_external_id, line_title
-from core.demo.context import DAY, SeedContext
+from core.demo.context import DAY, TICKET_ODDS, SeedContext, scaled_odds
 from core.demo.data.orders import CHANNEL_STATUS, HOLD_REASONS, ORDER_NOTES, TAX_BASIS_POINTS, ZONE_MINUTES
 from core.demo.data.reference import CHANNELS
 from core.demo.people import People, compact
@@ -54,6 +54,7 @@ class OrderBuilder:
         self.add = ctx.add
         self.next_id = ctx.next_id
         self.channel_ids = channel_ids
+        self.ticket_odds = scaled_odds(ctx.n_orders, TICKET_ODDS)
         self.channels = ref.channels
         self.locations = ref.locations
         self.channel_skus = ref.channel_skus
@@ -382,7 +383,7 @@ class OrderBuilder:
             self.after_sales.open_return(
                 order_id, ch, spec, lines, line_location, delivered_at=delivered_at, event=event
             )
-        if spec.person is not None and (spec.ticket or rng.random() < 0.08):
+        if spec.person is not None and (spec.ticket or rng.random() < self.ticket_odds):
             self.support.order_ticket(spec, order_id, number, lines, at=at, shipments=shipments)
         self.support.note_delivery(spec, order_id, number, lines, at=at)
 

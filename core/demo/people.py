@@ -14,7 +14,15 @@ from typing import Any
 
 from core.channels.base import is_relay_email
 from core.demo.channel_ids import ChannelIds
-from core.demo.context import HISTORY_DAYS, Existing, SeedContext, Staff
+from core.demo.context import (
+    HISTORY_DAYS,
+    SECOND_CHANNEL_ODDS,
+    Existing,
+    SeedContext,
+    Staff,
+    person_count,
+    scaled_odds,
+)
 from core.demo.data.orders import CASEY_ORDERS
 from core.demo.data.people import (
     CASEY_ADDRESS,
@@ -124,7 +132,8 @@ class People:
             [code for code, *_ in CASEY_ORDERS],
         )
         people: list[Person] = []
-        for _ in range(max(50, round(2000 * (self.ctx.n_orders / 20000) ** 0.75))):
+        second_channel = scaled_odds(self.ctx.n_orders, SECOND_CHANNEL_ODDS)
+        for _ in range(person_count(self.ctx.n_orders)):
             first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             city, region, country, postal, areas, _ = rng.choices(CITIES, cum_weights=city_weights)[0]
             phone = None
@@ -155,7 +164,7 @@ class People:
                 "country": country,
             }
             channels = rng.choices(codes, weights=shares)
-            if rng.random() < 0.2:
+            if rng.random() < second_channel:
                 channels += rng.sample([c for c in codes if c not in channels], rng.choice([1, 1, 2]))
             email = self._unique_email(first, last, used_emails)
             customer_id = self.next_id("customers")

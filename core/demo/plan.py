@@ -7,7 +7,7 @@ import itertools
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from core.demo.context import HISTORY_DAYS, SeedContext
+from core.demo.context import FIRST_CHANNEL_ODDS, HISTORY_DAYS, SeedContext, scaled_odds
 from core.demo.data.orders import CASEY_ORDERS, FORCED_AGES, STATUS_BY_AGE
 from core.demo.data.reference import CHANNELS
 from core.demo.records import Person, Spec
@@ -47,11 +47,12 @@ def plan_orders(ctx: SeedContext, casey: Person, people: list[Person]) -> list[S
         buyer = rng.choice(by_channel[code])
         specs.append(_spec(ctx, ctx.ago(rng.uniform(low, high)), status, code, buyer))
     weights = list(itertools.accumulate(min(15.0, rng.paretovariate(1.4)) for _ in people))
+    first_channel = scaled_odds(n, FIRST_CHANNEL_ODDS)
     for person in rng.choices(people, cum_weights=weights, k=n - len(specs)):
         age = _sample_age(ctx)
         code = (
             person.channels[0]
-            if len(person.channels) == 1 or rng.random() < 0.6
+            if len(person.channels) == 1 or rng.random() < first_channel
             else rng.choice(person.channels[1:])
         )
         status = _status_for_age(ctx, age)

@@ -4,9 +4,11 @@ Steps: read each table's max id and the natural keys already present (so `--forc
 database reuses channels, locations, SKUs, users and stock levels); build the reference data (locations,
 channels, catalog, opening stock, staff, customers) and the plan of every order (placed time, status, channel,
 buyer); then play the orders in time order, ORDERS_PER_BATCH at a time, each batch one transaction of
-executemany INSERTs of plain dicts with precomputed ids. Stock moves only through the ledger
-(core.demo.stock); levels are written in the last transaction with their final counts, with what happened
-around the orders (CRM notes, general questions, inbound payloads, the outbox, the admins' audit trail).
+executemany INSERTs of plain dicts with precomputed ids (on PostgreSQL, COPY of the same rows, with the
+bulk tables' secondary indexes dropped for the load, built again after it, then ANALYZE). Stock moves only
+through the ledger (core.demo.stock); levels are written in the last transaction with their final counts,
+with what happened around the orders (CRM notes, general questions, inbound payloads, the outbox, the
+admins' audit trail).
 Last, identity resolution runs over the customers (core.customers.backfill), as `crossdock customers resolve`
 does: the identities a channel gave under another name or address came in as customers of their own, and the
 live matching merges them or queues them for staff.
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, Table, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from core import models as m
@@ -60,6 +62,25 @@ PROGRESS_STEP = 250  # orders built between two calls of `progress`, so a progre
 
 _TABLES = {table.name: table for table in m.Base.metadata.sorted_tables}
 _MODELS: dict[str, Any] = {mapper.local_table.name: mapper.class_ for mapper in m.Base.registry.mappers}
+_MAPPERS: dict[str, Any] = {mapper.local_table.name: mapper for mapper in m.Base.registry.mappers}
+# The tables that grow with the orders: their secondary indexes are built after a bulk load.
+BULK_TABLES = (
+    "orders",
+    "order_lines",
+    "order_events",
+    "customers",
+    "identities",
+    "conversations",
+    "messages",
+    "shipments",
+    "shipment_lines",
+    "tracking_events",
+    "allocations",
+    "stock_movements",
+    "audit_entries",
+    "outbox_messages",
+    "inbound_payloads",
+)
 
 
 @dataclass(frozen=True)
@@ -90,10 +111,17 @@ def seed_demo(
     progress: Callable[[int], None] | None = None,
     now: datetime | None = None,
     resolving: Callable[[Iterable[int]], Iterable[int]] = lambda ids: ids,
+    note: Callable[[str], None] = lambda _text: None,
+    bulk: bool | None = None,
 ) -> SeedStats:
     """Write the demo data set of `orders` orders (the caller has migrated the database), then resolve
-    customer identities (`resolving` wraps the customer ids, for a progress bar)."""
+    customer identities (`resolving` wraps the customer ids, for a progress bar). `note` hears each step
+    (index drop and rebuild, ANALYZE) with its time. `bulk` (default: on PostgreSQL) writes with COPY and
+    builds the bulk tables' secondary indexes after the load; the rows are the same either way."""
     started = time.perf_counter()
+    bulk = engine.dialect.name == "postgresql" if bulk is None else bulk
+    if bulk and engine.dialect.name != "postgresql":
+        raise ValueError("bulk loading (COPY) needs PostgreSQL")
     now = (now or utcnow()).astimezone(UTC).replace(microsecond=0)
     ctx = SeedContext(random.Random(seed), now, orders)
     with engine.connect() as conn:
@@ -111,8 +139,66 @@ def seed_demo(
     specs = plan_orders(ctx, people.casey, people.people)
     people.write_customers(password_hash)
     write_help_content(ctx, existing)
-    _write(engine, ctx.take_batch(), counts)
+    _write(engine, ctx.take_batch(), counts, bulk=bulk)
 
+    dropped = _drop_secondary_indexes(engine, note) if bulk else []
+    try:
+        _play_orders(
+            ctx,
+            ref,
+            people,
+            staff,
+            existing,
+            agents,
+            channel_ids,
+            ledger,
+            specs,
+            engine,
+            counts,
+            bulk=bulk,
+            progress=progress,
+        )
+    finally:
+        if dropped:
+            _rebuild_indexes(engine, dropped, note)
+    if bulk:
+        step = time.perf_counter()
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("ANALYZE")
+        note(f"ANALYZE in {time.perf_counter() - step:.1f}s")
+
+    _advance_sequences(engine)
+    # Identity resolution over the seeded customers, as `crossdock customers resolve` runs it: the live code
+    # merges the cross-channel duplicates and queues the doubtful ones for staff (the seed writes no merges).
+    step = time.perf_counter()
+    with Session(engine) as session, session.begin():
+        report = resolve_all_customers(session, actor=Actor(label="demo seed"), now=now, progress=resolving)
+    note(f"identity resolution in {time.perf_counter() - step:.1f}s")
+    return SeedStats(
+        counts={name: counts[name] for name in _TABLES if counts[name]},
+        seconds=time.perf_counter() - started,
+        resolution=report,
+    )
+
+
+def _play_orders(
+    ctx: SeedContext,
+    ref: Any,
+    people: People,
+    staff: list[Any],
+    existing: Any,
+    agents: list[Any],
+    channel_ids: ChannelIds,
+    ledger: Ledger,
+    specs: list[Any],
+    engine: Engine,
+    counts: Counter[str],
+    *,
+    bulk: bool,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """The orders in time order, a transaction per batch, then the last transaction (stock levels and what
+    happened around the orders)."""
     support = Support(ctx, agents)
     builder = OrderBuilder(
         ctx,
@@ -130,7 +216,7 @@ def seed_demo(
             builder.build_order(spec)
             if progress is not None and built % PROGRESS_STEP == 0:
                 progress(PROGRESS_STEP)
-        _write(engine, ctx.take_batch(), counts)
+        _write(engine, ctx.take_batch(), counts, bulk=bulk)
         if progress is not None and len(batch) % PROGRESS_STEP:
             progress(len(batch) % PROGRESS_STEP)
 
@@ -142,18 +228,7 @@ def seed_demo(
     write_inbound_payloads(ctx, builder.recent, ref)
     write_outbox(ctx, builder.recent, existing, ref, ledger)
     write_admin_audit(ctx, staff, ref.channels, ref.locations)
-    _write(engine, ctx.take_batch(), counts, level_updates)
-
-    _advance_sequences(engine)
-    # Identity resolution over the seeded customers, as `crossdock customers resolve` runs it: the live code
-    # merges the cross-channel duplicates and queues the doubtful ones for staff (the seed writes no merges).
-    with Session(engine) as session, session.begin():
-        report = resolve_all_customers(session, actor=Actor(label="demo seed"), now=now, progress=resolving)
-    return SeedStats(
-        counts={name: counts[name] for name in _TABLES if counts[name]},
-        seconds=time.perf_counter() - started,
-        resolution=report,
-    )
+    _write(engine, ctx.take_batch(), counts, level_updates, bulk=bulk)
 
 
 def _write(
@@ -161,16 +236,23 @@ def _write(
     batch: dict[str, list[dict[str, Any]]],
     counts: Counter[str],
     level_updates: list[dict[str, Any]] | None = None,
+    *,
+    bulk: bool = False,
 ) -> None:
-    """One transaction: each table's rows in one executemany, parents before children."""
+    """One transaction: each table's rows in one executemany (or one COPY), parents before children."""
     with Session(engine) as session, session.begin():
         for name, table in _TABLES.items():
             rows = batch.get(name)
             if rows and name == "audit_entries":
                 rows = chain_entries(session, rows)
             if rows:
-                # render_nulls keeps every row's column set the same, so a table is one executemany.
-                session.execute(insert(_MODELS.get(name, table)).execution_options(render_nulls=True), rows)
+                if bulk:
+                    _copy(session, table, rows)
+                else:
+                    # render_nulls keeps every row's column set the same, so a table is one executemany.
+                    session.execute(
+                        insert(_MODELS.get(name, table)).execution_options(render_nulls=True), rows
+                    )
                 counts[name] += len(rows)
         if level_updates:
             session.execute(update(m.StockLevel), level_updates)
@@ -190,3 +272,69 @@ def _advance_sequences(engine: Engine) -> None:
                         highest.is_not(None)
                     )
                 )
+
+
+def _copy(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
+    """The rows into `table` with one COPY, each value bound as the INSERT would bind it (the column type's
+    bind processing: aware datetimes, JSON), and the model's Python-side defaults for the keys a row lacks."""
+    connection = session.connection()
+    dialect = connection.dialect
+    mapper = _MAPPERS.get(table.name)
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    columns = [mapper.attrs[key].columns[0] if mapper is not None else table.c[key] for key in keys]
+    processors = [column.type._cached_bind_processor(dialect) for column in columns]
+    filled = [
+        (column.name, column.default)
+        for column in table.c
+        if column.default is not None and column.name not in {c.name for c in columns}
+    ]
+    names = [column.name for column in columns] + [name for name, _ in filled]
+    processors += [c.type._cached_bind_processor(dialect) for c in table.c if c.name in dict(filled)]
+    defaults = [_default_value(default) for _, default in filled]
+    quoted = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    statement = f"COPY {dialect.identifier_preparer.format_table(table)} ({quoted}) FROM STDIN"
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(statement) as copy:
+            for row in rows:
+                values = [row.get(key) for key in keys] + [d() if callable(d) else d for d in defaults]
+                copy.write_row([v if p is None else p(v) for v, p in zip(values, processors, strict=True)])
+    finally:
+        cursor.close()
+
+
+def _default_value(default: Any) -> Any:
+    """A column default's value, or a function making it (dict, list, utcnow)."""
+    if default.is_scalar:
+        return default.arg
+    return lambda: default.arg(None)
+
+
+def _drop_secondary_indexes(engine: Engine, note: Callable[[str], None]) -> list[tuple[str, str]]:
+    """Drop the bulk tables' indexes that no constraint owns; returns (name, CREATE statement) of each."""
+    with engine.begin() as conn:
+        indexes = [
+            (name, definition)
+            for name, definition in conn.execute(
+                text(
+                    "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = current_schema()"
+                    " AND i.tablename = ANY(:tables) AND NOT EXISTS"
+                    " (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname) ORDER BY i.indexname"
+                ),
+                {"tables": list(BULK_TABLES)},
+            )
+        ]
+        for name, _ in indexes:
+            conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    note(f"dropped {len(indexes)} secondary indexes for the load")
+    return indexes
+
+
+def _rebuild_indexes(engine: Engine, indexes: list[tuple[str, str]], note: Callable[[str], None]) -> None:
+    """Build the dropped indexes again, with the memory a big sort needs."""
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+        for _, definition in indexes:
+            conn.exec_driver_sql(definition)
+    note(f"built {len(indexes)} indexes again in {time.perf_counter() - started:.1f}s")

@@ -143,7 +143,12 @@ class InboundPayload(Base):
     """Every payload a channel sent us, stored raw before anything reads it, with its processing result."""
 
     __tablename__ = "inbound_payloads"
-    __table_args__ = (UniqueConstraint("channel_id", "delivery_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel_id", "delivery_id"),
+        # the intake screen's keyset pages, newest first, all or in one status
+        Index("ix_inbound_payloads_received", "received_at", "id"),
+        Index("ix_inbound_payloads_status_received", "status", "received_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel_id: Mapped[int | None] = mapped_column(ForeignKey("channels.id"))

@@ -17,14 +17,21 @@ from core.errors import NotFound
 from core.fulfillment.models import Shipment, TrackingEvent
 from core.money import to_decimal_string
 from core.orders.models import InboundPayload, Order, OrderEvent, OrderLine
-from core.pagination import Page, contains_pattern
+from core.pagination import KeysetPage, capped_count, contains_pattern, keyset_page
 from core.security.guest import proof_matches
 
 
 def customer_orders(
-    session: Session, customer_id: int, *, page: int = 1, per_page: int = 20, search: str = ""
-) -> Page[Order]:
-    """A customer's orders from every channel, newest first, optionally filtered by number or item title."""
+    session: Session,
+    customer_id: int,
+    *,
+    after: str | None = None,
+    before: str | None = None,
+    per_page: int = 20,
+    search: str = "",
+) -> KeysetPage[Order]:
+    """A customer's orders from every channel, newest first, optionally filtered by number or item title:
+    the page older than the `after` cursor or newer than `before` (keyset), the count capped (3 queries)."""
     where = [Order.customer_id == customer_id]
     term = search.strip()
     if term:
@@ -38,16 +45,18 @@ def customer_orders(
                 ),
             )
         )
-    total = session.scalar(select(func.count()).select_from(Order).where(*where)) or 0
-    items = session.scalars(
-        select(Order)
-        .where(*where)
-        .options(selectinload(Order.lines), selectinload(Order.channel))
-        .order_by(Order.placed_at.desc(), Order.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(list(items), page, per_page, total)
+    total = capped_count(session, select(Order.id).where(*where))
+    items, newer, older = keyset_page(
+        session,
+        select(Order).where(*where).options(selectinload(Order.lines), selectinload(Order.channel)),
+        at=Order.placed_at,
+        key=Order.id,
+        cursor_of=lambda order: (order.placed_at, order.id),
+        after=after,
+        before=before,
+        per_page=per_page,
+    )
+    return KeysetPage(items, per_page, total, newer=newer, older=older)
 
 
 def customer_order(session: Session, customer_id: int, number: str) -> Order:
@@ -209,19 +218,28 @@ PAYLOAD_STATUSES = ("received", "processed", "duplicate", "needs_attention", "re
 
 
 def inbound_payloads(
-    session: Session, *, status: str | None = None, page: int = 1, per_page: int = 50
-) -> Page[InboundPayload]:
-    """Inbound channel payloads, newest first, optionally in one processing status."""
+    session: Session,
+    *,
+    status: str | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    per_page: int = 50,
+) -> KeysetPage[InboundPayload]:
+    """Inbound channel payloads, newest first, optionally in one processing status: a keyset page (the
+    `after`/`before` cursors), the count capped."""
     where = [InboundPayload.status == status] if status in PAYLOAD_STATUSES else []
-    total = session.scalar(select(func.count()).select_from(InboundPayload).where(*where)) or 0
-    items = session.scalars(
-        select(InboundPayload)
-        .where(*where)
-        .order_by(InboundPayload.received_at.desc(), InboundPayload.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    return Page(list(items), page, per_page, total)
+    total = capped_count(session, select(InboundPayload.id).where(*where))
+    items, newer, older = keyset_page(
+        session,
+        select(InboundPayload).where(*where),
+        at=InboundPayload.received_at,
+        key=InboundPayload.id,
+        cursor_of=lambda payload: (payload.received_at, payload.id),
+        after=after,
+        before=before,
+        per_page=per_page,
+    )
+    return KeysetPage(items, per_page, total, newer=newer, older=older)
 
 
 def payload_status_counts(session: Session) -> dict[str, int]:

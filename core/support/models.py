@@ -21,6 +21,7 @@ class Conversation(Base):
     __table_args__ = (
         Index("ix_conversations_status_updated", "status", "updated_at"),
         Index("ix_conversations_assignee_status", "assignee_id", "status"),
+        Index("ix_conversations_updated", "updated_at", "id"),  # every ticket, most recently active first
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -17,7 +17,7 @@ from core.errors import NotFound
 from core.fulfillment.models import Shipment
 from core.notifications.rendering import carrier_link
 from core.orders.models import Order
-from core.pagination import Page
+from core.pagination import COUNT_CAP, Page, capped_count
 from core.security.models import User
 from core.security.permissions import Permission, roles_with
 from core.support.help_search import HelpDoc
@@ -65,7 +65,7 @@ TICKET_STATUSES = ("open", "pending", "solved", "closed")
 def ticket_list(session: Session, *, status: str, page: int = 1, per_page: int = 25) -> Page[Conversation]:
     """Conversations in one status (or "all"), most recently active first, with their customer loaded."""
     where = [] if status == "all" else [Conversation.status == status]
-    total = session.scalar(select(func.count()).select_from(Conversation).where(*where)) or 0
+    total = capped_count(session, select(Conversation.id).where(*where))
     items = session.scalars(
         select(Conversation)
         .where(*where)
@@ -74,7 +74,7 @@ def ticket_list(session: Session, *, status: str, page: int = 1, per_page: int =
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    return Page(list(items), page, per_page, total)
+    return Page(list(items), page, per_page, total, cap=COUNT_CAP)
 
 
 def ticket_detail(session: Session, conversation_id: int) -> Conversation:

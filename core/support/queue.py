@@ -18,7 +18,7 @@ from core.customers.models import Customer
 from core.db import UTCDateTime
 from core.errors import DomainError
 from core.orders.models import Order, OrderLine
-from core.pagination import Page, clamp_page, contains_pattern
+from core.pagination import COUNT_CAP, Page, capped_count, clamp_page, contains_pattern, keyset_page
 from core.security.models import User
 from core.support.models import Conversation, ConversationTag
 from core.support.queries import assignable_staff, customer_order_choices
@@ -73,6 +73,9 @@ class QueueFilters:
     q: str = ""
     sort: str = "updated"
     page: int = 1
+    # the default sort pages by key (most recently active first): the cursors of the page's either side
+    after: str = ""
+    before: str = ""
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> QueueFilters:
@@ -93,6 +96,8 @@ class QueueFilters:
             q=" ".join((args.get("q") or "").split())[:100],
             sort=sort if sort in QUEUE_SORTS else "updated",
             page=clamp_page(args.get("page")),
+            after=(args.get("after") or "")[:60],
+            before=(args.get("before") or "")[:60],
         )
 
     @property
@@ -102,9 +107,19 @@ class QueueFilters:
             self.q or self.category or self.channel or self.source or self.priority or self.tag or self.sku
         )
 
+    @property
+    def by_key(self) -> bool:
+        """True when the page is read by key: the default sort, unless an old link names a page number."""
+        return self.sort == "updated" and self.page == 1
+
+    def here(self) -> dict[str, str | int]:
+        """The query-string parameters of this very page (its number or cursor kept)."""
+        return self.params(page=self.page, after=self.after, before=self.before)
+
     def params(self, **changes: str | int) -> dict[str, str | int]:
-        """The query-string parameters that differ from the defaults (page left out unless changed)."""
-        values = asdict(replace(self, **({"page": 1} | changes)))  # type: ignore[arg-type]
+        """The query-string parameters that differ from the defaults (page and cursors left out unless
+        changed)."""
+        values = asdict(replace(self, **({"page": 1, "after": "", "before": ""} | changes)))  # type: ignore[arg-type]
         defaults = asdict(QueueFilters())
         return {key: value for key, value in values.items() if value != defaults[key]}
 
@@ -143,6 +158,8 @@ class TicketQueue:
     staff: list[User]
     channels: list[tuple[str, str]]
     tags: list[str]
+    newer: str | None = None  # keyset cursors (the default sort): the pages either side, None at the ends
+    older: str | None = None
 
 
 def _sla_due() -> Any:
@@ -257,9 +274,9 @@ def ticket_queue(
             .outerjoin(Channel, Channel.id == Order.channel_id)
         )
 
-    total = session.scalar(joined(select(func.count(Conversation.id))).where(*where)) or 0
+    total = capped_count(session, joined(select(Conversation.id)).where(*where).order_by(Conversation.id))
     due = _sla_due().label("sla_due")
-    rows = session.execute(
+    listed = (
         joined(
             select(
                 Conversation,
@@ -274,10 +291,24 @@ def ticket_queue(
         )
         .outerjoin(assignee, assignee.id == Conversation.assignee_id)
         .where(*where)
-        .order_by(*_queue_order(filters.sort))
-        .limit(per_page)
-        .offset((filters.page - 1) * per_page)
-    ).all()
+    )
+    newer = older = None
+    if filters.by_key:  # most recently active first, by key: every page as quick as the first
+        rows, newer, older = keyset_page(
+            session,
+            listed,
+            at=Conversation.updated_at,
+            key=Conversation.id,
+            cursor_of=lambda row: (row[0].updated_at, row[0].id),
+            after=filters.after,
+            before=filters.before,
+            per_page=per_page,
+            scalars=False,
+        )
+    else:
+        rows = session.execute(
+            listed.order_by(*_queue_order(filters.sort)).limit(per_page).offset((filters.page - 1) * per_page)
+        ).all()
     ids = [row[0].id for row in rows]
     tags: dict[int, list[str]] = {}
     if ids:
@@ -314,7 +345,7 @@ def ticket_queue(
         )
     return TicketQueue(
         filters=filters,
-        page=Page(items, filters.page, per_page, total),
+        page=Page(items, filters.page, per_page, total, cap=COUNT_CAP),
         counts=queue_counts(session, user_id=user_id, now=now),
         staff=assignable_staff(session),
         channels=[
@@ -324,6 +355,8 @@ def ticket_queue(
         tags=list(
             session.scalars(select(ConversationTag.tag).distinct().order_by(ConversationTag.tag).limit(200))
         ),
+        newer=newer,
+        older=older,
     )
 
 

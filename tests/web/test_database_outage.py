@@ -7,8 +7,10 @@ from __future__ import annotations
 import socket
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import g
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -66,6 +68,31 @@ def test_a_connection_the_server_ended_gives_one_503_then_the_pool_reconnects(
     assert answers[0] in (200, 503)  # 200 when the pool's checkout check caught the dead connection first
     assert answers[-1] == 200  # reconnected by itself
     assert 500 not in answers
+    app_engine.dispose()
+
+
+def test_a_connection_cut_after_the_answer_was_made_leaves_the_answer_standing(
+    database_url: str, engine: Engine, tmp_path
+) -> None:
+    if engine.dialect.name != "postgresql":
+        pytest.skip("ending a server connection from outside is a PostgreSQL test (SQLite has no server)")
+    app = _app(database_url, tmp_path)
+    app_engine = app.extensions["crossdock.session_factory"].kw["bind"]
+    cut: list[int] = []
+
+    @app.after_request
+    def restart_now(response: Any) -> Any:  # PostgreSQL restarts between the page and the session's end
+        if not cut:
+            backend = g.db.connection().execute(text("SELECT pg_backend_pid()")).scalar_one()
+            with engine.connect() as admin:
+                admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            cut.append(backend)
+        return response
+
+    client = app.test_client()
+    assert client.get("/help").status_code == 200  # the rollback at the end found the connection gone
+    assert cut
+    assert client.get("/help").status_code == 200  # and the pool reconnected by itself
     app_engine.dispose()
 
 
