@@ -67,6 +67,8 @@ def _demo_key() -> None:
     written = ensure_demo_key_file()
     if written is not None:
         click.echo(f"CROSSDOCK_ENCRYPTION_KEYS is not set: the demo encrypts channel secrets with {written}")
+
+
 def _progress_lines(total: int, label: str) -> Callable[[int], None]:
     """Progress for a log, not a terminal: a line every tenth of the orders, with the rate so far."""
     started = time.perf_counter()
