@@ -29,6 +29,7 @@ from benchmarks.load.cluster import PrivateCluster, free_port
 from core.channels.signatures import sign
 from core.demo.seed import DEMO_PASSWORD
 from core.notifications.catcher import start_catcher
+from core.security.encryption import KEYS_VARIABLE, generate_key, unseal
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 SHOPIFY_ORDER = PROJECT_ROOT / "tests" / "fixtures" / "channels" / "shopify" / "order.json"
@@ -231,6 +232,8 @@ class Deployment:
             **os.environ,
             "DATABASE_URL": self.cluster.url,
             "SECRET_KEY": uuid.uuid4().hex,
+            # channel secrets are stored encrypted: the seed, the servers and this tool share one key
+            KEYS_VARIABLE: generate_key(),
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.smtp_port),
         }
@@ -318,9 +321,10 @@ def prepare(deployment: Deployment, rng: random.Random) -> World:
                 " AND email NOT LIKE '%%marketplace.amazon.com' ORDER BY id DESC LIMIT 3000"
             )
         )
-        secret, channel_id = conn.execute(
+        stored_secret, channel_id = conn.execute(
             "SELECT webhook_secret, id FROM channels WHERE code = 'shopify'"
         ).fetchone()
+        secret = unseal(stored_secret, deployment.env)
         skus = [
             row[0]
             for row in conn.execute("SELECT channel_sku FROM listings WHERE channel_id = %s", (channel_id,))
