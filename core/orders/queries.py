@@ -100,39 +100,6 @@ def staff_order(session: Session, order_id: int) -> Order:
     return order
 
 
-@dataclass(frozen=True)
-class ChannelKpi:
-    channel: str
-    orders: int
-    revenue: int
-    currency: str
-    cancelled: int
-    returned: int
-
-
-def channel_kpis(session: Session, *, now: datetime, days: int = 30) -> list[ChannelKpi]:
-    """Orders, revenue (main currency), cancellations and returns per channel over the last `days`."""
-    since = now - timedelta(days=days)
-    rows = session.execute(
-        select(
-            Channel.name,
-            Order.currency,
-            func.count(Order.id),
-            func.coalesce(func.sum(Order.total), 0),
-            func.count(Order.id).filter(Order.status == "cancelled"),
-            func.count(Order.id).filter(Order.status.in_(["returned", "partially_returned"])),
-        )
-        .join(Channel, Channel.id == Order.channel_id)
-        .where(Order.placed_at >= since)
-        .group_by(Channel.name, Order.currency)
-        .order_by(Channel.name, func.count(Order.id).desc())
-    ).all()
-    kpis: dict[str, ChannelKpi] = {}
-    for name, currency, count, revenue, cancelled, returned in rows:
-        kpis.setdefault(name, ChannelKpi(name, count, revenue, currency, cancelled, returned))
-    return list(kpis.values())
-
-
 def order_by_external_id(session: Session, channel_code: str, external_id: str) -> Order:
     """An order by its channel's code and the channel's own id, or NotFound."""
     order = session.scalar(
